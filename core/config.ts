@@ -1,0 +1,176 @@
+/**
+ * The one configuration file (YAML), validated with zod at start-up. Unknown keys are rejected,
+ * defaults live in the schema, errors name the key. Environment variables override the common
+ * keys (DESIGN.md "Ports and configuration defaults").
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.ts';
+import { idSchema } from './ids.ts';
+
+const port = z.number().int().min(0).max(65535);
+
+export const influxSchema = z
+  .strictObject({
+    url: z.url(),
+    /** v2: /api/v2/write with token, org, bucket (InfluxDB 2.x, 3.x, Cloud). v1: /write with db, rp. */
+    api: z.enum(['v1', 'v2']).optional(),
+    token: z.string().optional(),
+    org: z.string().optional(),
+    bucket: z.string().optional(),
+    database: z.string().optional(),
+    retentionPolicy: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    /** Request timeout, ms. */
+    timeoutMs: z.number().int().positive().default(10_000),
+  })
+  .transform((c) => ({ ...c, api: c.api ?? (c.bucket || c.token ? 'v2' : 'v1') }) as typeof c & { api: 'v1' | 'v2' })
+  .superRefine((c, ctx) => {
+    if (c.api === 'v2' && !c.bucket) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'the v2 API needs a bucket' });
+    if (c.api === 'v2' && !c.org) ctx.addIssue({ code: 'custom', path: ['org'], message: 'the v2 API needs an org' });
+    if (c.api === 'v1' && !c.database) ctx.addIssue({ code: 'custom', path: ['database'], message: 'the v1 API needs a database' });
+  });
+export type InfluxConfig = z.output<typeof influxSchema>;
+
+export const configSchema = z.strictObject({
+  /** Where registry, spool, dead letters and the embedded store live. */
+  dataDir: z.string().default('./data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  mqtt: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(1883),
+      wsPort: port.default(9001),
+      tlsPort: port.default(8883),
+      /** PEM files; TLS listens only when both are set. */
+      tlsCert: z.string().optional(),
+      tlsKey: z.string().optional(),
+      /** Largest MQTT packet accepted, bytes; a socket announcing more is closed before it is buffered. */
+      maxPacketSize: z.number().int().min(256).max(268435455).default(262_144),
+      maxConnections: z.number().int().positive().default(10_000),
+      /** Anonymous clients may subscribe under public/ (never publish, never read raw). */
+      allowAnonymousPublic: z.boolean().default(false),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(8080),
+      /** Bearer tokens with their role. */
+      tokens: z.array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']) })).default([]),
+      rateLimit: z.strictObject({ max: z.number().int().positive().default(600), timeWindowMs: z.number().int().positive().default(60_000) }).prefault({}),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Broker the ingest worker subscribes to (Aedes of `steward broker`, or any MQTT 3.1.1 broker). */
+      brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
+      username: z.string().default('ingest'),
+      password: z.string().optional(),
+      clientId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('steward-ingest'),
+      /** Subscription filters; split them across workers to scale out on brokers without $share. */
+      topics: z.array(z.string().min(1)).default(['csm/v1/+/+/+/data']),
+      maxSkewMs: z.number().int().nonnegative().default(300_000),
+      maxPayloadBytes: z.number().int().positive().default(65_536),
+      /** Largest batch the spool forwards to storage at once. */
+      batchSize: z.number().int().positive().default(5_000),
+      /** How often the spool forwards, ms. */
+      flushIntervalMs: z.number().int().positive().default(250),
+      /** Forwarded spool rows are kept this long for replay, ms. */
+      spoolRetentionMs: z.number().int().nonnegative().default(3_600_000),
+      /** `full` fsyncs every spool commit (survives power loss); `normal` survives a process crash. */
+      spoolSync: z.enum(['normal', 'full']).default('normal'),
+    })
+    .prefault({}),
+  storage: z.strictObject({ influx: influxSchema.optional() }).prefault({}),
+  simulators: z
+    .strictObject({
+      hub: idSchema.default('demo'),
+      seed: z.number().int().default(42),
+      /** Simulated seconds per real second. */
+      speed: z.number().positive().max(100_000).default(1),
+      /** Real seconds between two readings of one sensor (before speed-up is applied to simulated time). */
+      intervalS: z.number().positive().default(5),
+      brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
+      scenario: z.string().optional(),
+    })
+    .prefault({}),
+});
+export type Config = z.output<typeof configSchema>;
+
+function describe(err: z.ZodError, source: string): string {
+  return err.issues
+    .map((i) => `${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('\n');
+}
+
+/** Applies STEWARD_* and INFLUX_* environment overrides to a raw (unvalidated) config object. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw) as Record<string, Record<string, unknown>>;
+  const sect = (k: string): Record<string, unknown> => (out[k] ??= {});
+  const num = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new ConfigError(`environment ${name}: "${v}" is not a whole number`);
+    return n;
+  };
+  const http = num('STEWARD_HTTP_PORT');
+  if (http !== undefined) sect('http').port = http;
+  const mqtt = num('STEWARD_MQTT_PORT');
+  if (mqtt !== undefined) sect('mqtt').port = mqtt;
+  const ws = num('STEWARD_WS_PORT');
+  if (ws !== undefined) sect('mqtt').wsPort = ws;
+  if (env.STEWARD_DATA_DIR) (out as Record<string, unknown>).dataDir = env.STEWARD_DATA_DIR;
+  if (env.STEWARD_LOG_LEVEL) (out as Record<string, unknown>).logLevel = env.STEWARD_LOG_LEVEL;
+  if (env.INFLUX_URL) {
+    const storage = sect('storage');
+    const influx = ((storage.influx as Record<string, unknown> | undefined) ??= {});
+    const map: Record<string, string> = {
+      INFLUX_URL: 'url',
+      INFLUX_TOKEN: 'token',
+      INFLUX_ORG: 'org',
+      INFLUX_BUCKET: 'bucket',
+      INFLUX_DATABASE: 'database',
+      INFLUX_RETENTION_POLICY: 'retentionPolicy',
+      INFLUX_USERNAME: 'username',
+      INFLUX_PASSWORD: 'password',
+      INFLUX_API: 'api',
+    };
+    for (const [e, k] of Object.entries(map)) if (env[e]) influx[k] = env[e];
+  }
+  return out;
+}
+
+/** Validates a raw config object (after env overrides). Throws ConfigError naming every bad key. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(describe(r.error, source));
+  return Object.freeze(r.data) as Config;
+}
+
+/**
+ * Loads the config: the YAML file at `path` (or STEWARD_CONFIG; none means all defaults), then
+ * environment overrides, then validation. Throws ConfigError.
+ */
+export function loadConfig(path: string | undefined = process.env.STEWARD_CONFIG, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown = {};
+  const source = path ?? 'defaults';
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`${path}: not valid YAML: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${path}: (root): must be a mapping`);
+  }
+  return parseConfig(applyEnv(raw as Record<string, unknown>, env), source);
+}

@@ -1,0 +1,226 @@
+/**
+ * Payload parsing: bytes from a device topic -> validated readings in canonical units, or a
+ * RejectionError with a code and a message naming what is wrong. Pure: no I/O, the clock and
+ * the sensor's registry entry are passed in.
+ */
+import type { z } from 'zod';
+import { metricDef } from './catalogue.ts';
+import { RejectionError } from './errors.ts';
+import type { Domain } from './ids.ts';
+import { type NativeReading, type Reading, nativeReadingSchema, senmlPackSchema } from './reading.ts';
+import { toCanonical } from './units.ts';
+
+export interface ParseContext {
+  hub: string;
+  domain: Domain;
+  sensor: string;
+  /** Epoch ms now, for the future-skew check. */
+  now: number;
+  /** Readings stamped later than now + maxSkewMs are rejected. Default 5 minutes. */
+  maxSkewMs?: number;
+  /** Payloads larger than this are rejected. Default 64 KiB. */
+  maxBytes?: number;
+  /** Defaults from the sensor's registration. */
+  site?: string;
+  kind?: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses one MQTT payload. Throws RejectionError. A SenML pack may yield several readings. */
+export function parsePayload(payload: Uint8Array, ctx: ParseContext): Reading[] {
+  const maxBytes = ctx.maxBytes ?? 65536;
+  if (payload.byteLength > maxBytes) {
+    throw new RejectionError('payload_too_large', `payload is ${payload.byteLength} bytes; the limit is ${maxBytes}`);
+  }
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch (cause) {
+    throw new RejectionError('invalid_utf8', 'payload is not valid UTF-8', { cause });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new RejectionError('malformed_json', `payload is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  const bad = findNonFinite(doc, '');
+  if (bad !== undefined) throw new RejectionError('non_finite', `${bad || 'value'} is not a finite number`);
+  const readings = Array.isArray(doc) ? fromSenml(doc, ctx) : [fromNative(doc, ctx)];
+  const skew = ctx.maxSkewMs ?? 300_000;
+  for (const r of readings) {
+    if (r.ts > ctx.now + skew) {
+      throw new RejectionError(
+        'future_timestamp',
+        `timestamp ${new Date(r.ts).toISOString()} is ${Math.round((r.ts - ctx.now) / 1000)} s in the future; the allowed skew is ${Math.round(skew / 1000)} s`,
+      );
+    }
+  }
+  return readings;
+}
+
+function findNonFinite(v: unknown, path: string): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : path;
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const r = findNonFinite(x, path ? `${path}.${k}` : k);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
+function describeZod(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function toEpochMs(ts: string | number): number {
+  return typeof ts === 'number' ? ts : Date.parse(ts);
+}
+
+/** Validates and converts one metric; throws RejectionError naming the metric. */
+function canonicalMetric(domain: Domain, name: string, value: number, unit: string | undefined): number {
+  const def = metricDef(name);
+  if (!def) throw new RejectionError('unknown_metric', `unknown metric "${name}"`);
+  if (def.domain !== domain) {
+    throw new RejectionError('wrong_domain', `metric "${name}" belongs to domain "${def.domain}", not "${domain}"`);
+  }
+  const c = toCanonical(value, unit, def.unit);
+  if (!c.ok) throw new RejectionError('unit', `metric "${name}": ${c.reason}`);
+  if (c.value < def.min || c.value > def.max) {
+    throw new RejectionError('out_of_range', `metric "${name}" = ${c.value} ${def.unit} is outside ${def.min}..${def.max}`);
+  }
+  if (def.integer && !Number.isInteger(c.value)) {
+    throw new RejectionError('out_of_range', `metric "${name}" must be a whole number, got ${c.value}`);
+  }
+  return c.value;
+}
+
+function checkBiodiversity(r: Reading): void {
+  if (r.domain === 'biodiversity' && !r.species) {
+    throw new RejectionError('schema', 'species: a biodiversity reading must name the species');
+  }
+  if (r.domain !== 'biodiversity' && r.species !== undefined) {
+    throw new RejectionError('schema', `species: only biodiversity readings carry a species, not ${r.domain}`);
+  }
+}
+
+function fromNative(doc: unknown, ctx: ParseContext): Reading {
+  const parsed = nativeReadingSchema.safeParse(doc);
+  if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
+  const n: NativeReading = parsed.data;
+  const metrics: Record<string, number> = {};
+  for (const [name, mv] of Object.entries(n.metrics)) {
+    metrics[name] = typeof mv === 'number' ? canonicalMetric(ctx.domain, name, mv, undefined) : canonicalMetric(ctx.domain, name, mv.value, mv.unit);
+  }
+  const r: Reading = {
+    hub: ctx.hub,
+    domain: ctx.domain,
+    sensor: ctx.sensor,
+    site: n.site ?? ctx.site ?? ctx.sensor,
+    kind: n.kind ?? ctx.kind ?? ctx.domain,
+    ts: toEpochMs(n.ts),
+    seq: n.seq,
+    metrics,
+  };
+  if (n.species !== undefined) r.species = n.species;
+  if (n.location) r.location = n.location;
+  if (n.attributes && Object.keys(n.attributes).length) r.attributes = n.attributes;
+  checkBiodiversity(r);
+  return r;
+}
+
+/** SenML names that carry reading fields rather than metrics. */
+const SENML_SPECIAL = new Set(['seq', 'species', 'site', 'kind', 'lat', 'lon', 'alt']);
+
+/**
+ * RFC 8428: base fields apply to the records after them [§4.1]; a record's name is bn + n
+ * [§4.5.1]; times below 2^28 are relative to now [§4.5.3]; times are seconds. Records at the same
+ * resolved time form one reading. The metric is the last `:`/`/`-separated segment of the name.
+ */
+function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
+  const parsed = senmlPackSchema.safeParse(doc);
+  if (!parsed.success) throw new RejectionError('schema', `SenML: ${describeZod(parsed.error)}`);
+  let bn = '';
+  let bt = 0;
+  let bu: string | undefined;
+  let bv = 0;
+  const byTime = new Map<number, Reading>();
+  for (const [i, rec] of parsed.data.entries()) {
+    if (rec.bver !== undefined && rec.bver > 10) throw new RejectionError('schema', `SenML[${i}]: unsupported bver ${rec.bver}`);
+    if (rec.bn !== undefined) bn = rec.bn;
+    if (rec.bt !== undefined) bt = rec.bt;
+    if (rec.bu !== undefined) bu = rec.bu;
+    if (rec.bv !== undefined) bv = rec.bv;
+    const fullName = bn + (rec.n ?? '');
+    const name = fullName.split(/[:/]/).pop() ?? '';
+    if (!name) throw new RejectionError('schema', `SenML[${i}]: record has no name`);
+    let t = bt + (rec.t ?? 0);
+    if (t < 2 ** 28) t += ctx.now / 1000; // relative time
+    const ts = Math.round(t * 1000);
+    let r = byTime.get(ts);
+    if (!r) {
+      r = { hub: ctx.hub, domain: ctx.domain, sensor: ctx.sensor, site: ctx.site ?? ctx.sensor, kind: ctx.kind ?? ctx.domain, ts, seq: -1, metrics: {} };
+      byTime.set(ts, r);
+    }
+    if (SENML_SPECIAL.has(name)) {
+      applySpecial(r, name, rec, i);
+      continue;
+    }
+    if (rec.v === undefined && rec.bv === undefined) {
+      if (rec.vs !== undefined || rec.vb !== undefined || rec.vd !== undefined) {
+        throw new RejectionError('schema', `SenML[${i}]: metric "${name}" must have a numeric value (v)`);
+      }
+      if (rec.s !== undefined) continue; // sum-only record: not part of the catalogue
+      throw new RejectionError('schema', `SenML[${i}]: record "${name}" has no value`);
+    }
+    r.metrics[name] = canonicalMetric(ctx.domain, name, bv + (rec.v ?? 0), rec.u ?? bu);
+  }
+  const readings = [...byTime.values()];
+  for (const r of readings) {
+    if (Object.keys(r.metrics).length === 0) throw new RejectionError('schema', 'SenML: a reading needs at least one metric');
+    checkBiodiversity(r);
+  }
+  return readings;
+}
+
+function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; vs?: string | undefined }, i: number): void {
+  const needNum = (): number => {
+    if (rec.v === undefined) throw new RejectionError('schema', `SenML[${i}]: "${name}" needs a numeric value`);
+    return rec.v;
+  };
+  const needStr = (): string => {
+    if (rec.vs === undefined) throw new RejectionError('schema', `SenML[${i}]: "${name}" needs a string value (vs)`);
+    return rec.vs;
+  };
+  switch (name) {
+    case 'seq': {
+      const s = needNum();
+      if (!Number.isInteger(s) || s < 0) throw new RejectionError('schema', `SenML[${i}]: seq must be a whole number >= 0`);
+      r.seq = s;
+      break;
+    }
+    case 'species':
+      r.species = needStr();
+      break;
+    case 'site':
+    case 'kind': {
+      const v = needStr();
+      if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(v)) throw new RejectionError('schema', `SenML[${i}]: ${name} must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
+      r[name] = v;
+      break;
+    }
+    default: {
+      const v = needNum();
+      const loc = r.location ?? { lat: 0, lon: 0 };
+      if (name === 'lat' && (v < -90 || v > 90)) throw new RejectionError('out_of_range', `SenML[${i}]: lat ${v} outside -90..90`);
+      if (name === 'lon' && (v < -180 || v > 180)) throw new RejectionError('out_of_range', `SenML[${i}]: lon ${v} outside -180..180`);
+      (loc as Record<string, number>)[name] = v;
+      r.location = loc;
+    }
+  }
+}

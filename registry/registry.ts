@@ -1,0 +1,250 @@
+/**
+ * The registry of devices and accounts, in SQLite under the data dir, shared by the broker (who
+ * may connect, publish where), ingest (is this sensor registered) and the CLI (`steward sensors
+ * add|list|remove`, `steward accounts add`). Passwords are stored as scrypt hashes only.
+ * Several processes may open the same file: a device added by the CLI can connect at once.
+ */
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHmac } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { type Domain, isDomain, isId } from '../core/ids.ts';
+
+const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+
+/** Roles of accounts that are not devices. `service` reads the raw tier (ingest, rules). */
+export const ACCOUNT_ROLES = ['service', 'hub', 'steward', 'technician'] as const;
+export type AccountRole = (typeof ACCOUNT_ROLES)[number];
+
+export interface SensorEntry {
+  hub: string;
+  domain: Domain;
+  sensor: string;
+  /** MQTT username and client id of the device: `{hub}.{sensor}`. */
+  username: string;
+  site?: string;
+  kind?: string;
+  createdAt: number;
+}
+
+export interface AccountEntry {
+  name: string;
+  role: AccountRole;
+  /** For role `hub`: the hub whose alerts it may read; undefined = all hubs. */
+  hub?: string;
+  createdAt: number;
+}
+
+/** Who an authenticated MQTT client is. */
+export type Principal = ({ type: 'device' } & SensorEntry) | ({ type: 'account' } & AccountEntry);
+
+/** scrypt cost: N=2^14 (16 MiB, ~40 ms). Stored with each hash so it can be raised later. */
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
+
+/** Hashes a password as `scrypt$N$r$p$salt$hash` (base64). */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), hash.toString('base64')].join('$');
+}
+
+/** Checks a password against a stored hash in constant time. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [, N, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string];
+  const expected = Buffer.from(hashB64, 'base64');
+  const got = await scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, { N: Number(N), r: Number(r), p: Number(p), maxmem: 64 * 1024 * 1024 });
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** A random password for generated credentials (24 url-safe characters). */
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export function deviceUsername(hub: string, sensor: string): string {
+  return `${hub}.${sensor}`;
+}
+
+interface SensorRow {
+  hub: string;
+  domain: string;
+  sensor: string;
+  site: string | null;
+  kind: string | null;
+  password_hash: string;
+  created_at: number;
+}
+interface AccountRow {
+  name: string;
+  role: string;
+  hub: string | null;
+  password_hash: string;
+  created_at: number;
+}
+
+/** The registry. Open one per process with `Registry.open(dataDir)`; close it on stop. */
+export class Registry {
+  readonly #db: Database.Database;
+  /** username -> HMAC of the last password that verified (avoids re-running scrypt on reconnects). */
+  readonly #verified = new Map<string, { stored: string; mac: string }>();
+  readonly #macKey = randomBytes(32);
+  #sensorCache = new Map<string, SensorEntry>();
+  #cacheVersion = -1;
+  #cacheCheckedAt = 0;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  /** Opens (creating if needed) `registry.db` in `dataDir`. */
+  static open(dataDir: string): Registry {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, 'registry.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS sensors (
+        hub TEXT NOT NULL, sensor TEXT NOT NULL, domain TEXT NOT NULL, site TEXT, kind TEXT,
+        password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hub, sensor));
+      CREATE TABLE IF NOT EXISTS accounts (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, hub TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+    `);
+    return new Registry(db);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  /**
+   * Registers a device. Generates a password when none is given (returned once, never stored in
+   * clear). Replaces an existing registration of the same hub and sensor. Throws TypeError on bad ids.
+   */
+  async addSensor(opts: { hub: string; domain: string; sensor: string; password?: string; site?: string; kind?: string }): Promise<{ entry: SensorEntry; password: string; generated: boolean }> {
+    for (const k of ['hub', 'sensor'] as const) if (!isId(opts[k])) throw new TypeError(`invalid ${k} id ${JSON.stringify(opts[k])}: must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
+    if (!isDomain(opts.domain)) throw new TypeError(`invalid domain ${JSON.stringify(opts.domain)}: one of water, soil, energy, biodiversity`);
+    for (const k of ['site', 'kind'] as const) if (opts[k] !== undefined && !isId(opts[k])) throw new TypeError(`invalid ${k} id ${JSON.stringify(opts[k])}`);
+    const generated = opts.password === undefined;
+    const password = opts.password ?? generatePassword();
+    if (password.length < 8) throw new TypeError('password must have at least 8 characters');
+    const hash = await hashPassword(password);
+    const now = Date.now();
+    this.#db
+      .prepare('INSERT OR REPLACE INTO sensors (hub, sensor, domain, site, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(opts.hub, opts.sensor, opts.domain, opts.site ?? null, opts.kind ?? null, hash, now);
+    this.#verified.delete(deviceUsername(opts.hub, opts.sensor));
+    this.#cacheVersion = -1;
+    return { entry: this.#toSensor({ hub: opts.hub, sensor: opts.sensor, domain: opts.domain, site: opts.site ?? null, kind: opts.kind ?? null, password_hash: hash, created_at: now }), password, generated };
+  }
+
+  /** Removes a device; true if it existed. */
+  removeSensor(hub: string, sensor: string): boolean {
+    const r = this.#db.prepare('DELETE FROM sensors WHERE hub = ? AND sensor = ?').run(hub, sensor);
+    this.#verified.delete(deviceUsername(hub, sensor));
+    this.#cacheVersion = -1;
+    return r.changes > 0;
+  }
+
+  listSensors(hub?: string): SensorEntry[] {
+    const rows = (hub
+      ? this.#db.prepare('SELECT * FROM sensors WHERE hub = ? ORDER BY hub, sensor').all(hub)
+      : this.#db.prepare('SELECT * FROM sensors ORDER BY hub, sensor').all()) as SensorRow[];
+    return rows.map((r) => this.#toSensor(r));
+  }
+
+  /**
+   * Looks a sensor up through an in-memory cache that is refreshed when another process changed
+   * the file (SQLite `data_version`), checked at most every `maxAgeMs`. Cheap enough per message.
+   */
+  getSensor(hub: string, sensor: string, maxAgeMs = 1000): SensorEntry | undefined {
+    const now = Date.now();
+    if (now - this.#cacheCheckedAt > maxAgeMs || this.#cacheVersion < 0) {
+      this.#cacheCheckedAt = now;
+      const v = this.#db.pragma('data_version', { simple: true }) as number;
+      if (v !== this.#cacheVersion) {
+        this.#sensorCache = new Map(this.listSensors().map((s) => [s.username, s]));
+        this.#cacheVersion = v;
+      }
+    }
+    return this.#sensorCache.get(deviceUsername(hub, sensor));
+  }
+
+  /** Adds (or replaces) an account. Generates a password when none is given. */
+  async addAccount(opts: { name: string; role: string; password?: string; hub?: string }): Promise<{ entry: AccountEntry; password: string; generated: boolean }> {
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(opts.name)) throw new TypeError(`invalid account name ${JSON.stringify(opts.name)}: must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
+    if (!(ACCOUNT_ROLES as readonly string[]).includes(opts.role)) throw new TypeError(`invalid role ${JSON.stringify(opts.role)}: one of ${ACCOUNT_ROLES.join(', ')}`);
+    if (opts.hub !== undefined && !isId(opts.hub)) throw new TypeError(`invalid hub id ${JSON.stringify(opts.hub)}`);
+    const generated = opts.password === undefined;
+    const password = opts.password ?? generatePassword();
+    if (password.length < 8) throw new TypeError('password must have at least 8 characters');
+    const hash = await hashPassword(password);
+    const now = Date.now();
+    this.#db.prepare('INSERT OR REPLACE INTO accounts (name, role, hub, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(opts.name, opts.role, opts.hub ?? null, hash, now);
+    this.#verified.delete(opts.name);
+    const entry: AccountEntry = { name: opts.name, role: opts.role as AccountRole, createdAt: now };
+    if (opts.hub) entry.hub = opts.hub;
+    return { entry, password, generated };
+  }
+
+  removeAccount(name: string): boolean {
+    this.#verified.delete(name);
+    return this.#db.prepare('DELETE FROM accounts WHERE name = ?').run(name).changes > 0;
+  }
+
+  listAccounts(): AccountEntry[] {
+    return (this.#db.prepare('SELECT * FROM accounts ORDER BY name').all() as AccountRow[]).map((r) => {
+      const e: AccountEntry = { name: r.name, role: r.role as AccountRole, createdAt: r.created_at };
+      if (r.hub) e.hub = r.hub;
+      return e;
+    });
+  }
+
+  /**
+   * Authenticates an MQTT username/password: `{hub}.{sensor}` for devices, an account name
+   * otherwise. Returns the principal or undefined. Always reads the current registry.
+   */
+  async authenticate(username: string, password: string): Promise<Principal | undefined> {
+    let stored: string | undefined;
+    let principal: Principal | undefined;
+    const dot = username.indexOf('.');
+    if (dot > 0) {
+      const hub = username.slice(0, dot);
+      const sensor = username.slice(dot + 1);
+      if (!isId(hub) || !isId(sensor)) return undefined;
+      const row = this.#db.prepare('SELECT * FROM sensors WHERE hub = ? AND sensor = ?').get(hub, sensor) as SensorRow | undefined;
+      if (row) {
+        stored = row.password_hash;
+        principal = { type: 'device', ...this.#toSensor(row) };
+      }
+    } else {
+      const row = this.#db.prepare('SELECT * FROM accounts WHERE name = ?').get(username) as AccountRow | undefined;
+      if (row) {
+        stored = row.password_hash;
+        const e: AccountEntry = { name: row.name, role: row.role as AccountRole, createdAt: row.created_at };
+        if (row.hub) e.hub = row.hub;
+        principal = { type: 'account', ...e };
+      }
+    }
+    if (!stored || !principal) {
+      // Spend comparable time so unknown usernames cannot be told apart by timing.
+      await verifyPassword(password, 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+      return undefined;
+    }
+    const mac = createHmac('sha256', this.#macKey).update(password).digest('base64');
+    const hit = this.#verified.get(username);
+    if (hit && hit.stored === stored && hit.mac === mac) return principal;
+    if (!(await verifyPassword(password, stored))) return undefined;
+    this.#verified.set(username, { stored, mac });
+    return principal;
+  }
+
+  #toSensor(r: SensorRow): SensorEntry {
+    const e: SensorEntry = { hub: r.hub, domain: r.domain as Domain, sensor: r.sensor, username: deviceUsername(r.hub, r.sensor), createdAt: r.created_at };
+    if (r.site) e.site = r.site;
+    if (r.kind) e.kind = r.kind;
+    return e;
+  }
+}

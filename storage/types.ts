@@ -1,0 +1,111 @@
+/**
+ * The storage contract. Ingest writes through `ReadingStore.write`; the API reads through the
+ * query methods; the same interface is served by the embedded store (SQLite) and by InfluxDB
+ * (v1 or v2 write API, InfluxQL reads). Storage schema: DESIGN.md "Storage schema" and
+ * docs/storage.md.
+ */
+import type { Domain } from '../core/ids.ts';
+import type { Reading } from '../core/reading.ts';
+
+/** A reading as it is stored: already through the privacy boundary. */
+export type StoredReading = Omit<Reading, 'attributes' | 'location'> & {
+  /** Coarsened location, if the privacy policy publishes one. */
+  location?: { lat: number; lon: number };
+  /** Non-personal attributes only. */
+  attributes?: Record<string, string | number | boolean>;
+  /** Version of the privacy policy that produced this record. */
+  policy?: string;
+};
+
+export interface WriteOutcome {
+  /** Readings stored. */
+  written: number;
+  /** Readings storage refused for good (e.g. field type conflict): dead-letter them, do not retry. */
+  rejected: Array<{ index: number; reason: string }>;
+}
+
+/** Storage is unreachable or overloaded (network error, 5xx, 429): retry later, keep the data. */
+export class RetryableStorageError extends Error {
+  override readonly name = 'RetryableStorageError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface LatestEntry {
+  hub: string;
+  domain: Domain;
+  sensor: string;
+  site: string;
+  kind: string;
+  metric: string;
+  value: number;
+  unit: string;
+  /** Epoch ms of the reading. */
+  ts: number;
+  /** Biodiversity: the species of that reading. */
+  species?: string;
+}
+
+export interface LatestFilter {
+  hub?: string;
+  domain?: Domain;
+  sensor?: string;
+}
+
+export type Aggregation = 'mean' | 'min' | 'max' | 'sum' | 'last' | 'count';
+
+export interface RangeQuery {
+  hub?: string;
+  sensor: string;
+  metric: string;
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  /** Aggregate into windows of this many ms (aligned to the epoch); raw points when absent. */
+  windowMs?: number;
+  agg?: Aggregation;
+  /** Most points returned. */
+  limit?: number;
+}
+
+export interface SeriesPoint {
+  ts: number;
+  value: number;
+}
+
+/** Self-telemetry written to the `pipeline` measurement (tags: hub, role, kind). */
+export interface PipelinePoint {
+  ts: number;
+  role: string;
+  hub?: string;
+  fields: Record<string, number>;
+}
+
+export interface ReadingStore {
+  /** `embedded`, `influxdb-v1` or `influxdb-v2`. */
+  readonly kind: string;
+  /** Opens files, creates databases if allowed. Does not throw on an unreachable server. */
+  start(): Promise<void>;
+  /** Flushes and closes. */
+  stop(): Promise<void>;
+  /** Is storage reachable and accepting writes? */
+  ping(): Promise<boolean>;
+  /**
+   * Stores readings idempotently (same hub, sensor, domain and sensor timestamp overwrite).
+   * Throws RetryableStorageError when nothing can be known to be stored (outage, 5xx, 429);
+   * reports points refused for good in `rejected` (the others are stored).
+   */
+  write(readings: StoredReading[]): Promise<WriteOutcome>;
+  /** Self-telemetry; best effort. */
+  writePipeline(points: PipelinePoint[]): Promise<void>;
+  /** One entry per sensor and metric: the most recent value. */
+  latest(filter: LatestFilter): Promise<LatestEntry[]>;
+  /** A metric of one sensor over time, raw or aggregated. */
+  range(q: RangeQuery): Promise<SeriesPoint[]>;
+}
