@@ -78,8 +78,6 @@ export const configSchema = z.strictObject({
       batchSize: z.number().int().positive().default(5_000),
       /** How often the spool forwards, ms. */
       flushIntervalMs: z.number().int().positive().default(250),
-      /** Forwarded spool rows are kept this long for replay, ms. */
-      spoolRetentionMs: z.number().int().nonnegative().default(3_600_000),
       /** `full` fsyncs every spool commit (survives power loss); `normal` survives a process crash. */
       spoolSync: z.enum(['normal', 'full']).default('normal'),
     })

@@ -19,6 +19,7 @@ export const REJECTION_CODES = {
   unregistered_sensor: 'sensor is not registered',
   topic_mismatch: 'topic does not match the sender',
   storage_rejected: 'storage refused the point (e.g. field type conflict)',
+  privacy_failed: 'the privacy filter could not process the reading; withheld (fail closed)',
 } as const;
 
 export type RejectionCode = keyof typeof REJECTION_CODES;

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { RejectionError } from './errors.ts';
+import { parsePayload, type ParseContext } from './parse.ts';
+
+const now = Date.parse('2026-06-01T12:00:00Z');
+const water: ParseContext = { hub: 'demo', domain: 'water', sensor: 'well-1', now };
+const enc = (x: unknown): Uint8Array => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
+
+function rejection(payload: Uint8Array, ctx: ParseContext = water): RejectionError {
+  try {
+    parsePayload(payload, ctx);
+  } catch (e) {
+    if (e instanceof RejectionError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('native JSON readings', () => {
+  it('accepts a reading with ISO or epoch-ms timestamps and fills tags from the registration', () => {
+    const [r] = parsePayload(enc({ ts: '2026-06-01T11:59:00Z', seq: 7, metrics: { groundwater_level: 41.2 } }), { ...water, site: 'north-field' });
+    expect(r).toMatchObject({ hub: 'demo', domain: 'water', sensor: 'well-1', site: 'north-field', kind: 'water', seq: 7, ts: now - 60_000, metrics: { groundwater_level: 41.2 } });
+    const [e] = parsePayload(enc({ ts: now, seq: 8, metrics: { withdrawal: 3 } }), water);
+    expect(e?.ts).toBe(now);
+  });
+
+  it('converts units to the canonical unit', () => {
+    const [r] = parsePayload(enc({ ts: now, seq: 1, metrics: { river_stage: { value: 250, unit: 'cm' }, discharge: { value: 1500, unit: 'l/s' }, water_temperature: { value: 285.15, unit: 'K' } } }), water);
+    expect(r?.metrics).toEqual({ river_stage: 2.5, discharge: 1.5, water_temperature: 12 });
+  });
+
+  it.each([
+    ['malformed JSON', '{"ts": 1, ', 'malformed_json'],
+    ['a missing sequence number', { ts: now, metrics: { ph: 7 } }, 'schema'],
+    ['a wrong type', { ts: now, seq: 1, metrics: { ph: 'seven' } }, 'schema'],
+    ['Infinity from an overflowing literal', '{"ts": 1780000000000, "seq": 1, "metrics": {"ph": 1e999}}', 'non_finite'],
+    ['NaN', '{"ts": 1780000000000, "seq": 1, "metrics": {"ph": NaN}}', 'malformed_json'],
+    ['an unknown metric', { ts: now, seq: 1, metrics: { magic: 1 } }, 'unknown_metric'],
+    ['a metric of another domain', { ts: now, seq: 1, metrics: { pv_power: 100 } }, 'wrong_domain'],
+    ['an unconvertible unit', { ts: now, seq: 1, metrics: { discharge: { value: 3, unit: 'kWh' } } }, 'unit'],
+    ['an implausible value', { ts: now, seq: 1, metrics: { ph: 15 } }, 'out_of_range'],
+    ['a far-future timestamp', { ts: now + 3_600_000, seq: 1, metrics: { ph: 7 } }, 'future_timestamp'],
+    ['an unknown attribute (could be personal)', { ts: now, seq: 1, metrics: { ph: 7 }, attributes: { owner: 'x' } }, 'schema'],
+    ['an unknown top-level key', { ts: now, seq: 1, metrics: { ph: 7 }, extra: 1 }, 'schema'],
+    ['an empty metrics object', { ts: now, seq: 1, metrics: {} }, 'schema'],
+    ['a prototype key as metric', '{"ts": 1780000000000, "seq": 1, "metrics": {"__proto__": 1}}', 'schema'],
+  ])('rejects %s with a reason', (_name, payload, code) => {
+    const e = rejection(enc(payload as never));
+    expect(e.code).toBe(code);
+    expect(e.message.length).toBeGreaterThan(5);
+  });
+
+  it('names the field at fault', () => {
+    expect(rejection(enc({ ts: now, seq: 1, metrics: { ph: 'x' } })).message).toMatch(/metrics\.ph/);
+    expect(rejection(enc({ ts: now, seq: 1, metrics: { ph: 15 } })).message).toMatch(/"ph" = 15 pH is outside 0\.\.14/);
+  });
+
+  it('rejects invalid UTF-8 and oversized payloads', () => {
+    expect(rejection(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])).code).toBe('invalid_utf8');
+    expect(rejection(Buffer.alloc(70_000, 0x20)).code).toBe('payload_too_large');
+  });
+
+  it('requires a species on biodiversity readings and only there', () => {
+    const bio: ParseContext = { hub: 'demo', domain: 'biodiversity', sensor: 'am-1', now };
+    expect(rejection(enc({ ts: now, seq: 1, metrics: { count: 2 } }), bio).message).toMatch(/species/);
+    const [r] = parsePayload(enc({ ts: now, seq: 1, species: 'Turdus merula', metrics: { count: 2, confidence: { value: 87, unit: '%' } } }), bio);
+    expect(r).toMatchObject({ species: 'Turdus merula', metrics: { count: 2, confidence: 0.87 } });
+    expect(rejection(enc({ ts: now, seq: 1, species: 'x', metrics: { ph: 7 } })).code).toBe('schema');
+    expect(rejection(enc({ ts: now, seq: 1, species: 'Turdus merula', metrics: { count: 1.5 } }), bio).code).toBe('out_of_range');
+  });
+});
+
+describe('SenML readings (RFC 8428)', () => {
+  const t = now / 1000;
+  it('applies base name, base time and base unit, and converts registry units', () => {
+    const pack = [
+      { bn: 'urn:dev:demo:pv-1:', bt: t, bu: 'kW', n: 'pv_power', v: 3.2 },
+      { n: 'battery_energy', u: 'kWh', v: 12.5 },
+      { n: 'seq', v: 41 },
+    ];
+    const [r] = parsePayload(enc(pack), { hub: 'demo', domain: 'energy', sensor: 'pv-1', now });
+    expect(r).toMatchObject({ ts: now, seq: 41, metrics: { pv_power: 3200, battery_energy: 12500 } });
+  });
+
+  it('splits records at different times into separate readings, with relative times from now', () => {
+    const pack = [
+      { bn: 'gw:', n: 'groundwater_level', u: 'm', v: 40, t: -60 },
+      { n: 'groundwater_level', u: 'cm', v: 4010, t: 0 },
+    ];
+    const rs = parsePayload(enc(pack), water);
+    expect(rs.map((r) => [r.ts, r.metrics.groundwater_level])).toEqual([
+      [now - 60_000, 40],
+      [now, 40.1],
+    ]);
+  });
+
+  it('applies a base value', () => {
+    const [r] = parsePayload(enc([{ bv: 100, bt: t, n: 'discharge', u: 'l/s', v: 50 }]), water);
+    expect(r?.metrics.discharge).toBeCloseTo(0.15);
+  });
+
+  it('rejects unknown units, string values for metrics, and nameless records', () => {
+    expect(rejection(enc([{ bt: t, n: 'discharge', u: 'furlong', v: 1 }])).code).toBe('unit');
+    expect(rejection(enc([{ bt: t, n: 'discharge', vs: 'high' }])).code).toBe('schema');
+    expect(rejection(enc([{ bt: t, v: 1 }])).message).toMatch(/no name/);
+    expect(rejection(enc([])).code).toBe('schema');
+  });
+});

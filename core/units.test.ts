@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { METRICS } from './catalogue.ts';
+import { acceptedUnits, toCanonical } from './units.ts';
+
+describe('unit conversion', () => {
+  it.each([
+    [250, 'cm', 'm', 2.5],
+    [12, 'l/s', 'm3/s', 0.012],
+    [3, 'kW', 'W', 3000],
+    [1.5, 'kWh', 'Wh', 1500],
+    [3600, 'J', 'Wh', 1],
+    [293.15, 'K', 'Cel', 20],
+    [0.42, '/', '%', 42],
+    [35, '%', 'm3/m3', 0.35],
+    [500, 'l', 'm3', 0.5],
+  ])('%d %s is %d %s canonical', (v, from, to, want) => {
+    expect(toCanonical(v, from, to)).toEqual({ ok: true, value: want });
+  });
+
+  it('refuses units that do not measure the same thing, naming both', () => {
+    const r = toCanonical(3, 'kWh', 'W');
+    expect(r).toEqual({ ok: false, reason: 'unit "kWh" cannot be converted to the canonical unit "W"' });
+    expect(toCanonical(1, '__proto__', 'W').ok).toBe(false);
+  });
+
+  it('every catalogue unit accepts itself', () => {
+    for (const m of Object.values(METRICS)) {
+      expect(toCanonical(1, m.unit, m.unit)).toEqual({ ok: true, value: 1 });
+      expect(acceptedUnits(m.unit)).toContain(m.unit);
+    }
+  });
+});

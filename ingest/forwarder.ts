@@ -1,0 +1,154 @@
+/**
+ * Drains the spool to storage: spool -> privacy boundary -> store, in batches. Deletes a batch
+ * from the spool only once storage has it (or refused parts of it for good, which go to the dead
+ * letters). Retries outages with capped exponential backoff, honouring Retry-After.
+ */
+import type { Clock } from '../core/clock.ts';
+import type { PrivacyFilter } from '../privacy/boundary.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
+import { RetryableStorageError, type ReadingStore, type StoredReading } from '../storage/types.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { Spool } from './spool.ts';
+
+export interface ForwarderOptions {
+  spool: Spool;
+  store: ReadingStore;
+  privacy: PrivacyFilter;
+  deadLetters: DeadLetterStore;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  clock: Clock;
+  batchSize: number;
+  flushIntervalMs: number;
+  /** Longest wait between retries while storage is down, ms. Default 30 s. */
+  maxBackoffMs?: number;
+}
+
+export class Forwarder {
+  readonly #o: ForwarderOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = true;
+  #backoffMs = 0;
+  #reachable = true;
+
+  constructor(o: ForwarderOptions) {
+    this.#o = o;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  /** Was the last write to storage successful? */
+  reachable(): boolean {
+    return this.#reachable;
+  }
+
+  /** Asks for a forward soon (e.g. when a full batch is waiting). */
+  poke(): void {
+    if (!this.#stopped && !this.#running && this.#backoffMs === 0) this.#schedule(0);
+  }
+
+  /**
+   * Stops the timer, then keeps forwarding until the spool is empty, storage fails, or
+   * `deadlineMs` passes. What is left stays in the spool for the next start.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    const until = Date.now() + deadlineMs;
+    while (this.#o.spool.depth() > 0 && Date.now() < until) {
+      const moved = await this.#forwardOnce().catch(() => 0);
+      if (moved === 0) break;
+    }
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#running = this.#loop().finally(() => {
+        this.#running = undefined;
+      });
+    }, ms);
+    this.#timer.unref?.();
+  }
+
+  async #loop(): Promise<void> {
+    let next = this.#o.flushIntervalMs;
+    try {
+      // Drain while full batches are waiting; then wait for the interval.
+      let moved: number;
+      do {
+        moved = await this.#forwardOnce();
+      } while (!this.#stopped && moved >= this.#o.batchSize);
+      this.#backoffMs = 0;
+      this.#reachable = true;
+    } catch (e) {
+      const retryAfter = e instanceof RetryableStorageError ? e.retryAfterMs : undefined;
+      this.#backoffMs = Math.min(this.#o.maxBackoffMs ?? 30_000, Math.max(250, this.#backoffMs * 2));
+      next = Math.max(this.#backoffMs, retryAfter ?? 0);
+      if (this.#reachable) this.#o.logger.warn({ err: e, retryInMs: next, spoolDepth: this.#o.spool.depth() }, 'storage unavailable; readings stay in the spool');
+      this.#reachable = false;
+    }
+    if (!this.#stopped) this.#schedule(next);
+  }
+
+  /** Forwards one batch; returns how many spool rows it settled. Throws RetryableStorageError. */
+  async #forwardOnce(): Promise<number> {
+    const { spool, store, privacy, deadLetters, metrics, logger, clock } = this.#o;
+    const batch = spool.take(this.#o.batchSize);
+    if (batch.length === 0) return 0;
+    const out: StoredReading[] = [];
+    const origin: number[] = [];
+    for (const [i, { reading }] of batch.entries()) {
+      let filtered: StoredReading | undefined;
+      try {
+        filtered = privacy.apply(reading);
+      } catch (e) {
+        // Fail closed: nothing of a reading the filter cannot handle leaves the raw tier.
+        metrics.readingsRejected.inc({ code: 'privacy_failed' });
+        metrics.privacyActions.inc({ action: 'withheld' });
+        deadLetters.add({ receivedAt: clock.now(), topic: `csm/v1/${reading.hub}/${reading.domain}/${reading.sensor}/data`, hub: reading.hub, sensor: reading.sensor, code: 'privacy_failed', reason: `privacy filter failed: ${(e as Error).message}`, payload: Buffer.from(JSON.stringify(reading)) });
+        continue;
+      }
+      if (!filtered) {
+        metrics.privacyActions.inc({ action: 'withheld' });
+        continue;
+      }
+      out.push(filtered);
+      origin.push(i);
+    }
+    const first = batch[0]!.id;
+    const last = batch[batch.length - 1]!.id;
+    if (out.length > 0) {
+      const t0 = performance.now();
+      let outcome;
+      try {
+        outcome = await store.write(out);
+      } catch (e) {
+        metrics.storageWriteSeconds.observe({ store: store.kind, outcome: 'error' }, (performance.now() - t0) / 1000);
+        metrics.storageErrors.inc({ store: store.kind, retryable: String(e instanceof RetryableStorageError) });
+        if (e instanceof RetryableStorageError) throw e;
+        // An unexpected error is treated as retryable: keeping data beats losing it.
+        throw new RetryableStorageError(`storage write failed: ${(e as Error).message}`, undefined, { cause: e });
+      }
+      metrics.storageWriteSeconds.observe({ store: store.kind, outcome: 'ok' }, (performance.now() - t0) / 1000);
+      metrics.readingsStored.inc({ store: store.kind }, outcome.written);
+      for (const rej of outcome.rejected) {
+        const src = batch[origin[rej.index] ?? -1];
+        if (!src) continue;
+        const r = src.reading;
+        metrics.readingsRejected.inc({ code: 'storage_rejected' });
+        deadLetters.add({ receivedAt: clock.now(), topic: `csm/v1/${r.hub}/${r.domain}/${r.sensor}/data`, hub: r.hub, sensor: r.sensor, code: 'storage_rejected', reason: rej.reason, payload: Buffer.from(JSON.stringify(r)) });
+        logger.warn({ hub: r.hub, sensor: r.sensor, reason: rej.reason }, 'storage refused a reading; kept in the dead letters');
+      }
+    }
+    spool.remove(first, last);
+    metrics.spoolDepth.set(spool.depth());
+    return batch.length;
+  }
+}

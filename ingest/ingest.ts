@@ -1,0 +1,208 @@
+/**
+ * The ingest worker: receive -> parse -> validate -> spool (then ack) -> forward (privacy ->
+ * storage). One MQTT client with a persistent session (clean=false, fixed client id) at QoS 1.
+ * A message is acknowledged only after its reading is durable in the spool, or after its
+ * rejection is durable in the dead letters: nothing is lost, nothing is dropped silently.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { systemClock, type Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { RejectionError, type RejectionCode } from '../core/errors.ts';
+import { parsePayload } from '../core/parse.ts';
+import type { Reading } from '../core/reading.ts';
+import { parseTopic, rejectedTopic } from '../core/topics.ts';
+import type { PrivacyFilter } from '../privacy/boundary.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { ReadingStore } from '../storage/types.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { Forwarder } from './forwarder.ts';
+import { Spool } from './spool.ts';
+
+export interface IngestOptions {
+  config: Config;
+  store: ReadingStore;
+  registry: Registry;
+  deadLetters: DeadLetterStore;
+  privacy: PrivacyFilter;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  clock?: Clock;
+  /** MQTT credentials of a service account. */
+  credentials: { username: string; password: string };
+  /** Overrides `config.ingest.brokerUrl`. */
+  brokerUrl?: string;
+  /** Overrides `config.ingest.clientId` (each worker of a scaled-out ingest needs its own). */
+  clientId?: string;
+  /** Overrides `config.ingest.topics`. */
+  topics?: string[];
+  /** Extra mqtt.js options (tests). */
+  mqttOptions?: IClientOptions;
+}
+
+export type ReadingListener = (readings: Reading[]) => void;
+
+export interface Ingest {
+  /** Connects and subscribes; resolves once subscribed (or rejects after `timeoutMs`). */
+  start(timeoutMs?: number): Promise<void>;
+  /** Stops receiving, forwards what the spool holds (bounded by a deadline), closes. */
+  stop(): Promise<void>;
+  spoolDepth(): number;
+  /** Did the last storage write succeed? */
+  storageReachable(): boolean;
+  /** Is the MQTT connection up? */
+  connected(): boolean;
+  /** Called with each batch of accepted readings after they are spooled (raw tier: rules). */
+  onReadings(listener: ReadingListener): () => void;
+}
+
+/**
+ * Builds an ingest worker. Opens the spool under `config.dataDir` but touches no network until
+ * `start()`.
+ */
+export function createIngest(o: IngestOptions): Ingest {
+  const cfg = o.config.ingest;
+  const clock = o.clock ?? systemClock;
+  const log = o.logger.child({ role: 'ingest' });
+  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync });
+  const forwarder = new Forwarder({
+    spool,
+    store: o.store,
+    privacy: o.privacy,
+    deadLetters: o.deadLetters,
+    metrics: o.metrics,
+    logger: log,
+    clock,
+    batchSize: cfg.batchSize,
+    flushIntervalMs: cfg.flushIntervalMs,
+  });
+  const listeners = new Set<ReadingListener>();
+  const topics = o.topics ?? cfg.topics;
+  let client: MqttClient | undefined;
+  o.metrics.spoolDepth.set(spool.depth());
+
+  function reject(topic: string, payload: Buffer, code: RejectionCode, reason: string, hub?: string, sensor?: string): void {
+    const receivedAt = clock.now();
+    o.deadLetters.add({ receivedAt, topic, hub, sensor, code, reason, payload });
+    o.metrics.readingsRejected.inc({ code });
+    log.debug({ topic, code, reason }, 'reading rejected');
+    if (hub && client) {
+      // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
+      const body = JSON.stringify({ topic, code, reason, receivedAt: new Date(receivedAt).toISOString(), sensor, payload: payload.subarray(0, 4096).toString('utf8') });
+      client.publish(rejectedTopic(hub), body, { qos: 1 }, (err) => {
+        if (err) log.warn({ err }, 'could not publish a rejection');
+      });
+    }
+  }
+
+  /** Handles one message synchronously; throws only when the spool itself fails. */
+  function handle(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (!t || t.type !== 'data') {
+      reject(topic, payload, 'bad_topic', `topic "${topic.slice(0, 200)}" is not csm/v1/{hub}/{domain}/{sensor}/data with valid ids`);
+      return;
+    }
+    const reg = o.registry.getSensor(t.hub, t.sensor);
+    if (!reg) {
+      reject(topic, payload, 'unregistered_sensor', `sensor "${t.sensor}" of hub "${t.hub}" is not registered`, t.hub, t.sensor);
+      return;
+    }
+    if (reg.domain !== t.domain) {
+      reject(topic, payload, 'topic_mismatch', `sensor "${t.sensor}" is registered for domain "${reg.domain}", not "${t.domain}"`, t.hub, t.sensor);
+      return;
+    }
+    let readings: Reading[];
+    try {
+      readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: clock.now(), maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind });
+    } catch (e) {
+      if (e instanceof RejectionError) {
+        reject(topic, payload, e.code, e.message, t.hub, t.sensor);
+        return;
+      }
+      reject(topic, payload, 'schema', `could not parse: ${(e as Error).message}`, t.hub, t.sensor);
+      return;
+    }
+    spool.append(readings); // durable before the PUBACK
+    o.metrics.readingsAccepted.inc({ hub: t.hub, domain: t.domain }, readings.length);
+    if (spool.depth() >= cfg.batchSize) forwarder.poke();
+    for (const l of listeners) {
+      try {
+        l(readings);
+      } catch (err) {
+        log.error({ err }, 'a reading listener failed');
+      }
+    }
+  }
+
+  return {
+    async start(timeoutMs = 30_000) {
+      forwarder.start();
+      const url = o.brokerUrl ?? cfg.brokerUrl;
+      const c = mqtt.connect(url, {
+        clientId: o.clientId ?? cfg.clientId,
+        username: o.credentials.username,
+        password: o.credentials.password,
+        clean: false,
+        protocolVersion: 4,
+        keepalive: 30,
+        reconnectPeriod: 1000,
+        connectTimeout: 10_000,
+        ...o.mqttOptions,
+      });
+      client = c;
+      // mqtt.js sends the PUBACK only when this callback is called [MQTT-4.3.2]; we call it after
+      // the spool commit, so an acknowledged reading is never only in memory.
+      c.handleMessage = (packet, done) => {
+        if (packet.cmd !== 'publish') return done();
+        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+        try {
+          handle(packet.topic, payload);
+          done();
+        } catch (err) {
+          // The spool failed (disk full, I/O error): do not acknowledge; the broker redelivers.
+          log.error({ err }, 'spool write failed; message not acknowledged');
+          c.end(true);
+          setTimeout(() => c.reconnect(), 1000).unref();
+        }
+      };
+      c.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
+      c.on('offline', () => log.warn({ url }, 'ingest disconnected from the broker; reconnecting'));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`ingest could not subscribe on ${url} within ${timeoutMs} ms`)), timeoutMs);
+        c.on('connect', (ack) => {
+          log.info({ url, sessionPresent: ack.sessionPresent }, 'ingest connected');
+          c.subscribe(topics, { qos: 1 }, (err, granted) => {
+            const refused = granted?.filter((g) => g.qos === 128) ?? [];
+            if (err || refused.length) {
+              const msg = err ? err.message : `broker refused ${refused.map((g) => g.topic).join(', ')}`;
+              log.error({ topics, err: msg }, 'ingest subscription failed');
+              clearTimeout(timer);
+              reject(new Error(`ingest subscription failed: ${msg}`));
+              return;
+            }
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      });
+    },
+    async stop() {
+      if (client) {
+        const c = client;
+        await new Promise<void>((r) => c.end(false, {}, () => r()));
+      }
+      await forwarder.stop();
+      o.metrics.spoolDepth.set(spool.depth());
+      log.info({ spoolDepth: spool.depth() }, 'ingest stopped');
+      spool.close();
+    },
+    spoolDepth: () => spool.depth(),
+    storageReachable: () => forwarder.reachable(),
+    connected: () => client?.connected ?? false,
+    onReadings(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+  };
+}
