@@ -64,9 +64,13 @@ export class DeadLetterStore {
   list(q: DeadLetterQuery = {}): DeadLetter[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (q.hub) (where.push('hub = ?'), args.push(q.hub));
-    if (q.code) (where.push('code = ?'), args.push(q.code));
-    if (q.before) (where.push('id < ?'), args.push(q.before));
+    const cond = (sql: string, v: unknown): void => {
+      where.push(sql);
+      args.push(v);
+    };
+    if (q.hub) cond('hub = ?', q.hub);
+    if (q.code) cond('code = ?', q.code);
+    if (q.before) cond('id < ?', q.before);
     const sql = `SELECT * FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     args.push(Math.min(q.limit ?? 100, 1000));
     const rows = this.#db.prepare(sql).all(...args) as Array<{ id: number; received_at: number; topic: string; hub: string | null; sensor: string | null; code: string; reason: string; payload: Buffer }>;
