@@ -138,6 +138,8 @@ export class Forwarder {
       }
       metrics.storageWriteSeconds.observe({ store: store.kind, outcome: 'ok' }, (performance.now() - t0) / 1000);
       metrics.readingsStored.inc({ store: store.kind }, outcome.written);
+      const committed = clock.now();
+      for (const r of out) metrics.endToEndSeconds.observe(Math.max(0, committed - r.ts) / 1000);
       for (const rej of outcome.rejected) {
         const src = batch[origin[rej.index] ?? -1];
         if (!src) continue;

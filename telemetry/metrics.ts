@@ -12,6 +12,7 @@ export interface PipelineMetrics {
   spoolDepth: Gauge;
   storageWriteSeconds: Histogram<'store' | 'outcome'>;
   storageErrors: Counter<'store' | 'retryable'>;
+  endToEndSeconds: Histogram;
   connectedClients: Gauge;
   brokerRefused: Counter<'reason'>;
   privacyActions: Counter<'action'>;
@@ -36,6 +37,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
       registers,
     }),
     storageErrors: new Counter({ name: 'steward_storage_errors_total', help: 'Failed storage writes', labelNames: ['store', 'retryable'], registers }),
+    endToEndSeconds: new Histogram({
+      name: 'steward_publish_to_stored_seconds',
+      help: "From a reading's sensor timestamp to its commit in storage (freshness of stored data)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
     connectedClients: new Gauge({ name: 'steward_mqtt_connected_clients', help: 'MQTT clients connected to the broker', registers }),
     brokerRefused: new Counter({ name: 'steward_broker_refused_total', help: 'Connections, publishes and subscriptions the broker refused', labelNames: ['reason'], registers }),
     privacyActions: new Counter({ name: 'steward_privacy_actions_total', help: 'Privacy filter actions (dropped, coarsened, suppressed, pseudonymised, withheld)', labelNames: ['action'], registers }),
