@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBroker } from '../broker/broker.ts';
+import { refusedToDeadLetter } from '../broker/deadletter.ts';
 import { parseConfig, type Config } from '../core/config.ts';
 import type { Domain } from '../core/ids.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
@@ -40,12 +41,12 @@ describe('pipeline on the embedded store', () => {
     dir = mkdtempSync(join(tmpdir(), 'steward-e2e-'));
     config = parseConfig({ dataDir: dir, mqtt: { port: 0, wsPort: 0, host: '127.0.0.1', maxPacketSize: 1_000_000 }, ingest: { flushIntervalMs: 50, maxPayloadBytes: 16_384 } });
     registry = Registry.open(dir);
-    broker = createBroker({ config: config.mqtt, registry, logger: silentLogger, metrics });
+    dead = new DeadLetterStore(dir);
+    broker = createBroker({ config: config.mqtt, registry, logger: silentLogger, metrics, onRefusedPublish: refusedToDeadLetter(() => dead) });
     const ports = await broker.start();
     url = `mqtt://127.0.0.1:${ports.mqtt}`;
     store = createStore(config, { logger: silentLogger, metrics });
     await store.start();
-    dead = new DeadLetterStore(dir);
     const svc = await registry.addAccount({ name: 'ingest', role: 'service' });
     ingest = createIngest({ config, store, registry, deadLetters: dead, privacy: createDefaultFilter(), metrics, logger: silentLogger, credentials: { username: 'ingest', password: svc.password }, brokerUrl: url });
     await ingest.start();
@@ -138,6 +139,18 @@ describe('pipeline on the embedded store', () => {
     expect(pts).toHaveLength(bad.length);
     const rejected = await metrics.readingsRejected.get();
     expect(rejected.values.find((v) => v.labels.code === 'malformed_json')?.value).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps a publish to another sensor\'s topic as a dead letter, and the broker drops that connection', async () => {
+    const intruder = await connectDevice(registry, url, 'demo', 'water', 'well-evil');
+    let closed = false;
+    intruder.client.once('close', () => (closed = true));
+    intruder.client.publish('csm/v1/demo/water/well-1/data', JSON.stringify(validPayload('water', 1, Date.now())), { qos: 1 });
+    const d = await eventually(() => dead.list({ code: 'topic_mismatch' }).find((x) => x.topic === 'csm/v1/demo/water/well-1/data'));
+    await eventually(() => closed);
+    intruder.client.end(true);
+    expect(d).toMatchObject({ hub: 'demo', sensor: 'well-evil' });
+    expect(d.reason).toMatch(/device demo\.well-evil may not publish/);
   });
 
   it('refuses readings from unregistered sensors and from a domain the sensor is not registered for', async () => {

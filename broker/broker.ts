@@ -1,0 +1,541 @@
+/**
+ * The hub's MQTT broker: Aedes 1.2 behind three listeners (TCP, WebSocket, TLS), with the
+ * registry for authentication, the ACL of ./acl.ts, a byte guard (./guard.ts) in front of every
+ * connection, a connection cap, and device status (online/offline, retained) published by the
+ * broker itself. See broker/README.md.
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { Aedes, type AedesOptions, type AedesPublishPacket, type Client } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Clock } from '../core/clock.ts';
+import { systemClock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { statusTopic } from '../core/topics.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import type { Logger } from '../telemetry/log.ts';
+import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, identifierProblem, isValidFilter, isValidTopicName, sessionOwner, type Acl, type BrokerPrincipal } from './acl.ts';
+import { BrokerError, type RefusalReason } from './errors.ts';
+import { guardConnection } from './guard.ts';
+
+/** Deepest topic accepted, levels (Aedes default 100; the v1 scheme uses at most 6). */
+export const MAX_TOPIC_LEVELS = 32;
+
+/** Options of {@link createBroker}. */
+export interface BrokerOptions {
+  /** The `mqtt` section of the config: host, ports (0 = any free port), TLS files, limits. */
+  config: Config['mqtt'];
+  /** Devices and accounts; looked up at every CONNECT, so registrations take effect at once. */
+  registry: Registry;
+  logger: Logger;
+  metrics?: PipelineMetrics;
+  /** Time source of the status timestamps (default: the system clock). */
+  clock?: Clock;
+  /** Time a socket gets to deliver its CONNECT packet, ms (default 10 000). */
+  connectTimeoutMs?: number;
+  /** Aedes heartbeat, ms (default 60 000); offline wills of dead cluster peers go out after 4×. */
+  heartbeatIntervalMs?: number;
+  /** Aedes persistence (e.g. aedes-persistence-redis to share sessions between instances); in memory by default. */
+  persistence?: AedesOptions['persistence'];
+  /** Aedes message emitter (e.g. mqemitter-redis); in memory by default. */
+  mq?: AedesOptions['mq'];
+  /** Broker id (default: random); must be unique among instances sharing `mq`. */
+  id?: string;
+  /**
+   * Called for every publish the ACL refused (the connection is closed, as Aedes does), so the
+   * refused message is kept as a dead letter with its reason rather than lost silently.
+   */
+  onRefusedPublish?: (refusal: RefusedPublish) => void;
+}
+
+/** A publish the broker refused. `username` is the authenticated principal, if any. */
+export interface RefusedPublish {
+  clientId: string | undefined;
+  username: string | undefined;
+  topic: string;
+  payload: Buffer;
+  reason: string;
+}
+
+/** The ports the listeners actually bound. */
+export interface BrokerPorts {
+  mqtt: number;
+  ws: number;
+  /** Present only when a TLS certificate and key are configured. */
+  tls?: number;
+}
+
+/** Options of an in-process publish. */
+export interface PublishOptions {
+  /** Default 0. */
+  qos?: 0 | 1 | 2;
+  /** Default false. */
+  retain?: boolean;
+}
+
+/** A message delivered to an in-process subscriber. */
+export type MessageHandler = (topic: string, payload: Buffer, packet: AedesPublishPacket) => void | Promise<void>;
+
+/** The running broker. Lifecycle: `createBroker` (no network) → `start` → `stop`. */
+export interface Broker {
+  /** Creates Aedes and binds the listeners. Throws BrokerError (BROKER_ERR_STATE, _TLS, _LISTEN). */
+  start(): Promise<BrokerPorts>;
+  /** Stops accepting, disconnects every client (devices go offline), closes Aedes. Idempotent. */
+  stop(): Promise<void>;
+  /** MQTT clients past CONNACK. */
+  connectedClients(): number;
+  /** True between a successful `start` and `stop`. */
+  isUp(): boolean;
+  /** The bound ports, once started. */
+  ports(): BrokerPorts | undefined;
+  /** The Aedes instance, for in-process use. Throws BrokerError BROKER_ERR_STATE before `start`. */
+  readonly aedes: Aedes;
+  /**
+   * Publishes in-process (trusted: no ACL). Resolves once Aedes has stored (retained, QoS > 0
+   * offline queues) and dispatched the message. Throws BrokerError (BROKER_ERR_TOPIC, _PUBLISH, _STATE).
+   */
+  publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
+  /**
+   * Subscribes in-process (trusted: no ACL, no session, no retained messages, no acknowledgement:
+   * the handler is called and not awaited, errors are logged). Resolves to an unsubscribe function.
+   */
+  subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>>;
+}
+
+/**
+ * Creates the broker without touching the network. Throws BrokerError BROKER_ERR_OPTIONS when
+ * the options are unusable.
+ */
+export function createBroker(opts: BrokerOptions): Broker {
+  return new MqttBroker(opts);
+}
+
+/** What the broker knows about an authenticated client. */
+interface Session {
+  principal: BrokerPrincipal;
+  acl: Acl;
+}
+
+/** Who holds a client id: only the same principal may take it over (see acl.ts sessionOwner). */
+interface IdBinding {
+  owner: string;
+  holder: Client;
+  /** clean=false: the session outlives the connection, and so does the binding. */
+  persistent: boolean;
+}
+
+type AuthError = Error & { returnCode: number };
+const authError = (returnCode: 2 | 3 | 4 | 5, reason: RefusalReason | 'registry', message: string): AuthError & { reason: RefusalReason | 'registry' } =>
+  Object.assign(new Error(message), { returnCode, reason });
+
+type Listener = 'mqtt' | 'ws' | 'tls';
+
+class MqttBroker implements Broker {
+  readonly #config: Config['mqtt'];
+  readonly #registry: Registry;
+  readonly #log: Logger;
+  readonly #metrics: PipelineMetrics | undefined;
+  readonly #clock: Clock;
+  readonly #opts: BrokerOptions;
+
+  #state: 'new' | 'starting' | 'up' | 'stopping' | 'stopped' = 'new';
+  #stopped: Promise<void> | undefined;
+  #aedes: Aedes | undefined;
+  #ports: BrokerPorts | undefined;
+  readonly #servers: Array<NetServer | TlsServer | HttpServer> = [];
+  #wss: WebSocketServer | undefined;
+
+  /** Every accepted raw socket (the maxConnections count, destroyed on stop). */
+  readonly #sockets = new Set<Socket>();
+  /** Every Aedes client object, connected or not yet. */
+  readonly #clients = new Set<Client>();
+  readonly #sessions = new WeakMap<Client, Session>();
+  /** Client id exactly as sent in CONNECT (Aedes replaces an empty one by a generated id). */
+  readonly #rawIds = new WeakMap<Client, string>();
+  readonly #remotes = new WeakMap<Client, string>();
+  readonly #bindings = new Map<string, IdBinding>();
+  /** Status publishes in flight per topic, chained so online/offline keep their order. */
+  readonly #statusChains = new Map<string, Promise<void>>();
+
+  constructor(opts: BrokerOptions) {
+    if (!opts || typeof opts !== 'object' || !opts.config || !opts.registry || !opts.logger) {
+      throw new BrokerError('BROKER_ERR_OPTIONS', 'createBroker needs { config, registry, logger }');
+    }
+    const c = opts.config;
+    if (Boolean(c.tlsCert) !== Boolean(c.tlsKey)) {
+      throw new BrokerError('BROKER_ERR_OPTIONS', 'mqtt.tlsCert and mqtt.tlsKey must be set together');
+    }
+    if (!Number.isInteger(c.maxPacketSize) || c.maxPacketSize < 256) throw new BrokerError('BROKER_ERR_OPTIONS', `mqtt.maxPacketSize must be an integer >= 256, got ${c.maxPacketSize}`);
+    if (!Number.isInteger(c.maxConnections) || c.maxConnections < 1) throw new BrokerError('BROKER_ERR_OPTIONS', `mqtt.maxConnections must be a positive integer, got ${c.maxConnections}`);
+    this.#opts = opts;
+    this.#config = c;
+    this.#registry = opts.registry;
+    this.#log = opts.logger.child({ component: 'broker' });
+    this.#metrics = opts.metrics;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get aedes(): Aedes {
+    if (!this.#aedes) throw new BrokerError('BROKER_ERR_STATE', 'the broker is not started');
+    return this.#aedes;
+  }
+
+  connectedClients(): number {
+    return this.#aedes?.connectedClients ?? 0;
+  }
+
+  isUp(): boolean {
+    return this.#state === 'up' && this.#aedes !== undefined && !this.#aedes.closed;
+  }
+
+  ports(): BrokerPorts | undefined {
+    return this.#ports ? { ...this.#ports } : undefined;
+  }
+
+  async start(): Promise<BrokerPorts> {
+    if (this.#state !== 'new') throw new BrokerError('BROKER_ERR_STATE', `start() in state ${this.#state}`);
+    this.#state = 'starting';
+    const cfg = this.#config;
+    let tls: { cert: Buffer; key: Buffer } | undefined;
+    if (cfg.tlsCert && cfg.tlsKey) {
+      try {
+        tls = { cert: await readFile(cfg.tlsCert), key: await readFile(cfg.tlsKey) };
+      } catch (e) {
+        this.#state = 'stopped';
+        throw new BrokerError('BROKER_ERR_TLS', `cannot read mqtt.tlsCert/mqtt.tlsKey: ${(e as Error).message}`, { cause: e });
+      }
+    }
+
+    const aedes = await Aedes.createBroker(this.#aedesOptions());
+    this.#aedes = aedes;
+    this.#wire(aedes);
+
+    try {
+      const tcp = createNetServer({ noDelay: true }, (socket) => {
+        if (this.#admit(socket, 'mqtt')) this.#handle(socket, 'mqtt', socket.remoteAddress);
+      });
+      const mqttPort = await this.#listen(tcp, cfg.port, 'mqtt');
+
+      const http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('MQTT over WebSocket: send an Upgrade request\n');
+      });
+      http.on('connection', (socket: Socket) => this.#admit(socket, 'ws'));
+      // ws buffers a whole frame before we see it: cap frames at one maximal MQTT packet.
+      const wss = new WebSocketServer({ server: http, maxPayload: cfg.maxPacketSize + 16, perMessageDeflate: false });
+      this.#wss = wss;
+      wss.on('error', (err) => this.#log.error({ err }, 'WebSocket server error'));
+      wss.on('connection', (ws, req: IncomingMessage) => {
+        ws.on('error', (err) => this.#log.debug({ err: err.message, remote: req.socket.remoteAddress }, 'WebSocket error'));
+        this.#handle(createWebSocketStream(ws), 'ws', req.socket.remoteAddress, req);
+      });
+      const wsPort = await this.#listen(http, cfg.wsPort, 'ws');
+
+      let tlsPort: number | undefined;
+      if (tls) {
+        const server = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => this.#handle(socket, 'tls', socket.remoteAddress));
+        server.on('connection', (socket: Socket) => this.#admit(socket, 'tls'));
+        server.on('tlsClientError', (err, socket) => this.#log.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed'));
+        tlsPort = await this.#listen(server, cfg.tlsPort, 'tls');
+      }
+
+      this.#ports = tlsPort === undefined ? { mqtt: mqttPort, ws: wsPort } : { mqtt: mqttPort, ws: wsPort, tls: tlsPort };
+    } catch (e) {
+      this.#state = 'stopping';
+      await this.#shutdown();
+      this.#state = 'stopped';
+      throw e;
+    }
+    this.#state = 'up';
+    this.#log.info({ host: cfg.host, ...this.#ports, maxPacketSize: cfg.maxPacketSize, maxConnections: cfg.maxConnections, anonymous: cfg.allowAnonymousPublic }, 'MQTT broker listening');
+    return { ...this.#ports };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'new') {
+      this.#state = 'stopped';
+      return;
+    }
+    if (this.#stopped) return this.#stopped;
+    this.#state = 'stopping';
+    this.#stopped = this.#shutdown().then(() => {
+      this.#state = 'stopped';
+      this.#log.info('MQTT broker stopped');
+    });
+    return this.#stopped;
+  }
+
+  async publish(topic: string, payload: string | Buffer, opts: PublishOptions = {}): Promise<void> {
+    if (typeof topic !== 'string' || !isValidTopicName(topic)) throw new BrokerError('BROKER_ERR_TOPIC', `cannot publish to ${JSON.stringify(topic)}: empty, wildcard or U+0000`);
+    const aedes = this.aedes;
+    if (aedes.closed) throw new BrokerError('BROKER_ERR_STATE', 'the broker is stopped');
+    const qos = opts.qos ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      aedes.publish(
+        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, qos, retain: opts.retain ?? false, dup: false },
+        (err) => (err ? reject(new BrokerError('BROKER_ERR_PUBLISH', `publish to ${topic} failed: ${err.message}`, { cause: err })) : resolve()),
+      );
+    });
+  }
+
+  async subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    if (typeof filter !== 'string' || !isValidFilter(filter)) throw new BrokerError('BROKER_ERR_TOPIC', `invalid subscription filter ${JSON.stringify(filter)}`);
+    const aedes = this.aedes;
+    const wildcardFirst = filter.startsWith('+') || filter.startsWith('#');
+    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+      // [MQTT-4.7.2-1]: as for network clients, a leading wildcard does not match $-topics.
+      if (!(wildcardFirst && packet.topic.startsWith('$'))) {
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        try {
+          Promise.resolve(handler(packet.topic, payload, packet)).catch((err: unknown) => this.#log.error({ err, topic: packet.topic }, 'in-process subscriber failed'));
+        } catch (err) {
+          this.#log.error({ err, topic: packet.topic }, 'in-process subscriber failed');
+        }
+      }
+      cb();
+    };
+    await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, resolve));
+    return () => new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, resolve));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #aedesOptions(): AedesOptions {
+    const o = this.#opts;
+    const options: AedesOptions = {
+      heartbeatInterval: o.heartbeatIntervalMs ?? 60_000,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      maxTopicLevels: MAX_TOPIC_LEVELS,
+      preConnect: (client, packet, done) => {
+        this.#rawIds.set(client, packet.clientId ?? '');
+        done(null, true);
+      },
+      authenticate: (client, username, password, done) => {
+        this.#authenticate(client, username, password).then(
+          () => done(null, true),
+          (err: AuthError & { reason?: RefusalReason | 'registry' }) => {
+            if (err.reason === 'registry' || typeof err.returnCode !== 'number') {
+              this.#log.error({ err, clientId: client.id }, 'authentication failed on an internal error');
+              done(authError(3, 'registry', 'server unavailable'), false);
+              return;
+            }
+            this.#refused(err.reason as RefusalReason);
+            this.#log.info({ clientId: client.id, username, remote: this.#remotes.get(client), reason: err.reason }, `connection refused: ${err.message}`);
+            done(err, false);
+          },
+        );
+      },
+      authorizePublish: (client, packet, done) => {
+        const s = client ? this.#sessions.get(client) : undefined;
+        if (s && canPublish(s.acl, packet.topic) && this.#stillRegistered(s.principal)) {
+          done(null);
+          return;
+        }
+        // Without a client this is a will of a dead cluster peer: its principal is unknown here.
+        this.#refused('publish_denied');
+        this.#log.warn({ clientId: client?.id, topic: packet.topic, principal: describePrincipal(s?.principal) }, 'publish refused; closing the connection');
+        const who = describePrincipal(s?.principal);
+        try {
+          o.onRefusedPublish?.({
+            clientId: client?.id,
+            username: s?.principal.type === 'device' ? s.principal.username : s?.principal.type === 'account' ? s.principal.name : undefined,
+            topic: packet.topic,
+            payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+            reason: `${who} may not publish to "${packet.topic.slice(0, 200)}"`,
+          });
+        } catch (err) {
+          this.#log.error({ err }, 'onRefusedPublish failed');
+        }
+        done(new Error(`not authorized to publish to ${packet.topic}`));
+      },
+      authorizeSubscribe: (client, sub, done) => {
+        const s = this.#sessions.get(client);
+        if (s && canSubscribe(s.acl, sub.topic)) {
+          done(null, sub);
+          return;
+        }
+        this.#refused('subscribe_denied');
+        this.#log.info({ clientId: client.id, filter: sub.topic, principal: describePrincipal(s?.principal) }, 'subscription refused (SUBACK 0x80)');
+        done(null, null); // [MQTT-3.9.3] return code 0x80 for this filter, the connection stays
+      },
+      authorizeForward: (client, packet) => {
+        const s = this.#sessions.get(client);
+        if (!s) return null;
+        return s.acl.subscribeAll || canReceive(s.acl, packet.topic) ? packet : null;
+      },
+    };
+    if (o.persistence !== undefined) options.persistence = o.persistence;
+    if (o.mq !== undefined) options.mq = o.mq;
+    if (o.id !== undefined) options.id = o.id;
+    return options;
+  }
+
+  async #authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<void> {
+    const rawId = this.#rawIds.get(client) ?? client.id;
+    // [MQTT-3.1.3-8]: a zero-byte client id needs clean session (Aedes accepts it otherwise).
+    if (rawId === '' && !client.clean) throw authError(2, 'client_id', 'a zero-length client id requires clean session');
+    const idProblem = identifierProblem(client.id);
+    if (idProblem) throw authError(2, 'client_id', `client id ${JSON.stringify(client.id)} ${idProblem}`);
+
+    let principal: BrokerPrincipal;
+    if (username === undefined) {
+      if (!this.#config.allowAnonymousPublic) throw authError(5, 'anonymous', 'a username is required');
+      // Persistent sessions keep unbounded offline queues: not for whoever happens to connect.
+      if (!client.clean) throw authError(5, 'anonymous', 'anonymous readers must use clean session');
+      principal = { type: 'anonymous' };
+    } else {
+      const userProblem = identifierProblem(username);
+      if (userProblem) throw authError(4, 'bad_credentials', `username ${userProblem}`);
+      let p: BrokerPrincipal | undefined;
+      try {
+        p = await this.#registry.authenticate(username, password ? password.toString('utf8') : '');
+      } catch (e) {
+        throw Object.assign(authError(3, 'registry', `registry lookup failed: ${(e as Error).message}`), { cause: e });
+      }
+      if (!p) throw authError(5, 'bad_credentials', 'unknown username or wrong password');
+      principal = p;
+    }
+
+    const cidProblem = clientIdProblem(principal, client.id);
+    if (cidProblem) throw authError(2, 'client_id', cidProblem);
+    const owner = sessionOwner(principal);
+    const bound = this.#bindings.get(client.id);
+    if (bound && bound.owner !== owner) throw authError(2, 'client_id', `client id ${client.id} belongs to another user`);
+    this.#bindings.set(client.id, { owner, holder: client, persistent: !client.clean });
+    this.#sessions.set(client, { principal, acl: aclFor(principal) });
+  }
+
+  /** A device removed from (or moved to another domain in) the registry may no longer publish. */
+  #stillRegistered(p: BrokerPrincipal): boolean {
+    if (p.type !== 'device') return true;
+    const current = this.#registry.getSensor(p.hub, p.sensor);
+    return current !== undefined && current.domain === p.domain;
+  }
+
+  #wire(aedes: Aedes): void {
+    aedes.on('client', (client) => {
+      this.#metrics?.connectedClients.set(aedes.connectedClients);
+      const s = this.#sessions.get(client);
+      this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal), remote: this.#remotes.get(client) }, 'client connected');
+      if (s?.principal.type === 'device') this.#publishStatus(s.principal, 'online');
+    });
+    aedes.on('clientDisconnect', (client) => {
+      this.#metrics?.connectedClients.set(aedes.connectedClients);
+      const s = this.#sessions.get(client);
+      this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal) }, 'client disconnected');
+      if (s?.principal.type === 'device') this.#publishStatus(s.principal, 'offline');
+      const b = this.#bindings.get(client.id);
+      if (b && b.holder === client && !b.persistent) this.#bindings.delete(client.id);
+    });
+    aedes.on('keepaliveTimeout', (client) => this.#log.info({ clientId: client.id }, 'client keepalive expired'));
+    aedes.on('clientError', (client, err) => this.#log.info({ clientId: client.id, err: err.message, remote: this.#remotes.get(client) }, 'client error; connection closed'));
+    aedes.on('connectionError', (client, err) => this.#log.info({ err: err.message, remote: this.#remotes.get(client) }, 'connection error before CONNECT; connection closed'));
+    // Persistence errors arrive here; without a listener Node would throw and end the process.
+    const emitter: EventEmitter = aedes; // Aedes's typings omit the 'error' event
+    emitter.on('error', (err: Error) => this.#log.error({ err }, 'broker error'));
+  }
+
+  /** Counts and admits a raw socket, or refuses it when maxConnections are open. */
+  #admit(socket: Socket, listener: Listener): boolean {
+    socket.on('error', noop); // the layers above report errors; never let one crash the process
+    if (this.#state !== 'up' && this.#state !== 'starting') {
+      socket.destroy();
+      return false;
+    }
+    if (this.#sockets.size >= this.#config.maxConnections) {
+      this.#refused('max_connections');
+      this.#log.warn({ remote: socket.remoteAddress, listener, maxConnections: this.#config.maxConnections }, 'connection refused: too many connections');
+      socket.destroy();
+      return false;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.setNoDelay(true);
+    return true;
+  }
+
+  /** Puts the byte guard in front of a connection and hands it to Aedes. */
+  #handle(stream: Duplex, listener: Listener, remote: string | undefined, req?: IncomingMessage): void {
+    const aedes = this.#aedes;
+    if (!aedes || stream.destroyed) {
+      stream.destroy();
+      return;
+    }
+    const guarded = guardConnection(stream, {
+      maxPacketSize: this.#config.maxPacketSize,
+      onReject: (reason) => {
+        this.#refused(reason);
+        this.#log.warn({ remote, listener, reason, maxPacketSize: this.#config.maxPacketSize }, 'connection dropped by the packet guard');
+      },
+    });
+    const client = aedes.handle(guarded, req);
+    this.#clients.add(client);
+    if (remote) this.#remotes.set(client, remote);
+    guarded.once('close', () => this.#clients.delete(client));
+  }
+
+  #publishStatus(device: BrokerPrincipal & { type: 'device' }, state: 'online' | 'offline'): void {
+    const topic = statusTopic(device);
+    const payload = JSON.stringify({ state, ts: this.#clock.now() });
+    const prev = this.#statusChains.get(topic) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.publish(topic, payload, { qos: 1, retain: true }))
+      .catch((err: unknown) => this.#log.warn({ err, topic, state }, 'could not publish device status'));
+    this.#statusChains.set(topic, next);
+    void next.then(() => {
+      if (this.#statusChains.get(topic) === next) this.#statusChains.delete(topic);
+    });
+  }
+
+  #refused(reason: RefusalReason): void {
+    this.#metrics?.brokerRefused.inc({ reason });
+  }
+
+  #listen(server: NetServer | TlsServer | HttpServer, port: number, name: Listener): Promise<number> {
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(new BrokerError('BROKER_ERR_LISTEN', `cannot listen for ${name} on ${this.#config.host}:${port}: ${err.message}`, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(port, this.#config.host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.#log.error({ err, listener: name }, 'listener error'));
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    const serversClosed = this.#servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
+    this.#wss?.close();
+    // Disconnect clients first, while Aedes still runs, so devices' offline status goes out.
+    await Promise.all([...this.#clients].map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+    await withTimeout(Promise.all([...this.#statusChains.values()]), 2000);
+    const aedes = this.#aedes;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    for (const s of this.#sockets) s.destroy();
+    await withTimeout(Promise.all(serversClosed), 5000);
+    this.#metrics?.connectedClients.set(0);
+  }
+}
+
+function describePrincipal(p: BrokerPrincipal | undefined): string {
+  if (!p) return 'unauthenticated';
+  if (p.type === 'anonymous') return 'anonymous';
+  return p.type === 'device' ? `device ${p.username}` : `${p.role} ${p.name}`;
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+function noop(): void {}
