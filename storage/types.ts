@@ -84,6 +84,8 @@ export interface PipelinePoint {
   ts: number;
   role: string;
   hub?: string;
+  /** Optional third tag, e.g. the store or simulator kind the figures are about. */
+  kind?: string;
   fields: Record<string, number>;
 }
 

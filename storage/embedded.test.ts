@@ -1,0 +1,155 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../core/clock.ts';
+import { silentLogger } from '../telemetry/log.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { createEmbeddedStore, type EmbeddedStore } from './embedded.ts';
+import { StorageError } from './errors.ts';
+import { RetryableStorageError, type StoredReading } from './types.ts';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2030, 0, 15, 12);
+
+function reading(over: Partial<StoredReading> & Pick<StoredReading, 'ts'>): StoredReading {
+  return { hub: 'hub-a', domain: 'water', sensor: 'well-1', site: 'north', kind: 'piezometer', seq: 1, metrics: { groundwater_level: 1 }, ...over };
+}
+
+let dir: string;
+const open: EmbeddedStore[] = [];
+function store(opts: { retentionDays?: number; clock?: Clock; busyTimeoutMs?: number; pruneIntervalMs?: number } = {}): EmbeddedStore {
+  const s = createEmbeddedStore({ dataDir: dir, logger: silentLogger, clock: { now: () => NOW }, ...opts });
+  open.push(s);
+  return s;
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'steward-embedded-unit-'));
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('embedded store', () => {
+  it('keeps readings across a restart (the file is the store)', async () => {
+    const a = store();
+    await a.start();
+    await a.write([reading({ ts: NOW - 1000, metrics: { groundwater_level: 3 } })]);
+    await a.stop();
+    const b = store();
+    await b.start();
+    expect((await b.latest({})).map((e) => [e.sensor, e.value])).toEqual([['well-1', 3]]);
+    await b.write([reading({ ts: NOW, metrics: { groundwater_level: 4 } })]);
+    expect(await b.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW + 1 })).toEqual([
+      { ts: NOW - 1000, value: 3 },
+      { ts: NOW, value: 4 },
+    ]);
+  });
+
+  it('two instances on one file (two roles) see each other and never duplicate a series', async () => {
+    const a = store();
+    const b = store();
+    await a.start();
+    await b.start();
+    await a.write([reading({ ts: NOW - 2000, metrics: { groundwater_level: 1 } })]);
+    await b.write([reading({ ts: NOW - 1000, metrics: { groundwater_level: 2 } })]);
+    await a.write([reading({ ts: NOW, metrics: { groundwater_level: 3 } })]);
+    for (const s of [a, b]) {
+      expect((await s.latest({})).map((e) => [e.metric, e.value, e.ts])).toEqual([['groundwater_level', 3, NOW]]);
+      expect(await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW + 1 })).toHaveLength(3);
+    }
+  });
+
+  it('retention deletes points, readings and pipeline rows older than the retention; latest keeps the last value', async () => {
+    const s = store({ retentionDays: 30 });
+    await s.start();
+    await s.write([
+      reading({ ts: NOW - 40 * DAY, metrics: { groundwater_level: 1 } }),
+      reading({ ts: NOW - 31 * DAY, metrics: { groundwater_level: 2 } }),
+      reading({ ts: NOW - 29 * DAY, metrics: { groundwater_level: 3 } }),
+      reading({ sensor: 'old-gauge', ts: NOW - 35 * DAY, metrics: { river_stage: 1 } }),
+    ]);
+    await s.writePipeline([
+      { ts: NOW - 31 * DAY, role: 'ingest', fields: { a: 1 } },
+      { ts: NOW - DAY, role: 'ingest', fields: { a: 2 } },
+    ]);
+    const counts = await s.prune();
+    expect(counts).toEqual({ points: 3, readings: 3, pipeline: 1 });
+    expect(await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW })).toEqual([{ ts: NOW - 29 * DAY, value: 3 }]);
+    expect(await s.range({ sensor: 'old-gauge', metric: 'river_stage', from: 0, to: NOW })).toEqual([]);
+    // A sensor silent for longer than the retention still shows its last known value.
+    expect((await s.latest({ sensor: 'old-gauge' })).map((e) => [e.value, e.ts])).toEqual([[1, NOW - 35 * DAY]]);
+    expect(await s.prune()).toEqual({ points: 0, readings: 0, pipeline: 0 });
+  });
+
+  it('retention runs by itself on its interval', async () => {
+    const s = store({ retentionDays: 1, pruneIntervalMs: 20 });
+    await s.start();
+    await s.write([reading({ ts: NOW - 2 * DAY }), reading({ ts: NOW })]);
+    const deadline = Date.now() + 5000;
+    while ((await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW + 1 })).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW + 1 })).toEqual([{ ts: NOW, value: 1 }]);
+  });
+
+  it('retention works through many rows in steps', async () => {
+    const s = store({ retentionDays: 1 });
+    await s.start();
+    const old = Array.from({ length: 12_000 }, (_, i) => reading({ ts: NOW - 2 * DAY + i, seq: i, metrics: { groundwater_level: i } }));
+    await s.write(old);
+    await s.write([reading({ ts: NOW, metrics: { groundwater_level: -1 } })]);
+    expect((await s.prune()).points).toBe(12_000);
+    expect(await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW + 1 })).toEqual([{ ts: NOW, value: -1 }]);
+  });
+
+  it('before start: reads throw STORAGE_ERR_NOT_STARTED, writes throw RetryableStorageError (data kept)', async () => {
+    const s = store();
+    await expect(s.latest({})).rejects.toMatchObject({ code: 'STORAGE_ERR_NOT_STARTED' });
+    await expect(s.range({ sensor: 's', metric: 'ph', from: 0, to: 1 })).rejects.toBeInstanceOf(StorageError);
+    await expect(s.write([reading({ ts: NOW })])).rejects.toBeInstanceOf(RetryableStorageError);
+    expect(await s.ping()).toBe(false);
+  });
+
+  it('a write blocked by another writer fails retryably after busyTimeoutMs, and succeeds once the lock is gone', async () => {
+    const metrics = createMetrics();
+    const s = createEmbeddedStore({ dataDir: dir, logger: silentLogger, metrics, busyTimeoutMs: 100 });
+    open.push(s);
+    await s.start();
+    const other = new Database(s.path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const started = Date.now();
+      await expect(s.write([reading({ ts: NOW })])).rejects.toBeInstanceOf(RetryableStorageError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(await s.write([reading({ ts: NOW })])).toEqual({ written: 1, rejected: [] });
+    expect(await metrics.registry.getSingleMetricAsString('steward_storage_errors_total')).toMatch(/store="embedded",retryable="true"} 1/);
+    expect(await metrics.registry.getSingleMetricAsString('steward_storage_write_seconds')).toMatch(/count{store="embedded",outcome="ok"} 1/);
+  });
+
+  it('throughput: batched writes (measured, printed)', async () => {
+    const s = store({ retentionDays: 0 });
+    await s.start();
+    const sensors = 100;
+    const batches = 8;
+    const per = 5000;
+    const started = performance.now();
+    for (let b = 0; b < batches; b++) {
+      const batch = Array.from({ length: per }, (_, i) => {
+        const k = b * per + i;
+        return reading({ domain: 'energy', sensor: `pv-${k % sensors}`, site: 'roof', kind: 'inverter', ts: NOW - DAY + Math.floor(k / sensors) * 1000, seq: k, policy: 'default-1', metrics: { pv_power: k, wind_power: 0, battery_soc: 50, battery_energy: 1e4, demand_power: 300 } });
+      });
+      expect((await s.write(batch)).written).toBe(per);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const rows = batches * per * 5;
+    console.log(`embedded store: ${rows} metric rows (${batches * per} readings) in ${seconds.toFixed(2)} s = ${Math.round(rows / seconds)} rows/s`);
+    expect(rows / seconds).toBeGreaterThan(20_000); // loose floor: shared CI machines vary
+    expect(await s.latest({})).toHaveLength(sensors * 5);
+  });
+});

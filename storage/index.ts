@@ -1,0 +1,49 @@
+/**
+ * Storage entry point: picks the store the config asks for. The embedded store (SQLite under the
+ * data dir) unless `storage.influx` (or `INFLUX_URL`) is set; then InfluxDB through the v1 or v2
+ * write API, with InfluxQL reads.
+ */
+import type { Config } from '../core/config.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { createEmbeddedStore } from './embedded.ts';
+import { createInfluxStore } from './influx.ts';
+import type { ReadingStore } from './types.ts';
+
+export { createEmbeddedStore, EmbeddedStore, type EmbeddedStoreOptions } from './embedded.ts';
+export { createInfluxStore, InfluxStore, type InfluxStoreOptions } from './influx.ts';
+export { StorageError, STORAGE_ERROR_CODES, type StorageErrorCode } from './errors.ts';
+export * from './types.ts';
+
+export interface CreateStoreOptions {
+  logger: Logger;
+  metrics?: PipelineMetrics;
+  /** HTTP client for the InfluxDB store (default: global fetch). */
+  fetch?: typeof fetch;
+  /** Embedded store: retention in days (default 30). */
+  retentionDays?: number;
+  /** Embedded store: time source for retention. */
+  clock?: Clock;
+}
+
+/**
+ * Builds the store the config selects; call `start()` on it before use.
+ *
+ * @param config - the validated config (`dataDir`, `storage.influx`)
+ * @param opts - logger, metrics, and store-specific options
+ */
+export function createStore(config: Config, opts: CreateStoreOptions): ReadingStore {
+  const influx = config.storage.influx;
+  if (influx) {
+    const o: Parameters<typeof createInfluxStore>[1] = { logger: opts.logger };
+    if (opts.metrics) o.metrics = opts.metrics;
+    if (opts.fetch) o.fetch = opts.fetch;
+    return createInfluxStore(influx, o);
+  }
+  const o: Parameters<typeof createEmbeddedStore>[0] = { dataDir: config.dataDir, logger: opts.logger };
+  if (opts.metrics) o.metrics = opts.metrics;
+  if (opts.retentionDays !== undefined) o.retentionDays = opts.retentionDays;
+  if (opts.clock) o.clock = opts.clock;
+  return createEmbeddedStore(o);
+}
