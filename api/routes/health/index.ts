@@ -1,0 +1,64 @@
+/**
+ * Liveness and readiness. `/health` answers 200 while the process serves HTTP; `/ready` answers
+ * 200 when the broker (if it runs in this process) is up and storage answers `ping()`, else 503
+ * with the state of each part.
+ */
+import { z } from 'zod';
+import { ApiError } from '../../errors.ts';
+import { definePlugin } from '../../plugin.ts';
+import type { ZodTypeProvider } from '../../zod.ts';
+
+type Check = 'up' | 'down' | 'not in this process';
+const checkSchema = z.enum(['up', 'down', 'not in this process']);
+
+const readySchema = z.object({
+  status: z.literal('ready'),
+  checks: z.object({ broker: checkSchema, storage: checkSchema }),
+  /** Readings in the ingest spool not yet in storage (when ingest runs in this process). */
+  spoolDepth: z.number().int().optional(),
+});
+
+async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([ping().catch(() => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export default definePlugin(
+  async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const { store, health, readyTimeoutMs } = app.steward;
+
+    r.get(
+      '/health',
+      { schema: { summary: 'Liveness: the process answers HTTP', tags: ['operations'], response: { 200: z.object({ status: z.literal('ok') }) } } },
+      async () => ({ status: 'ok' as const }),
+    );
+
+    r.get(
+      '/ready',
+      {
+        schema: {
+          summary: 'Readiness: broker up (when in this process) and storage reachable; 503 names the part that is down',
+          tags: ['operations'],
+          response: { 200: readySchema },
+        },
+      },
+      async () => {
+        const broker: Check = health.broker ? (health.broker() ? 'up' : 'down') : 'not in this process';
+        const storage: Check = (await pingWithin(() => store.ping(), readyTimeoutMs)) ? 'up' : 'down';
+        const checks = { broker, storage };
+        const spool = health.ingest?.();
+        const extra = spool ? { spoolDepth: spool.spoolDepth } : {};
+        const down = Object.entries(checks).filter(([, v]) => v === 'down').map(([k]) => k);
+        if (down.length) throw new ApiError('API_ERR_NOT_READY', `not ready: ${down.map((d) => `${d} is down`).join(', ')}`, { extra: { checks, ...extra } });
+        return { status: 'ready' as const, checks, ...extra };
+      },
+    );
+  },
+  { name: 'steward-route-health', dependencies: ['steward-context', 'steward-zod', 'steward-errors'] },
+);

@@ -1,0 +1,115 @@
+/**
+ * Readings: the newest value of every sensor and metric, and one metric of one sensor over time
+ * (raw, or aggregated into windows). Values are in the catalogue's canonical units and have
+ * already passed the privacy boundary.
+ */
+import { z } from 'zod';
+import { metricDef } from '../../../core/catalogue.ts';
+import { invalidParameter, ApiError } from '../../errors.ts';
+import { definePlugin } from '../../plugin.ts';
+import { aggParam, domainParam, formatWindow, hubParam, intParam, latestSchema, MAX_POINTS, metricParam, sensorParam, seriesSchema, timeParam, windowParam } from '../../schemas.ts';
+import type { ZodTypeProvider } from '../../zod.ts';
+import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
+
+const DAY_MS = 86_400_000;
+
+const latestQuery = z.strictObject({ hub: hubParam.optional(), domain: domainParam.optional(), sensor: sensorParam.optional() });
+
+const rangeQuery = z.strictObject({
+  sensor: sensorParam,
+  metric: metricParam,
+  hub: hubParam.optional(),
+  from: timeParam.optional().describe('start, inclusive (default: 24 h before `to`)'),
+  to: timeParam.optional().describe('end, exclusive (default: now)'),
+  window: windowParam.optional(),
+  agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
+  limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
+});
+
+const iso = (ts: number): string => new Date(ts).toISOString();
+
+export default definePlugin(
+  async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const { store, registry, clock } = app.steward;
+
+    r.get(
+      '/readings/latest',
+      {
+        schema: {
+          summary: 'Newest value of every sensor and metric',
+          tags: ['data'],
+          querystring: latestQuery,
+          response: { 200: z.object({ readings: z.array(latestSchema) }) },
+        },
+      },
+      async (request) => {
+        const filter: LatestFilter = {};
+        const { hub, domain, sensor } = request.query;
+        if (hub) filter.hub = hub;
+        if (domain) filter.domain = domain;
+        if (sensor) filter.sensor = sensor;
+        const entries = await store.latest(filter);
+        entries.sort((a, b) => a.hub.localeCompare(b.hub) || a.sensor.localeCompare(b.sensor) || a.metric.localeCompare(b.metric));
+        return { readings: entries.map((e) => ({ ...e, time: iso(e.ts) })) };
+      },
+    );
+
+    r.get(
+      '/readings',
+      {
+        schema: {
+          summary: 'One metric of one sensor over time, raw or aggregated into windows',
+          description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h.`,
+          tags: ['data'],
+          querystring: rangeQuery,
+          response: { 200: seriesSchema },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const to = q.to ?? clock.now();
+        const from = q.from ?? to - DAY_MS;
+        if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
+        if (q.agg && q.window === undefined) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
+        if (q.window !== undefined && (to - from) / q.window > MAX_POINTS)
+          throw invalidParameter('window', `${Math.ceil((to - from) / q.window)} windows between "from" and "to"; at most ${MAX_POINTS}: widen the window or narrow the range`);
+        const def = metricDef(q.metric);
+        if (!def) throw invalidParameter('metric', `unknown metric ${JSON.stringify(q.metric)}; see /api/v1/catalogue`);
+        const registered = registry.listSensors(q.hub).filter((s) => s.sensor === q.sensor);
+        // Two hubs may both have a "well-1": mixing their series would be silently wrong.
+        if (!q.hub && new Set(registered.map((s) => s.hub)).size > 1)
+          throw invalidParameter('hub', `sensor "${q.sensor}" exists in hubs ${[...new Set(registered.map((s) => s.hub))].join(', ')}: say which with "hub"`);
+        if (registered.length && registered.every((s) => s.domain !== def.domain))
+          throw invalidParameter('metric', `${q.metric} is a ${def.domain} metric, but sensor "${q.sensor}" is in domain ${registered[0]?.domain}`);
+
+        const limit = q.limit ?? MAX_POINTS;
+        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1 };
+        if (q.hub) rq.hub = q.hub;
+        if (q.window !== undefined) {
+          rq.windowMs = q.window;
+          rq.agg = q.agg ?? 'mean';
+        }
+        const points = await store.range(rq);
+        if (!points.length && !registered.length)
+          throw new ApiError('API_ERR_NOT_FOUND', `sensor "${q.sensor}"${q.hub ? ` of hub "${q.hub}"` : ''} is not registered and has no data; see /api/v1/sensors`, { parameter: 'sensor' });
+        const truncated = points.length > limit;
+        return {
+          hub: q.hub ?? null,
+          sensor: q.sensor,
+          metric: q.metric,
+          unit: def.unit,
+          from,
+          fromTime: iso(from),
+          to,
+          toTime: iso(to),
+          window: rq.windowMs === undefined ? null : formatWindow(rq.windowMs),
+          agg: rq.agg ?? null,
+          truncated,
+          points: points.slice(0, limit).map((p) => ({ ts: p.ts, time: iso(p.ts), value: p.value })),
+        };
+      },
+    );
+  },
+  { name: 'steward-route-readings', dependencies: ['steward-context', 'steward-zod', 'steward-errors'] },
+);

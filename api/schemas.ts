@@ -1,0 +1,182 @@
+/**
+ * Request and response schemas of the API, built from the contract's zod schemas (core/), and the
+ * JSON Schema documents of the payloads that `steward schema` and `/api/v1/schema/*.json` publish.
+ */
+import { z } from 'zod';
+import { ATTRIBUTES, METRICS } from '../core/catalogue.ts';
+import { DOMAINS, domainSchema, idSchema } from '../core/ids.ts';
+import { nativeReadingSchema, senmlPackSchema } from '../core/reading.ts';
+import { REJECTION_CODES } from '../core/errors.ts';
+
+/** Most points one `/api/v1/readings` answer carries (and the most windows a query may ask for). */
+export const MAX_POINTS = 10_000;
+/** Smallest and largest aggregation window, ms. */
+export const MIN_WINDOW_MS = 1_000;
+export const MAX_WINDOW_MS = 31 * 86_400_000;
+
+const ISO_LIKE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A point in time in a query string: ISO 8601 (`2024-05-01T12:00:00Z`, `2024-05-01`) or epoch ms. Parsed to epoch ms. */
+export const timeParam = z
+  .string()
+  .describe('ISO 8601 date-time (e.g. 2024-05-01T12:00:00Z) or epoch milliseconds')
+  .transform((s, ctx) => {
+    const t = /^\d{1,15}$/.test(s) ? Number(s) : ISO_LIKE.test(s) ? Date.parse(s) : NaN;
+    if (!Number.isFinite(t)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s.slice(0, 40))} is neither an ISO 8601 date-time nor epoch milliseconds` });
+      return z.NEVER;
+    }
+    return t;
+  });
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An aggregation window such as `30s`, `5m`, `1h`, `1d`. Parsed to ms, between 1 s and 31 d. */
+export const windowParam = z
+  .string()
+  .describe('aggregation window: a whole number and a unit (ms, s, m, h, d), e.g. 30s, 5m, 1h, 1d')
+  .transform((s, ctx) => {
+    const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(s);
+    const ms = m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : NaN;
+    if (!Number.isFinite(ms)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s.slice(0, 20))} must be a whole number and a unit (ms, s, m, h, d), e.g. 5m` });
+    else if (ms < MIN_WINDOW_MS || ms > MAX_WINDOW_MS) ctx.addIssue({ code: 'custom', message: `${s} must be between 1s and 31d` });
+    else return ms;
+    return z.NEVER;
+  });
+
+/** Formats a window in ms with the largest unit that divides it (`300000` -> `5m`). */
+export function formatWindow(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/** Metric names of the catalogue (for `z.enum`). */
+export const METRIC_NAMES = Object.keys(METRICS) as [string, ...string[]];
+
+export const metricParam = z.enum(METRIC_NAMES, { error: (iss) => `unknown metric ${JSON.stringify(iss.input)}; see /api/v1/catalogue` }).describe('a metric of the catalogue');
+export const hubParam = idSchema.describe('hub id');
+export const sensorParam = idSchema.describe('sensor id');
+export const domainParam = z.enum(DOMAINS, { error: (iss) => `unknown domain ${JSON.stringify(iss.input)}: one of ${DOMAINS.join(', ')}` }).describe('water, soil, energy or biodiversity');
+export const aggParam = z.enum(['mean', 'min', 'max', 'sum', 'last', 'count'], { error: (iss) => `unknown aggregation ${JSON.stringify(iss.input)}: one of mean, min, max, sum, last, count` });
+export const rejectionCodeParam = z.enum(Object.keys(REJECTION_CODES) as [string, ...string[]], { error: (iss) => `unknown rejection code ${JSON.stringify(iss.input)}` });
+
+/** A positive whole number in a query string. */
+export function intParam(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------
+
+export const isoTime = z.string().describe('ISO 8601, UTC');
+export const epochMs = z.number().int().describe('epoch milliseconds');
+
+export const sensorSchema = z.object({
+  hub: z.string(),
+  domain: domainSchema,
+  sensor: z.string(),
+  site: z.string().nullable(),
+  kind: z.string().nullable(),
+  lastSeen: epochMs.nullable().describe('time of the newest stored reading, epoch ms'),
+  lastSeenTime: isoTime.nullable(),
+  online: z.boolean(),
+  /** Where `online` comes from: the sensor's MQTT status, or how recent its data is. */
+  onlineSource: z.enum(['status', 'recent-data']),
+});
+
+export const latestSchema = z.object({
+  hub: z.string(),
+  domain: domainSchema,
+  sensor: z.string(),
+  site: z.string(),
+  kind: z.string(),
+  metric: z.string(),
+  value: z.number(),
+  unit: z.string(),
+  ts: epochMs,
+  time: isoTime,
+  species: z.string().optional(),
+});
+
+export const pointSchema = z.object({ ts: epochMs, time: isoTime, value: z.number() });
+
+export const seriesSchema = z.object({
+  hub: z.string().nullable(),
+  sensor: z.string(),
+  metric: z.string(),
+  unit: z.string(),
+  from: epochMs,
+  fromTime: isoTime,
+  to: epochMs,
+  toTime: isoTime,
+  window: z.string().nullable(),
+  agg: aggParam.nullable(),
+  /** True when `limit` cut the series short. */
+  truncated: z.boolean(),
+  points: z.array(pointSchema),
+});
+
+export const deadLetterSchema = z.object({
+  id: z.number().int(),
+  receivedAt: epochMs,
+  receivedTime: isoTime,
+  topic: z.string(),
+  hub: z.string().optional(),
+  sensor: z.string().optional(),
+  code: z.string(),
+  reason: z.string(),
+  payload: z.string(),
+  payloadEncoding: z.enum(['utf8', 'base64']),
+});
+
+// ---------------------------------------------------------------------------
+// Payload JSON Schemas (for technicians and device makers)
+// ---------------------------------------------------------------------------
+
+function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
+
+/**
+ * JSON Schema of the native reading (core/reading.ts `nativeReadingSchema`), with the metric and
+ * attribute names of the catalogue listed, so a device maker's validator knows them too.
+ */
+export function readingJsonSchema(): Record<string, unknown> {
+  const s = jsonSchemaOf(nativeReadingSchema);
+  const props = s.properties as Record<string, Record<string, unknown>>;
+  if (props.metrics) {
+    props.metrics.propertyNames = { enum: Object.keys(METRICS) };
+    props.metrics.description = 'Metric name -> value in its canonical unit, or { value, unit } to be converted. Names and units: GET /api/v1/catalogue';
+  }
+  if (props.attributes) {
+    props.attributes.propertyNames = { enum: Object.keys(ATTRIBUTES) };
+    props.attributes.description = 'Known attributes only; personal ones never leave the raw tier';
+  }
+  return {
+    $schema: s.$schema,
+    title: 'Steward native reading (v1)',
+    description: 'One reading per MQTT message on csm/v1/{hub}/{domain}/{sensor}/data. Generated from core/reading.ts; do not edit.',
+    ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$schema')),
+  };
+}
+
+/** JSON Schema of a SenML JSON pack (RFC 8428) as ingest accepts it. */
+export function senmlJsonSchema(): Record<string, unknown> {
+  const s = jsonSchemaOf(senmlPackSchema);
+  return {
+    $schema: s.$schema,
+    title: 'SenML JSON pack (RFC 8428) accepted by Steward',
+    description: 'Record names are catalogue metrics; convertible units are converted to canonical ones. Generated from core/reading.ts; do not edit.',
+    ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$schema')),
+  };
+}
+
+/** The JSON Schema documents `steward schema` writes, by file name. */
+export function payloadJsonSchemas(): Record<string, Record<string, unknown>> {
+  return { 'reading.json': readingJsonSchema(), 'senml-pack.json': senmlJsonSchema() };
+}

@@ -1,0 +1,294 @@
+/**
+ * The `steward` command line: one program (commander), global `--config <file>` (else
+ * STEWARD_CONFIG, else defaults), subcommands for checking the config, generating JSON Schema,
+ * managing sensors and accounts in the registry, and running roles.
+ *
+ * Exit codes: 0 ok, 1 failed, 2 bad usage / bad config / bad input (the message names the key or id).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { type Config, loadConfig } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
+import { DOMAINS } from '../core/ids.ts';
+import { dataTopic } from '../core/topics.ts';
+import { ACCOUNT_ROLES, Registry } from '../registry/registry.ts';
+import { payloadJsonSchemas } from '../api/schemas.ts';
+import { CliError, EXIT } from './errors.ts';
+
+/** Where a command writes: stdout for results, stderr for errors and notes. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIo: CliIo = {
+  out: (t) => void process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+  err: (t) => void process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+};
+
+/** Loads the config named by `--config` (or STEWARD_CONFIG); a ConfigError becomes exit 2 with its message. */
+export function configFrom(cmd: Command): Config {
+  const file = (cmd.optsWithGlobals() as { config?: string }).config ?? process.env.STEWARD_CONFIG;
+  try {
+    return loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(`invalid configuration:\n${e.message}`, EXIT.USAGE, { cause: e });
+    throw e;
+  }
+}
+
+/** Opens the registry under the config's data dir, runs `fn`, closes it. */
+async function withRegistry<T>(config: Config, fn: (r: Registry) => Promise<T> | T): Promise<T> {
+  const registry = Registry.open(config.dataDir);
+  try {
+    return await fn(registry);
+  } finally {
+    registry.close();
+  }
+}
+
+/** Registry errors on bad input are TypeErrors with a message naming the id: exit 2. */
+function asInputError(e: unknown): never {
+  if (e instanceof TypeError) throw new CliError(e.message, EXIT.USAGE, { cause: e });
+  throw e;
+}
+
+function readPassword(opts: { password?: string; passwordStdin?: boolean }): string | undefined {
+  if (opts.password !== undefined && opts.passwordStdin) throw new CliError('give either --password or --password-stdin, not both');
+  if (opts.passwordStdin) return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  return opts.password;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+/** One-line summary of the storage a config selects. */
+export function describeStorage(config: Config): string {
+  const i = config.storage.influx;
+  if (!i) return `embedded store in ${resolve(config.dataDir)}`;
+  return i.api === 'v2' ? `InfluxDB ${i.url} (v2 API, org ${i.org}, bucket ${i.bucket})` : `InfluxDB ${i.url} (v1 API, database ${i.database}${i.retentionPolicy ? `, rp ${i.retentionPolicy}` : ''})`;
+}
+
+/** Builds the program. `io` defaults to the process's stdout and stderr. */
+export function createProgram(io: CliIo = processIo): Command {
+  const program = new Command('steward')
+    .description('Steward: commons telemetry for community resilience hubs (sensors -> MQTT -> validated ingest -> storage -> API)')
+    .option('-c, --config <file>', 'YAML config file (default: $STEWARD_CONFIG, else built-in defaults)')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride();
+
+  program
+    .command('check')
+    .description('validate the configuration and print a summary')
+    .action((_opts, cmd: Command) => {
+      const c = configFrom(cmd);
+      const tokens = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none';
+      io.out(
+        [
+          `OK: configuration is valid (${(cmd.optsWithGlobals() as { config?: string }).config ?? process.env.STEWARD_CONFIG ?? 'built-in defaults'})`,
+          `  data dir     ${resolve(c.dataDir)}`,
+          `  storage      ${describeStorage(c)}`,
+          `  MQTT         ${c.mqtt.host}:${c.mqtt.port}, WebSocket :${c.mqtt.wsPort}${c.mqtt.tlsCert && c.mqtt.tlsKey ? `, TLS :${c.mqtt.tlsPort}` : ''}`,
+          `  HTTP API     ${c.http.host}:${c.http.port}, rate limit ${c.http.rateLimit.max} per ${c.http.rateLimit.timeWindowMs / 1000} s, tokens: ${tokens}`,
+          `  ingest       ${c.ingest.brokerUrl} as ${c.ingest.username}, topics ${c.ingest.topics.join(' ')}`,
+          `  simulators   hub ${c.simulators.hub}, seed ${c.simulators.seed}, speed ${c.simulators.speed}x${c.simulators.scenario ? `, scenario ${c.simulators.scenario}` : ''}`,
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('schema')
+    .description('print (or write to --out) the JSON Schema of the payloads, generated from the zod schemas')
+    .option('--out <dir>', 'write reading.json and senml-pack.json into this directory')
+    .action((opts: { out?: string }) => {
+      const docs = payloadJsonSchemas();
+      if (!opts.out) {
+        io.out(JSON.stringify(docs, null, 2));
+        return;
+      }
+      mkdirSync(opts.out, { recursive: true });
+      for (const [name, doc] of Object.entries(docs)) {
+        const file = join(opts.out, name);
+        writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+        io.out(`wrote ${file}`);
+      }
+    });
+
+  const sensors = program.command('sensors').description('register, list and remove sensors (devices) in the registry');
+  sensors
+    .command('add')
+    .description('register a sensor; it can connect at once as {hub}.{sensor}')
+    .argument('<hub>', 'hub id')
+    .addArgument(new Argument('<domain>', 'domain').choices([...DOMAINS]))
+    .argument('<sensor>', 'sensor id')
+    .option('--password <password>', 'the device password (default: a generated one, printed once)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--site <site>', 'site id (storage tag; default: the sensor id)')
+    .option('--kind <kind>', 'kind of sensor, e.g. piezometer (storage tag; default: the domain)')
+    .option('--json', 'print the credentials as JSON')
+    .action(async (hub: string, domain: string, sensor: string, opts: { password?: string; passwordStdin?: boolean; site?: string; kind?: string; json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const password = readPassword(opts);
+      const add: Parameters<Registry['addSensor']>[0] = { hub, domain, sensor };
+      if (password !== undefined) add.password = password;
+      if (opts.site !== undefined) add.site = opts.site;
+      if (opts.kind !== undefined) add.kind = opts.kind;
+      const res = await withRegistry(config, (r) => r.addSensor(add)).catch(asInputError);
+      const topic = dataTopic(res.entry);
+      if (opts.json) {
+        io.out(JSON.stringify({ username: res.entry.username, ...(res.generated ? { password: res.password } : {}), clientId: res.entry.username, topic, hub, domain, sensor }));
+        return;
+      }
+      io.out(
+        [
+          `Registered ${domain} sensor ${sensor} of hub ${hub}.`,
+          `  MQTT username / client id: ${res.entry.username}`,
+          res.generated ? `  MQTT password:             ${res.password}   (shown once: store it on the device now)` : '  MQTT password:             the one you gave',
+          `  publish readings to:       ${topic}`,
+        ].join('\n'),
+      );
+    });
+  sensors
+    .command('list')
+    .description('list registered sensors')
+    .option('--hub <hub>', 'only this hub')
+    .option('--json', 'print JSON')
+    .action(async (opts: { hub?: string; json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const list = await withRegistry(config, (r) => r.listSensors(opts.hub));
+      if (opts.json) return io.out(JSON.stringify(list, null, 2));
+      if (!list.length) return io.out(opts.hub ? `no sensors registered for hub ${opts.hub}` : 'no sensors registered (add one with: steward sensors add HUB DOMAIN SENSOR)');
+      io.out(table([['HUB', 'DOMAIN', 'SENSOR', 'SITE', 'KIND', 'USERNAME', 'REGISTERED'], ...list.map((s) => [s.hub, s.domain, s.sensor, s.site ?? '-', s.kind ?? '-', s.username, new Date(s.createdAt).toISOString()])]));
+    });
+  sensors
+    .command('remove')
+    .description('remove a sensor (it can no longer connect)')
+    .argument('<hub>', 'hub id')
+    .argument('<sensor>', 'sensor id')
+    .action(async (hub: string, sensor: string, _opts, cmd: Command) => {
+      const config = configFrom(cmd);
+      const removed = await withRegistry(config, (r) => r.removeSensor(hub, sensor));
+      if (!removed) throw new CliError(`no sensor ${sensor} registered for hub ${hub}`, EXIT.FAILED);
+      io.out(`removed sensor ${hub}.${sensor}`);
+    });
+
+  const accounts = program.command('accounts').description('MQTT accounts of services, hubs, stewards and technicians');
+  accounts
+    .command('add')
+    .description('add (or replace) an account')
+    .argument('<name>', 'account name (also the MQTT username)')
+    .addOption(new Option('--role <role>', 'what the account may do').choices([...ACCOUNT_ROLES]).makeOptionMandatory())
+    .option('--hub <hub>', 'role hub: the hub whose alerts it may read')
+    .option('--password <password>', 'the password (default: a generated one, printed once)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--json', 'print the credentials as JSON')
+    .action(async (name: string, opts: { role: string; hub?: string; password?: string; passwordStdin?: boolean; json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const password = readPassword(opts);
+      const add: Parameters<Registry['addAccount']>[0] = { name, role: opts.role };
+      if (password !== undefined) add.password = password;
+      if (opts.hub !== undefined) add.hub = opts.hub;
+      const res = await withRegistry(config, (r) => r.addAccount(add)).catch(asInputError);
+      if (opts.json) return io.out(JSON.stringify({ username: name, role: opts.role, ...(res.generated ? { password: res.password } : {}) }));
+      io.out(
+        [
+          `Added ${opts.role} account ${name}${opts.hub ? ` (hub ${opts.hub})` : ''}.`,
+          `  MQTT username: ${name}`,
+          res.generated ? `  MQTT password: ${res.password}   (shown once)` : '  MQTT password: the one you gave',
+        ].join('\n'),
+      );
+    });
+  accounts
+    .command('list')
+    .description('list accounts')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const list = await withRegistry(config, (r) => r.listAccounts());
+      if (opts.json) return io.out(JSON.stringify(list, null, 2));
+      if (!list.length) return io.out('no accounts (add one with: steward accounts add NAME --role ROLE)');
+      io.out(table([['NAME', 'ROLE', 'HUB', 'CREATED'], ...list.map((a) => [a.name, a.role, a.hub ?? '-', new Date(a.createdAt).toISOString()])]));
+    });
+  accounts
+    .command('remove')
+    .description('remove an account')
+    .argument('<name>', 'account name')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const config = configFrom(cmd);
+      const removed = await withRegistry(config, (r) => r.removeAccount(name));
+      if (!removed) throw new CliError(`no account named ${name}`, EXIT.FAILED);
+      io.out(`removed account ${name}`);
+    });
+
+  addRoleCommands(program, io);
+  return program;
+}
+
+/** The long-running roles; their wiring is in roles.ts (loaded on demand so one-shot commands start fast). */
+function addRoleCommands(program: Command, io: CliIo): void {
+  const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start', opts: Record<string, unknown>): Promise<void> => {
+    const config = configFrom(cmd);
+    const roles = await import('./roles.ts');
+    await roles.runRoleCommand(role, config, opts, io);
+  };
+  program.command('broker').description('run the MQTT broker (Aedes) with the registry as its authority').action((opts, cmd: Command) => run(cmd, 'broker', opts));
+  program.command('ingest').description('run an ingest worker (password: config ingest.password or $STEWARD_INGEST_PASSWORD)').action((opts, cmd: Command) => run(cmd, 'ingest', opts));
+  program.command('api').description('run the HTTP API').action((opts, cmd: Command) => run(cmd, 'api', opts));
+  program
+    .command('sim')
+    .description('run the simulated demo fleet, publishing to the broker')
+    .option('--hub <hub>', 'hub id of the fleet')
+    .option('--seed <n>', 'random seed', parseIntArg('--seed'))
+    .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
+    .option('--scenario <name>', 'scenario to play')
+    .action((opts, cmd: Command) => run(cmd, 'sim', opts));
+  program
+    .command('start')
+    .description('all in one process: broker + ingest + API + simulated fleet')
+    .option('--scenario <name>', 'scenario for the simulated fleet')
+    .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
+    .option('--no-sim', 'do not run the simulated fleet')
+    .action((opts, cmd: Command) => run(cmd, 'start', opts));
+}
+
+function parseIntArg(name: string): (v: string) => number {
+  return (v) => {
+    if (!/^-?\d+$/.test(v)) throw new CliError(`${name}: "${v}" is not a whole number`);
+    return Number(v);
+  };
+}
+function parseNumberArg(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new CliError(`${name}: "${v}" is not a positive number`);
+    return n;
+  };
+}
+
+/**
+ * Runs the command line and resolves with the exit code. Errors are printed as
+ * `steward: <message>` on stderr; usage errors (commander) exit 2.
+ */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version are "errors" with exit code 0.
+      if (e.exitCode === 0) return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (e instanceof CliError) {
+      io.err(`steward: ${e.message}`);
+      return e.exitCode;
+    }
+    io.err(`steward: ${(e as Error).stack ?? String(e)}`);
+    return EXIT.FAILED;
+  }
+}

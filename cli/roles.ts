@@ -1,0 +1,411 @@
+/**
+ * Wiring of the long-running roles: one function per role, taking (config, logger) and returning
+ * a handle with `stop()`. Each role opens what it needs (registry, store, dead letters, metrics)
+ * unless the all-in-one `start` hands it shared ones. `runUntilSignal` stops roles in reverse
+ * order of start on SIGINT/SIGTERM: sim -> ingest (flushes its spool) -> API -> broker -> storage.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { startApi } from '../api/server.ts';
+import type { SensorState } from '../api/context.ts';
+import type { Config } from '../core/config.ts';
+import { ALL_STATUS_FILTER, parseTopic } from '../core/topics.ts';
+import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
+import { createIngest, type Ingest } from '../ingest/ingest.ts';
+import { createDefaultFilter } from '../privacy/boundary.ts';
+import { SimulatorError } from '../simulators/errors.ts';
+import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
+import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
+import { Registry } from '../registry/registry.ts';
+import { DeadLetterStore } from '../storage/deadletters.ts';
+import { createStore } from '../storage/index.ts';
+import type { ReadingStore } from '../storage/types.ts';
+import { createLogger } from '../telemetry/log.ts';
+import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
+import { CliError, EXIT } from './errors.ts';
+import type { CliIo } from './program.ts';
+import { ensureSimCredentials, type SimSensorSpec } from './sim-credentials.ts';
+
+/** A running role. */
+export interface RoleHandle {
+  readonly name: string;
+  /** Stops the role and releases what it opened. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** What roles running in one process share (one registry, one store, one metrics registry). */
+export interface SharedResources {
+  registry: Registry;
+  metrics: PipelineMetrics;
+  store: ReadingStore;
+  deadLetters: DeadLetterStore;
+}
+
+/** Runs `fn` once, however often the returned function is called. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= fn());
+}
+
+/**
+ * Opens the registry, metrics, store (started) and dead letters of the data dir. The handle's
+ * `stop()` closes them (stop it last).
+ */
+export async function openResources(config: Config, logger: Logger, parts: { store?: boolean; deadLetters?: boolean } = {}): Promise<RoleHandle & { resources: Partial<SharedResources> & Pick<SharedResources, 'registry' | 'metrics'> }> {
+  const registry = Registry.open(config.dataDir);
+  const metrics = createMetrics({ defaults: true });
+  const resources: Partial<SharedResources> & Pick<SharedResources, 'registry' | 'metrics'> = { registry, metrics };
+  try {
+    if (parts.store !== false) {
+      const store = createStore(config, { logger: logger.child({ role: 'storage' }), metrics });
+      await store.start();
+      resources.store = store;
+    }
+    if (parts.deadLetters !== false) resources.deadLetters = new DeadLetterStore(config.dataDir);
+  } catch (e) {
+    await resources.store?.stop().catch(() => undefined);
+    registry.close();
+    throw e;
+  }
+  return {
+    name: 'storage',
+    resources,
+    stop: once(async () => {
+      await resources.store?.stop();
+      resources.deadLetters?.close();
+      registry.close();
+    }),
+  };
+}
+
+/** The MQTT broker (Aedes), authenticating against the registry. */
+export async function startBrokerRole(config: Config, logger: Logger, shared?: Pick<SharedResources, 'registry' | 'metrics'>): Promise<RoleHandle & { broker: Broker; ports: BrokerPorts }> {
+  const own = shared ? undefined : await openResources(config, logger, { store: false, deadLetters: false });
+  const { registry, metrics } = shared ?? own!.resources;
+  const broker = createBroker({ config: config.mqtt, registry, metrics, logger });
+  let ports: BrokerPorts;
+  try {
+    ports = await broker.start();
+  } catch (e) {
+    await own?.stop();
+    throw e;
+  }
+  logger.info({ role: 'broker', ports }, 'broker listening');
+  return {
+    name: 'broker',
+    broker,
+    ports,
+    stop: once(async () => {
+      await broker.stop();
+      await own?.stop();
+    }),
+  };
+}
+
+/**
+ * An ingest worker. Credentials: `opts.credentials` (all-in-one), else `config.ingest.username`
+ * with `config.ingest.password` or $STEWARD_INGEST_PASSWORD.
+ */
+export async function startIngestRole(
+  config: Config,
+  logger: Logger,
+  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string } = {},
+): Promise<RoleHandle & { ingest: Ingest }> {
+  let credentials = opts.credentials;
+  if (!credentials) {
+    const password = config.ingest.password ?? process.env.STEWARD_INGEST_PASSWORD;
+    if (!password)
+      throw new CliError(
+        `ingest needs the password of the MQTT account "${config.ingest.username}": set ingest.password in the config or STEWARD_INGEST_PASSWORD ` +
+          `(create the account with: steward accounts add ${config.ingest.username} --role service)`,
+      );
+    credentials = { username: config.ingest.username, password };
+  }
+  const own = opts.shared ? undefined : await openResources(config, logger);
+  const r = (opts.shared ?? own!.resources) as SharedResources;
+  const ingest = createIngest({
+    config,
+    store: r.store,
+    registry: r.registry,
+    deadLetters: r.deadLetters,
+    privacy: createDefaultFilter(),
+    metrics: r.metrics,
+    logger,
+    credentials,
+    ...(opts.brokerUrl ? { brokerUrl: opts.brokerUrl } : {}),
+  });
+  try {
+    await ingest.start();
+  } catch (e) {
+    await ingest.stop().catch(() => undefined);
+    await own?.stop();
+    throw new CliError(`ingest could not subscribe at ${opts.brokerUrl ?? config.ingest.brokerUrl}: ${(e as Error).message}`, EXIT.FAILED, { cause: e });
+  }
+  logger.info({ role: 'ingest', broker: opts.brokerUrl ?? config.ingest.brokerUrl }, 'ingest subscribed');
+  return {
+    name: 'ingest',
+    ingest,
+    stop: once(async () => {
+      await ingest.stop();
+      await own?.stop();
+    }),
+  };
+}
+
+/** The HTTP API on `config.http.host:port`. */
+export async function startApiRole(
+  config: Config,
+  logger: Logger,
+  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState> } = {},
+): Promise<RoleHandle & { url: string }> {
+  const own = opts.shared ? undefined : await openResources(config, logger);
+  const r = (opts.shared ?? own!.resources) as SharedResources;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi({
+      config,
+      store: r.store,
+      registry: r.registry,
+      deadLetters: r.deadLetters,
+      metrics: r.metrics,
+      logger,
+      ...(opts.health ? { health: opts.health } : {}),
+      ...(opts.sensorStatus ? { sensorStatus: opts.sensorStatus } : {}),
+    });
+  } catch (e) {
+    await own?.stop();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new CliError(`the API could not listen on ${config.http.host}:${config.http.port}: ${(e as Error).message} (set http.port or STEWARD_HTTP_PORT)`, EXIT.FAILED, { cause: e });
+    throw e;
+  }
+  logger.info({ role: 'api', url: api.url }, 'API listening');
+  return {
+    name: 'api',
+    url: api.url,
+    stop: once(async () => {
+      await api.close();
+      await own?.stop();
+    }),
+  };
+}
+
+/** Options of the simulated fleet (command line overrides of `config.simulators`). */
+export interface SimOptions {
+  hub?: string;
+  seed?: number;
+  speed?: number;
+  scenario?: string;
+  /** Overrides `config.simulators.brokerUrl` (all-in-one: the broker's actual port). */
+  brokerUrl?: string;
+}
+
+/**
+ * The simulated demo fleet, publishing over MQTT like real devices. Registers the fleet's sensors
+ * (passwords kept in `<dataDir>/sim-credentials.json`, mode 0600) before connecting.
+ */
+export async function startSimRole(config: Config, logger: Logger, opts: SimOptions & { shared?: Pick<SharedResources, 'registry' | 'metrics'> } = {}): Promise<RoleHandle & { runner: SimRunner }> {
+  const hub = opts.hub ?? config.simulators.hub;
+  const speed = opts.speed ?? config.simulators.speed;
+  const scenario = opts.scenario ?? config.simulators.scenario;
+  let fleet: FleetEntry[];
+  let runner: SimRunner;
+  try {
+    fleet = demoFleet(hub);
+    runner = createSimRunner({
+      hub,
+      fleet,
+      brokerUrl: opts.brokerUrl ?? config.simulators.brokerUrl,
+      seed: opts.seed ?? config.simulators.seed,
+      speed,
+      // config.simulators.intervalS is in real seconds; the runner wants simulated seconds.
+      intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))),
+      ...(scenario !== undefined ? { scenario } : {}),
+      credentials: (entry) => {
+        const c = creds.get(`${hub}.${entry.sensor}`);
+        if (!c) throw new Error(`no credentials for simulated sensor ${entry.sensor}`);
+        return c;
+      },
+      logger: logger.child({ role: 'sim' }),
+    });
+  } catch (e) {
+    if (e instanceof SimulatorError) throw new CliError(e.message, EXIT.USAGE, { cause: e });
+    throw e;
+  }
+  const own = opts.shared ? undefined : await openResources(config, logger, { store: false, deadLetters: false });
+  const { registry } = opts.shared ?? own!.resources;
+  let creds: Map<string, { username: string; password: string }>;
+  try {
+    creds = await ensureSimCredentials(
+      registry,
+      config.dataDir,
+      fleet.map((f): SimSensorSpec => ({ hub, domain: f.domain, sensor: f.sensor, kind: f.kind, site: f.site })),
+    );
+    await runner.start();
+  } catch (e) {
+    await runner.stop().catch(() => undefined);
+    await own?.stop();
+    throw e;
+  }
+  logger.info({ role: 'sim', hub, sensors: fleet.length, speed, scenario }, 'simulated fleet publishing');
+  return {
+    name: 'sim',
+    runner,
+    stop: once(async () => {
+      await runner.stop();
+      await own?.stop();
+    }),
+  };
+}
+
+/**
+ * Follows device status topics in-process (the broker publishes online/offline, retained) so the
+ * API can tell which sensors are connected.
+ */
+export async function trackSensorStatus(broker: Broker, logger: Logger): Promise<{ states: () => Map<string, SensorState>; stop(): Promise<void> }> {
+  const states = new Map<string, SensorState>();
+  const unsubscribe = await broker.subscribe(ALL_STATUS_FILTER, (topic, payload) => {
+    const t = parseTopic(topic);
+    if (t?.type !== 'status') return;
+    const key = `${t.hub}.${t.sensor}`;
+    if (payload.length === 0) return void states.delete(key);
+    try {
+      const p = JSON.parse(payload.toString('utf8')) as { state?: unknown; ts?: unknown };
+      // The broker stamps its status messages; a device's own may carry no time.
+      if (p.state === 'online' || p.state === 'offline') states.set(key, { state: p.state, ts: typeof p.ts === 'number' ? p.ts : Date.now() });
+    } catch (err) {
+      logger.debug({ err, topic }, 'unreadable status payload');
+    }
+  });
+  return { states: () => states, stop: unsubscribe };
+}
+
+/** URLs a newcomer should look at once `steward start` runs. */
+export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, withSim: boolean): string {
+  return [
+    '',
+    `Steward is running: broker, ingest, API${withSim ? ' and a simulated fleet' : ''} in one process.`,
+    '',
+    '  Latest readings   ' + `${apiUrl}/api/v1/readings/latest`,
+    '  Sensors           ' + `${apiUrl}/api/v1/sensors`,
+    '  Metrics           ' + `${apiUrl}/metrics`,
+    '  API description   ' + `${apiUrl}/openapi.json`,
+    '  MQTT              ' + `mqtt://localhost:${ports.mqtt}`,
+    '  MQTT/WebSocket    ' + `ws://localhost:${ports.ws}`,
+    ...(ports.tls ? ['  MQTT/TLS          ' + `mqtts://localhost:${ports.tls}`] : []),
+    '  Data directory    ' + resolve(config.dataDir),
+    '',
+    'Register a real sensor with: steward sensors add HUB DOMAIN SENSOR. Stop with Ctrl+C.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * All in one process: storage, broker, API, ingest and (unless `sim: false`) the simulated fleet,
+ * sharing one registry, store and metrics registry. The ingest service account `ingest` gets a
+ * fresh random password at each start. Returns the handles in start order.
+ */
+export async function startAll(config: Config, logger: Logger, opts: SimOptions & { sim?: boolean } = {}): Promise<{ handles: RoleHandle[]; apiUrl: string; ports: BrokerPorts }> {
+  const handles: RoleHandle[] = [];
+  try {
+    const storage = await openResources(config, logger);
+    handles.push(storage);
+    const shared = storage.resources as SharedResources;
+    const broker = await startBrokerRole(config, logger, shared);
+    handles.push(broker);
+    const status = await trackSensorStatus(broker.broker, logger);
+    handles.push({ name: 'status', stop: once(() => status.stop()) });
+    const brokerUrl = `mqtt://127.0.0.1:${broker.ports.mqtt}`;
+    // The API starts before ingest (and stops after it); the probe reads whichever ingest is up.
+    const ingestRef: { current?: Ingest } = {};
+    const api = await startApiRole(config, logger, {
+      shared,
+      health: { broker: () => broker.broker.isUp(), ingest: () => ({ spoolDepth: ingestRef.current?.spoolDepth() ?? 0 }) },
+      sensorStatus: status.states,
+    });
+    handles.push(api);
+    const account = await shared.registry.addAccount({ name: 'ingest', role: 'service' });
+    const ing = await startIngestRole(config, logger, { shared, brokerUrl, credentials: { username: 'ingest', password: account.password } });
+    ingestRef.current = ing.ingest;
+    handles.push(ing);
+    if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
+    return { handles, apiUrl: api.url, ports: broker.ports };
+  } catch (e) {
+    for (const h of [...handles].reverse()) await h.stop().catch((err: unknown) => logger.error({ err, role: h.name }, 'stop failed'));
+    throw e;
+  }
+}
+
+/**
+ * Waits for SIGINT or SIGTERM, then stops the roles in reverse order of start, logs, and exits 0
+ * (1 if a role failed to stop). A second signal exits 1 at once.
+ */
+export function runUntilSignal(
+  handles: RoleHandle[],
+  logger: Logger,
+  opts: { exit?: (code: number) => void; signals?: NodeJS.Signals[] } = {},
+): Promise<number> {
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
+  return new Promise((resolvePromise) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        exit(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      void (async () => {
+        let code = 0;
+        for (const h of [...handles].reverse()) {
+          try {
+            await h.stop();
+            logger.info({ role: h.name }, 'stopped');
+          } catch (err) {
+            code = 1;
+            logger.error({ err, role: h.name }, 'could not stop cleanly');
+          }
+        }
+        for (const s of signals) process.off(s, onSignal);
+        logger.info({ code }, 'all roles stopped');
+        resolvePromise(code);
+        exit(code);
+      })();
+    };
+    for (const s of signals) process.on(s, onSignal);
+  });
+}
+
+/** Entry point of the role commands (`steward broker|ingest|api|sim|start`). */
+export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' | 'start', config: Config, opts: Record<string, unknown>, io: CliIo): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const sim: SimOptions = {};
+  if (typeof opts.hub === 'string') sim.hub = opts.hub;
+  if (typeof opts.seed === 'number') sim.seed = opts.seed;
+  if (typeof opts.speed === 'number') sim.speed = opts.speed;
+  if (typeof opts.scenario === 'string') sim.scenario = opts.scenario;
+  let handles: RoleHandle[];
+  switch (role) {
+    case 'broker':
+      handles = [await startBrokerRole(config, logger)];
+      break;
+    case 'ingest':
+      handles = [await startIngestRole(config, logger)];
+      break;
+    case 'api':
+      handles = [await startApiRole(config, logger)];
+      break;
+    case 'sim':
+      handles = [await startSimRole(config, logger, sim)];
+      break;
+    case 'start': {
+      const all = await startAll(config, logger, { ...sim, sim: opts.sim !== false });
+      handles = all.handles;
+      io.out(startBanner(config, all.apiUrl, all.ports, opts.sim !== false));
+      break;
+    }
+  }
+  await runUntilSignal(handles, logger);
+}
