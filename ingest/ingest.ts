@@ -182,6 +182,7 @@ export function createIngest(o: IngestOptions): Ingest {
               return;
             }
             clearTimeout(timer);
+            log.info({ topics }, 'ingest subscribed');
             resolve();
           });
         });

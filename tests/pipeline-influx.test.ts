@@ -64,7 +64,7 @@ describe('ingest process with a real InfluxDB', () => {
 
   const startIngest = async (): Promise<StewardProcess> => {
     const p = spawnSteward(['ingest', '--config', configPath], { env: { STEWARD_INGEST_PASSWORD: ingestPassword, STEWARD_LOG_LEVEL: 'info' } });
-    await p.waitFor(/ingest connected/);
+    await p.waitFor(/ingest subscribed/);
     return p;
   };
 
@@ -118,7 +118,12 @@ describe('ingest process with a real InfluxDB', () => {
       const got = await eventually(async () => {
         const c = await countsInInflux(influx, d.domain, d.sensor, t0);
         return c.count >= want ? c : undefined;
-      }, 30_000);
+      }, 30_000).catch(async (e) => {
+        const rows = await influx.queryRows(`SELECT "seq" FROM "${d.domain}" WHERE "sensor" = '${d.sensor}' AND time >= ${t0}ms AND time < ${t0 + 1_800_000}ms`);
+        const have = new Set(rows.map((r) => Number(r.seq)));
+        const missing = [...Array(want).keys()].filter((i) => !have.has(i));
+        throw new Error(`${d.sensor}: sent ${want}, stored ${have.size}, missing seqs ${missing.join(',')}: ${(e as Error).message}\n${ingest?.output().slice(-2000)}`);
+      });
       expect(got).toEqual({ count: want, distinct: want });
     }
     await ingest.stop();
