@@ -34,7 +34,11 @@ export function spawnSteward(args: string[], opts: { env?: NodeJS.ProcessEnv; cw
   const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
   const onData = (b: Buffer): void => {
     out += b.toString();
-    for (const w of [...waiters]) if (w.re.test(out)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters]) {
+      if (!w.re.test(out)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
@@ -52,7 +56,13 @@ export function spawnSteward(args: string[], opts: { env?: NodeJS.ProcessEnv; cw
       if (re.test(out)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`steward ${args.join(' ')}: no output matching ${re} within ${ms} ms; output:\n${out.slice(-3000)}`)), ms);
-        waiters.push({ re, resolve: () => (clearTimeout(timer), resolve()) });
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
         void exited.then((code) => {
           clearTimeout(timer);
           if (!re.test(out)) reject(new Error(`steward ${args.join(' ')} exited (${code}) before printing ${re}; output:\n${out.slice(-3000)}`));
