@@ -220,6 +220,7 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
       speed,
       // config.simulators.intervalS is in real seconds; the runner wants simulated seconds.
       intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))),
+      ...(speed <= 1 && config.simulators.warmupHours > 0 ? { warmupMs: config.simulators.warmupHours * 3_600_000 } : {}),
       ...(scenario !== undefined ? { scenario } : {}),
       credentials: (entry) => {
         const c = creds.get(`${hub}.${entry.sensor}`);

@@ -93,6 +93,8 @@ export const configSchema = z.strictObject({
       intervalS: z.number().positive().default(5),
       brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
       scenario: z.string().optional(),
+      /** At speed <= 1, replay this many hours before now at 3600x first, so history shows at once (0: off). */
+      warmupHours: z.number().min(0).max(24 * 30).default(6),
     })
     .prefault({}),
 });
