@@ -1,12 +1,18 @@
 /**
  * The privacy boundary between the raw tier and everything that is stored for dashboards or
- * published. This is the foundation's fail-closed default: personal attributes and personal
- * metrics are dropped, locations are coarsened. The declarative, versioned policies of the privacy
- * issue replace `createDefaultFilter` behind the same interface.
+ * published. `createPrivacyBoundary` runs a declarative, versioned policy (policy.ts) and the
+ * household aggregator (households.ts) behind the `PrivacyFilter` interface the forwarder uses;
+ * `createDefaultFilter` is the foundation's fixed fallback. Wiring: privacy/README.md.
  */
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
 import type { Reading } from '../core/reading.ts';
 import type { StoredReading } from '../storage/types.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { type ActionSink, type PrivacyAction, PrivacyError } from './errors.ts';
+import { type AggregatorStats, HouseholdAggregator } from './households.ts';
+import type { CompiledPolicy, PolicySource } from './policy.ts';
 
 export interface PrivacyFilter {
   /** Version of the policy; carried by every record it produces. */
@@ -51,6 +57,105 @@ export function createDefaultFilter(): PrivacyFilter {
         out.location = { lat: snapToGrid(r.location.lat, step), lon: snapToGrid(r.location.lon, step) };
       }
       return out;
+    },
+  };
+}
+
+/**
+ * The policy-driven boundary: per-reading filtering (`apply`) plus the household groups it
+ * publishes when their windows close (`drain`, then `ack` once stored).
+ */
+export interface PrivacyBoundary extends PrivacyFilter {
+  /** Version of the policy in force now (it changes when the watcher reloads the policy). */
+  readonly version: string;
+  /**
+   * Filters one reading under the policy in force. Returns undefined when nothing of it may be
+   * stored by itself (e.g. one household's load, taken into its area group instead).
+   * @throws PrivacyError `PRIVACY_ERR_UNFILTERABLE` (fail closed: the caller withholds and dead-letters it)
+   */
+  apply(r: Reading): StoredReading | undefined;
+  /**
+   * Decides the household groups whose windows have closed and returns the published ones not yet
+   * acknowledged, oldest first (at most `limit`). Store them, then call `ack`; until then they are
+   * returned again, unchanged.
+   */
+  drain(now?: number, limit?: number): StoredReading[];
+  /** Marks drained group records as stored. */
+  ack(records: readonly StoredReading[]): void;
+  /** The policy in force. */
+  policy(): CompiledPolicy;
+  stats(): AggregatorStats;
+  /** Closes the aggregator's state file; open groups wait in it for the next start. Idempotent. */
+  stop(): void;
+}
+
+/** Options of {@link createPrivacyBoundary}. */
+export interface PrivacyBoundaryOptions {
+  /** The policy in force: a watcher (reloads) or `fixedPolicy(compiled)`. */
+  policy: PolicySource;
+  /** Directory of the aggregator's state (`privacy-households.db`); in memory when absent (tests only). */
+  dataDir?: string;
+  /** `privacyActions{action}` are counted here. */
+  metrics?: Pick<PipelineMetrics, 'privacyActions'>;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Builds the boundary. Opens the aggregator's state file; touches no network.
+ *
+ * @throws Error when the state file cannot be opened
+ */
+export function createPrivacyBoundary(o: PrivacyBoundaryOptions): PrivacyBoundary {
+  const clock = o.clock ?? systemClock;
+  const count: ActionSink = (action: PrivacyAction, n = 1) => {
+    if (n > 0) o.metrics?.privacyActions.inc({ action }, n);
+  };
+  const aggregator = new HouseholdAggregator({
+    ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+    clock,
+    actions: count,
+    onSuppressed: (i) => o.logger?.debug({ hub: i.hub, area: i.area, window: new Date(i.windowStart).toISOString(), reason: i.reason, households: i.households }, 'household group suppressed'),
+  });
+  let stopped = false;
+  // Groups opened under a policy with households rules are still decided after a reload drops them.
+  let lastHouseholds = o.policy.current().households;
+  const live = (): void => {
+    if (stopped) throw new PrivacyError('PRIVACY_ERR_STATE', 'the privacy boundary was used after stop()');
+  };
+  return {
+    get version() {
+      return o.policy.current().version;
+    },
+    policy: () => o.policy.current(),
+    apply(r) {
+      live();
+      const p = o.policy.current();
+      const res = p.filter(r, count);
+      if (res.type === 'record') return res.record;
+      if (res.type === 'household') {
+        // filter() only yields household outcomes for policies with a households section.
+        lastHouseholds = p.households!;
+        aggregator.add(res.contribution, lastHouseholds);
+      }
+      return undefined;
+    },
+    drain(now = clock.now(), limit = 1000) {
+      live();
+      const p = o.policy.current();
+      const rules = p.households ?? lastHouseholds;
+      if (!rules) return [];
+      return aggregator.drain(now, rules, p.version, limit);
+    },
+    ack(records) {
+      live();
+      aggregator.ack(records);
+    },
+    stats: () => aggregator.stats(),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      aggregator.close();
     },
   };
 }

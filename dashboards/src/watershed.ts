@@ -1,0 +1,186 @@
+/** Watershed: the aquifer against its safe minimum, withdrawals against recharge, the river, water quality. */
+import {
+  type Obj,
+  alertsAnnotation,
+  base,
+  constantVariable,
+  dashboard,
+  overrideByName,
+  q,
+  resetIds,
+  row,
+  scope,
+  scopeVariables,
+  stat,
+  target,
+  textboxVariable,
+  thresholds,
+  timeseries,
+} from './kit.ts';
+import { alertsAnnotationQuery } from './alerts.ts';
+
+/**
+ * Safe minimum of the aquifer head, m above datum. One value for the threshold line, the shaded
+ * region and the days-to-floor query (a test keeps them equal). Set it per hub.
+ */
+export const AQUIFER_FLOOR_M = 40;
+
+export function watershed(): Obj {
+  resetIds();
+  const w = scope();
+  const panels: Obj[] = [
+    row('Aquifer (stock)', 0),
+    timeseries({
+      title: 'Aquifer level against its safe minimum',
+      description: `Groundwater head at each well, metres above datum. The red region is below the aquifer's safe minimum (${AQUIFER_FLOOR_M} m, the \`aquifer_floor\` constant): pumping there risks drying wells and the beck's baseflow.`,
+      gridPos: { x: 0, y: 1, w: 16, h: 10 },
+      unit: 'lengthm',
+      decimals: 2,
+      thresholds: thresholds({ color: 'red', value: null }, { color: 'green', value: AQUIFER_FLOOR_M }),
+      thresholdsStyle: 'line+area',
+      targets: [target('A', q`SELECT mean("groundwater_level") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+    }),
+    stat({
+      title: 'Projected days to the floor',
+      description:
+        'Days until each well reaches the safe minimum if the head keeps falling at its mean daily rate over the last 7 days (trend of daily means). "Not falling" when the level is steady or rising.',
+      gridPos: { x: 16, y: 1, w: 8, h: 5 },
+      unit: 'd',
+      decimals: 0,
+      timeFrom: '7d',
+      graph: false,
+      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 30 }, { color: 'green', value: 90 }),
+      mappings: [{ type: 'range', options: { from: null, to: 0, result: { text: 'Not falling', color: 'green', index: 0 } } }],
+      targets: [
+        target(
+          'A',
+          q`SELECT (last("level") - \${aquifer_floor:raw}) / (-1 * mean("rate")) AS "days"
+            FROM (SELECT mean("groundwater_level") AS "level", derivative(mean("groundwater_level"), 1d) AS "rate"
+                  FROM "water" WHERE ${w} GROUP BY time(1d), "sensor" fill(none))
+            WHERE $timeFilter GROUP BY "sensor"`,
+          { alias: '$tag_sensor' },
+        ),
+      ],
+    }),
+    stat({
+      title: 'Level trend (7 days)',
+      description: 'Mean daily change of the head at each well over the last 7 days, metres per day (negative = falling).',
+      gridPos: { x: 16, y: 6, w: 8, h: 5 },
+      unit: 'suffix: m/d',
+      decimals: 3,
+      timeFrom: '7d',
+      graph: false,
+      thresholds: thresholds({ color: 'orange', value: null }, { color: 'green', value: 0 }),
+      targets: [
+        target(
+          'A',
+          q`SELECT mean("rate") AS "trend"
+            FROM (SELECT derivative(mean("groundwater_level"), 1d) AS "rate" FROM "water" WHERE ${w} GROUP BY time(1d), "sensor" fill(none))
+            WHERE $timeFilter GROUP BY "sensor"`,
+          { alias: '$tag_sensor' },
+        ),
+      ],
+    }),
+    row('Extraction against regeneration', 11),
+    timeseries({
+      title: 'Withdrawals against recharge',
+      description:
+        'Water pumped from all wells against the recharge the rain delivers, both in m³ per interval. Recharge is estimated from rainfall: mm × recharge area (km², `recharge_area_km2`) × 1000 × the share that reaches the aquifer (`recharge_coefficient`). Set both for your aquifer.',
+      gridPos: { x: 0, y: 12, w: 16, h: 9 },
+      unit: 'm3',
+      interval: '1h',
+      drawStyle: 'bars',
+      targets: [
+        target('A', q`SELECT sum("withdrawal") AS "withdrawals" FROM "water" WHERE ${w} GROUP BY time($__interval) fill(0)`),
+        target(
+          'B',
+          q`SELECT mean("rain") * \${recharge_area_km2:raw} * 1000 * \${recharge_coefficient:raw} AS "estimated recharge"
+            FROM (SELECT sum("rainfall") AS "rain" FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(none))
+            WHERE $timeFilter GROUP BY time($__interval) fill(0)`,
+        ),
+      ],
+      overrides: [overrideByName('withdrawals', { color: { mode: 'fixed', fixedColor: 'orange' } }), overrideByName('estimated recharge', { color: { mode: 'fixed', fixedColor: 'blue' } })],
+    }),
+    stat({
+      title: 'Balance over the range',
+      description: 'Water pumped over the time range against the recharge estimated from the rain that fell, m³. Withdrawals above recharge draw the aquifer down.',
+      gridPos: { x: 16, y: 12, w: 8, h: 9 },
+      unit: 'm3',
+      decimals: 0,
+      graph: false,
+      textMode: 'value_and_name',
+      thresholds: thresholds(base('blue')),
+      overrides: [overrideByName('withdrawals', { color: { mode: 'fixed', fixedColor: 'orange' } }), overrideByName('estimated recharge', { color: { mode: 'fixed', fixedColor: 'blue' } })],
+      targets: [
+        target(
+          'A',
+          q`SELECT sum("pumped") AS "withdrawals", mean("rain") * \${recharge_area_km2:raw} * 1000 * \${recharge_coefficient:raw} AS "estimated recharge"
+            FROM (SELECT sum("withdrawal") AS "pumped", sum("rainfall") AS "rain" FROM "water" WHERE ${w} GROUP BY "sensor")`,
+        ),
+      ],
+    }),
+    row('River', 21),
+    timeseries({
+      title: 'River stage',
+      description: 'Water surface height at each gauge, metres.',
+      gridPos: { x: 0, y: 22, w: 12, h: 8 },
+      unit: 'lengthm',
+      decimals: 2,
+      targets: [target('A', q`SELECT mean("river_stage") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+    }),
+    timeseries({
+      title: 'River discharge',
+      description: 'Flow past each gauge, m³/s.',
+      gridPos: { x: 12, y: 22, w: 12, h: 8 },
+      unit: 'flowcms',
+      decimals: 2,
+      targets: [target('A', q`SELECT mean("discharge") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+    }),
+    row('Water quality', 30),
+    ...quality(w),
+  ];
+  return dashboard({
+    uid: 'steward-watershed',
+    title: 'Watershed',
+    description: "The hub's water commons: aquifer stock against its safe minimum, extraction against regeneration, the river and its water quality.",
+    time: { from: 'now-7d', to: 'now' },
+    variables: [
+      ...scopeVariables(['water']),
+      constantVariable('aquifer_floor', 'Aquifer safe minimum (m)', String(AQUIFER_FLOOR_M), 'Safe minimum of the aquifer head, m above datum (also the threshold of the level panel).'),
+      textboxVariable('recharge_area_km2', 'Recharge area (km²)', '3', 'Area over which rain recharges the aquifer, km².'),
+      textboxVariable('recharge_coefficient', 'Recharge coefficient', '0.25', 'Share of rainfall that reaches the aquifer (0–1).'),
+    ],
+    annotations: [alertsAnnotation(alertsAnnotationQuery())],
+    panels,
+  });
+}
+
+/** One panel per water-quality metric, each with the reference values that matter. */
+function quality(w: string): Obj[] {
+  const metric = (
+    title: string,
+    field: string,
+    unit: string,
+    description: string,
+    gridPos: { x: number; y: number; w: number; h: number },
+    th: Obj,
+    decimals = 2,
+  ): Obj =>
+    timeseries({
+      title,
+      description,
+      gridPos,
+      unit,
+      decimals,
+      thresholds: th,
+      thresholdsStyle: 'dashed',
+      targets: [target('A', `SELECT mean("${field}") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+    });
+  return [
+    metric('Turbidity', 'turbidity', 'suffix: NTU', 'Cloudiness of the water. WHO: above 4 NTU is visible and shields microbes from disinfection.', { x: 0, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 1 }, { color: 'red', value: 4 }), 1),
+    metric('Nitrate', 'nitrate', 'suffix: mg/l', 'Nitrate as NO₃. EU and WHO drinking-water limit: 50 mg/l.', { x: 8, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 25 }, { color: 'red', value: 50 }), 1),
+    metric('Dissolved oxygen', 'dissolved_oxygen', 'suffix: mg/l', 'Below about 5 mg/l fish are stressed; below 2 mg/l most die.', { x: 16, y: 31, w: 8, h: 7 }, thresholds({ color: 'red', value: null }, { color: 'orange', value: 2 }, { color: 'green', value: 5 }), 1),
+    metric('pH', 'ph', 'none', 'Acidity. Healthy streams and drinking water: 6.5–8.5.', { x: 0, y: 38, w: 12, h: 7 }, thresholds({ color: 'red', value: null }, { color: 'green', value: 6.5 }, { color: 'red', value: 8.5 })),
+    metric('Water temperature', 'water_temperature', 'celsius', 'Above 20 °C trout and salmon are stressed; above 25 °C lethal for many.', { x: 12, y: 38, w: 12, h: 7 }, thresholds(base(), { color: 'orange', value: 20 }, { color: 'red', value: 25 }), 1),
+  ];
+}

@@ -1,0 +1,415 @@
+/**
+ * The upstream publisher: forwards filtered records and critical alerts to the regional broker.
+ *
+ * Everything goes through a durable outbox first (SQLite `upstream-outbox.db` under the data dir):
+ * `enqueue` returns once the records are on disk, and a pump sends them in order, QoS 1, at most
+ * `maxInflight` unacknowledged at a time, deleting each row on its PUBACK. While the region is
+ * unreachable the outbox grows (bounded by `maxBuffered`, oldest dropped and counted); on every
+ * (re)connection the pump starts again from the oldest row still there. Each connection is a
+ * fresh mqtt.js client (`reconnectPeriod: 0`, reconnection with capped backoff here), so mqtt.js
+ * never resends on its own and the outbox is the only source of retransmissions.
+ *
+ * Delivery is at least once: a message in flight when the connection drops is sent again.
+ * Records are idempotent at the region (hub, sensor and timestamp identify them), as in storage.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
+import { isId } from '../core/ids.ts';
+import type { StoredReading } from '../storage/types.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { PrivacyError } from './errors.ts';
+import { snapToGridCell } from './geo.ts';
+import { toPublicRecord } from './record.ts';
+import { scrubText } from './scrub.ts';
+
+/** File of the outbox under the data dir. */
+export const UPSTREAM_DB = 'upstream-outbox.db';
+
+/** Options of {@link createUpstream}. */
+export interface UpstreamOptions {
+  /** Regional broker, e.g. `mqtts://region.example.org:8883`. */
+  url: string;
+  username?: string;
+  password?: string;
+  /** MQTT client id at the region (default `steward-upstream-{hub}`). */
+  clientId?: string;
+  /** This hub's id: the topics carry it, and records of other hubs are refused. */
+  hub: string;
+  /** Directory of the outbox; in memory when absent (tests only: not durable). */
+  dataDir?: string;
+  /** Topic root at the region (default `public/v1`): `{root}/{hub}/{domain}/{sensor}`, `{root}/{hub}/alerts/{rule}/{subject}`. */
+  topicPrefix?: string;
+  /** Most rows kept while the region is unreachable (default 1 000 000); beyond, the oldest are dropped and counted. */
+  maxBuffered?: number;
+  /** Most messages awaiting PUBACK (default 20). */
+  maxInflight?: number;
+  /** Reconnection backoff, ms (default 500 doubling to 30 000). */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** Alert severities forwarded (default `['critical']`). */
+  alertSeverities?: readonly string[];
+  logger?: Logger;
+  /** Registers steward_upstream_* metrics on its registry; refused records count in privacyActions{withheld}. */
+  metrics?: Pick<PipelineMetrics, 'registry' | 'privacyActions'>;
+  /** Extra mqtt.js options (TLS CA, keepalive…). */
+  mqttOptions?: IClientOptions;
+}
+
+/** An alert of the rules engine, as forwarded upstream (retained; `payload: null` clears it). */
+export interface UpstreamAlert {
+  rule: string;
+  subject: string;
+  severity: string;
+  payload: unknown;
+}
+
+export interface UpstreamStats {
+  buffered: number;
+  inflight: number;
+  sent: number;
+  dropped: number;
+  refused: number;
+  connected: boolean;
+}
+
+export interface Upstream {
+  /** Starts connecting (in the background: an unreachable region is normal). */
+  start(): void;
+  /**
+   * Buffers filtered records durably (returns once they are on disk) and wakes the pump.
+   * Records that did not pass the boundary, or belong to another hub, are refused and counted.
+   * @returns how many were accepted
+   */
+  enqueue(records: readonly StoredReading[]): number;
+  /**
+   * Buffers an alert if its severity is forwarded (default: critical only). Its payload is
+   * scrubbed: personal attribute and metric keys removed, free text scrubbed, coordinates rounded
+   * to 0.01°. @returns whether it was accepted
+   */
+  forwardAlert(alert: UpstreamAlert): boolean;
+  /** Resolves when the outbox is empty and nothing is in flight, or rejects after `timeoutMs`. */
+  idle(timeoutMs?: number): Promise<void>;
+  stats(): UpstreamStats;
+  connected(): boolean;
+  /** Stops reconnecting, waits up to `drainMs` (default 2000) for messages in flight, closes. What is left stays in the outbox. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+interface Row {
+  id: number;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+}
+
+interface UpstreamMetrics {
+  buffered: Gauge;
+  connected: Gauge;
+  sent: Counter;
+  dropped: Counter<'reason'>;
+}
+
+function metricsOn(registry: Registry): UpstreamMetrics {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const registers = [registry];
+  return {
+    buffered: get('steward_upstream_buffered', () => new Gauge({ name: 'steward_upstream_buffered', help: 'Messages in the upstream outbox (not yet acknowledged by the region)', registers })),
+    connected: get('steward_upstream_connected', () => new Gauge({ name: 'steward_upstream_connected', help: '1 while connected to the regional broker', registers })),
+    sent: get('steward_upstream_sent_total', () => new Counter({ name: 'steward_upstream_sent_total', help: 'Messages acknowledged by the regional broker', registers })),
+    dropped: get('steward_upstream_dropped_total', () => new Counter({ name: 'steward_upstream_dropped_total', help: 'Messages not forwarded upstream, by reason', labelNames: ['reason'], registers })),
+  };
+}
+
+const PERSONAL_KEYS = new Set([...Object.entries(ATTRIBUTES).filter(([, d]) => d.personal && d.type !== 'boolean').map(([k]) => k)]);
+
+/** Scrubs an alert payload: no personal keys, no contact details, no fine coordinates. */
+export function scrubAlertPayload(v: unknown, depth = 0): unknown {
+  if (depth > 20) return null;
+  if (typeof v === 'string') return scrubText(v).text;
+  if (Array.isArray(v)) return v.map((x) => scrubAlertPayload(x, depth + 1));
+  if (v === null || typeof v !== 'object') return typeof v === 'number' || typeof v === 'boolean' ? v : null;
+  const o = v as Record<string, unknown>;
+  if (typeof o.lat === 'number' && typeof o.lon === 'number' && Number.isFinite(o.lat) && Number.isFinite(o.lon) && Math.abs(o.lat) <= 90 && Math.abs(o.lon) <= 180) {
+    const c = snapToGridCell({ lat: o.lat, lon: o.lon }, 0.01);
+    return { lat: c.lat, lon: c.lon };
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    if (PERSONAL_KEYS.has(k) || metricDef(k)?.personal) continue;
+    if (k === 'payload' && typeof o[k] === 'string') continue; // raw payloads never leave
+    out[k] = scrubAlertPayload(o[k], depth + 1);
+  }
+  return out;
+}
+
+/**
+ * Creates the upstream publisher and opens its outbox (no network until `start`).
+ *
+ * @throws PrivacyError `PRIVACY_ERR_OPTIONS` on an invalid hub id, URL or topic prefix
+ */
+export function createUpstream(o: UpstreamOptions): Upstream {
+  if (!isId(o.hub)) throw new PrivacyError('PRIVACY_ERR_OPTIONS', `upstream: hub ${JSON.stringify(o.hub)} is not a valid id`);
+  try {
+    new URL(o.url);
+  } catch {
+    throw new PrivacyError('PRIVACY_ERR_OPTIONS', 'upstream: url is not a URL (e.g. mqtts://region.example.org:8883)');
+  }
+  const prefix = o.topicPrefix ?? 'public/v1';
+  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(prefix)) throw new PrivacyError('PRIVACY_ERR_OPTIONS', `upstream: topicPrefix ${JSON.stringify(prefix)} must be topic levels of letters, digits, _ and -`);
+  const maxBuffered = o.maxBuffered ?? 1_000_000;
+  const maxInflight = o.maxInflight ?? 20;
+  const minBackoff = o.reconnectMinMs ?? 500;
+  const maxBackoff = o.reconnectMaxMs ?? 30_000;
+  const severities = new Set(o.alertSeverities ?? ['critical']);
+  const log = o.logger;
+  const m = o.metrics ? metricsOn(o.metrics.registry) : undefined;
+
+  if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
+  const db = new Database(o.dataDir ? join(o.dataDir, UPSTREAM_DB) : ':memory:');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec('CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)');
+  const st = {
+    insert: db.prepare('INSERT INTO outbox (topic, payload, qos, retain, at) VALUES (?, ?, ?, ?, ?)'),
+    next: db.prepare('SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
+    remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
+    count: db.prepare('SELECT COUNT(*) AS n FROM outbox'),
+    trim: db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)'),
+  };
+  let buffered = (st.count.get() as { n: number }).n;
+  const insertMany = db.transaction((rows: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }>) => {
+    const at = Date.now();
+    for (const r of rows) st.insert.run(r.topic, r.payload, r.qos, r.retain ? 1 : 0, at);
+  });
+
+  let client: MqttClient | undefined;
+  let isConnected = false;
+  let started = false;
+  let stopping = false;
+  let closed = false;
+  let backoff = minBackoff;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  /** Highest id handed to the current connection. */
+  let cursor = 0;
+  const inflight = new Set<number>();
+  let sent = 0;
+  let dropped = 0;
+  let refused = 0;
+  let generation = 0;
+  let idleWaiters: Array<() => void> = [];
+  let warnedDown = false;
+
+  const gauge = (): void => {
+    m?.buffered.set(buffered);
+  };
+  gauge();
+
+  const checkIdle = (): void => {
+    if (buffered === 0 && inflight.size === 0) {
+      const w = idleWaiters;
+      idleWaiters = [];
+      for (const f of w) f();
+    }
+  };
+
+  const add = (rows: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }>): void => {
+    if (closed) throw new PrivacyError('PRIVACY_ERR_STATE', 'upstream used after stop()');
+    if (!rows.length) return;
+    insertMany(rows);
+    buffered += rows.length;
+    if (buffered > maxBuffered) {
+      const n = buffered - maxBuffered;
+      const removed = st.trim.run(n).changes;
+      buffered -= removed;
+      dropped += removed;
+      m?.dropped.inc({ reason: 'overflow' }, removed);
+      log?.warn({ dropped: removed, maxBuffered }, 'upstream outbox full: oldest messages dropped');
+    }
+    gauge();
+    pump();
+  };
+
+  function pump(): void {
+    if (!client || !isConnected || stopping) return;
+    const c = client;
+    const gen = generation;
+    while (inflight.size < maxInflight) {
+      const rows = st.next.all(cursor, maxInflight - inflight.size) as Row[];
+      if (!rows.length) break;
+      for (const row of rows) {
+        cursor = row.id;
+        inflight.add(row.id);
+        c.publish(row.topic, row.payload, { qos: row.qos as 0 | 1, retain: row.retain === 1 }, (err) => {
+          // A callback of an earlier connection: that connection is gone, its rows are resent.
+          if (gen !== generation) return;
+          inflight.delete(row.id);
+          if (err) return;
+          if (!closed) {
+            const removed = st.remove.run(row.id).changes;
+            buffered -= removed;
+          }
+          sent++;
+          m?.sent.inc();
+          gauge();
+          pump();
+          checkIdle();
+        });
+      }
+    }
+  }
+
+  function scheduleReconnect(): void {
+    if (stopping || reconnectTimer) return;
+    const wait = backoff;
+    backoff = Math.min(maxBackoff, backoff * 2);
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      connect();
+    }, wait);
+    reconnectTimer.unref?.();
+  }
+
+  function connect(): void {
+    if (stopping) return;
+    const gen = ++generation;
+    const opts: IClientOptions = {
+      connectTimeout: 10_000,
+      keepalive: 30,
+      ...o.mqttOptions,
+      clientId: o.clientId ?? `steward-upstream-${o.hub}`,
+      clean: true,
+      reconnectPeriod: 0,
+    };
+    if (o.username !== undefined) opts.username = o.username;
+    if (o.password !== undefined) opts.password = o.password;
+    const c = mqtt.connect(o.url, opts);
+    client = c;
+    c.on('connect', () => {
+      if (gen !== generation) return;
+      isConnected = true;
+      backoff = minBackoff;
+      cursor = 0;
+      inflight.clear();
+      m?.connected.set(1);
+      log?.info({ url: redactUrl(o.url), buffered }, warnedDown ? 'regional broker reachable again; draining the outbox' : 'connected to the regional broker');
+      warnedDown = false;
+      pump();
+    });
+    c.on('error', (err) => {
+      if (gen !== generation) return;
+      if (!warnedDown) log?.warn({ url: redactUrl(o.url), err: { message: err.message } }, 'regional broker unreachable; buffering upstream messages');
+      warnedDown = true;
+    });
+    c.on('close', () => {
+      if (gen !== generation) return;
+      const was = isConnected;
+      isConnected = false;
+      inflight.clear();
+      m?.connected.set(0);
+      if (was && !warnedDown) log?.warn({ url: redactUrl(o.url), buffered }, 'connection to the regional broker lost; buffering upstream messages');
+      if (was) warnedDown = true;
+      // Drop this client for good: its callbacks and its own resend store die with it.
+      generation++;
+      c.removeAllListeners();
+      c.on('error', () => {});
+      c.end(true);
+      if (client === c) client = undefined;
+      scheduleReconnect();
+    });
+  }
+
+  return {
+    start() {
+      if (closed) throw new PrivacyError('PRIVACY_ERR_STATE', 'upstream started after stop()');
+      if (started) return;
+      started = true;
+      connect();
+    },
+    enqueue(records) {
+      const rows: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }> = [];
+      for (const r of records) {
+        try {
+          if (r.hub !== o.hub) throw new PrivacyError('PRIVACY_ERR_UNFILTERED', `record of hub ${JSON.stringify(String(r.hub).slice(0, 64))}; this upstream forwards hub ${o.hub}`);
+          const rec = toPublicRecord(r);
+          rows.push({ topic: `${prefix}/${rec.hub}/${rec.domain}/${rec.sensor}`, payload: Buffer.from(JSON.stringify(rec)), qos: 1, retain: false });
+        } catch (e) {
+          refused++;
+          o.metrics?.privacyActions.inc({ action: 'withheld' });
+          m?.dropped.inc({ reason: 'refused' });
+          log?.error({ code: (e as PrivacyError).code, reason: (e as Error).message }, 'record refused by the upstream publisher');
+        }
+      }
+      add(rows);
+      return rows.length;
+    },
+    forwardAlert(a) {
+      if (!severities.has(a.severity)) return false;
+      if (!isId(a.rule) || !isId(a.subject)) {
+        refused++;
+        m?.dropped.inc({ reason: 'refused' });
+        log?.error({ rule: String(a.rule).slice(0, 64) }, 'alert refused by the upstream publisher: rule and subject must be ids');
+        return false;
+      }
+      const body = a.payload === null ? Buffer.alloc(0) : Buffer.from(JSON.stringify({ rule: a.rule, subject: a.subject, severity: a.severity, hub: o.hub, ...(scrubAlertPayload(a.payload) as object) }));
+      add([{ topic: `${prefix}/${o.hub}/alerts/${a.rule}/${a.subject}`, payload: body, qos: 1, retain: true }]);
+      return true;
+    },
+    idle(timeoutMs = 10_000) {
+      if (buffered === 0 && inflight.size === 0) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => {
+          idleWaiters = idleWaiters.filter((f) => f !== done);
+          reject(new Error(`upstream not idle after ${timeoutMs} ms (${buffered} buffered, ${inflight.size} in flight)`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
+        idleWaiters.push(done);
+      });
+    },
+    stats: () => ({ buffered, inflight: inflight.size, sent, dropped, refused, connected: isConnected }),
+    connected: () => isConnected,
+    async stop(drainMs = 2000) {
+      if (closed) return;
+      stopping = true;
+      clearTimeout(reconnectTimer);
+      reconnectTimer = undefined;
+      const until = Date.now() + drainMs;
+      while (inflight.size > 0 && isConnected && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      const c = client;
+      generation++;
+      client = undefined;
+      isConnected = false;
+      m?.connected.set(0);
+      if (c) {
+        c.removeAllListeners();
+        c.on('error', () => {});
+        // Forced: what is still unacknowledged stays in the outbox and is sent after the next start.
+        await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
+      }
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/** The URL without credentials, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
