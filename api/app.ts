@@ -89,9 +89,11 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
       await v1.register(readingsRoutes);
       await v1.register(rejectionsRoutes);
       await v1.register(catalogueRoutes);
+      for (const e of opts.extensions ?? []) if (e.scope === 'v1') await v1.register(e.plugin);
     },
     { prefix: '/api/v1' },
   );
+  for (const e of opts.extensions ?? []) if (e.scope === 'root') await app.register(e.plugin);
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI 3.1 document', tags: ['contract'] } }, async () => app.swagger());
 
   await app.ready();

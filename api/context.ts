@@ -2,6 +2,7 @@
  * What every route needs (store, registry, metrics, config, clock…), decorated once on the root
  * instance as `fastify.steward` by the `steward-context` plugin. Routes list it as a dependency.
  */
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -43,6 +44,17 @@ export interface ApiOptions {
   onlineWindowMs?: number;
   /** How long `/ready` waits for `store.ping()`, ms (default 2000). */
   readyTimeoutMs?: number;
+  /**
+   * Resources of other rooms (privacy, rules, console) mounted inside `/api/v1` or at the root:
+   * the API stays independent of them and the roles decide what a process serves.
+   */
+  extensions?: ApiExtension[];
+}
+
+/** A fastify plugin another room contributes, mounted under `/api/v1` (`scope: 'v1'`) or at `/`. */
+export interface ApiExtension {
+  scope: 'v1' | 'root';
+  plugin: FastifyPluginAsync;
 }
 
 /** The resolved options as routes see them. */

@@ -12,7 +12,15 @@ import type { Config } from '../core/config.ts';
 import { ALL_STATUS_FILTER, parseTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { createDefaultFilter } from '../privacy/boundary.ts';
+import { refusedToDeadLetter } from '../broker/deadletter.ts';
+import type { ApiExtension } from '../api/context.ts';
+import { privacyRoutes } from '../privacy/api.ts';
+import { createPrivacy, type Privacy } from '../privacy/config.ts';
+import { createKeyring } from '../privacy/keys.ts';
+import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from '../privacy/policy.ts';
+import { createPublicPublisher } from '../privacy/public-publisher.ts';
+import { createUpstream, type Upstream } from '../privacy/upstream.ts';
+import type { StoredReading } from '../storage/types.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
@@ -82,11 +90,14 @@ export async function openResources(config: Config, logger: Logger, parts: { sto
 export async function startBrokerRole(config: Config, logger: Logger, shared?: Pick<SharedResources, 'registry' | 'metrics'>): Promise<RoleHandle & { broker: Broker; ports: BrokerPorts }> {
   const own = shared ? undefined : await openResources(config, logger, { store: false, deadLetters: false });
   const { registry, metrics } = shared ?? own!.resources;
-  const broker = createBroker({ config: config.mqtt, registry, metrics, logger });
+  // Publishes the ACL refuses are kept as dead letters (topic_mismatch), not lost.
+  const deadLetters = new DeadLetterStore(config.dataDir);
+  const broker = createBroker({ config: config.mqtt, registry, metrics, logger, onRefusedPublish: refusedToDeadLetter(() => deadLetters) });
   let ports: BrokerPorts;
   try {
     ports = await broker.start();
   } catch (e) {
+    deadLetters.close();
     await own?.stop();
     throw e;
   }
@@ -97,6 +108,7 @@ export async function startBrokerRole(config: Config, logger: Logger, shared?: P
     ports,
     stop: once(async () => {
       await broker.stop();
+      deadLetters.close();
       await own?.stop();
     }),
   };
@@ -109,8 +121,8 @@ export async function startBrokerRole(config: Config, logger: Logger, shared?: P
 export async function startIngestRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string } = {},
-): Promise<RoleHandle & { ingest: Ingest }> {
+  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string; privacy?: Privacy } = {},
+): Promise<RoleHandle & { ingest: Ingest; upstream?: Upstream }> {
   let credentials = opts.credentials;
   if (!credentials) {
     const password = config.ingest.password ?? process.env.STEWARD_INGEST_PASSWORD;
@@ -123,21 +135,47 @@ export async function startIngestRole(
   }
   const own = opts.shared ? undefined : await openResources(config, logger);
   const r = (opts.shared ?? own!.resources) as SharedResources;
+  let privacy: Privacy;
+  try {
+    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+  } catch (e) {
+    await own?.stop();
+    throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+  }
+  // Open data goes out only after storage took it: public MQTT topics and the regional upstream.
+  let upstream: Upstream | undefined;
+  if (config.privacy.upstream) {
+    upstream = createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics: r.metrics });
+  }
+  const ingestRef: { current?: Ingest } = {};
+  const publicPublisher = config.privacy.public.mqtt
+    ? createPublicPublisher({ publish: (t, p, o) => ingestRef.current!.publish(t, p, o), logger, metrics: r.metrics, retain: config.privacy.public.retain })
+    : undefined;
+  const onStored = (records: StoredReading[]): void => {
+    void publicPublisher?.publish(records);
+    upstream?.enqueue(records);
+  };
   const ingest = createIngest({
     config,
     store: r.store,
     registry: r.registry,
     deadLetters: r.deadLetters,
-    privacy: createDefaultFilter(),
+    privacy: privacy.boundary,
     metrics: r.metrics,
     logger,
     credentials,
+    onStored,
     ...(opts.brokerUrl ? { brokerUrl: opts.brokerUrl } : {}),
   });
+  ingestRef.current = ingest;
   try {
+    privacy.start();
+    await upstream?.start();
     await ingest.start();
   } catch (e) {
     await ingest.stop().catch(() => undefined);
+    await upstream?.stop().catch(() => undefined);
+    if (!opts.privacy) privacy.stop();
     await own?.stop();
     throw new CliError(`ingest could not subscribe at ${opts.brokerUrl ?? config.ingest.brokerUrl}: ${(e as Error).message}`, EXIT.FAILED, { cause: e });
   }
@@ -145,8 +183,11 @@ export async function startIngestRole(
   return {
     name: 'ingest',
     ingest,
+    ...(upstream ? { upstream } : {}),
     stop: once(async () => {
       await ingest.stop();
+      await upstream?.stop();
+      if (!opts.privacy) privacy.stop();
       await own?.stop();
     }),
   };
@@ -156,11 +197,18 @@ export async function startIngestRole(
 export async function startApiRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState> } = {},
+  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState>; policy?: PolicySource; extensions?: ApiExtension[] } = {},
 ): Promise<RoleHandle & { url: string }> {
   const own = opts.shared ? undefined : await openResources(config, logger);
   const r = (opts.shared ?? own!.resources) as SharedResources;
   let api: Awaited<ReturnType<typeof startApi>>;
+  let policy: PolicySource;
+  try {
+    policy = opts.policy ?? standalonePolicy(config);
+  } catch (e) {
+    await own?.stop();
+    throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+  }
   try {
     api = await startApi({
       config,
@@ -171,6 +219,7 @@ export async function startApiRole(
       logger,
       ...(opts.health ? { health: opts.health } : {}),
       ...(opts.sensorStatus ? { sensorStatus: opts.sensorStatus } : {}),
+      extensions: [{ scope: 'v1', plugin: privacyRoutes({ policy }) }, ...(opts.extensions ?? [])],
     });
   } catch (e) {
     await own?.stop();
@@ -188,6 +237,12 @@ export async function startApiRole(
       await own?.stop();
     }),
   };
+}
+
+/** The policy an API-only process explains (it filters nothing itself: storage holds filtered data). */
+function standalonePolicy(config: Config): PolicySource {
+  const keyring = createKeyring({ keys: config.privacy.keys, env: process.env, dir: resolve(config.dataDir, 'privacy-keys'), generate: config.privacy.generateKeys });
+  return fixedPolicy(loadPolicy(config.privacy.policyFile ?? DEFAULT_POLICY_PATH, { keyring }));
 }
 
 /** Options of the simulated fleet (command line overrides of `config.simulators`). */
@@ -319,14 +374,22 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const brokerUrl = `mqtt://127.0.0.1:${broker.ports.mqtt}`;
     // The API starts before ingest (and stops after it); the probe reads whichever ingest is up.
     const ingestRef: { current?: Ingest } = {};
+    let privacy: Privacy;
+    try {
+      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics });
+    } catch (e) {
+      throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+    }
+    handles.push({ name: 'privacy', stop: once(async () => privacy.stop()) });
     const api = await startApiRole(config, logger, {
       shared,
+      policy: privacy.watcher,
       health: { broker: () => broker.broker.isUp(), ingest: () => ({ spoolDepth: ingestRef.current?.spoolDepth() ?? 0 }) },
       sensorStatus: status.states,
     });
     handles.push(api);
     const account = await shared.registry.addAccount({ name: 'ingest', role: 'service' });
-    const ing = await startIngestRole(config, logger, { shared, brokerUrl, credentials: { username: 'ingest', password: account.password } });
+    const ing = await startIngestRole(config, logger, { shared, brokerUrl, privacy, credentials: { username: 'ingest', password: account.password } });
     ingestRef.current = ing.ingest;
     handles.push(ing);
     if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));

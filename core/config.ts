@@ -34,6 +34,64 @@ export const influxSchema = z
   });
 export type InfluxConfig = z.output<typeof influxSchema>;
 
+/** Pseudonymisation key ids (privacy/keys.ts uses the same pattern). */
+export const PRIVACY_KEY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** Shortest accepted pseudonymisation secret. */
+export const PRIVACY_MIN_SECRET_LENGTH = 32;
+
+/** The privacy boundary: policy file, keys, public MQTT and the regional upstream (privacy/README.md). */
+export const privacyConfigSchema = z
+  .strictObject({
+    /** Policy file (YAML). Default: privacy/policies/default.yaml as shipped. */
+    policyFile: z.string().min(1).optional(),
+    /** How often the policy file is checked for changes, ms; 0 = never reload. */
+    reloadIntervalMs: z.number().int().nonnegative().default(2000),
+    /** Pseudonymisation keys: id -> secret. `STEWARD_PRIVACY_KEY_<ID>` adds or overrides one. */
+    keys: z.record(z.string().regex(PRIVACY_KEY_ID_PATTERN, `key ids must match ${PRIVACY_KEY_ID_PATTERN.source}`), z.string().min(PRIVACY_MIN_SECRET_LENGTH, `secrets need at least ${PRIVACY_MIN_SECRET_LENGTH} characters`)).default({}),
+    /** Create a key the policy names but no one configured, once, under `<dataDir>/privacy-keys/` (mode 0600). */
+    generateKeys: z.boolean().default(true),
+    /** Open data on MQTT: `public/v1/{hub}/{domain}/{sensor}`. */
+    public: z.strictObject({ mqtt: z.boolean().default(true), retain: z.boolean().default(true) }).prefault({}),
+    /** The regional network; off when absent. */
+    upstream: z
+      .strictObject({
+        url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        clientId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+        topicPrefix: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/).default('public/v1'),
+        maxBuffered: z.number().int().positive().default(1_000_000),
+        maxInflight: z.number().int().positive().max(65_535).default(20),
+        alertSeverities: z.array(z.string().min(1)).default(['critical']),
+      })
+      .optional(),
+  })
+  .prefault({});
+
+export type PrivacyConfig = z.output<typeof privacyConfigSchema>;
+
+/**
+ * Environment overrides of the privacy section (to call from core/config.ts `applyEnv`):
+ * `STEWARD_PRIVACY_POLICY` (policyFile), `STEWARD_UPSTREAM_URL`, `STEWARD_UPSTREAM_USERNAME`,
+ * `STEWARD_UPSTREAM_PASSWORD`. Keys come from `STEWARD_PRIVACY_KEY_<ID>` at keyring creation.
+ */
+export function applyPrivacyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw);
+  const privacy = ((out.privacy as Record<string, unknown> | undefined) ??= {});
+  if (env.STEWARD_PRIVACY_POLICY) privacy.policyFile = env.STEWARD_PRIVACY_POLICY;
+  if (env.STEWARD_UPSTREAM_URL) {
+    const up = ((privacy.upstream as Record<string, unknown> | undefined) ??= {});
+    up.url = env.STEWARD_UPSTREAM_URL;
+  }
+  for (const [e, k] of [
+    ['STEWARD_UPSTREAM_USERNAME', 'username'],
+    ['STEWARD_UPSTREAM_PASSWORD', 'password'],
+  ] as const) {
+    if (env[e] && privacy.upstream) (privacy.upstream as Record<string, unknown>)[k] = env[e];
+  }
+  return out;
+}
+
 export const configSchema = z.strictObject({
   /** Where registry, spool, dead letters and the embedded store live. */
   dataDir: z.string().default('./data'),
@@ -83,6 +141,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   storage: z.strictObject({ influx: influxSchema.optional() }).prefault({}),
+  privacy: privacyConfigSchema,
   simulators: z
     .strictObject({
       hub: idSchema.default('demo'),
@@ -141,7 +200,7 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
     };
     for (const [e, k] of Object.entries(map)) if (env[e]) influx[k] = env[e];
   }
-  return out;
+  return applyPrivacyEnv(out, env);
 }
 
 /** Validates a raw config object (after env overrides). Throws ConfigError naming every bad key. */

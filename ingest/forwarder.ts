@@ -23,6 +23,11 @@ export interface ForwarderOptions {
   flushIntervalMs: number;
   /** Longest wait between retries while storage is down, ms. Default 30 s. */
   maxBackoffMs?: number;
+  /**
+   * Called with every batch storage took (already filtered): the public MQTT publisher and the
+   * upstream publisher hang here, so nothing is published that is not also stored.
+   */
+  onStored?: (records: StoredReading[]) => void;
 }
 
 export class Forwarder {
@@ -101,9 +106,11 @@ export class Forwarder {
   async #forwardOnce(): Promise<number> {
     const { spool, store, privacy, deadLetters, metrics, logger, clock } = this.#o;
     const batch = spool.take(this.#o.batchSize);
-    if (batch.length === 0) return 0;
-    const out: StoredReading[] = [];
-    const origin: number[] = [];
+    // Aggregates whose window closed (household area totals): no spool row behind them.
+    const groups = privacy.drain?.(clock.now()) ?? [];
+    if (batch.length === 0 && groups.length === 0) return 0;
+    const out: StoredReading[] = [...groups];
+    const origin: number[] = groups.map(() => -1);
     for (const [i, { reading }] of batch.entries()) {
       let filtered: StoredReading | undefined;
       try {
@@ -122,8 +129,6 @@ export class Forwarder {
       out.push(filtered);
       origin.push(i);
     }
-    const first = batch[0]!.id;
-    const last = batch[batch.length - 1]!.id;
     if (out.length > 0) {
       const t0 = performance.now();
       let outcome;
@@ -142,14 +147,26 @@ export class Forwarder {
       for (const r of out) metrics.endToEndSeconds.observe(Math.max(0, committed - r.ts) / 1000);
       for (const rej of outcome.rejected) {
         const src = batch[origin[rej.index] ?? -1];
-        if (!src) continue;
+        if (!src) {
+          logger.error({ reason: rej.reason }, 'storage refused an aggregate record');
+          continue;
+        }
         const r = src.reading;
         metrics.readingsRejected.inc({ code: 'storage_rejected' });
         deadLetters.add({ receivedAt: clock.now(), topic: `csm/v1/${r.hub}/${r.domain}/${r.sensor}/data`, hub: r.hub, sensor: r.sensor, code: 'storage_rejected', reason: rej.reason, payload: Buffer.from(JSON.stringify(r)) });
         logger.warn({ hub: r.hub, sensor: r.sensor, reason: rej.reason }, 'storage refused a reading; kept in the dead letters');
       }
+      if (groups.length) privacy.ack?.(groups);
+      if (this.#o.onStored) {
+        const refused = new Set(outcome.rejected.map((x) => x.index));
+        try {
+          this.#o.onStored(refused.size ? out.filter((_, i) => !refused.has(i)) : out);
+        } catch (err) {
+          logger.error({ err }, 'onStored hook failed');
+        }
+      }
     }
-    spool.remove(first, last);
+    if (batch.length) spool.remove(batch[0]!.id, batch[batch.length - 1]!.id);
     metrics.spoolDepth.set(spool.depth());
     return batch.length;
   }

@@ -14,7 +14,7 @@ import { parseTopic, rejectedTopic } from '../core/topics.ts';
 import type { PrivacyFilter } from '../privacy/boundary.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore, StoredReading } from '../storage/types.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Forwarder } from './forwarder.ts';
@@ -39,6 +39,8 @@ export interface IngestOptions {
   topics?: string[];
   /** Extra mqtt.js options (tests). */
   mqttOptions?: IClientOptions;
+  /** Called with every batch storage took (public MQTT, upstream). */
+  onStored?: (records: StoredReading[]) => void;
 }
 
 export type ReadingListener = (readings: Reading[]) => void;
@@ -55,6 +57,8 @@ export interface Ingest {
   connected(): boolean;
   /** Called with each batch of accepted readings after they are spooled (raw tier: rules). */
   onReadings(listener: ReadingListener): () => void;
+  /** Publishes through ingest's own MQTT connection (its service account): public data, alerts. */
+  publish(topic: string, payload: string | Buffer, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
 }
 
 /**
@@ -76,6 +80,7 @@ export function createIngest(o: IngestOptions): Ingest {
     clock,
     batchSize: cfg.batchSize,
     flushIntervalMs: cfg.flushIntervalMs,
+    ...(o.onStored ? { onStored: o.onStored } : {}),
   });
   const listeners = new Set<ReadingListener>();
   const topics = o.topics ?? cfg.topics;
@@ -204,6 +209,11 @@ export function createIngest(o: IngestOptions): Ingest {
     onReadings(l) {
       listeners.add(l);
       return () => listeners.delete(l);
+    },
+    publish(topic, payload, opts) {
+      const c = client;
+      if (!c) return Promise.reject(new Error('ingest is not started'));
+      return new Promise((resolve, reject) => c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())));
     },
   };
 }

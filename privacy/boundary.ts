@@ -22,6 +22,10 @@ export interface PrivacyFilter {
    * Must never throw for a reading that passed validation; if it does, the caller withholds it.
    */
   apply(r: Reading): StoredReading | undefined;
+  /** Aggregates (e.g. household area totals) ready to store; see {@link PrivacyBoundary.drain}. */
+  drain?(now?: number, limit?: number): StoredReading[];
+  /** Marks drained records as stored. */
+  ack?(records: readonly StoredReading[]): void;
 }
 
 /** Rounds a coordinate down to a grid of `step` degrees and returns the cell's centre. */

@@ -8,16 +8,17 @@
  * file `<dir>/<id>.key`, generated once when allowed. They are never logged and never appear in
  * an error message.
  */
+import { PRIVACY_KEY_ID_PATTERN, PRIVACY_MIN_SECRET_LENGTH } from '../core/config.ts';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrivacyError } from './errors.ts';
 
 /** Key ids: lower-case letters, digits, `_` and `-`, 1–32 characters. */
-export const KEY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+export const KEY_ID_PATTERN = PRIVACY_KEY_ID_PATTERN;
 
 /** Shortest secret accepted, characters (e.g. 128 bits as hex; generated keys are 256 bits as hex). */
-export const MIN_SECRET_LENGTH = 32;
+export const MIN_SECRET_LENGTH = PRIVACY_MIN_SECRET_LENGTH;
 
 /** Environment variables that carry keys: `STEWARD_PRIVACY_KEY_<ID>`. */
 export const KEY_ENV_PREFIX = 'STEWARD_PRIVACY_KEY_';
