@@ -5,7 +5,7 @@
  * | principal          | publish                                             | subscribe                                                         |
  * |--------------------|-----------------------------------------------------|-------------------------------------------------------------------|
  * | device             | `csm/v1/{hub}/{domain}/{sensor}/data` and `/status` | nothing                                                           |
- * | service            | anything under `csm/` and `public/`                 | anything                                                          |
+ * | service            | anything under `csm/`, `public/` and `regional/`    | anything                                                          |
  * | technician         | nothing                                             | `csm/v1/{hub}/rejected`, `csm/v1/{hub}/alerts/#`, `public/#`      |
  * | hub                | nothing                                             | `csm/v1/{hub}/alerts/#`, `public/#`                               |
  * | steward            | nothing                                             | `csm/v1/{hub}/alerts/#`, `csm/v1/{hub}/+/+/status`, `public/#`    |
@@ -48,7 +48,8 @@ export function aclFor(p: BrokerPrincipal): Acl {
   const hub = p.hub ?? '+';
   switch (p.role) {
     case 'service':
-      return { publish: ['csm/#', 'public/#'], subscribe: ['#'], subscribeAll: true };
+      // regional/: critical alerts escalated to the regional network (rules).
+      return { publish: ['csm/#', 'public/#', 'regional/#'], subscribe: ['#'], subscribeAll: true };
     case 'technician':
       return { publish: [], subscribe: [`csm/v1/${hub}/rejected`, `csm/v1/${hub}/alerts/#`, 'public/#'], subscribeAll: false };
     case 'hub':

@@ -230,7 +230,7 @@ export function createProgram(io: CliIo = processIo): Command {
 
 /** The long-running roles; their wiring is in roles.ts (loaded on demand so one-shot commands start fast). */
 function addRoleCommands(program: Command, io: CliIo): void {
-  const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start', opts: Record<string, unknown>): Promise<void> => {
+  const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules', opts: Record<string, unknown>): Promise<void> => {
     const config = configFrom(cmd);
     const roles = await import('./roles.ts');
     await roles.runRoleCommand(role, config, opts, io);
@@ -238,6 +238,24 @@ function addRoleCommands(program: Command, io: CliIo): void {
   program.command('broker').description('run the MQTT broker (Aedes) with the registry as its authority').action((opts, cmd: Command) => run(cmd, 'broker', opts));
   program.command('ingest').description('run an ingest worker (password: config ingest.password or $STEWARD_INGEST_PASSWORD)').action((opts, cmd: Command) => run(cmd, 'ingest', opts));
   program.command('api').description('run the HTTP API').action((opts, cmd: Command) => run(cmd, 'api', opts));
+  const rules = program.command('rules').description('the commons-threshold rules engine');
+  rules
+    .command('run', { isDefault: true })
+    .description('run the rules engine alone (password: config rules.password or $STEWARD_RULES_PASSWORD)')
+    .action((opts, cmd: Command) => run(cmd, 'rules', opts));
+  rules
+    .command('check [path]')
+    .description('lint rule files (default: the shipped rules); exits 1 on any error')
+    .action(async (path: string | undefined) => {
+      const { checkRules, DEFAULT_RULES_DIR } = await import('../rules/check.ts');
+      const target = path ?? DEFAULT_RULES_DIR;
+      const r = checkRules(target);
+      if (!r.ok) {
+        for (const e of r.errors) io.err(e);
+        throw new CliError(`${r.errors.length} error(s) in ${target}`, EXIT.FAILED);
+      }
+      io.out(`OK: ${r.rules} rule(s) in ${r.files.length} file(s) under ${target}`);
+    });
   program
     .command('sim')
     .description('run the simulated demo fleet, publishing to the broker')

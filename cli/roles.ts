@@ -31,6 +31,8 @@ import type { ReadingStore } from '../storage/types.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
+import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
+import type { RulesEngine } from '../rules/engine.ts';
 import type { CliIo } from './program.ts';
 import { ensureSimCredentials, type SimSensorSpec } from './sim-credentials.ts';
 
@@ -261,8 +263,9 @@ export interface SimOptions {
  */
 export async function startSimRole(config: Config, logger: Logger, opts: SimOptions & { shared?: Pick<SharedResources, 'registry' | 'metrics'> } = {}): Promise<RoleHandle & { runner: SimRunner }> {
   const hub = opts.hub ?? config.simulators.hub;
-  const speed = opts.speed ?? config.simulators.speed;
   const scenario = opts.scenario ?? config.simulators.scenario;
+  // A scenario plays at accelerated time (one simulated hour per second) unless --speed says otherwise.
+  const speed = opts.speed ?? (scenario && scenario !== 'normal' ? Math.max(config.simulators.speed, 3600) : config.simulators.speed);
   let fleet: FleetEntry[];
   let runner: SimRunner;
   try {
@@ -276,6 +279,8 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
       // config.simulators.intervalS is in real seconds; the runner wants simulated seconds.
       intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))),
       ...(speed <= 1 && config.simulators.warmupHours > 0 ? { warmupMs: config.simulators.warmupHours * 3_600_000 } : {}),
+      // The scenario has been under way for a month when the run starts (a drought already biting).
+      ...(scenario ? { scenarioLeadMs: 30 * 86_400_000 } : {}),
       ...(scenario !== undefined ? { scenario } : {}),
       credentials: (entry) => {
         const c = creds.get(`${hub}.${entry.sensor}`);
@@ -381,9 +386,19 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
     }
     handles.push({ name: 'privacy', stop: once(async () => privacy.stop()) });
+    // Rules are loaded (and checked) before anything listens; they start once readings flow.
+    let rules: RulesEngine | undefined;
+    if (config.rules.enabled) {
+      try {
+        rules = await createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish: (t, p, o) => broker.broker.publish(t, p, o) });
+      } catch (e) {
+        throw new CliError(`rules: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+      }
+    }
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
+      ...(rules ? { extensions: [alertsExtension(rules)] } : {}),
       health: { broker: () => broker.broker.isUp(), ingest: () => ({ spoolDepth: ingestRef.current?.spoolDepth() ?? 0 }) },
       sensorStatus: status.states,
     });
@@ -392,6 +407,13 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const ing = await startIngestRole(config, logger, { shared, brokerUrl, privacy, credentials: { username: 'ingest', password: account.password } });
     ingestRef.current = ing.ingest;
     handles.push(ing);
+    if (rules) {
+      const engine = rules;
+      ing.ingest.onReadings((rs) => engine.onReadings(rs));
+      engine.start();
+      // Stops after ingest (readings stop first) and before the broker (last alerts still go out).
+      handles.push({ name: 'rules', stop: once(() => engine.stop()) });
+    }
     if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
     return { handles, apiUrl: api.url, ports: broker.ports };
   } catch (e) {
@@ -443,7 +465,41 @@ export function runUntilSignal(
 }
 
 /** Entry point of the role commands (`steward broker|ingest|api|sim|start`). */
-export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' | 'start', config: Config, opts: Record<string, unknown>, io: CliIo): Promise<void> {
+/**
+ * `steward rules` alone: the engine reads the raw tier with its own service account
+ * (`config.rules.username`, password from `rules.password` or $STEWARD_RULES_PASSWORD) and
+ * publishes alerts and stores transitions; the API of the all-in-one process serves them.
+ */
+export async function startRulesRole(config: Config, logger: Logger): Promise<RoleHandle> {
+  const password = config.rules.password ?? process.env.STEWARD_RULES_PASSWORD;
+  if (!password)
+    throw new CliError(
+      `rules needs the password of the MQTT account "${config.rules.username}": set rules.password or STEWARD_RULES_PASSWORD (create it with: steward accounts add ${config.rules.username} --role service)`,
+    );
+  const own = await openResources(config, logger, { deadLetters: false });
+  const r = own.resources as SharedResources;
+  const ref: { publish?: (t: string, p: string | Buffer, o: { qos: 0 | 1; retain: boolean }) => Promise<void> } = {};
+  let engine: RulesEngine;
+  try {
+    engine = await createRules({ config, store: r.store, registry: r.registry, metrics: r.metrics, logger, publish: (t, p, o) => (ref.publish ? ref.publish(t, p, o) : Promise.reject(new Error('rules are not connected yet'))) });
+  } catch (e) {
+    await own.stop();
+    throw new CliError(`rules: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+  }
+  const conn = await subscribeRaw({ config, registry: r.registry, engine, logger, password });
+  ref.publish = conn.publish;
+  engine.start();
+  return {
+    name: 'rules',
+    stop: once(async () => {
+      await conn.stop();
+      await engine.stop();
+      await own.stop();
+    }),
+  };
+}
+
+export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules', config: Config, opts: Record<string, unknown>, io: CliIo): Promise<void> {
   const logger = createLogger(config.logLevel);
   const sim: SimOptions = {};
   if (typeof opts.hub === 'string') sim.hub = opts.hub;
@@ -463,6 +519,9 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       break;
     case 'sim':
       handles = [await startSimRole(config, logger, sim)];
+      break;
+    case 'rules':
+      handles = [await startRulesRole(config, logger)];
       break;
     case 'start': {
       const all = await startAll(config, logger, { ...sim, sim: opts.sim !== false });

@@ -142,6 +142,18 @@ export const configSchema = z.strictObject({
     .prefault({}),
   storage: z.strictObject({ influx: influxSchema.optional() }).prefault({}),
   privacy: privacyConfigSchema,
+  rules: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Rule files or directories (YAML). Default: the shipped rules/defaults/. */
+      paths: z.array(z.string().min(1)).optional(),
+      /** `steward rules` alone: broker, service account and client id it reads readings with. */
+      brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
+      username: z.string().default('rules'),
+      password: z.string().optional(),
+      clientId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('steward-rules'),
+    })
+    .prefault({}),
   simulators: z
     .strictObject({
       hub: idSchema.default('demo'),

@@ -35,6 +35,7 @@ class ScriptedStore implements ReadingStore {
     return { written: rs.length - rejected.length, rejected };
   }
   async writePipeline(): Promise<void> {}
+  async writeAlerts(): Promise<void> {}
   async latest() {
     return [];
   }

@@ -123,6 +123,11 @@ export interface SimRunnerOptions {
   warmupMs?: number;
   /** Simulated seconds per real second while warming up (default 3600). */
   warmupSpeed?: number;
+  /**
+   * How long the scenario has already been under way when the run starts, ms (default 0): a
+   * drought "30 days in" shows a steadily falling aquifer from the first reading.
+   */
+  scenarioLeadMs?: number;
   /** Simulated seconds between readings for every sensor (overrides each simulator's interval). */
   intervalS?: number;
   scenario?: string;
@@ -321,6 +326,7 @@ export function createSimRunner(opts: SimRunnerOptions): SimRunner {
       simStart = opts.startTime ?? (warmup ? realStart - (opts.warmupMs ?? 0) : opts.speed > 1 ? realStart - (opts.backfillDays ?? 30) * DAY_MS : realStart);
       const simOpts: Parameters<typeof createFleetSimulation>[0] = { hub: opts.hub, fleet: opts.fleet, seed: opts.seed, startMs: simStart };
       if (opts.scenario !== undefined) simOpts.scenario = opts.scenario;
+      if (opts.scenario !== undefined && opts.scenarioLeadMs) simOpts.scenarioStartMs = simStart - opts.scenarioLeadMs;
       if (opts.intervalS !== undefined) simOpts.intervalS = opts.intervalS;
       if (opts.environment !== undefined) simOpts.environment = opts.environment;
       simulation = createFleetSimulation(simOpts);

@@ -25,9 +25,10 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { StorageError } from './errors.ts';
-import { pipelineToPoints, validateReading } from './lineprotocol.ts';
+import { alertsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
 import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
 import {
+  type AlertPoint,
   type Aggregation,
   type LatestEntry,
   type LatestFilter,
@@ -80,6 +81,10 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE TABLE IF NOT EXISTS pipeline (
   ts INTEGER NOT NULL, role TEXT NOT NULL, hub TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL,
   PRIMARY KEY (ts, role, hub, kind, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+  ts INTEGER NOT NULL, hub TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL, severity TEXT NOT NULL,
+  kind TEXT NOT NULL, state TEXT NOT NULL, value REAL, message TEXT NOT NULL,
+  PRIMARY KEY (hub, rule, subject, ts)) WITHOUT ROWID;
 `;
 
 /** The value column of a window query per aggregation. */
@@ -114,6 +119,7 @@ interface Statements {
   sensorId: Database.Statement;
   upsertReading: Database.Statement;
   insertPipeline: Database.Statement;
+  insertAlert: Database.Statement;
 }
 
 /**
@@ -192,6 +198,7 @@ export class EmbeddedStore implements ReadingStore {
             attributes = CASE WHEN excluded.attributes IS NULL THEN attributes WHEN attributes IS NULL THEN excluded.attributes
               ELSE json_patch(attributes, excluded.attributes) END`),
         insertPipeline: db.prepare('INSERT OR REPLACE INTO pipeline (ts, role, hub, kind, field, value) VALUES (?, ?, ?, ?, ?, ?)'),
+        insertAlert: db.prepare('INSERT OR REPLACE INTO alerts (ts, hub, rule, subject, severity, kind, state, value, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       };
       this.#writeTx = db.transaction((readings: StoredReading[]) => this.#writeRows(st, readings));
       this.#db = db;
@@ -332,6 +339,19 @@ export class EmbeddedStore implements ReadingStore {
       })();
     } catch (e) {
       this.#log.warn({ err: (e as Error).message }, 'pipeline telemetry not written');
+    }
+  }
+
+  async writeAlerts(points: AlertPoint[]): Promise<void> {
+    const db = this.#open();
+    const st = this.#st!;
+    alertsToPoints(points); // same validation as the InfluxDB store
+    try {
+      db.transaction(() => {
+        for (const a of points) st.insertAlert.run(a.ts, a.hub, a.rule, a.subject, a.severity, a.kind, a.state, a.value ?? null, a.message);
+      })();
+    } catch (e) {
+      throw new RetryableStorageError(`embedded store: alerts not written: ${(e as Error).message}`, undefined, { cause: e });
     }
   }
 

@@ -17,11 +17,12 @@ import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { StorageError } from './errors.ts';
 import { latestStatements, quoteIdent, rangeStatement } from './influxql.ts';
-import { pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
+import { alertsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
 import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
 import {
   type LatestEntry,
   type LatestFilter,
+  type AlertPoint,
   type PipelinePoint,
   type RangeQuery,
   type ReadingStore,
@@ -265,6 +266,13 @@ export class InfluxStore implements ReadingStore {
       if (e instanceof RetryableStorageError) this.#log.debug({ err: describe(e) }, 'pipeline telemetry not written');
       else this.#log.warn({ err: describe(e) }, 'pipeline telemetry not written');
     }
+  }
+
+  async writeAlerts(points: AlertPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const items = alertsToPoints(points).map((p, index) => ({ index, line: toLine(p) }));
+    const out = await this.#writeItems(items, []);
+    if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'alert points refused');
   }
 
   async #writeItems(items: Item[], rejected: WriteOutcome['rejected']): Promise<WriteOutcome> {

@@ -13,7 +13,7 @@ import { Point, type PointSettings } from '@influxdata/influxdb-client';
 import { metricDef } from '../core/catalogue.ts';
 import { isDomain, isId } from '../core/ids.ts';
 import { StorageError } from './errors.ts';
-import type { PipelinePoint, StoredReading } from './types.ts';
+import type { AlertPoint, PipelinePoint, StoredReading } from './types.ts';
 
 /** Measurement of the pipeline's self-telemetry. */
 export const PIPELINE_MEASUREMENT = 'pipeline';
@@ -158,6 +158,24 @@ export function toLines(readings: StoredReading[]): string[] {
  * @throws StorageError `STORAGE_ERR_INVALID_POINT` for a non-id tag, a malformed field name, a
  *   non-finite value or a point without fields
  */
+/** Measurement of alert transitions written by the rules engine. */
+export const ALERTS_MEASUREMENT = 'alerts';
+
+/** Alert transitions as points of the `alerts` measurement (ids are allow-listed tags). */
+export function alertsToPoints(points: AlertPoint[]): Point[] {
+  return points.map((a) => {
+    checkTimestamp(a.ts);
+    const p = new Point(ALERTS_MEASUREMENT).timestamp(a.ts);
+    for (const tag of ['hub', 'rule', 'subject', 'severity', 'kind'] as const) {
+      checkTag(tag, a[tag]);
+      p.tag(tag, a[tag]);
+    }
+    p.stringField('state', a.state).stringField('message', a.message);
+    if (a.value !== undefined && Number.isFinite(a.value)) p.floatField('value', a.value);
+    return p;
+  });
+}
+
 export function pipelineToPoints(points: PipelinePoint[]): Point[] {
   return points.map((pp) => {
     checkTimestamp(pp.ts);

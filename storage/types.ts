@@ -89,6 +89,24 @@ export interface PipelinePoint {
   fields: Record<string, number>;
 }
 
+/** One alert transition, written to the `alerts` measurement (tags hub, rule, subject, severity, kind). */
+export interface AlertPoint {
+  /** Wall clock of the transition, epoch ms. */
+  ts: number;
+  hub: string;
+  rule: string;
+  subject: string;
+  severity: string;
+  /** Rule kind: threshold, rate, depletion, balance, deadman, diversity. */
+  kind: string;
+  /** pending, firing, resolved, inactive (or acknowledged for an ack event). */
+  state: string;
+  /** The number the rule judged, if any. */
+  value?: number;
+  /** Plain words: what is wrong, where, since when, and the numbers. */
+  message: string;
+}
+
 export interface ReadingStore {
   /** `embedded`, `influxdb-v1` or `influxdb-v2`. */
   readonly kind: string;
@@ -106,6 +124,8 @@ export interface ReadingStore {
   write(readings: StoredReading[]): Promise<WriteOutcome>;
   /** Self-telemetry; best effort. */
   writePipeline(points: PipelinePoint[]): Promise<void>;
+  /** Alert transitions (`alerts` measurement). Throws RetryableStorageError on an outage. */
+  writeAlerts(points: AlertPoint[]): Promise<void>;
   /** One entry per sensor and metric: the most recent value. */
   latest(filter: LatestFilter): Promise<LatestEntry[]>;
   /** A metric of one sensor over time, raw or aggregated. */

@@ -1,0 +1,103 @@
+/**
+ * The rules role: the engine of rules/, fed with readings (ingest's listener in the all-in-one
+ * process, or its own raw-tier subscription when it runs alone), publishing alerts over MQTT,
+ * storing transitions in the `alerts` measurement, and serving /api/v1/alerts and /silences.
+ */
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import type { ApiExtension } from '../api/context.ts';
+import type { Config } from '../core/config.ts';
+import { parsePayload } from '../core/parse.ts';
+import { ALL_DATA_FILTER, parseTopic } from '../core/topics.ts';
+import type { Registry } from '../registry/registry.ts';
+import { alertsRoutes } from '../rules/api.ts';
+import { DEFAULT_RULES_DIR } from '../rules/check.ts';
+import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
+import type { AlertEvent, AlertSink } from '../rules/alert.ts';
+import type { ReadingStore } from '../storage/types.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+
+export type PublishFn = (topic: string, payload: string | Buffer, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
+
+/** Alert transitions into the store's `alerts` measurement (best effort: the engine keeps its own state). */
+export function storeSink(store: ReadingStore, logger: Logger): AlertSink {
+  return {
+    async write(events: AlertEvent[]) {
+      const points = events.map((e) => ({
+        ts: e.at,
+        hub: e.alert.hub,
+        rule: e.alert.rule,
+        subject: e.alert.subject,
+        severity: e.alert.severity,
+        kind: e.alert.kind,
+        state: e.event === 'ack' ? 'acknowledged' : e.to,
+        message: e.alert.message,
+        ...(e.alert.value !== null ? { value: e.alert.value } : {}),
+      }));
+      try {
+        await store.writeAlerts(points);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'alert transitions not stored');
+      }
+    },
+  };
+}
+
+/** Builds the engine and loads the rules (fails fast on a broken rule file). Touches no network. */
+export async function createRules(o: { config: Config; store: ReadingStore; registry: Registry; metrics: PipelineMetrics; logger: Logger; publish: PublishFn }): Promise<RulesEngine> {
+  const log = o.logger.child({ role: 'rules' });
+  const engine = createRulesEngine({
+    rulesDir: o.config.rules.paths ?? DEFAULT_RULES_DIR,
+    stateDir: join(o.config.dataDir, 'rules'),
+    store: o.store,
+    publish: (t, p, opts) => o.publish(t, p, { qos: opts.qos as 0 | 1, retain: opts.retain }),
+    sink: storeSink(o.store, log),
+    metrics: { registry: o.metrics.registry },
+    sensors: () => o.registry.listSensors(),
+    logger: log,
+  });
+  await engine.init();
+  return engine;
+}
+
+/** The alerts and silences routes, mounted inside /api/v1. */
+export function alertsExtension(engine: RulesEngine): ApiExtension {
+  return {
+    scope: 'v1',
+    plugin: async (v1) => {
+      await v1.register(alertsRoutes({ engine, requireRole: v1.requireRole.bind(v1), prefix: '' }));
+    },
+  };
+}
+
+/**
+ * `steward rules` alone: reads the raw tier with its own service account (clean session, QoS 1),
+ * parses readings exactly as ingest does (refused ones are ingest's business and ignored here),
+ * and publishes alerts on the same connection.
+ */
+export async function subscribeRaw(o: { config: Config; registry: Registry; engine: RulesEngine; logger: Logger; password: string }): Promise<{ publish: PublishFn; stop(): Promise<void> }> {
+  const c = o.config.rules;
+  const client = await mqtt.connectAsync(c.brokerUrl, { clientId: c.clientId, username: c.username, password: o.password, clean: true, protocolVersion: 4, reconnectPeriod: 1000 });
+  client.on('message', (topic, payload) => {
+    const t = parseTopic(topic);
+    if (!t || t.type !== 'data') return;
+    const reg = o.registry.getSensor(t.hub, t.sensor);
+    if (!reg || reg.domain !== t.domain) return;
+    try {
+      o.engine.onReadings(parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: Date.now(), maxSkewMs: o.config.ingest.maxSkewMs, maxBytes: o.config.ingest.maxPayloadBytes, site: reg.site, kind: reg.kind }));
+    } catch {
+      // Refused readings are dead-lettered by ingest.
+    }
+  });
+  await client.subscribeAsync(ALL_DATA_FILTER, { qos: 1 });
+  o.logger.info({ broker: c.brokerUrl }, 'rules subscribed to readings');
+  return {
+    publish: async (t, p, opts) => {
+      await client.publishAsync(t, p, opts);
+    },
+    stop: async () => {
+      await client.endAsync();
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * HTTP routes of the rules engine, as a fastify plugin the API registers at its root:
+ *
+ * ```
+ * GET    /api/v1/alerts              ?state=firing,pending&hub=&severity=&rule=&subject=&limit=
+ * GET    /api/v1/alerts/:id          one alert with its history
+ * POST   /api/v1/alerts/:id/ack      { comment? }                          (role steward)
+ * GET    /api/v1/silences            ?status=active|pending|expired|all
+ * POST   /api/v1/silences            { matchers, comment, endsAt | duration, startsAt? }  (role steward)
+ * DELETE /api/v1/silences/:id        ends a silence now                    (role steward)
+ * ```
+ * Reading alerts needs no token (alerts carry no personal data; hubs read them); acknowledging
+ * and silencing need a bearer token with role `steward` (the API's `requireRole`).
+ * The plugin sets the zod compilers of api/zod.ts inside its own scope, so it works registered
+ * anywhere; errors are `ApiError`s, answered by the API's error handler.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { z } from 'zod';
+import type { ApiRole } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
+import { ID_PATTERN } from '../core/ids.ts';
+import { parseDuration } from './duration.ts';
+import type { RulesEngine, SilenceView } from './engine.ts';
+import { RulesError } from './errors.ts';
+import { ALERT_STATES, type AlertState } from './lifecycle.ts';
+import { SEVERITIES } from './spec.ts';
+
+export interface AlertsRoutesDeps {
+  engine: Pick<RulesEngine, 'alerts' | 'get' | 'ack' | 'silences' | 'addSilence' | 'expireSilence'>;
+  /** The API's preHandler factory (api/auth.ts `app.requireRole`). */
+  requireRole: (...roles: ApiRole[]) => preHandlerAsyncHookHandler;
+  /** Roles that may acknowledge and silence (default steward). */
+  writeRoles?: ApiRole[];
+  /** Path prefix (default `/api/v1`; pass '' when registering inside the v1 scope). */
+  prefix?: string;
+}
+
+const idParam = z.string().min(1).max(200).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be an alert id like demo.aquifer-depletion.well-1');
+const hubParam = z.string().regex(ID_PATTERN, 'must be a hub id');
+const statesParam = z
+  .string()
+  .transform((s, ctx): AlertState[] => {
+    const parts = s.split(',').map((p) => p.trim()).filter(Boolean);
+    for (const p of parts) {
+      if (!(ALERT_STATES as readonly string[]).includes(p)) {
+        ctx.addIssue({ code: 'custom', message: `"${p}" is not a state (one of ${ALERT_STATES.join(', ')}; several separated by commas)` });
+        return z.NEVER;
+      }
+    }
+    return parts as AlertState[];
+  });
+
+export const alertSchema = z.object({
+  id: z.string(),
+  hub: z.string(),
+  rule: z.string(),
+  subject: z.string(),
+  scope: z.enum(['sensor', 'site', 'hub']),
+  kind: z.string(),
+  severity: z.enum(SEVERITIES),
+  state: z.enum(ALERT_STATES),
+  episode: z.number().int(),
+  message: z.string().describe('plain words: what is wrong, where, since when, and the numbers'),
+  summary: z.string(),
+  value: z.number().nullable(),
+  unit: z.string().nullable(),
+  facts: z.record(z.string(), z.union([z.number(), z.string()])),
+  labels: z.record(z.string(), z.string()),
+  activeAt: z.string().nullable().describe('when the condition began (sensor time; wall clock for deadman)'),
+  firedAt: z.string().nullable(),
+  resolvedAt: z.string().nullable(),
+  updatedAt: z.string(),
+  acknowledged: z.object({ by: z.string(), at: z.string(), comment: z.string().optional() }).nullable(),
+  silencedBy: z.array(z.string()),
+});
+
+const historySchema = z.object({
+  at: z.string(),
+  ts: z.string().nullable(),
+  event: z.string(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  episode: z.number().int(),
+  message: z.string(),
+  by: z.string().nullable(),
+});
+
+const matchersSchema = z.strictObject({
+  rule: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
+  hub: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
+  subject: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
+  severity: z.enum(SEVERITIES).optional(),
+});
+
+const silenceSchema = z.object({
+  id: z.string(),
+  status: z.enum(['active', 'pending', 'expired']),
+  matchers: matchersSchema,
+  createdBy: z.string(),
+  comment: z.string(),
+  startsAt: z.string(),
+  endsAt: z.string(),
+  createdAt: z.string(),
+  expiredAt: z.string().optional(),
+  expiredBy: z.string().optional(),
+});
+
+function silenceOut(s: SilenceView): z.input<typeof silenceSchema> {
+  const out: z.input<typeof silenceSchema> = {
+    id: s.id,
+    status: s.status,
+    matchers: s.matchers,
+    createdBy: s.createdBy,
+    comment: s.comment,
+    startsAt: new Date(s.startsAt).toISOString(),
+    endsAt: new Date(s.endsAt).toISOString(),
+    createdAt: new Date(s.createdAt).toISOString(),
+  };
+  if (s.expiredAt !== undefined) out.expiredAt = new Date(s.expiredAt).toISOString();
+  if (s.expiredBy !== undefined) out.expiredBy = s.expiredBy;
+  return out;
+}
+
+/** RulesError -> ApiError (the API's error handler answers it). */
+function apiError(e: unknown): unknown {
+  if (!(e instanceof RulesError)) return e;
+  if (e.code === 'RULES_ERR_NOT_FOUND') return new ApiError('API_ERR_NOT_FOUND', e.message, { cause: e });
+  if (e.code === 'RULES_ERR_SILENCE_INVALID') return new ApiError('API_ERR_VALIDATION', e.message, { cause: e });
+  return e; // RULES_ERR_NOT_ACKABLE carries statusCode 409
+}
+
+function who(request: FastifyRequest): string {
+  return (request as FastifyRequest & { principal?: { name: string } | null }).principal?.name ?? 'unknown';
+}
+
+/** The plugin: `await app.register(alertsRoutes({ engine, requireRole: app.requireRole }))`. */
+export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
+  const prefix = deps.prefix ?? '/api/v1';
+  const write = deps.writeRoles ?? ['steward'];
+  const plugin: FastifyPluginAsync = async (app: FastifyInstance) => {
+    app.setValidatorCompiler(zodValidatorCompiler);
+    app.setSerializerCompiler(zodSerializerCompiler);
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const { engine } = deps;
+    const tags = ['alerts'];
+
+    r.get(
+      `${prefix}/alerts`,
+      {
+        schema: {
+          summary: 'Alerts, firing first (default: every state but inactive)',
+          tags,
+          querystring: z.strictObject({
+            state: statesParam.optional().describe('pending, firing, resolved, inactive; several separated by commas'),
+            hub: hubParam.optional(),
+            severity: z.enum(SEVERITIES, { error: 'must be info, warning or critical' }).optional(),
+            rule: z.string().regex(ID_PATTERN, 'must be a rule id').optional(),
+            subject: z.string().regex(ID_PATTERN, 'must be an id').optional(),
+            limit: z.coerce.number().int().min(1).max(1000).optional(),
+          }),
+          response: { 200: z.object({ alerts: z.array(alertSchema) }) },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const f: Parameters<typeof engine.alerts>[0] = {};
+        if (q.state) f.state = q.state;
+        if (q.hub) f.hub = q.hub;
+        if (q.severity) f.severity = q.severity;
+        if (q.rule) f.rule = q.rule;
+        if (q.subject) f.subject = q.subject;
+        if (q.limit) f.limit = q.limit;
+        return { alerts: engine.alerts(f) };
+      },
+    );
+
+    r.get(
+      `${prefix}/alerts/:id`,
+      {
+        schema: {
+          summary: 'One alert with its history (state transitions, acknowledgements, silences), newest first',
+          tags,
+          params: z.strictObject({ id: idParam }),
+          response: { 200: z.object({ alert: alertSchema, history: z.array(historySchema) }) },
+        },
+      },
+      async (request) => {
+        const a = engine.get(request.params.id);
+        if (!a) throw new ApiError('API_ERR_NOT_FOUND', `no alert "${request.params.id}"`);
+        const { history, ...alert } = a;
+        return { alert, history };
+      },
+    );
+
+    r.post(
+      `${prefix}/alerts/:id/ack`,
+      {
+        schema: {
+          summary: 'Acknowledge a pending or firing alert: no more re-notifications this episode',
+          tags,
+          security: [{ bearer: [] }],
+          params: z.strictObject({ id: idParam }),
+          body: z.strictObject({ comment: z.string().max(1000).optional() }).optional(),
+          response: { 200: z.object({ alert: alertSchema }) },
+        },
+        preHandler: deps.requireRole(...write),
+      },
+      async (request) => {
+        try {
+          return { alert: engine.ack(request.params.id, who(request), request.body?.comment) };
+        } catch (e) {
+          throw apiError(e);
+        }
+      },
+    );
+
+    r.get(
+      `${prefix}/silences`,
+      {
+        schema: {
+          summary: 'Silences, newest first',
+          tags,
+          querystring: z.strictObject({ status: z.enum(['active', 'pending', 'expired', 'all'], { error: 'must be active, pending, expired or all' }).optional() }),
+          response: { 200: z.object({ silences: z.array(silenceSchema) }) },
+        },
+      },
+      async (request) => ({ silences: engine.silences({ status: request.query.status ?? 'all' }).map(silenceOut) }),
+    );
+
+    r.post(
+      `${prefix}/silences`,
+      {
+        schema: {
+          summary: 'Silence alerts matching rule, hub, subject and severity (`*` wildcard) until a time: they still change state but are not notified',
+          tags,
+          security: [{ bearer: [] }],
+          body: z
+            .strictObject({
+              matchers: matchersSchema,
+              comment: z.string().min(1, 'say why').max(1000),
+              endsAt: z.iso.datetime({ offset: true }).optional(),
+              duration: z.string().optional().describe('instead of endsAt: 2h, 3d…'),
+              startsAt: z.iso.datetime({ offset: true }).optional(),
+            })
+            .superRefine((b, ctx) => {
+              if (b.duration !== undefined && !parseDuration(b.duration)) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'must be a duration like 2h' });
+            }),
+          response: { 201: z.object({ silence: silenceSchema }) },
+        },
+        preHandler: deps.requireRole(...write),
+      },
+      async (request, reply) => {
+        const b = request.body;
+        if ((b.endsAt === undefined) === (b.duration === undefined))
+          throw new ApiError('API_ERR_VALIDATION', 'body: give exactly one of endsAt (ISO 8601) or duration (e.g. 2h)', { parameter: 'endsAt' });
+        try {
+          const input: Parameters<typeof engine.addSilence>[0] = { matchers: b.matchers, comment: b.comment, createdBy: who(request) };
+          if (b.endsAt) input.endsAt = Date.parse(b.endsAt);
+          else input.durationMs = parseDuration(b.duration as string) as number;
+          if (b.startsAt) input.startsAt = Date.parse(b.startsAt);
+          const s = engine.addSilence(input);
+          return reply.code(201).send({ silence: silenceOut(s) });
+        } catch (e) {
+          throw apiError(e);
+        }
+      },
+    );
+
+    r.delete(
+      `${prefix}/silences/:id`,
+      {
+        schema: {
+          summary: 'End a silence now (it stays listed as expired)',
+          tags,
+          security: [{ bearer: [] }],
+          params: z.strictObject({ id: z.string().uuid('must be a silence id') }),
+          response: { 200: z.object({ silence: silenceSchema }) },
+        },
+        preHandler: deps.requireRole(...write),
+      },
+      async (request) => {
+        try {
+          return { silence: silenceOut(engine.expireSilence(request.params.id, who(request))) };
+        } catch (e) {
+          throw apiError(e);
+        }
+      },
+    );
+  };
+  return plugin;
+}

@@ -1,0 +1,285 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEmbeddedStore } from '../storage/embedded.ts';
+import { silentLogger } from '../telemetry/log.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { DAY, harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';
+
+const BATTERY = `
+rules:
+  - id: battery-low
+    kind: threshold
+    select: { hub: demo, metric: battery_soc }
+    below: 20
+    hysteresis: 5
+    renotify: 1h
+`;
+
+const AQUIFER = `
+rules:
+  - id: aquifer-depletion
+    kind: depletion
+    select: { metric: groundwater_level }
+    window: 3d
+    floor: 40
+    horizon: 30d
+`;
+
+/** Hourly levels falling 0.5 m/day from 50 m, for `days` days. */
+function falling(days: number): ReturnType<typeof reading>[] {
+  return Array.from({ length: days * 24 + 1 }, (_, hour) => reading('well-1', T0 + hour * HOUR, { groundwater_level: 50 - hour / 48 }));
+}
+
+describe('rules engine', () => {
+  let h: Harness;
+  const cleanup: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    await h?.close();
+    for (const f of cleanup.splice(0)) await f();
+  });
+
+  it('restart while firing: the new engine (same state dir) is still firing and does not notify again', async () => {
+    // Scenario: battery at 10 % fires; the process stops and a new engine starts on the same state;
+    // readings keep it under the limit for an hour (re-notify after 1 h must count from the first one).
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    expect(h.published).toHaveLength(1);
+    await h.engine.stop();
+    h.clock.advance(10 * MIN);
+    await h.restart();
+    expect(h.engine.alerts({ state: 'firing' }).map((a) => a.id)).toEqual(['demo.battery-low.battery-1']);
+    await h.feed(reading('battery-1', T0 + 10 * MIN, { battery_soc: 9 }));
+    await h.tick();
+    expect(h.published).toHaveLength(1); // no duplicate
+    h.clock.advance(51 * MIN);
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'renotify']);
+  });
+
+  it('restart while a windowed alert fires: windows come back from storage, the alert neither resolves nor refires', async () => {
+    // Scenario: 3 days of falling aquifer levels, stored in the embedded store and fed to the engine;
+    // depletion fires; restart with the store: the rebuilt window keeps the verdict; new readings too.
+    const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-store-'));
+    const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 0 });
+    await store.start();
+    cleanup.push(async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const readings = falling(3);
+    await store.write(readings);
+    h = await harness(AQUIFER, { store });
+    await h.feed(...readings);
+    await h.tick();
+    expect(h.messages('aquifer-depletion').map((m) => m.event)).toEqual(['firing']);
+    await h.engine.stop();
+    await h.restart();
+    await h.tick();
+    const a = h.engine.get('demo.aquifer-depletion.well-1');
+    expect(a?.state).toBe('firing');
+    expect(Number(a?.facts.points)).toBe(73); // the whole window, from storage
+    const more = Array.from({ length: 6 }, (_, k) => reading('well-1', T0 + (72 + k + 1) * HOUR, { groundwater_level: 50 - (72 + k + 1) / 48 }));
+    await store.write(more);
+    await h.feed(...more);
+    await h.tick();
+    expect(h.messages('aquifer-depletion').map((m) => m.event)).toEqual(['firing']);
+  });
+
+  it('restart with no storage: a windowed alert without data keeps firing (no verdict is not "resolved")', async () => {
+    // Scenario: depletion fires; restart without a store; the schedule runs on empty windows.
+    h = await harness(AQUIFER);
+    await h.feed(...falling(3));
+    await h.tick();
+    await h.engine.stop();
+    await h.restart();
+    await h.tick();
+    await h.tick();
+    expect(h.engine.get('demo.aquifer-depletion.well-1')?.state).toBe('firing');
+    expect(h.published.filter((p) => p.alert?.event === 'resolved' || p.alert === null)).toHaveLength(0);
+  });
+
+  it('late and out-of-order readings land in order; readings older than the window are ignored', async () => {
+    // Scenario: the 3-day aquifer series delivered newest-first; then a reading stamped 5 days ago.
+    const metrics = createMetrics();
+    h = await harness(AQUIFER, { metrics });
+    for (const r of falling(3).reverse()) h.engine.onReadings([r]);
+    await h.tick();
+    const a = h.engine.get('demo.aquifer-depletion.well-1');
+    expect(Number(a?.facts.ratePerDay)).toBeCloseTo(-0.5, 9);
+    expect(a?.facts.points).toBe(73);
+    await h.feed(reading('well-1', T0 - 2 * DAY, { groundwater_level: 10 }));
+    await h.tick();
+    expect(Number(h.engine.get('demo.aquifer-depletion.well-1')?.facts.ratePerDay)).toBeCloseTo(-0.5, 9);
+    expect(await metrics.registry.getSingleMetricAsString('steward_rules_readings_ignored_total')).toContain('reason="too_old"} 1');
+  });
+
+  it('silence: a firing alert is held back until the silence ends, then notified once', async () => {
+    // Scenario: steward silences battery-low for 2 h; the battery drops; after 2 h housekeeping notifies.
+    h = await harness(BATTERY);
+    const s = h.engine.addSilence({ matchers: { rule: 'battery-*', hub: 'demo' }, createdBy: 'ana', comment: 'replacing the battery', durationMs: 2 * HOUR });
+    expect(s.status).toBe('active');
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    expect(h.published).toHaveLength(0);
+    expect(h.engine.get('demo.battery-low.battery-1')).toMatchObject({ state: 'firing', silencedBy: [s.id] });
+    h.clock.advance(HOUR);
+    await h.tick();
+    expect(h.published).toHaveLength(0);
+    h.clock.advance(HOUR);
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing']);
+    expect(h.engine.silences({ status: 'expired' }).map((x) => x.id)).toEqual([s.id]);
+    expect(h.engine.get('demo.battery-low.battery-1')?.history.some((e) => e.event === 'silenced' && e.by === 'ana')).toBe(false); // silenced before it fired
+  });
+
+  it('expiring a silence early releases the alert at the next housekeeping', async () => {
+    // Scenario: silence for a day, battery fires, steward removes the silence after 10 minutes.
+    h = await harness(BATTERY);
+    const s = h.engine.addSilence({ matchers: { severity: 'warning' }, createdBy: 'ana', comment: 'maintenance', durationMs: DAY });
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.clock.advance(10 * MIN);
+    expect(h.engine.expireSilence(s.id, 'ben')).toMatchObject({ status: 'expired', expiredBy: 'ben' });
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing']);
+  });
+
+  it('ack: re-notification stops; the retained state shows who acknowledged', async () => {
+    // Scenario: battery fires at 00:00, re-notified at 01:00, acknowledged at 01:10, nothing more by 05:00.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.clock.set(T0 + HOUR);
+    await h.tick();
+    h.clock.set(T0 + HOUR + 10 * MIN);
+    const acked = h.engine.ack('demo.battery-low.battery-1', 'ana', 'generator on its way');
+    expect(acked.acknowledged).toEqual({ by: 'ana', at: new Date(T0 + 70 * MIN).toISOString(), comment: 'generator on its way' });
+    await h.engine.idle();
+    for (let k = 2; k <= 5; k++) {
+      h.clock.set(T0 + k * HOUR);
+      await h.tick();
+    }
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'renotify', 'update']);
+    const update = h.published.at(-1);
+    expect(update).toMatchObject({ topic: 'csm/v1/demo/alerts/battery-low/battery-1', retain: true });
+    expect(update?.alert?.acknowledged?.by).toBe('ana');
+    expect(() => h.engine.ack('demo.nope.x', 'ana')).toThrow(/no alert/);
+  });
+
+  it('a new episode clears the acknowledgement', async () => {
+    // Scenario: fire, ack, resolve (26 %), fire again: the second episode is re-notified after an hour.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.engine.ack('demo.battery-low.battery-1', 'ana');
+    await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 26 }));
+    expect(() => h.engine.ack('demo.battery-low.battery-1', 'ana')).toThrow(/resolved/);
+    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 10 }));
+    expect(h.engine.get('demo.battery-low.battery-1')).toMatchObject({ episode: 2, acknowledged: null });
+    h.clock.advance(HOUR);
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'update', 'resolved', 'firing', 'renotify']);
+  });
+
+  it('reload keeps alert state; a broken file is rejected with a precise error and the old rules stay active', async () => {
+    // Scenario: battery-low fires; the limit is edited to 15 (still firing, no duplicate); then the file
+    // is broken (window: 7days on a new rule): rejected, battery-low still evaluates with limit 15.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.writeRules(BATTERY.replace('below: 20', 'below: 15'));
+    const ok = await h.engine.reload();
+    expect(ok.ok).toBe(true);
+    expect(h.engine.get('demo.battery-low.battery-1')?.state).toBe('firing');
+    await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 12 }));
+    expect(h.published).toHaveLength(1);
+    h.writeRules(`${BATTERY.replace('below: 20', 'below: 15')}
+  - id: aquifer-depletion
+    kind: depletion
+    select: { metric: groundwater_level }
+    window: 7days
+    floor: 35
+    horizon: 30d
+`);
+    const bad = await h.engine.reload();
+    expect(bad.ok).toBe(false);
+    expect(bad.ok ? [] : bad.errors.map((e) => `${e.rule}: ${e.field}: ${e.message} (line ${e.line})`)).toEqual(['aquifer-depletion: window: must be a duration like 7d (line 13)']);
+    expect(h.engine.rules().map((r) => r.id)).toEqual(['battery-low']);
+    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 21 })); // 21 ≥ 15 + 5: resolves under the kept rules
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'resolved']);
+  });
+
+  it('reload from the file watcher: an edited file applies without a call', async () => {
+    // Scenario: the engine watches its directory; the limit is raised from 20 to 50 on disk.
+    h = await harness(BATTERY, { watch: true, watchDebounceMs: 50 });
+    await h.feed(reading('battery-1', T0, { battery_soc: 40 }));
+    expect(h.published).toHaveLength(0);
+    h.writeRules(BATTERY.replace('below: 20', 'below: 50'));
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && !h.engine.rules().length) await new Promise((r) => setTimeout(r, 20));
+    for (;;) {
+      await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 40 }));
+      if (h.published.length || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing']);
+  });
+
+  it('a removed rule resolves its alerts and clears their retained topics', async () => {
+    // Scenario: battery-low fires; the rule file is emptied and reloaded.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.writeRules('rules: []\n');
+    await h.engine.reload();
+    await h.engine.idle();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'resolved']);
+    expect(h.messages('battery-low')[1]?.message).toMatch(/^Resolved: Rule "battery-low" was removed or disabled; battery charge/);
+    expect(h.published.at(-1)).toMatchObject({ topic: 'csm/v1/demo/alerts/battery-low/battery-1', alert: null, retain: true });
+  });
+
+  it('broker down: the firing notification is retried with backoff and delivered once the broker is back', async () => {
+    // Scenario: publishes fail while the alert fires; retries run out; the broker returns; housekeeping delivers.
+    h = await harness(BATTERY, {});
+    h.brokerDown = true;
+    h.engine.onReadings([reading('battery-1', T0, { battery_soc: 10 })]);
+    await h.engine.stop(); // stops retrying; the delivery stays outstanding in the state
+    h.brokerDown = false;
+    await h.restart();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing']);
+    await h.tick();
+    expect(h.messages('battery-low')).toHaveLength(1);
+  });
+
+  it('alerts() filters by state, hub, severity; firing first', async () => {
+    // Scenario: two batteries, one firing, one resolved.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }), reading('battery-2', T0, { battery_soc: 10 }), reading('battery-2', T0 + MIN, { battery_soc: 30 }));
+    expect(h.engine.alerts().map((a) => `${a.subject}:${a.state}`)).toEqual(['battery-1:firing', 'battery-2:resolved']);
+    expect(h.engine.alerts({ state: 'resolved' }).map((a) => a.subject)).toEqual(['battery-2']);
+    expect(h.engine.alerts({ hub: 'other' })).toEqual([]);
+    expect(h.engine.alerts({ severity: 'critical' })).toEqual([]);
+  });
+
+  it('the alert sink receives every transition and acknowledgement', async () => {
+    // Scenario: fire, ack, resolve, with a sink recording events.
+    const events: string[] = [];
+    h = await harness(BATTERY, { sink: { write: async (es) => void events.push(...es.map((e) => `${e.event}:${e.from}->${e.to}`)) } });
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.engine.ack('demo.battery-low.battery-1', 'ana');
+    await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 30 }));
+    await h.engine.stop();
+    expect(events).toEqual(['transition:inactive->firing', 'ack:firing->firing', 'transition:firing->resolved']);
+  });
+
+  it('init refuses an invalid rule set, naming every problem', async () => {
+    // Scenario: a rule file with two mistakes.
+    await expect(
+      harness(`
+rules:
+  - id: a
+    kind: threshold
+    select: { metric: battery_sco }
+    below: 20
+  - id: b
+    kind: thresold
+`),
+    ).rejects.toThrow(/rule "a": select.metric: unknown metric "battery_sco".*\n.*rule "b": kind: unknown kind "thresold"/);
+  });
+});
