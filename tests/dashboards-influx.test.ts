@@ -7,7 +7,6 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Point } from '@influxdata/influxdb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { parseConfig } from '../core/config.ts';
@@ -22,7 +21,7 @@ import { policyFromYaml } from '../privacy/testing.ts';
 import { type FleetEntry, demoFleet, fleetEntry } from '../simulators/fleet.ts';
 import { generate } from '../simulators/runner.ts';
 import { type InfluxStore, createInfluxStore } from '../storage/influx.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { AlertPoint, StoredReading } from '../storage/types.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../telemetry/writer.ts';
@@ -122,16 +121,12 @@ async function writePipelineTelemetry(): Promise<void> {
 }
 
 /**
- * Alert events as the rules engine's sink stores them (a stand-in until rules/ exports its sink;
- * the shape is ALERTS_SCHEMA): a depletion alert firing, a battery alert that fired and resolved,
- * and Shannon-index evaluations of a diversity rule per site.
+ * Alert transitions written through the store's alerts path (the one the rules engine's sink
+ * uses): a depletion alert firing, a battery alert that fired and resolved, and Shannon-index
+ * evaluations of a diversity rule per site.
  */
 async function writeAlerts(): Promise<void> {
-  const p = (ts: number, tags: Record<string, string>, state: string, value: number, message: string): Point => {
-    const point = new Point(ALERTS_SCHEMA.measurement).timestamp(ts).stringField('state', state).floatField('value', value).stringField('message', message);
-    for (const [k, v] of Object.entries(tags)) point.tag(k, v);
-    return point;
-  };
+  const p = (ts: number, tags: { hub: string; rule: string; subject: string; severity: string; kind: string }, state: string, value: number, message: string): AlertPoint => ({ ts, ...tags, state, value, message });
   const points = [
     p(now - 5 * 3_600_000, { hub: HUB, rule: 'aquifer-depletion', subject: 'well-1', severity: 'critical', kind: 'depletion' }, 'firing', 12, 'Aquifer at well-1 reaches its safe minimum in 12 days'),
     p(now - 9 * 3_600_000, { hub: HUB, rule: 'battery-low', subject: 'battery-1', severity: 'warning', kind: 'threshold' }, 'firing', 18, 'Battery at 18%'),
@@ -142,8 +137,9 @@ async function writeAlerts(): Promise<void> {
       points.push(p(now - d * DAY - 3_600_000, { hub: HUB, rule: 'bird-shannon-decline', subject: site, severity: 'warning', kind: 'diversity' }, 'inactive', h - d * 0.05, `Shannon diversity at ${site}: H = ${h}`));
     }
   }
-  const out = await store.writePoints(points);
-  expect(out.rejected).toEqual([]);
+  await store.writeAlerts(points);
+  const stored = await influx.queryRows(`SELECT count("message") AS n FROM "${ALERTS_SCHEMA.measurement}"`);
+  expect(Number(stored[0]?.n)).toBe(points.length);
 }
 
 /** Rows of a query answer, for assertions. */

@@ -1,8 +1,9 @@
 /**
- * The `alerts` measurement as the rules engine writes it (rules/, issue 3).
- * ASSUMPTION until rules/ exports its storage schema: tags `hub`, `rule`, `subject`, `severity`,
- * `kind` (the rule kind: threshold, depletion, diversity, …); fields `state` (string: pending,
- * firing, resolved), `value` (float: the number the rule judged), `message` (string: plain words).
+ * The `alerts` measurement as the rules engine's sink writes it (cli/rules-role.ts storeSink ->
+ * storage/lineprotocol.ts alertsToPoints): tags `hub`, `rule`, `subject`, `severity`, `kind` (the
+ * rule kind); fields `state` (string: pending, firing, resolved, acknowledged), `value` (float:
+ * the number the rule judged), `message` (string: plain words). A test checks these names against
+ * the serialiser (ingest-schema.ts alertsSchema).
  */
 export const ALERTS_SCHEMA = {
   measurement: 'alerts',

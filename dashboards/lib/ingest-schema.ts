@@ -9,7 +9,7 @@
 import { ATTRIBUTES, metricsOf } from '../../core/catalogue.ts';
 import { REJECTION_CODES } from '../../core/errors.ts';
 import { DOMAINS, type Domain } from '../../core/ids.ts';
-import { pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
+import { alertsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
 import type { PipelinePoint, ReadingStore, StoredReading } from '../../storage/types.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../../telemetry/writer.ts';
@@ -113,11 +113,19 @@ export function readingSchema(domain: Domain): { tags: Set<string>; fields: Set<
   return { tags: new Set(k.tags), fields: new Set(k.fields) };
 }
 
+/** Tags and fields of the `alerts` measurement, from an alert transition serialised by storage/lineprotocol.ts. */
+export function alertsSchema(): { tags: Set<string>; fields: Set<string> } {
+  const [point] = alertsToPoints([{ ts: Date.UTC(2026, 0, 1), hub: 'demo', rule: 'r', subject: 's', severity: 'warning', kind: 'threshold', state: 'firing', value: 1, message: 'm' }]);
+  const k = parseLineKeys(toLine(point!));
+  if (k.measurement !== ALERTS_SCHEMA.measurement) throw new Error(`lineprotocol writes alerts to ${k.measurement}`);
+  return { tags: new Set(k.tags), fields: new Set(k.fields) };
+}
+
 /** Every measurement ingest, the telemetry writer and the rules engine write, with its tags and fields. */
 export async function ingestSchema(): Promise<KnownSchema> {
   const schema: Record<string, { tags: ReadonlySet<string>; fields: ReadonlySet<string> }> = {};
   for (const d of DOMAINS) schema[d] = readingSchema(d);
   schema.pipeline = await pipelineSchema();
-  schema[ALERTS_SCHEMA.measurement] = { tags: new Set(ALERTS_SCHEMA.tags), fields: new Set(ALERTS_SCHEMA.fields) };
+  schema[ALERTS_SCHEMA.measurement] = alertsSchema();
   return schema;
 }
