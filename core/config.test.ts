@@ -35,6 +35,11 @@ describe('configuration', () => {
     expect(() => loadConfig(undefined, { STEWARD_HTTP_PORT: 'eighty' })).toThrow(/STEWARD_HTTP_PORT/);
   });
 
+  it('accepts the documented example config as it stands', () => {
+    const c = loadConfig(new URL('../docs/config.example.yaml', import.meta.url).pathname, {});
+    expect(c.mqtt.port).toBe(1883);
+  });
+
   it('returns a frozen config', () => {
     expect(Object.isFrozen(parseConfig({}))).toBe(true);
   });
