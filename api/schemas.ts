@@ -180,3 +180,19 @@ export function senmlJsonSchema(): Record<string, unknown> {
 export function payloadJsonSchemas(): Record<string, Record<string, unknown>> {
   return { 'reading.json': readingJsonSchema(), 'senml-pack.json': senmlJsonSchema() };
 }
+
+/** Query of the latest-readings routes (steward and public). */
+export const latestQuerySchema = z.strictObject({ hub: hubParam.optional(), domain: domainParam.optional(), sensor: sensorParam.optional() });
+
+/** Query of the time-series routes (steward and public). */
+export const rangeQuerySchema = z.strictObject({
+  sensor: sensorParam,
+  metric: metricParam,
+  hub: hubParam.optional(),
+  from: timeParam.optional().describe('start, inclusive (default: 24 h before `to`)'),
+  to: timeParam.optional().describe('end, exclusive (default: now)'),
+  window: windowParam.optional(),
+  agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
+  limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
+});
+

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { metricDef } from '../core/catalogue.ts';
 import { ApiError, invalidParameter } from '../api/errors.ts';
 import { definePlugin } from '../api/plugin.ts';
-import { MAX_POINTS, aggParam, domainParam, formatWindow, hubParam, intParam, latestSchema, metricParam, pointSchema, sensorParam, timeParam, windowParam } from '../api/schemas.ts';
+import { MAX_POINTS, aggParam, formatWindow, latestQuerySchema, latestSchema, pointSchema, rangeQuerySchema } from '../api/schemas.ts';
 import type { ZodTypeProvider } from '../api/zod.ts';
 import type { LatestFilter, RangeQuery, ReadingStore } from '../storage/types.ts';
 import { explainPolicy, explanationText } from './explain.ts';
@@ -41,19 +41,6 @@ const policyResponse = z.object({
   sections: z.array(z.object({ topic: z.string(), text: z.string() })),
   policy: z.record(z.string(), z.unknown()).describe('the policy file as validated (machine-readable)'),
   effective: z.record(z.string(), z.unknown()).describe('every attribute and metric of every domain with the rule that applies to it'),
-});
-
-const latestQuery = z.strictObject({ hub: hubParam.optional(), domain: domainParam.optional(), sensor: sensorParam.optional() });
-
-const rangeQuery = z.strictObject({
-  sensor: sensorParam,
-  metric: metricParam,
-  hub: hubParam.optional(),
-  from: timeParam.optional().describe('start, inclusive (default: 24 h before `to`)'),
-  to: timeParam.optional().describe('end, exclusive (default: now)'),
-  window: windowParam.optional(),
-  agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
-  limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
 });
 
 const iso = (ts: number): string => new Date(ts).toISOString();
@@ -103,7 +90,7 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
             summary: 'Open data: the newest value of every sensor and metric (no authentication)',
             description: `Filtered by the privacy policy before it was stored. Rate limited per address. Policy: ${EXPLANATION_URL}`,
             tags: ['open data'],
-            querystring: latestQuery,
+            querystring: latestQuerySchema,
             response: { 200: z.object({ policy: policyRef, readings: z.array(latestSchema) }) },
           },
         },
@@ -130,7 +117,7 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
             summary: 'Open data: one metric of one sensor over time, raw or aggregated into windows (no authentication)',
             description: `At most ${MAX_POINTS} points per answer; the default range is the last 24 h. Personal metrics are never served. Policy: ${EXPLANATION_URL}`,
             tags: ['open data'],
-            querystring: rangeQuery,
+            querystring: rangeQuerySchema,
             response: {
               200: z.object({
                 policy: policyRef,

@@ -181,3 +181,27 @@ export function movingAverage(points: readonly Point[], windowMs: number): Point
   }
   return out;
 }
+
+/** What a trend needs of a rule: its window, smoothing and minimum evidence (ms, points). */
+export interface TrendSpec {
+  window: number;
+  smooth: number;
+  minPoints: number;
+  minSpan?: number | undefined;
+}
+
+/**
+ * The points a trend of `metric` is fitted on: the window ending at the subject's latest reading,
+ * smoothed by a moving average of `smooth` ms first. Undefined when there are fewer than
+ * `minPoints` or they span less than `minSpan` (default a quarter of the window): no verdict.
+ */
+export function trendWindow(view: { latestTs(metrics: readonly string[]): number | undefined; points(metric: string, from: number, to: number): Point[] }, metric: string, spec: TrendSpec): { end: number; first: number; pts: Point[] } | undefined {
+  const end = view.latestTs([metric]);
+  if (end === undefined) return undefined;
+  const raw = view.points(metric, end - spec.window - spec.smooth, end);
+  const pts = spec.smooth ? movingAverage(raw, spec.smooth).filter((p) => p.ts >= end - spec.window) : raw;
+  if (pts.length < spec.minPoints) return undefined;
+  const first = pts[0]?.ts ?? end;
+  if (end - first < (spec.minSpan ?? spec.window / 4)) return undefined;
+  return { end, first, pts };
+}

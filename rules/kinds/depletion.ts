@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel, utcDate, withUnit } from '../message.ts';
-import { leastSquares, movingAverage } from '../series.ts';
+import { leastSquares, trendWindow } from '../series.ts';
 import { checkDomain, durationSchema, positiveDurationSchema, requireMetric, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';
 
@@ -61,13 +61,9 @@ export const depletion: KindDefinition<DepletionRule> = {
   spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
     const metric = rule.select.metric as string;
-    const end = view.latestTs([metric]);
-    if (end === undefined) return undefined;
-    const raw = view.points(metric, end - rule.window - rule.smooth, end);
-    const pts = rule.smooth ? movingAverage(raw, rule.smooth).filter((p) => p.ts >= end - rule.window) : raw;
-    if (pts.length < rule.minPoints) return undefined;
-    const first = pts[0]?.ts ?? end;
-    if (end - first < (rule.minSpan ?? rule.window / 4)) return undefined;
+    const w = trendWindow(view, metric, rule);
+    if (!w) return undefined;
+    const { end, first, pts } = w;
     const fit = leastSquares(pts);
     if (!fit) return undefined;
     const unit = metricUnit(metric);

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel } from '../message.ts';
-import { leastSquares, movingAverage } from '../series.ts';
+import { leastSquares, trendWindow } from '../series.ts';
 import { checkDomain, durationSchema, positiveDurationSchema, requireMetric, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';
 
@@ -54,12 +54,9 @@ export const rate: KindDefinition<RateRule> = {
   spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
     const metric = rule.select.metric as string;
-    const end = view.latestTs([metric]);
-    if (end === undefined) return undefined;
-    const raw = view.points(metric, end - rule.window - rule.smooth, end);
-    const pts = rule.smooth ? movingAverage(raw, rule.smooth).filter((p) => p.ts >= end - rule.window) : raw;
-    if (pts.length < rule.minPoints) return undefined;
-    if (end - (pts[0]?.ts ?? end) < (rule.minSpan ?? rule.window / 4)) return undefined;
+    const w = trendWindow(view, metric, rule);
+    if (!w) return undefined;
+    const { end, pts } = w;
     const fit = leastSquares(pts);
     if (!fit) return undefined;
     const r = fit.slope * rule.per;

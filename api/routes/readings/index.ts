@@ -7,24 +7,11 @@ import { z } from 'zod';
 import { metricDef } from '../../../core/catalogue.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
-import { aggParam, domainParam, formatWindow, hubParam, intParam, latestSchema, MAX_POINTS, metricParam, sensorParam, seriesSchema, timeParam, windowParam } from '../../schemas.ts';
+import { formatWindow, latestQuerySchema, latestSchema, MAX_POINTS, rangeQuerySchema, seriesSchema } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
 
 const DAY_MS = 86_400_000;
-
-const latestQuery = z.strictObject({ hub: hubParam.optional(), domain: domainParam.optional(), sensor: sensorParam.optional() });
-
-const rangeQuery = z.strictObject({
-  sensor: sensorParam,
-  metric: metricParam,
-  hub: hubParam.optional(),
-  from: timeParam.optional().describe('start, inclusive (default: 24 h before `to`)'),
-  to: timeParam.optional().describe('end, exclusive (default: now)'),
-  window: windowParam.optional(),
-  agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
-  limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
-});
 
 const iso = (ts: number): string => new Date(ts).toISOString();
 
@@ -39,7 +26,7 @@ export default definePlugin(
         schema: {
           summary: 'Newest value of every sensor and metric',
           tags: ['data'],
-          querystring: latestQuery,
+          querystring: latestQuerySchema,
           response: { 200: z.object({ readings: z.array(latestSchema) }) },
         },
       },
@@ -62,7 +49,7 @@ export default definePlugin(
           summary: 'One metric of one sensor over time, raw or aggregated into windows',
           description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h.`,
           tags: ['data'],
-          querystring: rangeQuery,
+          querystring: rangeQuerySchema,
           response: { 200: seriesSchema },
         },
       },
