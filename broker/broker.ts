@@ -24,6 +24,10 @@ import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, cli
 import { BrokerError, type RefusalReason } from './errors.ts';
 import { guardConnection } from './guard.ts';
 
+/** Emitter backlog above which publishes are held (backpressure), and below which they are released. */
+const RELAY_HIGH_WATER = 2000;
+const RELAY_LOW_WATER = 500;
+
 /** Deepest topic accepted, levels (Aedes default 100; the v1 scheme uses at most 6). */
 export const MAX_TOPIC_LEVELS = 32;
 
@@ -305,6 +309,28 @@ class MqttBroker implements Broker {
 
   // ---------------------------------------------------------------------------------------------
 
+  /** Publishes held by backpressure, released together once the emitter's queue has drained. */
+  #held: Array<() => void> = [];
+  #backlogTimer: NodeJS.Timeout | undefined;
+
+  /** Messages waiting in Aedes's emitter (mqemitter's queue beyond its concurrency). */
+  #relayBacklog(): number {
+    return (this.#aedes as unknown as { mq?: { length?: number } } | undefined)?.mq?.length ?? 0;
+  }
+
+  /** One timer for all held publishes, however many clients wait. */
+  #watchBacklog(): void {
+    if (this.#backlogTimer) return;
+    this.#backlogTimer = setInterval(() => {
+      if (this.#relayBacklog() > RELAY_LOW_WATER && this.#state === 'up') return;
+      clearInterval(this.#backlogTimer);
+      this.#backlogTimer = undefined;
+      const held = this.#held;
+      this.#held = [];
+      for (const release of held) release();
+    }, 2);
+  }
+
   #aedesOptions(): AedesOptions {
     const o = this.#opts;
     const options: AedesOptions = {
@@ -334,6 +360,14 @@ class MqttBroker implements Broker {
       authorizePublish: (client, packet, done) => {
         const s = client ? this.#sessions.get(client) : undefined;
         if (s && canPublish(s.acl, packet.topic) && this.#stillRegistered(s.principal)) {
+          // Backpressure: Aedes PUBACKs QoS 1 before delivery, so nothing slows a publisher while
+          // deliveries queue up in the emitter. While that queue is long, hold this publish (and
+          // with it its PUBACK and that client's next packet) until it has drained.
+          if (this.#relayBacklog() > RELAY_HIGH_WATER) {
+            this.#held.push(() => done(null));
+            this.#watchBacklog();
+            return;
+          }
           done(null);
           return;
         }

@@ -54,8 +54,15 @@ export class Forwarder {
 
   /** Asks for a forward soon (e.g. when a full batch is waiting). */
   poke(): void {
-    if (!this.#stopped && !this.#running && this.#backoffMs === 0) this.#schedule(0);
+    // Arm once: re-arming on every message would push the forward back for as long as messages
+    // keep arriving.
+    if (!this.#stopped && !this.#running && this.#backoffMs === 0 && !this.#poked) {
+      this.#poked = true;
+      this.#schedule(0);
+    }
   }
+
+  #poked = false;
 
   /**
    * Stops the timer, then keeps forwarding until the spool is empty, storage fails, or
@@ -75,6 +82,7 @@ export class Forwarder {
   #schedule(ms: number): void {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
+      this.#poked = false;
       this.#running = this.#loop().finally(() => {
         this.#running = undefined;
       });

@@ -128,14 +128,49 @@ export function createIngest(o: IngestOptions): Ingest {
       reject(topic, payload, 'schema', `could not parse: ${(e as Error).message}`, t.hub, t.sensor);
       return;
     }
-    spool.append(readings); // durable before the PUBACK
+    pending.push(...readings); // spooled by commitPending() before any held PUBACK goes out
     o.metrics.readingsAccepted.inc({ hub: t.hub, domain: t.domain }, readings.length);
-    if (spool.depth() >= cfg.batchSize) forwarder.poke();
-    for (const l of listeners) {
+  }
+
+  // Group commit: the readings of every message handled since the last commit go to the spool in
+  // one transaction, and the PUBACKs of those messages are held until it has committed.
+  let pending: Reading[] = [];
+  let heldAcks: object[] = [];
+  let commitScheduled = false;
+  let sliceStart = 0;
+  let sendNow: ((packet: object) => void) | undefined;
+  function commitPending(): void {
+    commitScheduled = false;
+    const readings = pending;
+    const acks = heldAcks;
+    pending = [];
+    heldAcks = [];
+    if (readings.length) {
       try {
-        l(readings);
+        spool.append(readings); // durable before the PUBACKs
       } catch (err) {
-        log.error({ err }, 'a reading listener failed');
+        // Not acknowledged: the broker redelivers them to the persistent session.
+        log.error({ err }, 'spool write failed; messages not acknowledged');
+        client?.end(true);
+        setTimeout(() => client?.reconnect(), 1000).unref();
+        return;
+      }
+    }
+    if (spool.depth() >= cfg.batchSize) forwarder.poke();
+    const c = client;
+    if (c?.connected && sendNow && acks.length) {
+      const stream = c.stream as unknown as { cork(): void; uncork(): void };
+      stream.cork(); // one write for the whole batch of PUBACKs
+      for (const a of acks) sendNow(a);
+      stream.uncork();
+    }
+    if (readings.length) {
+      for (const l of listeners) {
+        try {
+          l(readings);
+        } catch (err) {
+          log.error({ err }, 'a reading listener failed');
+        }
       }
     }
   }
@@ -156,21 +191,44 @@ export function createIngest(o: IngestOptions): Ingest {
         ...o.mqttOptions,
       });
       client = c;
-      // mqtt.js sends the PUBACK only when this callback is called [MQTT-4.3.2]; we call it after
-      // the spool commit, so an acknowledged reading is never only in memory.
+      // Group commit. mqtt.js hands over the next packet only after the PUBACK of this one is
+      // written, so one spool transaction per message would bound ingest to 1 / commit latency.
+      // Instead each PUBACK is held (mqtt.js continues at once) and sent by commitPending() after
+      // the spool has committed the readings of every message handled so far [MQTT-4.3.2: the
+      // receiver acknowledges once it has taken ownership]. This relies on mqtt.js 5's private
+      // _sendPacket; without it we fall back to one commit per message.
+      const priv = c as unknown as { _sendPacket?: (p: { cmd: string }, cb?: () => void, ...rest: unknown[]) => void };
+      const grouped = typeof priv._sendPacket === 'function';
+      if (grouped) {
+        const send = priv._sendPacket!.bind(c);
+        sendNow = (p) => send(p as { cmd: string });
+        priv._sendPacket = (p, cb, ...rest) => {
+          if (p.cmd !== 'puback') return send(p, cb, ...rest);
+          heldAcks.push(p);
+          if (!commitScheduled) {
+            commitScheduled = true;
+            setImmediate(commitPending);
+          }
+          // Yield to the event loop every 5 ms: libuv reads up to 32 x 64 KiB from a busy socket
+          // per turn, and without a yield the forwarder's timer and storage responses starve.
+          const now = performance.now();
+          if (now - sliceStart > 5) {
+            sliceStart = now;
+            setImmediate(() => cb?.());
+          } else cb?.();
+        };
+      } else {
+        log.warn('mqtt.js has no _sendPacket: one spool commit per message (slower)');
+      }
       c.handleMessage = (packet, done) => {
         if (packet.cmd !== 'publish') return done();
         const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        try {
-          handle(packet.topic, payload);
-          done();
-        } catch (err) {
-          // The spool failed (disk full, I/O error): do not acknowledge; the broker redelivers.
-          log.error({ err }, 'spool write failed; message not acknowledged');
-          c.end(true);
-          setTimeout(() => c.reconnect(), 1000).unref();
-        }
+        handle(packet.topic, payload);
+        if (!grouped) commitPending(); // durable before done() lets mqtt.js send the PUBACK
+        done();
       };
+      // Nagle off: PUBACKs and alerts are small and latency-sensitive (mqtt.js never sets it).
+      c.on('connect', () => (c.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
       c.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
       c.on('offline', () => log.warn({ url }, 'ingest disconnected from the broker; reconnecting'));
       await new Promise<void>((resolve, reject) => {
@@ -194,6 +252,7 @@ export function createIngest(o: IngestOptions): Ingest {
       });
     },
     async stop() {
+      commitPending(); // readings handled but not yet committed
       if (client) {
         const c = client;
         await new Promise<void>((r) => c.end(false, {}, () => r()));
