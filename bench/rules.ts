@@ -1,0 +1,618 @@
+/**
+ * The rules benchmark: publish-to-alert latency under background load, and evaluation
+ * throughput with 1,000 rules.
+ *
+ *   node --import tsx bench/rules.ts                       # both parts, ~2 minutes
+ *   node --import tsx bench/rules.ts --phases latency --rate 5000 --duration 30
+ *   node --import tsx bench/rules.ts --phases throughput --rules 1000
+ *
+ * Latency (real processes, real sockets): `server` is `steward start` without the simulator
+ * (cli/roles.ts `startAll`: embedded store, broker, API, ingest and rules in one process, as
+ * `npm start` runs them) with the shipped demo rules plus a probe rule; `load` (bench/roles/load.ts)
+ * is N registered devices of the demo hub publishing quiet readings at QoS 1 (R/s in total, none
+ * of which fires anything); `probe` is one battery device alternating 9 % (fires the threshold rule
+ * `probe-battery-low`, no for-duration) and 30 % (resolves it) a few times per second, and a hub
+ * member (account of role `hub`) subscribed to `csm/v1/demo/alerts/#` in the same process.
+ * Latency = arrival of the `firing` / `resolved` alert at the member minus the publish. Phases:
+ * `idle` (probe alone), then `load` (probe during the background load, after a warm-up).
+ *
+ * Throughput (in-process, no network): bench/roles/rules-eval.ts feeds readings one at a time to
+ * an engine loaded with a generated rule set, then times `evaluate()` (every windowed and deadman
+ * rule). Sets: `generated` (--rules rules), `none` (the fixed cost per reading).
+ *
+ * Results: Markdown on stdout, and bench/results/rules-<time>/ (result.json, summary.md, each
+ * role's log, CPU profiles with --profile). See docs/benchmarks.md.
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Registry } from '../registry/registry.ts';
+import { DEFAULT_RULES_DIR } from '../rules/check.ts';
+import { sensorAt, type BenchSensor } from './lib/fleet.ts';
+import { liveRoles, loadAverage, procStats, round1, RoleProcess, type ProcStats, type RoleMessage } from './lib/proc.ts';
+
+const HELP = `Usage: node --import tsx bench/rules.ts [options]
+
+  --phases LIST        idle,load,throughput (default: all three)
+  Latency (idle, load):
+  --rate R[,R2…]       background readings/s of the load phase; a list runs one load phase
+                       per rate, in that order (default 5000)
+  --topology T         all-in-one: \`steward start\` in one process (default); split: \`steward
+                       broker\`, \`steward ingest\` and \`steward rules\` as three processes (rules
+                       reads the raw tier and publishes alerts over its own mqtt.js connection)
+  --devices N          background devices of the demo hub, each its own MQTT client (default 100)
+  --duration D         seconds the probe runs in the load phase (default 30)
+  --idle-duration S    seconds the probe runs in the idle phase (default 10)
+  --warmup S           seconds of background load before the probe starts (default 5)
+  --hz H               probe readings per second (default 5: one alert transition each)
+  --nodelay            probe clients set TCP_NODELAY (default: plain mqtt.js, Nagle on, as a
+                       real device or hub member would connect)
+  --log-level L        server log level (default info, as \`steward start\`)
+  --aedes-concurrency N  experiment: Aedes's emitter concurrency in the server (default:
+                       Steward's, i.e. Aedes's 100)
+  Throughput:
+  --rules N            generated rules (default 1000)
+  --eval-sensors S     sensors of the generated fleet (default 400)
+  --readings N         readings fed to the engine (default 200000)
+  --evaluations K      evaluate() runs timed (default 5)
+  --sets LIST          rule sets: generated,none,demo (default generated,none)
+  General:
+  --profile ROLES      run these roles (server,load,probe,eval) under --cpu-prof
+  --out DIR            results root (default bench/results)
+  -h, --help
+`;
+
+const { values: opt } = parseArgs({
+  options: {
+    phases: { type: 'string', default: 'idle,load,throughput' },
+    rate: { type: 'string', default: '5000' },
+    topology: { type: 'string', default: 'all-in-one' },
+    devices: { type: 'string', default: '100' },
+    duration: { type: 'string', default: '30' },
+    'idle-duration': { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '5' },
+    hz: { type: 'string', default: '5' },
+    nodelay: { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
+    'aedes-concurrency': { type: 'string' },
+    rules: { type: 'string', default: '1000' },
+    'eval-sensors': { type: 'string', default: '400' },
+    readings: { type: 'string', default: '200000' },
+    evaluations: { type: 'string', default: '5' },
+    sets: { type: 'string', default: 'generated,none' },
+    profile: { type: 'string', default: '' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const num = (name: string, v: string | undefined, min = 0): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) {
+    process.stderr.write(`--${name}: "${v}" is not a number >= ${min}\n${HELP}`);
+    process.exit(2);
+  }
+  return n;
+};
+const PHASES = new Set((opt.phases ?? '').split(',').filter(Boolean));
+for (const p of PHASES) {
+  if (!['idle', 'load', 'throughput'].includes(p)) {
+    process.stderr.write(`--phases: unknown phase "${p}"\n${HELP}`);
+    process.exit(2);
+  }
+}
+const RATES = (opt.rate ?? '').split(',').map((r) => num('rate', r, 1));
+const TOPOLOGY = opt.topology === 'split' ? 'split' : 'all-in-one';
+if (opt.topology !== 'split' && opt.topology !== 'all-in-one') {
+  process.stderr.write(`--topology: "${opt.topology}" is not all-in-one or split\n${HELP}`);
+  process.exit(2);
+}
+const DEVICES = num('devices', opt.devices, 1);
+const DURATION = num('duration', opt.duration, 1);
+const IDLE_S = num('idle-duration', opt['idle-duration'], 1);
+const WARMUP = num('warmup', opt.warmup);
+const HZ = num('hz', opt.hz, 0.1);
+const SETS = (opt.sets ?? '').split(',').filter(Boolean);
+const PROFILE = new Set((opt.profile ?? '').split(',').filter(Boolean));
+/** Per-device PUBACKs outstanding before the load generator skips a due reading: 2 s of readings. */
+const MAX_INFLIGHT = Math.max(16, Math.ceil((2 * Math.max(...RATES)) / DEVICES));
+
+const HUB = 'demo';
+const PROBE = { domain: 'energy', sensor: 'probe-battery', rule: 'probe-battery-low', member: 'members' } as const;
+/** The probe's rule: the same shape as the demo's `battery-low`, without its 15-minute for-duration. */
+const PROBE_RULES = `# The rules bench's probe rule (bench/rules.ts), loaded beside rules/defaults/demo.yaml.
+hub: ${HUB}
+rules:
+  - id: ${PROBE.rule}
+    kind: threshold
+    title: Battery charge
+    severity: critical
+    select: { domain: energy, sensor: ${PROBE.sensor}, metric: battery_soc }
+    below: 20
+    hysteresis: 5          # resolves above 25 %
+    renotify: 0s
+`;
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const outDir = join(opt.out ?? join(repo, 'bench', 'results'), `rules-${stamp}`);
+mkdirSync(outDir, { recursive: true });
+const tmp = mkdtempSync(join(os.tmpdir(), 'steward-bench-rules-'));
+const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
+const logFile = (role: string): string => join(outDir, `${role}.log`);
+
+const log = (msg: string): void => {
+  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+// ------------------------------------------------------------------------------------------------
+// Cleanup: every role and the temp dir, on success, error or Ctrl-C.
+
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
+    rmSync(tmp, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) {
+      for (const r of liveRoles()) r.kill();
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`${sig}: stopping every process (again to force)`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+/** A role that dies on its own ends the run at once, with the end of its log. */
+function watch(r: RoleProcess): RoleProcess {
+  void r.exited.then(async (e) => {
+    if (r.stopRequested || interrupted || cleaning) return;
+    let tail = '';
+    try {
+      tail = readFileSync(r.logFile, 'utf8').split('\n').slice(-25).join('\n');
+    } catch {
+      // no log
+    }
+    process.stderr.write(`\nbench failed: the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`}). End of ${r.logFile}:\n${tail}\n`);
+    await cleanup();
+    process.exit(1);
+  });
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Figures
+
+/**
+ * Nearest-rank percentiles of milliseconds (exact: a few hundred samples). `late` values that
+ * never arrived count above every arrival: a percentile falling among them is Infinity.
+ */
+interface Summary {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+function summarize(values: number[], late = 0): Summary {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = v.length + late;
+  if (!n) return { n: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };
+  const q = (p: number): number => {
+    const i = Math.max(0, Math.ceil(p * n) - 1);
+    return i < v.length ? round1(v[i]!) : Infinity;
+  };
+  return { n, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: late ? Infinity : round1(v.at(-1)!), mean: v.length ? round1(v.reduce((a, b) => a + b, 0) / v.length) : NaN };
+}
+/** A latency for tables: "> 5 s" for an alert that never arrived. */
+function fmtMs(x: number): string {
+  return x === Infinity ? '> 5 s' : String(x);
+}
+
+function machine(): Record<string, unknown> {
+  const sh = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unavailable';
+    }
+  };
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memTotalGiB: round1(os.totalmem() / 2 ** 30),
+    freeH: sh('free', ['-h']),
+    node: process.version,
+    kernel: os.release(),
+    loadAtStart: loadAverage(),
+  };
+}
+
+/** The busiest processes right now (other engineers' suites show up here). */
+function busiest(n = 6): string[] {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pcpu,pid,args', '--sort=-pcpu'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .slice(1, n + 1)
+      .map((l) => l.trim().replace(/\s+/g, ' ').slice(0, 140));
+  } catch {
+    return [];
+  }
+}
+
+interface Tracked {
+  role: string;
+  pid: number;
+}
+const tracked: Tracked[] = [];
+function cpuNow(): Record<string, ProcStats> {
+  const out: Record<string, ProcStats> = {};
+  for (const t of tracked) {
+    const s = procStats(t.pid);
+    if (s) out[t.role] = s;
+  }
+  return out;
+}
+function cpuDelta(a: Record<string, ProcStats>, b: Record<string, ProcStats>, wallS: number): Record<string, { cpuS: number; cores: number; peakRssMiB: number }> {
+  const out: Record<string, { cpuS: number; cores: number; peakRssMiB: number }> = {};
+  for (const [role, s] of Object.entries(b)) {
+    const s0 = a[role];
+    if (!s0) continue;
+    const cpuS = Math.round((s.cpuS - s0.cpuS) * 100) / 100;
+    out[role] = { cpuS, cores: Math.round((cpuS / wallS) * 100) / 100, peakRssMiB: s.peakRssMiB };
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Latency phases
+
+interface ProbeSample {
+  ts: number;
+  value: number;
+  event: 'firing' | 'resolved';
+  sentAt: number;
+  arrivedAt: number | null;
+  latencyMs: number | null;
+}
+
+type Eld = { p50: number; p99: number; max: number; mean: number };
+
+/** What an instrumented role (./roles/rules-marks.ts) answers to `stats`. */
+interface RoleStats extends RoleMessage {
+  wallMs: number;
+  accepted: number | null;
+  cpuS: number;
+  eventLoopDelayMs: Eld;
+  streamEvaluation: { calls: number; meanUs: number | null };
+  spoolDepth?: number;
+  marks: Partial<Record<MarkName, Array<[string, number]>>>;
+}
+type MarkName = 'routed' | 'handled' | 'published' | 'alerted';
+const MARK_ORDER: MarkName[] = ['routed', 'handled', 'published', 'alerted'];
+
+/** Words for the stage between two marks (`sent`, the marks, `arrived`). */
+function stageName(from: string, to: string): string {
+  const names: Record<string, string> = {
+    'sent>routed': 'publish → broker routed',
+    'routed>handled': TOPOLOGY === 'split' ? 'broker → rules done' : 'broker → ingest + rules done',
+    'handled>published': 'rules → alert to mqtt.js',
+    'handled>alerted': 'rules → alert in broker',
+    'published>alerted': 'mqtt.js → alert in broker',
+    'alerted>arrived': 'broker → member',
+  };
+  return names[`${from}>${to}`] ?? `${from} → ${to}`;
+}
+
+interface LatencyPhase {
+  phase: string;
+  topology: string;
+  offeredPerS: number;
+  acceptedPerS: number;
+  load?: { acked: number; skipped: number; errors: number; ackedPerS: number; puback: Record<string, number> };
+  probes: number;
+  /** Alerts that had not arrived 5 s after the last probe: counted above every arrival in the percentiles. */
+  missing: number;
+  latency: Summary;
+  firing: Summary;
+  resolved: Summary;
+  stages: Record<string, Summary>;
+  probePuback: Summary;
+  roles: Record<string, { cores: number; eventLoopDelayMs: Eld; streamEvaluationUs: number | null; spoolDepth?: number }>;
+  otherAlerts: Record<string, number>;
+  cpu: ReturnType<typeof cpuDelta>;
+  load1: number;
+  busiest: string[];
+  samples: ProbeSample[];
+}
+
+async function latencyPhase(name: string, rate: number, instrumented: RoleProcess[], probe: RoleProcess, load: RoleProcess | undefined, durationS: number): Promise<LatencyPhase> {
+  const load1 = loadAverage().load1;
+  const top = busiest();
+  let loadDone: Promise<RoleMessage> | undefined;
+  if (load && rate > 0) {
+    loadDone = load.request('run', { phase: name, rate, durationS: WARMUP + durationS + 3 }, (WARMUP + durationS + 200) * 1000);
+    log(`  ${name}: ${rate} readings/s from ${DEVICES} devices; warming up ${WARMUP} s`);
+    await new Promise((r) => setTimeout(r, WARMUP * 1000));
+  }
+  await Promise.all(instrumented.map((r) => r.request('reset')));
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  log(`  ${name}: probing for ${durationS} s at ${HZ}/s`);
+  const done = await probe.request('run', { phase: name, durationS, hz: HZ }, (durationS + 60) * 1000);
+  const stats = (await Promise.all(instrumented.map((r) => r.request('stats')))) as RoleStats[];
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = cpuDelta(cpu0, cpuNow(), wallS);
+  const loadResult = loadDone ? await loadDone : undefined;
+
+  const samples = done.samples as ProbeSample[];
+  const marks = new Map<MarkName, Map<string, number>>();
+  for (const st of stats) for (const [k, v] of Object.entries(st.marks)) marks.set(k as MarkName, new Map(v));
+  const present = MARK_ORDER.filter((m) => marks.has(m));
+  const chain = ['sent', ...present, 'arrived'];
+  const stage = new Map<string, number[]>(chain.slice(1).map((to, i) => [stageName(chain[i]!, to), []]));
+  for (const s of samples) {
+    if (s.arrivedAt === null) continue;
+    const at = (m: string): number | undefined =>
+      m === 'sent' ? s.sentAt : m === 'arrived' ? (s.arrivedAt ?? undefined) : marks.get(m as MarkName)?.get(m === 'routed' || m === 'handled' ? String(s.ts) : `${s.ts}|${s.event}`);
+    const times = chain.map(at);
+    if (times.some((t) => t === undefined)) continue;
+    for (let i = 1; i < chain.length; i++) stage.get(stageName(chain[i - 1]!, chain[i]!))!.push(times[i]! - times[i - 1]!);
+  }
+  const lat = (f: (s: ProbeSample) => boolean): Summary => {
+    const chosen = samples.filter(f);
+    return summarize(chosen.filter((s) => s.latencyMs !== null).map((s) => s.latencyMs!), chosen.filter((s) => s.latencyMs === null).length);
+  };
+  const accepted = Math.max(0, ...stats.map((st) => st.accepted ?? 0));
+  const wallMs = stats[0]?.wallMs ?? 1;
+  const result: LatencyPhase = {
+    phase: name,
+    topology: TOPOLOGY,
+    offeredPerS: loadDone ? rate : 0,
+    acceptedPerS: Math.round(accepted / (wallMs / 1000)),
+    probes: samples.length,
+    missing: samples.filter((s) => s.arrivedAt === null).length,
+    latency: lat(() => true),
+    firing: lat((s) => s.event === 'firing'),
+    resolved: lat((s) => s.event === 'resolved'),
+    stages: Object.fromEntries([...stage].map(([k, v]) => [k, summarize(v)])),
+    probePuback: summarize(done.pubacks as number[]),
+    roles: Object.fromEntries(
+      stats.map((st, i) => {
+        const r = instrumented[i]!;
+        return [r.role.replace(/^rules-/, ''), { cores: Math.round((st.cpuS / (st.wallMs / 1000)) * 100) / 100, eventLoopDelayMs: st.eventLoopDelayMs, streamEvaluationUs: st.streamEvaluation.meanUs, ...(st.spoolDepth !== undefined ? { spoolDepth: st.spoolDepth } : {}) }];
+      }),
+    ),
+    otherAlerts: done.otherAlerts as Record<string, number>,
+    cpu,
+    load1,
+    busiest: top,
+    samples,
+  };
+  if (loadResult) {
+    const acked = Number(loadResult.acked);
+    result.load = { acked, skipped: Number(loadResult.skipped), errors: Number(loadResult.errors), ackedPerS: Math.round(acked / (Number(loadResult.publishMs) / 1000)), puback: loadResult.puback as Record<string, number> };
+  }
+  const worst = Object.entries(result.roles).map(([k, v]) => `${k} ${v.cores} cores, event-loop delay p99 ${v.eventLoopDelayMs.p99} ms`);
+  log(`  ${name}: ${result.probes - result.missing}/${result.probes} alerts; latency p50 ${fmtMs(result.latency.p50)}, p99 ${fmtMs(result.latency.p99)}, max ${fmtMs(result.latency.max)} ms; accepted ${result.acceptedPerS}/s; ${worst.join('; ')}`);
+  return result;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const info = machine();
+  log(`rules bench: phases ${[...PHASES].join(',')}, topology ${TOPOLOGY}; results in ${relative(process.cwd(), outDir) || outDir}`);
+  log(`machine: ${String(info.nproc)} cores (${String(info.cpuModel)}), ${String(info.memTotalGiB)} GiB, Node ${process.version}, load ${JSON.stringify(info.loadAtStart)}`);
+  const phases: LatencyPhase[] = [];
+  let setup: Record<string, unknown> | undefined;
+
+  if (PHASES.has('idle') || PHASES.has('load')) {
+    const dataDir = join(tmp, 'server');
+    const rulesDir = join(tmp, 'rules');
+    mkdirSync(rulesDir, { recursive: true });
+    const probeRules = join(rulesDir, 'probe.yaml');
+    writeFileSync(probeRules, PROBE_RULES);
+    const demoRules = join(DEFAULT_RULES_DIR, 'demo.yaml');
+    const rulesArg = `${probeRules},${demoRules}`;
+    const probeArgs = ['--hub', HUB, '--probe-sensor', PROBE.sensor];
+    const logLevel = ['--log-level', opt['log-level'] ?? 'info'];
+    const concurrency = opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : [];
+
+    // Registry: the probe device, the hub member, the background devices (scrypt, in parallel),
+    // and in the split topology the service accounts of ingest and rules.
+    const tReg = performance.now();
+    const registry = Registry.open(dataDir);
+    const probePw = (await registry.addSensor({ hub: HUB, domain: PROBE.domain, sensor: PROBE.sensor })).password;
+    const memberPw = (await registry.addAccount({ name: PROBE.member, role: 'hub', hub: HUB })).password;
+    const ingestPw = TOPOLOGY === 'split' ? (await registry.addAccount({ name: 'ingest', role: 'service' })).password : '';
+    const rulesPw = TOPOLOGY === 'split' ? (await registry.addAccount({ name: 'rules', role: 'service' })).password : '';
+    const creds: BenchSensor[] = [];
+    for (let i = 0; i < DEVICES; i += 32) {
+      creds.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(32, DEVICES - i) }, async (_, k) => {
+            const { domain, sensor } = sensorAt(i + k);
+            const { password } = await registry.addSensor({ hub: HUB, domain, sensor });
+            return { hub: HUB, domain, sensor, username: `${HUB}.${sensor}`, password };
+          }),
+        )),
+      );
+    }
+    registry.close();
+    const credFile = join(tmp, 'credentials.json');
+    writeFileSync(credFile, JSON.stringify(creds), { mode: 0o600 });
+    log(`registered ${DEVICES} background devices, the probe and the accounts in ${Math.round(performance.now() - tReg)} ms`);
+
+    const spawn = (role: string, args: string[], env: NodeJS.ProcessEnv = process.env): RoleProcess => {
+      const r = watch(RoleProcess.spawn(role, { args, nodeFlags: profileFlags(role.replace(/^rules-/, '')), logFile: logFile(role.replace(/^rules-/, '')), env }));
+      return r;
+    };
+    const instrumented: RoleProcess[] = [];
+    let brokerUrl: string;
+    if (TOPOLOGY === 'all-in-one') {
+      const server = spawn('rules-server', ['--data-dir', dataDir, '--rules', rulesArg, ...probeArgs, '--probe-domain', PROBE.domain, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
+      const ready = await server.waitFor((m) => m.type === 'ready', 120_000, 'ready');
+      brokerUrl = `mqtt://127.0.0.1:${String((ready.ports as { mqtt: number }).mqtt)}`;
+      tracked.push({ role: 'server', pid: server.pid });
+      instrumented.push(server);
+      log(`server (steward start without the simulator) at ${brokerUrl}, pid ${server.pid}`);
+    } else {
+      const broker = spawn('rules-broker', ['--data-dir', dataDir, ...probeArgs, '--probe-domain', PROBE.domain, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
+      const ready = await broker.waitFor((m) => m.type === 'ready', 120_000, 'ready');
+      brokerUrl = `mqtt://127.0.0.1:${String((ready.ports as { mqtt: number }).mqtt)}`;
+      tracked.push({ role: 'broker', pid: broker.pid });
+      // Each role its own data dir, as on separate hosts (they share the registry file only).
+      const ingest = spawn('rules-ingest', ['--data-dir', dataDir, '--broker-url', brokerUrl, ...logLevel], { ...process.env, BENCH_INGEST_PASSWORD: ingestPw });
+      await ingest.waitFor((m) => m.type === 'ready', 120_000, 'ready');
+      tracked.push({ role: 'ingest', pid: ingest.pid });
+      const rules = spawn('rules-standalone', ['--data-dir', dataDir, '--broker-url', brokerUrl, '--rules', rulesArg, ...probeArgs, ...logLevel], { ...process.env, BENCH_RULES_PASSWORD: rulesPw });
+      await rules.waitFor((m) => m.type === 'ready', 120_000, 'ready');
+      tracked.push({ role: 'rules', pid: rules.pid });
+      instrumented.push(broker, ingest, rules);
+      log(`split: broker at ${brokerUrl} (pid ${broker.pid}), ingest pid ${ingest.pid}, rules pid ${rules.pid}`);
+    }
+
+    const probe = spawn('rules-probe', ['--broker-url', brokerUrl, '--hub', HUB, '--domain', PROBE.domain, '--sensor', PROBE.sensor, '--rule', PROBE.rule, '--member', PROBE.member, '--nodelay', String(opt.nodelay)], {
+      ...process.env,
+      BENCH_PROBE_DEVICE_PASSWORD: probePw,
+      BENCH_PROBE_MEMBER_PASSWORD: memberPw,
+    });
+    await probe.waitFor((m) => m.type === 'ready', 60_000, 'ready');
+    tracked.push({ role: 'probe', pid: probe.pid });
+
+    let load: RoleProcess | undefined;
+    if (PHASES.has('load')) {
+      load = watch(RoleProcess.spawn('load', { args: ['--broker-url', brokerUrl, '--credentials', credFile, '--max-inflight', String(MAX_INFLIGHT)], nodeFlags: profileFlags('load'), logFile: logFile('load') }));
+      const lr = await load.waitFor((m) => m.type === 'ready', DEVICES * 200 + 120_000, 'ready');
+      tracked.push({ role: 'load', pid: load.pid });
+      log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
+    }
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? 'Steward default (Aedes 100)', rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+
+    if (PHASES.has('idle')) phases.push(await latencyPhase('idle', 0, instrumented, probe, undefined, IDLE_S));
+    if (PHASES.has('load') && load) for (const rate of RATES) phases.push(await latencyPhase(`load@${rate}`, rate, instrumented, probe, load, DURATION));
+    await load?.stop();
+    await probe.stop();
+    for (const r of [...instrumented].reverse()) await r.stop(30_000);
+  }
+
+  const throughput: Record<string, unknown>[] = [];
+  if (PHASES.has('throughput')) {
+    for (const set of SETS) {
+      log(`throughput: rule set "${set}", ${opt.readings ?? ''} readings from ${opt['eval-sensors'] ?? ''} sensors`);
+      const dir = join(tmp, `eval-${set}`);
+      const t0 = performance.now();
+      const r = watch(
+        RoleProcess.spawn('rules-eval', {
+          args: ['--dir', dir, '--set', set, '--rules', opt.rules ?? '1000', '--sensors', opt['eval-sensors'] ?? '400', '--readings', opt.readings ?? '200000', '--evaluations', opt.evaluations ?? '5'],
+          nodeFlags: profileFlags('eval'),
+          logFile: logFile(`eval-${set}`),
+        }),
+      );
+      const res = await r.waitFor((m) => m.type === 'result', 300_000, 'result');
+      const stats = procStats(r.pid);
+      await r.stop();
+      const { type: _type, ...figures } = res;
+      throughput.push({ ...figures, peakRssMiB: stats?.peakRssMiB, wallS: Math.round((performance.now() - t0) / 100) / 10 });
+      log(`  ${set}: ${String(res.rules)} rules: ${String(res.readingsPerS)} readings/s (${String(res.usPerReading)} µs each); evaluate() median ${String(res.evaluationMedianMs)} ms (${JSON.stringify(res.evaluationByModeMs)})`);
+    }
+  }
+
+  const result = {
+    command: `node --import tsx bench/rules.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: new Date(started).toISOString(),
+    wallS: Math.round((Date.now() - started) / 1000),
+    machine: info,
+    loadAtEnd: loadAverage(),
+    setup,
+    latency: phases,
+    throughput,
+  };
+  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const md = markdown(result);
+  writeFileSync(join(outDir, 'summary.md'), md);
+  process.stdout.write(`\n${md}\n`);
+  log(`done in ${result.wallS} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+}
+
+/** The run as Markdown tables (pasted into docs/benchmarks.md). */
+function markdown(r: { command: string; machine: Record<string, unknown>; loadAtEnd: Record<string, number>; setup: Record<string, unknown> | undefined; latency: LatencyPhase[]; throughput: Record<string, unknown>[] }): string {
+  const m = r.machine;
+  const la = m.loadAtStart as Record<string, number>;
+  const f = (s: Summary): string => `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtMs(s.max)}`;
+  const lines = [
+    `Command: \`${r.command}\``,
+    '',
+    `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
+    '',
+  ];
+  if (r.latency.length) {
+    lines.push(
+      '| phase | topology | background offered / accepted /s | alerts (late > 5 s) | publish→alert p50 / p99 / max ms | firing p50 / p99 | resolved p50 / p99 | load1 |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const p of r.latency) {
+      lines.push(`| ${p.phase} | ${p.topology} | ${p.offeredPerS} / ${p.acceptedPerS} | ${p.probes} (${p.missing}) | ${f(p.latency)} | ${fmtMs(p.firing.p50)} / ${fmtMs(p.firing.p99)} | ${fmtMs(p.resolved.p50)} / ${fmtMs(p.resolved.p99)} | ${p.load1} |`);
+    }
+    const stages = Object.keys(r.latency[0]?.stages ?? {});
+    lines.push('', '| phase | ' + stages.map((s) => `${s} p50 / p99 / max ms`).join(' | ') + ' | probe PUBACK p50 / p99 ms |', '|---|' + stages.map(() => '---').join('|') + '|---|');
+    for (const p of r.latency) lines.push(`| ${p.phase} | ` + stages.map((s) => (p.stages[s] ? f(p.stages[s]) : '–')).join(' | ') + ` | ${fmtMs(p.probePuback.p50)} / ${fmtMs(p.probePuback.p99)} |`);
+    const roles = Object.keys(r.latency[0]?.roles ?? {});
+    lines.push(
+      '',
+      '| phase | ' + roles.map((x) => `${x}: cores, event-loop delay p50 / p99 / max ms`).join(' | ') + ' | load generator cores | background PUBACK p50 / p99 ms | skipped |',
+      '|---|' + roles.map(() => '---').join('|') + '|---|---|---|',
+    );
+    for (const p of r.latency) {
+      const cells = roles.map((x) => {
+        const v = p.roles[x];
+        return v ? `${v.cores}, ${v.eventLoopDelayMs.p50} / ${v.eventLoopDelayMs.p99} / ${v.eventLoopDelayMs.max}` : '–';
+      });
+      lines.push(`| ${p.phase} | ${cells.join(' | ')} | ${p.cpu.load?.cores ?? '–'} | ${p.load ? `${String(p.load.puback.p50)} / ${String(p.load.puback.p99)}` : '–'} | ${p.load?.skipped ?? '–'} |`);
+    }
+  }
+  if (r.throughput.length) {
+    lines.push(
+      '',
+      '| rule set | rules (windowed) | sensors | readings | readings/s through onReadings | µs/reading | evaluate() median / first ms | of which window / deadman ms | listSensors ms | transitions | peak RSS MiB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const t of r.throughput) {
+      const byMode = t.evaluationByModeMs as { window: number; deadman: number };
+      lines.push(
+        `| ${String(t.set)} | ${String(t.rules)} (${String(t.windowedRules)}) | ${String(t.sensors)} | ${String(t.readings)} | ${String(t.readingsPerS)} | ${String(t.usPerReading)} | ${String(t.evaluationMedianMs)} / ${String(t.evaluationFirstMs)} | ${byMode.window} / ${byMode.deadman} | ${String(t.listSensorsMs)} | ${String(Number(t.transitionsWhileFeeding) + Number(t.transitionsAfterEvaluations))} | ${String(t.peakRssMiB)} |`,
+      );
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+try {
+  await main();
+} catch (err) {
+  if (interrupted) process.exitCode = 130;
+  else {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(role logs in ${outDir})\n`);
+    process.exitCode = 1;
+  }
+} finally {
+  await cleanup();
+}
