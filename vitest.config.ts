@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{core,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,rules,dashboards,bench}/**/*.test.ts'],
+          include: ['{console,core,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,rules,dashboards,bench}/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -32,6 +32,10 @@ import { createLogger } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
 import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
+import { createLiveFeed } from '../console/live.ts';
+import { consoleRoutes } from '../console/plugin.ts';
+import { thresholdsFromRulesDir } from '../console/thresholds.ts';
+import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
 import type { CliIo } from './program.ts';
 import { ensureSimCredentials, type SimSensorSpec } from './sim-credentials.ts';
@@ -123,7 +127,7 @@ export async function startBrokerRole(config: Config, logger: Logger, shared?: P
 export async function startIngestRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string; privacy?: Privacy } = {},
+  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string; privacy?: Privacy; onStored?: (records: StoredReading[]) => void } = {},
 ): Promise<RoleHandle & { ingest: Ingest; upstream?: Upstream }> {
   let credentials = opts.credentials;
   if (!credentials) {
@@ -156,6 +160,7 @@ export async function startIngestRole(
   const onStored = (records: StoredReading[]): void => {
     void publicPublisher?.publish(records);
     upstream?.enqueue(records);
+    opts.onStored?.(records);
   };
   const ingest = createIngest({
     config,
@@ -221,7 +226,11 @@ export async function startApiRole(
       logger,
       ...(opts.health ? { health: opts.health } : {}),
       ...(opts.sensorStatus ? { sensorStatus: opts.sensorStatus } : {}),
-      extensions: [{ scope: 'v1', plugin: privacyRoutes({ policy }) }, ...(opts.extensions ?? [])],
+      extensions: [
+        { scope: 'v1', plugin: privacyRoutes({ policy }) },
+        // An API-only process serves the console too (without live updates: no feed in this process).
+        ...(opts.extensions ?? [{ scope: 'root' as const, plugin: consoleRoutes({ thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) }]),
+      ],
     });
   } catch (e) {
     await own?.stop();
@@ -347,7 +356,9 @@ export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, 
     '',
     `Steward is running: broker, ingest, API${withSim ? ' and a simulated fleet' : ''} in one process.`,
     '',
+    '  Console           ' + `${apiUrl}/`,
     '  Latest readings   ' + `${apiUrl}/api/v1/readings/latest`,
+    '  Alerts            ' + `${apiUrl}/api/v1/alerts`,
     '  Sensors           ' + `${apiUrl}/api/v1/sensors`,
     '  Metrics           ' + `${apiUrl}/metrics`,
     '  API description   ' + `${apiUrl}/openapi.json`,
@@ -386,11 +397,13 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
     }
     handles.push({ name: 'privacy', stop: once(async () => privacy.stop()) });
+    // The console's live feed: stored (filtered) records and alert transitions.
+    const live = createLiveFeed();
     // Rules are loaded (and checked) before anything listens; they start once readings flow.
     let rules: RulesEngine | undefined;
     if (config.rules.enabled) {
       try {
-        rules = await createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish: (t, p, o) => broker.broker.publish(t, p, o) });
+        rules = await createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish: (t, p, o) => broker.broker.publish(t, p, o), wrapSink: (sink) => live.alertSink(sink) });
       } catch (e) {
         throw new CliError(`rules: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
       }
@@ -398,22 +411,25 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
-      ...(rules ? { extensions: [alertsExtension(rules)] } : {}),
+      extensions: [
+        ...(rules ? [alertsExtension(rules)] : []),
+        { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) },
+      ],
       health: { broker: () => broker.broker.isUp(), ingest: () => ({ spoolDepth: ingestRef.current?.spoolDepth() ?? 0 }) },
       sensorStatus: status.states,
     });
     handles.push(api);
     const account = await shared.registry.addAccount({ name: 'ingest', role: 'service' });
-    const ing = await startIngestRole(config, logger, { shared, brokerUrl, privacy, credentials: { username: 'ingest', password: account.password } });
+    const ing = await startIngestRole(config, logger, { shared, brokerUrl, privacy, onStored: (records) => live.publishReadings(records), credentials: { username: 'ingest', password: account.password } });
     ingestRef.current = ing.ingest;
-    handles.push(ing);
     if (rules) {
       const engine = rules;
       ing.ingest.onReadings((rs) => engine.onReadings(rs));
       engine.start();
-      // Stops after ingest (readings stop first) and before the broker (last alerts still go out).
+      // Stops after ingest (readings stop first) and before the API and broker (last alerts still go out).
       handles.push({ name: 'rules', stop: once(() => engine.stop()) });
     }
+    handles.push(ing);
     if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
     return { handles, apiUrl: api.url, ports: broker.ports };
   } catch (e) {

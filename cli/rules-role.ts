@@ -45,14 +45,14 @@ export function storeSink(store: ReadingStore, logger: Logger): AlertSink {
 }
 
 /** Builds the engine and loads the rules (fails fast on a broken rule file). Touches no network. */
-export async function createRules(o: { config: Config; store: ReadingStore; registry: Registry; metrics: PipelineMetrics; logger: Logger; publish: PublishFn }): Promise<RulesEngine> {
+export async function createRules(o: { config: Config; store: ReadingStore; registry: Registry; metrics: PipelineMetrics; logger: Logger; publish: PublishFn; wrapSink?: (sink: AlertSink) => AlertSink }): Promise<RulesEngine> {
   const log = o.logger.child({ role: 'rules' });
   const engine = createRulesEngine({
     rulesDir: o.config.rules.paths ?? DEFAULT_RULES_DIR,
     stateDir: join(o.config.dataDir, 'rules'),
     store: o.store,
     publish: (t, p, opts) => o.publish(t, p, { qos: opts.qos as 0 | 1, retain: opts.retain }),
-    sink: storeSink(o.store, log),
+    sink: o.wrapSink ? o.wrapSink(storeSink(o.store, log)) : storeSink(o.store, log),
     metrics: { registry: o.metrics.registry },
     sensors: () => o.registry.listSensors(),
     logger: log,

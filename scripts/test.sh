@@ -18,6 +18,7 @@ declare -A PKG_OF=(
   [mosquitto_pub]=mosquitto-clients
   [mosquitto_sub]=mosquitto-clients
   [victoria-metrics]=victoria-metrics
+  [chromium]=chromium
 )
 # Debian package -> system user its service runs as (to stop only those daemons)
 declare -A SERVICE_USER=(
@@ -42,9 +43,9 @@ have_bin() {
 }
 
 # ---------------------------------------------------------------------------
-step 1/6 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics)'
+step 1/6 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium)'
 missing_pkgs=()
-for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics; do
+for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium; do
   if ! have_bin "$bin"; then
     pkg=${PKG_OF[$bin]}
     [[ " ${missing_pkgs[*]-} " == *" $pkg "* ]] || missing_pkgs+=("$pkg")
@@ -80,6 +81,7 @@ else
   # Stop and disable whatever the packages started anyway; tests run their own instances.
   for pkg in "${missing_pkgs[@]}"; do
     [ "$pkg" = mosquitto-clients ] && continue
+    [ "$pkg" = chromium ] && continue
     svc=$pkg
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
       systemctl stop "$svc" >/dev/null 2>&1 || true
@@ -97,7 +99,7 @@ else
       pkill -x -u "$user" "${DAEMON_OF[$pkg]}" >/dev/null 2>&1 || true
     fi
   done
-  for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics; do
+  for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium; do
     have_bin "$bin" || { echo "ERROR: $bin still missing after apt-get install" >&2; exit 1; }
   done
 fi

@@ -1,0 +1,121 @@
+/**
+ * What the overview shows of each commons (DESIGN.md: stocks, regeneration, extraction), and how
+ * a stock stands against the limits the rules watch.
+ */
+import { withUnit, type Trend } from './format.ts';
+import type { Alert, Domain, LatestReading, Threshold } from './types.ts';
+
+export interface StockSpec {
+  metric: string;
+  /** What the stock is, in the commons' words. */
+  label: string;
+  /** Trend rate per day or per year (slow stocks such as soil carbon). */
+  per: 'day' | 'year';
+}
+
+export interface CommonsSpec {
+  domain: Domain;
+  title: string;
+  /** One line on what the stock is and what moves it. */
+  blurb: string;
+  color: string;
+  stocks: StockSpec[];
+}
+
+export const COMMONS: readonly CommonsSpec[] = [
+  {
+    domain: 'water',
+    title: 'Water',
+    blurb: 'Stock: the aquifer and the beck. Regeneration: rain and recharge. Extraction: the wells.',
+    color: '#1f6fb2',
+    stocks: [
+      { metric: 'groundwater_level', label: 'Aquifer level', per: 'day' },
+      { metric: 'river_stage', label: 'River stage', per: 'day' },
+    ],
+  },
+  {
+    domain: 'energy',
+    title: 'Energy',
+    blurb: 'Stock: the hub battery. Regeneration: solar and wind. Extraction: community demand.',
+    color: '#b86e00',
+    stocks: [{ metric: 'battery_soc', label: 'Battery charge', per: 'day' }],
+  },
+  {
+    domain: 'soil',
+    title: 'Soil',
+    blurb: 'Stock: soil water and soil organic carbon. Regeneration: rain, roots and residues. Extraction: drying and respiration.',
+    color: '#7a5230',
+    stocks: [
+      { metric: 'soil_moisture', label: 'Soil moisture', per: 'day' },
+      { metric: 'soil_organic_carbon', label: 'Soil organic carbon', per: 'year' },
+    ],
+  },
+  {
+    domain: 'biodiversity',
+    title: 'Biodiversity',
+    blurb: 'Stock: the species the monitors hear and people see. Decline shows as fewer species and detections.',
+    color: '#2e7d32',
+    stocks: [],
+  },
+];
+
+export function thresholdsFor(all: readonly Threshold[], r: Pick<LatestReading, 'hub' | 'sensor' | 'site' | 'metric'>): Threshold[] {
+  return all.filter((t) => t.metric === r.metric && (!t.hubs || t.hubs.includes(r.hub)) && (!t.sensors || t.sensors.includes(r.sensor)) && (!t.sites || t.sites.includes(r.site)));
+}
+
+export interface Standing {
+  level: 'ok' | 'near' | 'bad' | 'unknown';
+  /** Short badge text. */
+  badge: string;
+  /** A sentence on where the stock stands. */
+  words: string;
+}
+
+/** Where a value stands against its limits, using the trend for depletion floors. */
+export function standing(value: number, unit: string, limits: readonly Threshold[], trend: Trend | undefined, alerts: readonly Alert[]): Standing {
+  const firing = alerts.filter((a) => a.state === 'firing');
+  if (!limits.length) {
+    if (firing.length) return { level: 'bad', badge: 'Alert', words: firing[0]!.summary };
+    return { level: 'unknown', badge: 'No limit set', words: 'No rule sets a limit for this stock.' };
+  }
+  const parts: string[] = [];
+  let level: Standing['level'] = 'ok';
+  for (const t of limits) {
+    const below = t.direction === 'below';
+    if (t.kind === 'rate') {
+      const perMs = t.perMs ?? 86_400_000;
+      const perWords = Math.abs(perMs - 365 * 86_400_000) < 86_400_000 ? 'a year' : perMs === 86_400_000 ? 'a day' : `per ${Math.round(perMs / 86_400_000)} days`;
+      const limitWords = t.value < 0 ? `falling faster than ${withUnit(-t.value, unit === '%' ? 'points' : unit)} ${perWords}` : `rising faster than ${withUnit(t.value, unit === '%' ? 'points' : unit)} ${perWords}`;
+      const rate = trend ? trend.perDay * (perMs / 86_400_000) : undefined;
+      if (rate !== undefined && (below ? rate < t.value : rate > t.value)) {
+        level = 'bad';
+        parts.push(`changing faster than the limit (${limitWords})`);
+      } else parts.push(`a rule warns when it is ${limitWords}`);
+      continue;
+    }
+    // A depletion floor is judged on the 24-hour mean (as the rule does: a pumped well's daily
+    // drawdown is not depletion); a threshold on the value itself.
+    const v = t.kind === 'floor' && trend?.smoothed ? trend.level : value;
+    const margin = below ? v - t.value : t.value - v;
+    const name = t.kind === 'floor' ? 'safe minimum' : below ? 'lower limit' : 'upper limit';
+    const of = t.kind === 'floor' && trend?.smoothed ? `24-hour mean ${withUnit(v, unit)}: ` : '';
+    if (margin < 0) {
+      level = 'bad';
+      parts.push(`${of}${withUnit(Math.abs(margin), unit)} ${below ? 'under' : 'over'} the ${name} of ${withUnit(t.value, unit)}`);
+      continue;
+    }
+    let words = `${of}${withUnit(margin, unit)} ${below ? 'above' : 'below'} the ${name} of ${withUnit(t.value, unit)}`;
+    const towards = trend && ((below && trend.perDay < 0) || (!below && trend.perDay > 0));
+    if (towards && trend.direction !== 'steady') {
+      const days = margin / Math.abs(trend.perDay);
+      if (days < 365) words += `; reaches it in about ${days < 2 ? `${Math.max(1, Math.round(days * 24))} hours` : `${Math.round(days)} days`} at this rate`;
+      if (days < 60 && level === 'ok') level = 'near';
+    }
+    if (t.clearAt !== undefined && (below ? value < t.clearAt : value > t.clearAt) && level === 'ok') level = 'near';
+    parts.push(words);
+  }
+  if (firing.length && level !== 'bad') level = 'bad';
+  const badge = level === 'bad' ? (firing.length ? 'Alert' : 'Past limit') : level === 'near' ? 'Watch' : 'OK';
+  const sentence = parts.join('; ');
+  return { level, badge, words: sentence.charAt(0).toUpperCase() + sentence.slice(1) + '.' };
+}

@@ -1,0 +1,152 @@
+/** Shapes of the API answers the page reads (see api/README.md, rules/README.md, console/plugin.ts). */
+
+export type Domain = 'water' | 'soil' | 'energy' | 'biodiversity';
+export type Severity = 'info' | 'warning' | 'critical';
+export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+
+export interface Threshold {
+  rule: string;
+  metric: string;
+  direction: 'below' | 'above';
+  value: number;
+  clearAt?: number;
+  kind: 'threshold' | 'floor' | 'rate';
+  perMs?: number;
+  severity: Severity;
+  label: string;
+  hubs?: string[];
+  sensors?: string[];
+  sites?: string[];
+}
+
+export interface ConsoleConfig {
+  title: string;
+  thresholds: Threshold[];
+  features: { openData: boolean; alerts: boolean; silences: boolean; rejections: boolean };
+  stream: { url: string; heartbeatMs: number; retryMs: number };
+}
+
+export interface Principal {
+  name: string;
+  role: 'steward' | 'technician';
+}
+
+export interface Sensor {
+  hub: string;
+  domain: Domain;
+  sensor: string;
+  site: string | null;
+  kind: string | null;
+  lastSeen: number | null;
+  lastSeenTime: string | null;
+  online: boolean;
+  onlineSource: 'status' | 'recent-data';
+}
+
+export interface LatestReading {
+  hub: string;
+  domain: Domain;
+  sensor: string;
+  site: string;
+  kind: string;
+  metric: string;
+  value: number;
+  unit: string;
+  ts: number;
+  time: string;
+  species?: string;
+}
+
+export interface Series {
+  hub: string | null;
+  sensor: string;
+  metric: string;
+  unit: string;
+  from: number;
+  to: number;
+  window: string | null;
+  agg: string | null;
+  truncated: boolean;
+  points: Array<{ ts: number; value: number }>;
+}
+
+export interface Alert {
+  id: string;
+  hub: string;
+  rule: string;
+  subject: string;
+  scope: 'sensor' | 'site' | 'hub';
+  kind: string;
+  severity: Severity;
+  state: AlertState;
+  episode: number;
+  message: string;
+  summary: string;
+  value: number | null;
+  unit: string | null;
+  facts: Record<string, number | string>;
+  labels: Record<string, string>;
+  activeAt: string | null;
+  firedAt: string | null;
+  resolvedAt: string | null;
+  updatedAt: string;
+  acknowledged: { by: string; at: string; comment?: string } | null;
+  silencedBy: string[];
+}
+
+export interface HistoryEntry {
+  at: string;
+  ts: string | null;
+  event: string;
+  from: string | null;
+  to: string | null;
+  episode: number;
+  message: string;
+  by: string | null;
+}
+
+export interface Silence {
+  id: string;
+  status: 'active' | 'pending' | 'expired';
+  matchers: { rule?: string; hub?: string; subject?: string; severity?: Severity };
+  createdBy: string;
+  comment: string;
+  startsAt: string;
+  endsAt: string;
+  createdAt: string;
+  expiredAt?: string;
+  expiredBy?: string;
+}
+
+export interface Rejection {
+  id: number;
+  receivedAt: number;
+  receivedTime: string;
+  topic: string;
+  hub?: string;
+  sensor?: string;
+  code: string;
+  reason: string;
+  payload: string;
+  payloadEncoding: 'utf8' | 'base64';
+}
+
+export interface SiteRichness {
+  hub: string;
+  site: string;
+  sensors: string[];
+  newest: number;
+  richness24h: number;
+  richness7d: number;
+  detections24h: number;
+  top: Array<{ species: string; count: number }>;
+}
+
+/** An `alert` event of the stream. */
+export interface AlertStreamEvent {
+  event: 'transition' | 'ack';
+  from: AlertState;
+  to: AlertState;
+  at: string;
+  alert: Alert;
+}

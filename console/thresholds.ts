@@ -1,0 +1,74 @@
+/**
+ * The limits the overview draws each stock against, taken from the rules that watch it, so the
+ * page and the alerts never disagree: a `threshold` rule's `below`/`above` limit, a `depletion`
+ * rule's `floor` (the safe minimum) and a `rate` rule's limit on the trend.
+ */
+import { loadRules } from '../rules/loader.ts';
+import type { Rule } from '../rules/kinds/all.ts';
+
+/** One limit on one metric, for the sensors (or hubs, sites) a rule selects. */
+export interface ConsoleThreshold {
+  /** Rule id the limit comes from, e.g. `battery-low`. */
+  rule: string;
+  metric: string;
+  /** `below`: trouble under the limit (a safe minimum); `above`: trouble over it. */
+  direction: 'below' | 'above';
+  value: number;
+  /** Where the state goes back to normal (limit ± hysteresis), when the rule has one. */
+  clearAt?: number;
+  /**
+   * `threshold`: the value itself; `floor`: a depletion forecast's safe minimum; `rate`: the trend,
+   * in metric units per `perMs` (e.g. soil carbon falling faster than 0.5 points a year).
+   */
+  kind: 'threshold' | 'floor' | 'rate';
+  /** `rate` only: the time unit of `value`, ms. */
+  perMs?: number;
+  severity: 'info' | 'warning' | 'critical';
+  /** Words for the line on the chart, e.g. "reserve" or "safe minimum". */
+  label: string;
+  /** Selected hubs, sensors and sites; absent = any. */
+  hubs?: string[];
+  sensors?: string[];
+  sites?: string[];
+}
+
+const list = (v: '*' | string[] | undefined): string[] | undefined => (v === undefined || v === '*' ? undefined : [...v]);
+
+/** The limits of a list of rules (disabled rules and kinds without a level limit are skipped). */
+export function thresholdsFromRules(rules: readonly Rule[]): ConsoleThreshold[] {
+  const out: ConsoleThreshold[] = [];
+  for (const r of rules) {
+    if (!r.enabled || !r.select.metric) continue;
+    const base = { rule: r.id, metric: r.select.metric, severity: r.severity };
+    const where: Pick<ConsoleThreshold, 'hubs' | 'sensors' | 'sites'> = {};
+    const hubs = list(r.select.hub);
+    const sensors = list(r.select.sensor);
+    const sites = list(r.select.site);
+    if (hubs) where.hubs = hubs;
+    if (sensors) where.sensors = sensors;
+    if (sites) where.sites = sites;
+    if (r.kind === 'threshold') {
+      const direction = r.above !== undefined ? 'above' : 'below';
+      const value = (r.above ?? r.below) as number;
+      const t: ConsoleThreshold = { ...base, ...where, direction, value, kind: 'threshold', label: r.title ? `${r.title} limit` : 'limit' };
+      if (r.hysteresis) t.clearAt = direction === 'below' ? value + r.hysteresis : value - r.hysteresis;
+      out.push(t);
+    } else if (r.kind === 'rate') {
+      const direction = r.above !== undefined ? 'above' : 'below';
+      out.push({ ...base, ...where, direction, value: (r.above ?? r.below) as number, kind: 'rate', perMs: r.per, label: 'rate limit' });
+    } else if (r.kind === 'depletion') {
+      out.push({ ...base, ...where, direction: 'below', value: r.floor, kind: 'floor', label: 'safe minimum' });
+    }
+  }
+  return out;
+}
+
+/**
+ * The limits of the rule files at `paths` (as `steward rules check` reads them). An invalid rule
+ * set gives no limits rather than an error: the console still shows the stocks, and the rules
+ * engine reports the errors.
+ */
+export function thresholdsFromRulesDir(paths: string | readonly string[]): ConsoleThreshold[] {
+  const r = loadRules(paths);
+  return r.ok ? thresholdsFromRules(r.ruleSet.rules.map((l) => l.rule)) : [];
+}
