@@ -147,6 +147,6 @@ describe('steward start with its simulated fleet', () => {
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(0);
     const stopped = [...p.stdout().matchAll(/"role":"(\w+)","msg":"stopped"/g)].map((m) => m[1]);
-    expect(stopped).toEqual(['sim', 'ingest', 'api', 'privacy', 'status', 'broker', 'storage']);
+    expect(stopped).toEqual(['sim', 'ingest', 'rules', 'api', 'privacy', 'status', 'broker', 'storage']);
   });
 });
