@@ -25,7 +25,7 @@ import { BrokerError, type RefusalReason } from './errors.ts';
 import { guardConnection } from './guard.ts';
 
 /** Emitter backlog above which publishes are held (backpressure), and below which they are released. */
-const RELAY_HIGH_WATER = 2000;
+const RELAY_HIGH_WATER = 1000;
 const RELAY_LOW_WATER = 500;
 
 /** Deepest topic accepted, levels (Aedes default 100; the v1 scheme uses at most 6). */
@@ -335,6 +335,9 @@ class MqttBroker implements Broker {
     const o = this.#opts;
     const options: AedesOptions = {
       heartbeatInterval: o.heartbeatIntervalMs ?? 60_000,
+      // Messages routed at once (Aedes default 100): at 5,000 readings/s the default queues alerts
+      // behind readings for hundreds of ms (docs/benchmarks.md, rules section).
+      concurrency: 1000,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
       maxTopicLevels: MAX_TOPIC_LEVELS,
@@ -363,7 +366,10 @@ class MqttBroker implements Broker {
           // Backpressure: Aedes PUBACKs QoS 1 before delivery, so nothing slows a publisher while
           // deliveries queue up in the emitter. While that queue is long, hold this publish (and
           // with it its PUBACK and that client's next packet) until it has drained.
-          if (this.#relayBacklog() > RELAY_HIGH_WATER) {
+          // Service accounts (ingest's rejections, rules' alerts) are never held: alerts must not
+          // wait behind the readings that caused the backlog.
+          const service = s.principal.type === 'account' && s.principal.role === 'service';
+          if (!service && this.#relayBacklog() > RELAY_HIGH_WATER) {
             this.#held.push(() => done(null));
             this.#watchBacklog();
             return;

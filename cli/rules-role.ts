@@ -79,6 +79,10 @@ export function alertsExtension(engine: RulesEngine): ApiExtension {
 export async function subscribeRaw(o: { config: Config; registry: Registry; engine: RulesEngine; logger: Logger; password: string }): Promise<{ publish: PublishFn; stop(): Promise<void> }> {
   const c = o.config.rules;
   const client = await mqtt.connectAsync(c.brokerUrl, { clientId: c.clientId, username: c.username, password: o.password, clean: true, protocolVersion: 4, reconnectPeriod: 1000 });
+  // Nagle off: an alert is one small packet that must not wait for the next PUBACK (mqtt.js never sets it).
+  const noDelay = (): void => (client.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  noDelay();
+  client.on('connect', noDelay);
   client.on('message', (topic, payload) => {
     const t = parseTopic(topic);
     if (!t || t.type !== 'data') return;
