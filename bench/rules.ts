@@ -2,23 +2,32 @@
  * The rules benchmark: publish-to-alert latency under background load, and evaluation
  * throughput with 1,000 rules.
  *
- *   node --import tsx bench/rules.ts                       # both parts, ~2 minutes
- *   node --import tsx bench/rules.ts --phases latency --rate 5000 --duration 30
+ *   node --import tsx bench/rules.ts                       # idle, load@5000, throughput: ~2 min
+ *   node --import tsx bench/rules.ts --phases idle,load --rate 2000,5000
+ *   node --import tsx bench/rules.ts --phases idle --topology split [--service-nodelay]
  *   node --import tsx bench/rules.ts --phases throughput --rules 1000
  *
- * Latency (real processes, real sockets): `server` is `steward start` without the simulator
- * (cli/roles.ts `startAll`: embedded store, broker, API, ingest and rules in one process, as
- * `npm start` runs them) with the shipped demo rules plus a probe rule; `load` (bench/roles/load.ts)
- * is N registered devices of the demo hub publishing quiet readings at QoS 1 (R/s in total, none
- * of which fires anything); `probe` is one battery device alternating 9 % (fires the threshold rule
- * `probe-battery-low`, no for-duration) and 30 % (resolves it) a few times per second, and a hub
- * member (account of role `hub`) subscribed to `csm/v1/demo/alerts/#` in the same process.
- * Latency = arrival of the `firing` / `resolved` alert at the member minus the publish. Phases:
- * `idle` (probe alone), then `load` (probe during the background load, after a warm-up).
+ * Latency (real processes, real sockets). The system under test, `--topology`:
+ * - `all-in-one` (default): `steward start` without the simulator (bench/roles/rules-server.ts:
+ *   cli/roles.ts `startAll`, i.e. embedded store, broker, API, ingest and rules in one process, as
+ *   `npm start` runs them), rules fed by ingest's listener, alerts published in-process;
+ * - `split`: `steward broker`, `steward ingest` and `steward rules` as three processes
+ *   (bench/roles/rules-broker.ts, rules-ingest.ts, rules-standalone.ts); the rules process reads
+ *   the raw tier itself and publishes alerts over its own mqtt.js connection.
+ * Both load the shipped demo rules plus the probe rule `probe-battery-low` (threshold below 20 %,
+ * hysteresis 5, no for-duration). `load` (bench/roles/load.ts) is N registered devices of the demo
+ * hub publishing quiet readings at QoS 1 (R/s in total, none of which fires anything); `probe`
+ * (bench/roles/rules-probe.ts) is one battery device alternating 9 % (fires) and 30 % (resolves)
+ * a few times per second, and a hub member (account of role `hub`) subscribed to
+ * `csm/v1/demo/alerts/#` in the same process. Latency = arrival of the `firing` / `resolved` alert
+ * at the member minus the publish; the instrumented roles add marks on the way (routed by the
+ * broker, handled by the rules, alert in the broker) for a split by stage. Phases: `idle` (probe
+ * alone), then one `load@R` per rate (probe during the background load, after a warm-up). If the
+ * system under test dies, the phase fails with the end of its log and the run goes on.
  *
  * Throughput (in-process, no network): bench/roles/rules-eval.ts feeds readings one at a time to
  * an engine loaded with a generated rule set, then times `evaluate()` (every windowed and deadman
- * rule). Sets: `generated` (--rules rules), `none` (the fixed cost per reading).
+ * rule). Sets: `generated` (--rules rules), `none` (the fixed cost per reading), `demo`.
  *
  * Results: Markdown on stdout, and bench/results/rules-<time>/ (result.json, summary.md, each
  * role's log, CPU profiles with --profile). See docs/benchmarks.md.
@@ -49,6 +58,9 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   --idle-duration S    seconds the probe runs in the idle phase (default 10)
   --warmup S           seconds of background load before the probe starts (default 5)
   --hz H               probe readings per second (default 5: one alert transition each)
+  --service-nodelay    experiment: the service processes' own mqtt.js connections (ingest's;
+                       in the split topology also rules', which publishes the alerts) set
+                       TCP_NODELAY (default: as Steward does, Nagle on)
   --nodelay            probe clients set TCP_NODELAY (default: plain mqtt.js, Nagle on, as a
                        real device or hub member would connect)
   --log-level L        server log level (default info, as \`steward start\`)
@@ -59,6 +71,7 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   --eval-sensors S     sensors of the generated fleet (default 400)
   --readings N         readings fed to the engine (default 200000)
   --evaluations K      evaluate() runs timed (default 5)
+  --batch B            readings per onReadings call (default 1: one MQTT message per call)
   --sets LIST          rule sets: generated,none,demo (default generated,none)
   General:
   --profile ROLES      run these roles (server,load,probe,eval) under --cpu-prof
@@ -77,12 +90,14 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '5' },
     hz: { type: 'string', default: '5' },
     nodelay: { type: 'boolean', default: false },
+    'service-nodelay': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'aedes-concurrency': { type: 'string' },
     rules: { type: 'string', default: '1000' },
     'eval-sensors': { type: 'string', default: '400' },
     readings: { type: 'string', default: '200000' },
     evaluations: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '1' },
     sets: { type: 'string', default: 'generated,none' },
     profile: { type: 'string', default: '' },
     out: { type: 'string' },
@@ -175,17 +190,30 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     void cleanup().finally(() => process.exit(130));
   });
 }
-/** A role that dies on its own ends the run at once, with the end of its log. */
-function watch(r: RoleProcess): RoleProcess {
+/** The end of a role's log. */
+function logTail(r: RoleProcess, lines = 25): string {
+  try {
+    return readFileSync(r.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+/** Roles that exited on their own (a latency phase then fails, and the run goes on). */
+const died = new Map<string, string>();
+/**
+ * Watches a role. A fatal role that dies on its own ends the run at once, with the end of its
+ * log; a non-fatal one (the system under test) is noted, and the phase waiting on it fails.
+ */
+function watch(r: RoleProcess, fatal = true): RoleProcess {
   void r.exited.then(async (e) => {
     if (r.stopRequested || interrupted || cleaning) return;
-    let tail = '';
-    try {
-      tail = readFileSync(r.logFile, 'utf8').split('\n').slice(-25).join('\n');
-    } catch {
-      // no log
+    const why = `the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`})`;
+    if (!fatal) {
+      died.set(r.role, `${why}. End of ${r.logFile}:\n${logTail(r)}`);
+      log(`${why}; see ${r.logFile}`);
+      return;
     }
-    process.stderr.write(`\nbench failed: the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`}). End of ${r.logFile}:\n${tail}\n`);
+    process.stderr.write(`\nbench failed: ${why}. End of ${r.logFile}:\n${logTail(r)}\n`);
     await cleanup();
     process.exit(1);
   });
@@ -299,6 +327,8 @@ interface RoleStats extends RoleMessage {
   cpuS: number;
   eventLoopDelayMs: Eld;
   streamEvaluation: { calls: number; meanUs: number | null };
+  scheduledEvaluation: { runs: number; msPerS: number };
+  storageWrites: { writes: number; meanMs: number | null };
   spoolDepth?: number;
   marks: Partial<Record<MarkName, Array<[string, number]>>>;
 }
@@ -332,7 +362,7 @@ interface LatencyPhase {
   resolved: Summary;
   stages: Record<string, Summary>;
   probePuback: Summary;
-  roles: Record<string, { cores: number; eventLoopDelayMs: Eld; streamEvaluationUs: number | null; spoolDepth?: number }>;
+  roles: Record<string, { cores: number; eventLoopDelayMs: Eld; streamEvaluationUs: number | null; scheduledEvaluation: RoleStats['scheduledEvaluation']; storageWrites: RoleStats['storageWrites']; spoolDepth?: number }>;
   otherAlerts: Record<string, number>;
   cpu: ReturnType<typeof cpuDelta>;
   load1: number;
@@ -346,6 +376,7 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
   let loadDone: Promise<RoleMessage> | undefined;
   if (load && rate > 0) {
     loadDone = load.request('run', { phase: name, rate, durationS: WARMUP + durationS + 3 }, (WARMUP + durationS + 200) * 1000);
+    loadDone.catch(() => undefined); // awaited below; a failure there fails the phase
     log(`  ${name}: ${rate} readings/s from ${DEVICES} devices; warming up ${WARMUP} s`);
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
   }
@@ -394,7 +425,17 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
     roles: Object.fromEntries(
       stats.map((st, i) => {
         const r = instrumented[i]!;
-        return [r.role.replace(/^rules-/, ''), { cores: Math.round((st.cpuS / (st.wallMs / 1000)) * 100) / 100, eventLoopDelayMs: st.eventLoopDelayMs, streamEvaluationUs: st.streamEvaluation.meanUs, ...(st.spoolDepth !== undefined ? { spoolDepth: st.spoolDepth } : {}) }];
+        return [
+          r.role.replace(/^rules-/, ''),
+          {
+            cores: Math.round((st.cpuS / (st.wallMs / 1000)) * 100) / 100,
+            eventLoopDelayMs: st.eventLoopDelayMs,
+            streamEvaluationUs: st.streamEvaluation.meanUs,
+            scheduledEvaluation: st.scheduledEvaluation,
+            storageWrites: st.storageWrites,
+            ...(st.spoolDepth !== undefined ? { spoolDepth: st.spoolDepth } : {}),
+          },
+        ];
       }),
     ),
     otherAlerts: done.otherAlerts as Record<string, number>,
@@ -421,6 +462,7 @@ async function main(): Promise<void> {
   log(`rules bench: phases ${[...PHASES].join(',')}, topology ${TOPOLOGY}; results in ${relative(process.cwd(), outDir) || outDir}`);
   log(`machine: ${String(info.nproc)} cores (${String(info.cpuModel)}), ${String(info.memTotalGiB)} GiB, Node ${process.version}, load ${JSON.stringify(info.loadAtStart)}`);
   const phases: LatencyPhase[] = [];
+  const failures: Array<{ phase: string; error: string; died?: string }> = [];
   let setup: Record<string, unknown> | undefined;
 
   if (PHASES.has('idle') || PHASES.has('load')) {
@@ -432,7 +474,7 @@ async function main(): Promise<void> {
     const demoRules = join(DEFAULT_RULES_DIR, 'demo.yaml');
     const rulesArg = `${probeRules},${demoRules}`;
     const probeArgs = ['--hub', HUB, '--probe-sensor', PROBE.sensor];
-    const logLevel = ['--log-level', opt['log-level'] ?? 'info'];
+    const logLevel = ['--log-level', opt['log-level'] ?? 'info', ...(opt['service-nodelay'] ? ['--service-nodelay', 'true'] : [])];
     const concurrency = opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : [];
 
     // Registry: the probe device, the hub member, the background devices (scrypt, in parallel),
@@ -461,8 +503,8 @@ async function main(): Promise<void> {
     log(`registered ${DEVICES} background devices, the probe and the accounts in ${Math.round(performance.now() - tReg)} ms`);
 
     const spawn = (role: string, args: string[], env: NodeJS.ProcessEnv = process.env): RoleProcess => {
-      const r = watch(RoleProcess.spawn(role, { args, nodeFlags: profileFlags(role.replace(/^rules-/, '')), logFile: logFile(role.replace(/^rules-/, '')), env }));
-      return r;
+      // The system under test may die under load: that fails the phase, not the run.
+      return watch(RoleProcess.spawn(role, { args, nodeFlags: profileFlags(role.replace(/^rules-/, '')), logFile: logFile(role.replace(/^rules-/, '')), env }), role === 'rules-probe');
     };
     const instrumented: RoleProcess[] = [];
     let brokerUrl: string;
@@ -478,7 +520,7 @@ async function main(): Promise<void> {
       const ready = await broker.waitFor((m) => m.type === 'ready', 120_000, 'ready');
       brokerUrl = `mqtt://127.0.0.1:${String((ready.ports as { mqtt: number }).mqtt)}`;
       tracked.push({ role: 'broker', pid: broker.pid });
-      // Each role its own data dir, as on separate hosts (they share the registry file only).
+      // One data dir for the three, as on one host running the three commands with one config.
       const ingest = spawn('rules-ingest', ['--data-dir', dataDir, '--broker-url', brokerUrl, ...logLevel], { ...process.env, BENCH_INGEST_PASSWORD: ingestPw });
       await ingest.waitFor((m) => m.type === 'ready', 120_000, 'ready');
       tracked.push({ role: 'ingest', pid: ingest.pid });
@@ -504,10 +546,19 @@ async function main(): Promise<void> {
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? 'Steward default (Aedes 100)', rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? 'Steward default (Aedes 100)', rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
-    if (PHASES.has('idle')) phases.push(await latencyPhase('idle', 0, instrumented, probe, undefined, IDLE_S));
-    if (PHASES.has('load') && load) for (const rate of RATES) phases.push(await latencyPhase(`load@${rate}`, rate, instrumented, probe, load, DURATION));
+    const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
+    for (const [name, rate] of plan) {
+      try {
+        phases.push(await latencyPhase(name, rate, instrumented, probe, rate > 0 ? load : undefined, rate > 0 ? DURATION : IDLE_S));
+      } catch (err) {
+        const dead = [...died.values()].join('\n');
+        failures.push({ phase: name, error: (err as Error).message, ...(dead ? { died: dead } : {}) });
+        log(`  ${name} failed: ${(err as Error).message}`);
+        if (died.size) break; // the system under test is gone: no further latency phase
+      }
+    }
     await load?.stop();
     await probe.stop();
     for (const r of [...instrumented].reverse()) await r.stop(30_000);
@@ -521,7 +572,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const r = watch(
         RoleProcess.spawn('rules-eval', {
-          args: ['--dir', dir, '--set', set, '--rules', opt.rules ?? '1000', '--sensors', opt['eval-sensors'] ?? '400', '--readings', opt.readings ?? '200000', '--evaluations', opt.evaluations ?? '5'],
+          args: ['--dir', dir, '--set', set, '--rules', opt.rules ?? '1000', '--sensors', opt['eval-sensors'] ?? '400', '--readings', opt.readings ?? '200000', '--evaluations', opt.evaluations ?? '5', '--batch', opt.batch ?? '1'],
           nodeFlags: profileFlags('eval'),
           logFile: logFile(`eval-${set}`),
         }),
@@ -543,6 +594,7 @@ async function main(): Promise<void> {
     loadAtEnd: loadAverage(),
     setup,
     latency: phases,
+    failures,
     throughput,
   };
   writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -553,7 +605,15 @@ async function main(): Promise<void> {
 }
 
 /** The run as Markdown tables (pasted into docs/benchmarks.md). */
-function markdown(r: { command: string; machine: Record<string, unknown>; loadAtEnd: Record<string, number>; setup: Record<string, unknown> | undefined; latency: LatencyPhase[]; throughput: Record<string, unknown>[] }): string {
+function markdown(r: {
+  command: string;
+  machine: Record<string, unknown>;
+  loadAtEnd: Record<string, number>;
+  setup: Record<string, unknown> | undefined;
+  latency: LatencyPhase[];
+  failures: Array<{ phase: string; error: string; died?: string }>;
+  throughput: Record<string, unknown>[];
+}): string {
   const m = r.machine;
   const la = m.loadAtStart as Record<string, number>;
   const f = (s: Summary): string => `${fmtMs(s.p50)} / ${fmtMs(s.p99)} / ${fmtMs(s.max)}`;
@@ -563,6 +623,13 @@ function markdown(r: { command: string; machine: Record<string, unknown>; loadAt
     `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
     '',
   ];
+  const st = r.setup;
+  if (st) {
+    lines.push(
+      `Setup: topology ${String(st.topology)}; ${String(st.devices)} background devices; probe ${String(st.probeHz)}/s (TCP_NODELAY ${st.probeNoDelay ? 'on' : 'off'}); service connections TCP_NODELAY ${st.serviceNoDelay ? 'on (experiment)' : 'off (as Steward)'}; Aedes concurrency ${String(st.aedesConcurrency)}; log level ${String(st.logLevel)}.`,
+      '',
+    );
+  }
   if (r.latency.length) {
     lines.push(
       '| phase | topology | background offered / accepted /s | alerts (late > 5 s) | publish→alert p50 / p99 / max ms | firing p50 / p99 | resolved p50 / p99 | load1 |',
@@ -587,17 +654,25 @@ function markdown(r: { command: string; machine: Record<string, unknown>; loadAt
       });
       lines.push(`| ${p.phase} | ${cells.join(' | ')} | ${p.cpu.load?.cores ?? '–'} | ${p.load ? `${String(p.load.puback.p50)} / ${String(p.load.puback.p99)}` : '–'} | ${p.load?.skipped ?? '–'} |`);
     }
+    lines.push('', '| phase | process | stream evaluation µs per call | scheduled evaluations (runs, ms per s) | storage writes (n, mean ms) | spool at end |', '|---|---|---|---|---|---|');
+    for (const p of r.latency) {
+      for (const [x, v] of Object.entries(p.roles)) {
+        if (v.streamEvaluationUs === null && !v.storageWrites.writes && !v.scheduledEvaluation.runs) continue;
+        lines.push(`| ${p.phase} | ${x} | ${v.streamEvaluationUs ?? '–'} | ${v.scheduledEvaluation.runs}, ${v.scheduledEvaluation.msPerS} | ${v.storageWrites.writes}, ${v.storageWrites.meanMs ?? '–'} | ${v.spoolDepth ?? '–'} |`);
+      }
+    }
   }
+  for (const x of r.failures) lines.push('', `Phase ${x.phase} failed: ${x.error}`, ...(x.died ? ['', '```', x.died, '```'] : []));
   if (r.throughput.length) {
     lines.push(
       '',
-      '| rule set | rules (windowed) | sensors | readings | readings/s through onReadings | µs/reading | evaluate() median / first ms | of which window / deadman ms | listSensors ms | transitions | peak RSS MiB |',
+      '| rule set | rules (windowed) | sensors | readings (per call) | readings/s through onReadings | µs/reading | evaluate() median / first ms | of which window / deadman ms | listSensors ms | transitions | peak RSS MiB |',
       '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const t of r.throughput) {
       const byMode = t.evaluationByModeMs as { window: number; deadman: number };
       lines.push(
-        `| ${String(t.set)} | ${String(t.rules)} (${String(t.windowedRules)}) | ${String(t.sensors)} | ${String(t.readings)} | ${String(t.readingsPerS)} | ${String(t.usPerReading)} | ${String(t.evaluationMedianMs)} / ${String(t.evaluationFirstMs)} | ${byMode.window} / ${byMode.deadman} | ${String(t.listSensorsMs)} | ${String(Number(t.transitionsWhileFeeding) + Number(t.transitionsAfterEvaluations))} | ${String(t.peakRssMiB)} |`,
+        `| ${String(t.set)} | ${String(t.rules)} (${String(t.windowedRules)}) | ${String(t.sensors)} | ${String(t.readings)} (${String(t.batch)}) | ${String(t.readingsPerS)} | ${String(t.usPerReading)} | ${String(t.evaluationMedianMs)} / ${String(t.evaluationFirstMs)} | ${byMode.window} / ${byMode.deadman} | ${String(t.listSensorsMs)} | ${String(Number(t.transitionsWhileFeeding) + Number(t.transitionsAfterEvaluations))} | ${String(t.peakRssMiB)} |`,
       );
     }
   }

@@ -1,12 +1,13 @@
 /**
  * Bench role of the rules benchmark: evaluation throughput, in-process (no MQTT, no ingest). One
  * rules engine (`createRulesEngine`, as cli/rules-role.ts builds it, without store or sink) loaded
- * with a generated rule set, fed readings through `onReadings` one reading per call (as ingest
- * calls it: one per MQTT message), then every windowed and deadman rule evaluated at once with
+ * with a generated rule set, fed readings through `onReadings` one reading per call (`--batch 1`,
+ * the worst case: one MQTT message per call; ingest's group commit now hands over the readings of
+ * several messages at once), then every windowed and deadman rule evaluated at once with
  * `evaluate()` (what the cron schedules do).
  *
  *   node --import tsx bench/roles/rules-eval.ts --dir DIR --set generated|none|demo \
- *     [--rules 1000] [--sensors 400] [--readings 200000] [--evaluations 5]
+ *     [--rules 1000] [--sensors 400] [--readings 200000] [--evaluations 5] [--batch 1]
  *
  * The fleet: hub `fleet`, `--sensors` sensors in sites of ten (per site: 2 wells, 2 river gauges,
  * 2 soil stations, 2 energy meters, 2 acoustic monitors), registered in a real registry (the
@@ -38,6 +39,7 @@ const RULES = Number(args.rules ?? 1000);
 const SENSORS = Number(args.sensors ?? 400);
 const READINGS = Number(args.readings ?? 200_000);
 const EVALUATIONS = Number(args.evaluations ?? 5);
+const BATCH = Math.max(1, Number(args.batch ?? 1));
 const HUB = 'fleet';
 const MINUTE = 60_000;
 
@@ -204,7 +206,8 @@ const readings: Reading[] = [];
 for (let r = 0; r < rounds && readings.length < READINGS; r++) for (let i = 0; i < SENSORS && readings.length < READINGS; i++) readings.push(readingOf(i, r, t0));
 const heap0 = process.memoryUsage().heapUsed;
 const tFeed = performance.now();
-for (const r of readings) engine.onReadings([r]);
+if (BATCH === 1) for (const r of readings) engine.onReadings([r]);
+else for (let i = 0; i < readings.length; i += BATCH) engine.onReadings(readings.slice(i, i + BATCH));
 const feedMs = performance.now() - tFeed;
 const heapAfterFeedMiB = Math.round((process.memoryUsage().heapUsed - heap0) / 1048576);
 const afterFeed = { transitions: await transitions(), hist: await histogram() };
@@ -241,6 +244,7 @@ emit({
   windowedRules: ruleInfo.filter((r) => r.mode !== 'stream').length,
   sensors: SENSORS,
   readings: readings.length,
+  batch: BATCH,
   simulatedHours: Math.round((rounds * MINUTE) / 360_000) / 10,
   registerMs,
   initMs,

@@ -13,10 +13,13 @@
  */
 import { openResources, startIngestRole, type SharedResources } from '../../cli/roles.ts';
 import { parseConfig } from '../../core/config.ts';
+import { forceNoDelay } from '../lib/mqtt.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
 import { PhaseMarks } from './rules-marks.ts';
 
 const args = roleArgs();
+// Experiment knob: TCP_NODELAY on the process's own mqtt.js connections (Steward leaves Nagle on).
+if (args['service-nodelay'] === 'true') forceNoDelay();
 const password = process.env.BENCH_INGEST_PASSWORD;
 if (!password) throw new Error('BENCH_INGEST_PASSWORD is not set');
 const brokerUrl = need(args, 'broker-url');

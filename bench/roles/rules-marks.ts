@@ -38,7 +38,7 @@ export class PhaseMarks {
   readonly #eld = monitorEventLoopDelay({ resolution: 1 });
   readonly #metrics: PipelineMetrics | undefined;
   #accepted0 = 0;
-  #stream0 = { sum: 0, count: 0 };
+  #eval0: Record<string, { sum: number; count: number }> = {};
   #cpu0 = process.cpuUsage();
   #t0 = wall();
 
@@ -64,23 +64,30 @@ export class PhaseMarks {
     this.#marks.clear();
     this.#eld.reset();
     this.#accepted0 = await this.#accepted();
-    this.#stream0 = await this.#streamEval();
+    this.#eval0 = await this.#histograms();
     this.#cpu0 = process.cpuUsage();
     this.#t0 = wall();
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const s = await this.#streamEval();
+    const h = await this.#histograms();
     const cpu = process.cpuUsage(this.#cpu0);
     const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
-    const calls = s.count - this.#stream0.count;
     const wallMs = Math.round(wall() - this.#t0);
+    const delta = (k: string): { sum: number; count: number } => ({ sum: (h[k]?.sum ?? 0) - (this.#eval0[k]?.sum ?? 0), count: (h[k]?.count ?? 0) - (this.#eval0[k]?.count ?? 0) });
+    const stream = delta('stream');
+    const windowed = delta('window');
+    const deadman = delta('deadman');
+    const writes = delta('storage');
     return {
       wallMs,
       accepted: this.#metrics ? (await this.#accepted()) - this.#accepted0 : null,
       cpuS: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       eventLoopDelayMs: { p50: ms(this.#eld.percentile(50)), p99: ms(this.#eld.percentile(99)), max: ms(this.#eld.max), mean: ms(this.#eld.mean) },
-      streamEvaluation: { calls, meanUs: calls > 0 ? Math.round(((s.sum - this.#stream0.sum) / calls) * 1e7) / 10 : null },
+      streamEvaluation: { calls: stream.count, meanUs: stream.count > 0 ? Math.round((stream.sum / stream.count) * 1e7) / 10 : null },
+      /** Scheduled evaluations (window and deadman rules): runs, and milliseconds spent per second of the phase. */
+      scheduledEvaluation: { runs: windowed.count + deadman.count, msPerS: Math.round(((windowed.sum + deadman.sum) * 1e3 * 1e3) / wallMs) / 1e3 },
+      storageWrites: { writes: writes.count, meanMs: writes.count > 0 ? Math.round((writes.sum / writes.count) * 1e4) / 10 : null },
       marks: Object.fromEntries([...this.#marks].map(([k, v]) => [k, [...v]])),
     };
   }
@@ -107,12 +114,22 @@ export class PhaseMarks {
     return this.#metrics ? (await this.#metrics.readingsAccepted.get()).values.reduce((n, v) => n + v.value, 0) : 0;
   }
 
-  async #streamEval(): Promise<{ sum: number; count: number }> {
+  /** Sum and count of the rules' evaluation histogram by mode, and of storage writes (`storage`). */
+  async #histograms(): Promise<Record<string, { sum: number; count: number }>> {
     const registry: Registry | undefined = this.#metrics?.registry;
-    const h = registry?.getSingleMetric('steward_rules_evaluation_seconds') as Histogram<'mode'> | undefined;
-    const values = h ? (await h.get()).values : [];
-    const pick = (name: string): number => values.find((v) => v.metricName === name && v.labels.mode === 'stream')?.value ?? 0;
-    return { sum: pick('steward_rules_evaluation_seconds_sum'), count: pick('steward_rules_evaluation_seconds_count') };
+    const out: Record<string, { sum: number; count: number }> = {};
+    const read = async (metric: string, key: (labels: Record<string, unknown>) => string): Promise<void> => {
+      const h = registry?.getSingleMetric(metric) as Histogram | undefined;
+      for (const v of h ? (await h.get()).values : []) {
+        const k = key(v.labels);
+        const e = (out[k] ??= { sum: 0, count: 0 });
+        if (v.metricName === `${metric}_sum`) e.sum += v.value;
+        if (v.metricName === `${metric}_count`) e.count += v.value;
+      }
+    };
+    await read('steward_rules_evaluation_seconds', (l) => String(l.mode));
+    await read('steward_storage_write_seconds', () => 'storage');
+    return out;
   }
 }
 

@@ -28,10 +28,13 @@ import { alertTopic, dataTopic } from '../../core/topics.ts';
 import type { Domain } from '../../core/ids.ts';
 import type { Ingest } from '../../ingest/ingest.ts';
 import type { Broker } from '../../broker/broker.ts';
+import { forceNoDelay } from '../lib/mqtt.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
 import { alertKey, PhaseMarks, payloadTs, setAedesConcurrency } from './rules-marks.ts';
 
 const args = roleArgs();
+// Experiment knob: TCP_NODELAY on the process's own mqtt.js connections (Steward leaves Nagle on).
+if (args['service-nodelay'] === 'true') forceNoDelay();
 const hub = need(args, 'hub');
 const probeSensor = need(args, 'probe-sensor');
 const probeDomain = need(args, 'probe-domain') as Domain;

@@ -17,10 +17,13 @@ import { openResources, type SharedResources } from '../../cli/roles.ts';
 import { createRules, subscribeRaw, type PublishFn } from '../../cli/rules-role.ts';
 import { parseConfig } from '../../core/config.ts';
 import type { RulesEngine } from '../../rules/engine.ts';
+import { forceNoDelay } from '../lib/mqtt.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
 import { alertKey, PhaseMarks } from './rules-marks.ts';
 
 const args = roleArgs();
+// Experiment knob: TCP_NODELAY on the process's own mqtt.js connections (Steward leaves Nagle on).
+if (args['service-nodelay'] === 'true') forceNoDelay();
 const password = process.env.BENCH_RULES_PASSWORD;
 if (!password) throw new Error('BENCH_RULES_PASSWORD is not set');
 const hub = need(args, 'hub');
