@@ -23,8 +23,11 @@ export interface SensorState {
 export interface HealthProbes {
   /** Is the broker up (listening and accepting)? */
   broker?: () => boolean;
-  /** Ingest state: spool depth (readings not yet in storage). */
-  ingest?: () => { spoolDepth: number };
+  /**
+   * Ingest state: spool depth (readings not yet in storage) and, while the intake holds
+   * acknowledgements (spool quota, full disk), why.
+   */
+  ingest?: () => { spoolDepth: number; pressure?: { reason: string; message: string } | undefined };
 }
 
 /** Options of `buildApp`: everything comes in through them (no singletons). */

@@ -24,9 +24,15 @@ import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, cli
 import { BrokerError, type RefusalReason } from './errors.ts';
 import { guardConnection } from './guard.ts';
 
-/** Emitter backlog above which publishes are held (backpressure), and below which they are released. */
-const RELAY_HIGH_WATER = 1000;
-const RELAY_LOW_WATER = 500;
+/**
+ * Where a publish the broker has taken care of goes instead of its topic: readings the intake made
+ * durable (their raw-tier copy is sent separately) and refused publishes (acknowledged and
+ * dropped). No client may subscribe to it and nothing is forwarded from it.
+ */
+export const SINK_TOPIC = '$steward/sink';
+
+/** Raw-tier copies (QoS 0) in flight at most; past it copies are dropped and counted. */
+const RAW_FEED_MAX_IN_FLIGHT = 10_000;
 
 /** Deepest topic accepted, levels (Aedes default 100; the v1 scheme uses at most 6). */
 export const MAX_TOPIC_LEVELS = 32;
@@ -52,10 +58,23 @@ export interface BrokerOptions {
   /** Broker id (default: random); must be unique among instances sharing `mq`. */
   id?: string;
   /**
-   * Called for every publish the ACL refused (the connection is closed, as Aedes does), so the
-   * refused message is kept as a dead letter with its reason rather than lost silently.
+   * Called for every publish the ACL refused (it is acknowledged and dropped, as Mosquitto does
+   * under MQTT 3.1.1), so the refused message is kept as a dead letter with its reason.
    */
   onRefusedPublish?: (refusal: RefusedPublish) => void;
+  /**
+   * The durable intake (ingest/intake.ts). When set, a device's reading is validated and committed
+   * to the spool inside the publish path, and the device's PUBACK waits for the commit. Without it
+   * the broker is a plain relay.
+   */
+  intake?: IntakeSink;
+}
+
+/** What the broker needs of the intake. */
+export interface IntakeSink {
+  submit(topic: string, payload: Buffer, done: (verdict: { accepted: boolean }) => void): void;
+  /** Commits what is waiting (graceful shutdown). */
+  flush(): boolean;
 }
 
 /** A publish the broker refused. `username` is the authenticated principal, if any. */
@@ -110,6 +129,11 @@ export interface Broker {
    * the handler is called and not awaited, errors are logged). Resolves to an unsubscribe function.
    */
   subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>>;
+  /**
+   * Does a client connected to this broker hold a subscription that can match topics under
+   * `prefix` (e.g. `public/v1`)? Lets publishers skip work nobody asked for.
+   */
+  hasSubscribers(prefix: string): boolean;
 }
 
 /**
@@ -309,35 +333,50 @@ class MqttBroker implements Broker {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Publishes held by backpressure, released together once the emitter's queue has drained. */
-  #held: Array<() => void> = [];
-  #backlogTimer: NodeJS.Timeout | undefined;
+  /** Subscription filters of each connected client (for hasSubscribers). */
+  readonly #filters = new Map<Client, Set<string>>();
 
-  /** Messages waiting in Aedes's emitter (mqemitter's queue beyond its concurrency). */
-  #relayBacklog(): number {
-    return (this.#aedes as unknown as { mq?: { length?: number } } | undefined)?.mq?.length ?? 0;
+  hasSubscribers(prefix: string): boolean {
+    const levels = prefix.split('/');
+    for (const set of this.#filters.values()) {
+      for (const f of set) if (filterCanMatchPrefix(f, levels)) return true;
+    }
+    return false;
   }
 
-  /** One timer for all held publishes, however many clients wait. */
-  #watchBacklog(): void {
-    if (this.#backlogTimer) return;
-    this.#backlogTimer = setInterval(() => {
-      if (this.#relayBacklog() > RELAY_LOW_WATER && this.#state === 'up') return;
-      clearInterval(this.#backlogTimer);
-      this.#backlogTimer = undefined;
-      const held = this.#held;
-      this.#held = [];
-      for (const release of held) release();
-    }, 2);
+  /** Raw-tier copies of committed readings still being delivered. */
+  #rawInFlight = 0;
+  /** Refused publishes per connection (past `maxRefusedPublishes` the connection is closed). */
+  readonly #refusals = new WeakMap<Client, number>();
+
+  /**
+   * Sends the raw-tier copy of a committed reading to whoever reads `csm/v1/.../data` (a `steward
+   * rules` process, other cluster nodes, a technician), at QoS 0: the reading itself is in the
+   * spool; this feed is best effort, bounded, and never holds a device.
+   */
+  #feedRaw(topic: string, payload: Buffer): void {
+    const aedes = this.#aedes;
+    if (!aedes || aedes.closed) return;
+    if (this.#rawInFlight >= RAW_FEED_MAX_IN_FLIGHT) {
+      this.#metrics?.rawFeedDropped.inc();
+      return;
+    }
+    this.#rawInFlight++;
+    aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => {
+      this.#rawInFlight--;
+    });
   }
 
   #aedesOptions(): AedesOptions {
     const o = this.#opts;
     const options: AedesOptions = {
       heartbeatInterval: o.heartbeatIntervalMs ?? 60_000,
-      // Messages routed at once (Aedes default 100): at 5,000 readings/s the default queues alerts
-      // behind readings for hundreds of ms (docs/benchmarks.md, rules section).
-      concurrency: 1000,
+      // No queue in the emitter (mqemitter's default of 100 queues messages past it and releases
+      // the queue by recursion, which overflowed the stack after a long stall). Flow control is
+      // per publisher instead: Aedes reads a client's next packets only after its current ones
+      // are done, and a subscriber that will not drain is cut after drainTimeout.
+      concurrency: 0,
+      drainTimeout: this.#config.drainTimeoutMs,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
       maxTopicLevels: MAX_TOPIC_LEVELS,
@@ -363,23 +402,23 @@ class MqttBroker implements Broker {
       authorizePublish: (client, packet, done) => {
         const s = client ? this.#sessions.get(client) : undefined;
         if (s && canPublish(s.acl, packet.topic) && this.#stillRegistered(s.principal)) {
-          // Backpressure: Aedes PUBACKs QoS 1 before delivery, so nothing slows a publisher while
-          // deliveries queue up in the emitter. While that queue is long, hold this publish (and
-          // with it its PUBACK and that client's next packet) until it has drained.
-          // Service accounts (ingest's rejections, rules' alerts) are never held: alerts must not
-          // wait behind the readings that caused the backlog.
-          const service = s.principal.type === 'account' && s.principal.role === 'service';
-          if (!service && this.#relayBacklog() > RELAY_HIGH_WATER) {
-            this.#held.push(() => done(null));
-            this.#watchBacklog();
+          const intake = o.intake;
+          if (intake && s.principal.type === 'device' && packet.topic.endsWith('/data')) {
+            // Durable before acknowledged: Aedes writes the PUBACK only after this callback, and
+            // reads this client's next packets only after that.
+            const topic = packet.topic;
+            const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+            intake.submit(topic, payload, (verdict) => {
+              sink(packet);
+              if (verdict.accepted) this.#feedRaw(topic, payload);
+              done(null);
+            });
             return;
           }
           done(null);
           return;
         }
-        // Without a client this is a will of a dead cluster peer: its principal is unknown here.
         this.#refused('publish_denied');
-        this.#log.warn({ clientId: client?.id, topic: packet.topic, principal: describePrincipal(s?.principal) }, 'publish refused; closing the connection');
         const who = describePrincipal(s?.principal);
         try {
           o.onRefusedPublish?.({
@@ -392,7 +431,23 @@ class MqttBroker implements Broker {
         } catch (err) {
           this.#log.error({ err }, 'onRefusedPublish failed');
         }
-        done(new Error(`not authorized to publish to ${packet.topic}`));
+        // A will (no client) of a dead cluster peer or a refused will: nothing to acknowledge.
+        if (!client) {
+          done(new Error(`not authorized to publish to ${packet.topic}`));
+          return;
+        }
+        // MQTT 3.1.1 has no negative PUBACK: acknowledge and drop, as Mosquitto does, so a client
+        // does not reconnect and resend in a loop; close only a client that keeps at it.
+        const n = (this.#refusals.get(client) ?? 0) + 1;
+        this.#refusals.set(client, n);
+        if (n > this.#config.maxRefusedPublishes) {
+          this.#log.warn({ clientId: client.id, topic: packet.topic, principal: who, refused: n }, 'too many refused publishes; closing the connection');
+          done(new Error(`not authorized to publish to ${packet.topic}`));
+          return;
+        }
+        this.#log.info({ clientId: client.id, topic: packet.topic, principal: who }, 'publish refused: acknowledged and dropped');
+        sink(packet);
+        done(null);
       },
       authorizeSubscribe: (client, sub, done) => {
         const s = this.#sessions.get(client);
@@ -406,7 +461,7 @@ class MqttBroker implements Broker {
       },
       authorizeForward: (client, packet) => {
         const s = this.#sessions.get(client);
-        if (!s) return null;
+        if (!s || packet.topic === SINK_TOPIC) return null;
         return s.acl.subscribeAll || canReceive(s.acl, packet.topic) ? packet : null;
       },
     };
@@ -465,7 +520,18 @@ class MqttBroker implements Broker {
       this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal), remote: this.#remotes.get(client) }, 'client connected');
       if (s?.principal.type === 'device') this.#publishStatus(s.principal, 'online');
     });
+    aedes.on('subscribe', (subs, client) => {
+      if (!client) return;
+      let set = this.#filters.get(client);
+      if (!set) this.#filters.set(client, (set = new Set()));
+      for (const sub of subs) set.add(sub.topic);
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      const set = client ? this.#filters.get(client) : undefined;
+      for (const t of topics) set?.delete(t);
+    });
     aedes.on('clientDisconnect', (client) => {
+      this.#filters.delete(client);
       this.#metrics?.connectedClients.set(aedes.connectedClients);
       const s = this.#sessions.get(client);
       this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal) }, 'client disconnected');
@@ -555,6 +621,10 @@ class MqttBroker implements Broker {
   async #shutdown(): Promise<void> {
     const serversClosed = this.#servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
     this.#wss?.close();
+    // Finish what is in flight: commit what the intake holds, so its PUBACKs go out before the
+    // clients are closed (a PUBACK lost here only makes the device resend; storage is idempotent).
+    if (this.#opts.intake && !this.#opts.intake.flush()) this.#log.warn('stopping while the spool refuses readings; devices will resend them');
+    await new Promise((resolve) => setImmediate(resolve));
     // Disconnect clients first, while Aedes still runs, so devices' offline status goes out.
     await Promise.all([...this.#clients].map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
     await withTimeout(Promise.all([...this.#statusChains.values()]), 2000);
@@ -564,6 +634,24 @@ class MqttBroker implements Broker {
     await withTimeout(Promise.all(serversClosed), 5000);
     this.#metrics?.connectedClients.set(0);
   }
+}
+
+/** Can a topic under the levels of `prefix` match `filter`? (`$` topics aside.) */
+function filterCanMatchPrefix(filter: string, prefix: readonly string[]): boolean {
+  const f = filter.split('/');
+  for (let i = 0; i < prefix.length; i++) {
+    const level = f[i];
+    if (level === undefined) return false;
+    if (level === '#') return true;
+    if (level !== '+' && level !== prefix[i]) return false;
+  }
+  return true;
+}
+
+/** Sends a publish the broker has taken care of nowhere (see SINK_TOPIC): not routed, not retained. */
+function sink(packet: { topic: string; retain: boolean }): void {
+  packet.topic = SINK_TOPIC;
+  packet.retain = false;
 }
 
 function describePrincipal(p: BrokerPrincipal | undefined): string {

@@ -9,9 +9,11 @@ import type { Logger } from 'pino';
 import { startApi } from '../api/server.ts';
 import type { SensorState } from '../api/context.ts';
 import type { Config } from '../core/config.ts';
-import { ALL_STATUS_FILTER, parseTopic } from '../core/topics.ts';
+import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic, rejectedTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
+import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
+import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
 import type { ApiExtension } from '../api/context.ts';
 import { privacyRoutes } from '../privacy/api.ts';
@@ -92,32 +94,146 @@ export async function openResources(config: Config, logger: Logger, parts: { sto
   };
 }
 
-/** The MQTT broker (Aedes), authenticating against the registry. */
-export async function startBrokerRole(config: Config, logger: Logger, shared?: Pick<SharedResources, 'registry' | 'metrics'>): Promise<RoleHandle & { broker: Broker; ports: BrokerPorts }> {
-  const own = shared ? undefined : await openResources(config, logger, { store: false, deadLetters: false });
-  const { registry, metrics } = shared ?? own!.resources;
-  // Publishes the ACL refuses are kept as dead letters (topic_mismatch), not lost.
-  const deadLetters = new DeadLetterStore(config.dataDir);
-  const broker = createBroker({ config: config.mqtt, registry, metrics, logger, onRefusedPublish: refusedToDeadLetter(() => deadLetters) });
-  let ports: BrokerPorts;
-  try {
-    ports = await broker.start();
-  } catch (e) {
-    deadLetters.close();
+/** What a node's broker role returns. */
+export interface BrokerRole extends RoleHandle {
+  broker: Broker;
+  ports: BrokerPorts;
+  /** The durable pipeline in the broker's publish path (absent with `intake: false`). */
+  pipeline?: Pipeline;
+  upstream?: Upstream;
+}
+
+/**
+ * A Steward node: the MQTT broker (Aedes, authenticating against the registry) with the durable
+ * intake in its publish path (a device's PUBACK waits for the spool commit) and the forwarder
+ * (spool -> privacy -> storage -> public MQTT, upstream). Alone (`steward broker`) it also serves
+ * /health, /ready and /metrics on `http.rolePorts.broker`.
+ */
+export async function startBrokerRole(
+  config: Config,
+  logger: Logger,
+  opts: { shared?: SharedResources; privacy?: Privacy; onStored?: (records: StoredReading[]) => void; intake?: boolean; ops?: boolean } = {},
+): Promise<BrokerRole> {
+  const withIntake = opts.intake !== false;
+  const own = opts.shared ? undefined : await openResources(config, logger, { store: withIntake, deadLetters: true });
+  const r = (opts.shared ?? own!.resources) as SharedResources;
+  const cleanup: Array<() => Promise<void> | void> = [];
+  const undo = async (): Promise<void> => {
+    for (const f of cleanup.reverse()) await Promise.resolve(f()).catch(() => undefined);
     await own?.stop();
+  };
+  let privacy: Privacy | undefined;
+  let upstream: Upstream | undefined;
+  let pipeline: Pipeline | undefined;
+  const brokerRef: { current?: Broker } = {};
+  const inProcessPublish = (t: string, p: string | Buffer, o: { qos: 0 | 1; retain?: boolean }): Promise<void> =>
+    brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
+  if (withIntake) {
+    try {
+      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+    } catch (e) {
+      await undo();
+      throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+    }
+    if (!opts.privacy) cleanup.push(() => privacy!.stop());
+    // Open data goes out only after storage took it: public MQTT topics and the regional upstream.
+    if (config.privacy.upstream) upstream = createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics: r.metrics });
+    const publicPublisher = config.privacy.public.mqtt
+      ? createPublicPublisher({ publish: inProcessPublish, logger, metrics: r.metrics, retain: config.privacy.public.retain, liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false })
+      : undefined;
+    pipeline = createPipeline({
+      config,
+      store: r.store,
+      registry: r.registry,
+      deadLetters: r.deadLetters,
+      privacy: privacy.boundary,
+      metrics: r.metrics,
+      logger,
+      onStored: (records) => {
+        void publicPublisher?.publish(records);
+        upstream?.enqueue(records);
+        opts.onStored?.(records);
+      },
+      onRejected: (rej) => {
+        if (!rej.hub) return;
+        // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
+        const body = JSON.stringify({ topic: rej.topic, code: rej.code, reason: rej.reason, receivedAt: new Date(rej.receivedAt).toISOString(), sensor: rej.sensor, payload: rej.payload.subarray(0, 4096).toString('utf8') });
+        inProcessPublish(rejectedTopic(rej.hub), body, { qos: 1 }).catch((err: unknown) => logger.warn({ err }, 'could not publish a rejection'));
+      },
+    });
+    const pl = pipeline;
+    cleanup.push(() => pl.stop());
+  }
+  const broker = createBroker({
+    config: config.mqtt,
+    registry: r.registry,
+    metrics: r.metrics,
+    logger,
+    // Publishes the ACL refuses are kept as dead letters (topic_mismatch), not lost.
+    onRefusedPublish: refusedToDeadLetter(() => r.deadLetters),
+    ...(pipeline ? { intake: pipeline.intake } : {}),
+  });
+  brokerRef.current = broker;
+  let ports: BrokerPorts;
+  let ops: OpsServer | undefined;
+  try {
+    privacy?.start();
+    await upstream?.start();
+    if (upstream) cleanup.push(() => upstream!.stop());
+    ports = await broker.start();
+    pipeline?.start();
+    if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, nodeChecks(broker, pipeline));
+  } catch (e) {
+    await broker.stop().catch(() => undefined);
+    await undo();
     throw e;
   }
-  logger.info({ role: 'broker', ports }, 'broker listening');
+  logger.info({ role: 'broker', ports, intake: withIntake }, 'broker listening');
   return {
     name: 'broker',
     broker,
     ports,
+    ...(pipeline ? { pipeline } : {}),
+    ...(upstream ? { upstream } : {}),
     stop: once(async () => {
+      await ops?.close();
+      // Stops accepting, commits what the intake holds and sends those PUBACKs, closes clients;
+      // then the pipeline forwards what it can and closes the spool.
       await broker.stop();
-      deadLetters.close();
+      for (const f of cleanup.reverse()) await f();
       await own?.stop();
     }),
   };
+}
+
+/** Readiness of a node: broker up, intake acknowledging, storage reachable. */
+export function nodeChecks(broker: Broker, pipeline: Pipeline | undefined): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [{ name: 'broker', check: () => (broker.isUp() ? { ok: true } : { ok: false, detail: 'the MQTT broker is not accepting connections' }) }];
+  if (pipeline) checks.push(...pipelineChecks(pipeline));
+  return checks;
+}
+
+/** Readiness of a durable pipeline: intake acknowledging, storage reachable. */
+export function pipelineChecks(pipeline: Pick<Pipeline, 'pressure' | 'storageReachable' | 'spoolDepth'>): ReadinessCheck[] {
+  return [
+    {
+      name: 'intake',
+      check: () => {
+        const p = pipeline.pressure();
+        return p ? { ok: false, detail: `${p.reason}: ${p.message}` } : { ok: true };
+      },
+    },
+    { name: 'storage', check: () => (pipeline.storageReachable() ? { ok: true } : { ok: false, detail: `storage unreachable; ${pipeline.spoolDepth()} readings wait in the spool` }) },
+  ];
+}
+
+/** /health, /ready and /metrics of a role run alone. */
+async function startRoleOps(config: Config, logger: Logger, role: string, port: number, metrics: PipelineMetrics, checks: ReadinessCheck[]): Promise<OpsServer> {
+  try {
+    return await startOpsServer({ role, host: config.http.host, port, metrics, logger, checks });
+  } catch (e) {
+    throw new CliError(`${role}: cannot serve /health, /ready and /metrics on ${config.http.host}:${port}: ${(e as Error).message} (set http.rolePorts.${role})`, EXIT.FAILED, { cause: e });
+  }
 }
 
 /**
@@ -127,7 +243,7 @@ export async function startBrokerRole(config: Config, logger: Logger, shared?: P
 export async function startIngestRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string; privacy?: Privacy; onStored?: (records: StoredReading[]) => void } = {},
+  opts: { shared?: SharedResources; credentials?: { username: string; password: string }; brokerUrl?: string; privacy?: Privacy; onStored?: (records: StoredReading[]) => void; ops?: boolean } = {},
 ): Promise<RoleHandle & { ingest: Ingest; upstream?: Upstream }> {
   let credentials = opts.credentials;
   if (!credentials) {
@@ -187,11 +303,23 @@ export async function startIngestRole(
     throw new CliError(`ingest could not subscribe at ${opts.brokerUrl ?? config.ingest.brokerUrl}: ${(e as Error).message}`, EXIT.FAILED, { cause: e });
   }
   logger.info({ role: 'ingest', broker: opts.brokerUrl ?? config.ingest.brokerUrl }, 'ingest subscribed');
+  let ops: OpsServer | undefined;
+  if (opts.ops) {
+    const checks: ReadinessCheck[] = [{ name: 'broker', check: () => (ingest.connected() ? { ok: true } : { ok: false, detail: `not connected to ${opts.brokerUrl ?? config.ingest.brokerUrl}` }) }, ...pipelineChecks(ingest)];
+    try {
+      ops = await startRoleOps(config, logger, 'ingest', config.http.rolePorts.ingest, r.metrics, checks);
+    } catch (e) {
+      await ingest.stop().catch(() => undefined);
+      await own?.stop();
+      throw e;
+    }
+  }
   return {
     name: 'ingest',
     ingest,
     ...(upstream ? { upstream } : {}),
     stop: once(async () => {
+      await ops?.close();
       await ingest.stop();
       await upstream?.stop();
       if (!opts.privacy) privacy.stop();
@@ -383,13 +511,6 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const storage = await openResources(config, logger);
     handles.push(storage);
     const shared = storage.resources as SharedResources;
-    const broker = await startBrokerRole(config, logger, shared);
-    handles.push(broker);
-    const status = await trackSensorStatus(broker.broker, logger);
-    handles.push({ name: 'status', stop: once(() => status.stop()) });
-    const brokerUrl = `mqtt://127.0.0.1:${broker.ports.mqtt}`;
-    // The API starts before ingest (and stops after it); the probe reads whichever ingest is up.
-    const ingestRef: { current?: Ingest } = {};
     let privacy: Privacy;
     try {
       privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics });
@@ -400,14 +521,30 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     // The console's live feed: stored (filtered) records and alert transitions.
     const live = createLiveFeed();
     // Rules are loaded (and checked) before anything listens; they start once readings flow.
+    const brokerRef: { current?: Broker } = {};
     let rules: RulesEngine | undefined;
     if (config.rules.enabled) {
       try {
-        rules = await createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish: (t, p, o) => broker.broker.publish(t, p, o), wrapSink: (sink) => live.alertSink(sink) });
+        rules = await createRules({
+          config,
+          store: shared.store,
+          registry: shared.registry,
+          metrics: shared.metrics,
+          logger,
+          publish: (t, p, o) => (brokerRef.current ? brokerRef.current.publish(t, p, o) : Promise.reject(new Error('the broker is not started'))),
+          wrapSink: (sink) => live.alertSink(sink),
+        });
       } catch (e) {
         throw new CliError(`rules: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
       }
     }
+    // The node: broker with the durable intake in its publish path, and the forwarder to storage.
+    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records) });
+    brokerRef.current = node.broker;
+    handles.push(node);
+    const status = await trackSensorStatus(node.broker, logger);
+    handles.push({ name: 'status', stop: once(() => status.stop()) });
+    const pipeline = node.pipeline!;
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
@@ -415,23 +552,26 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
         ...(rules ? [alertsExtension(rules)] : []),
         { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) },
       ],
-      health: { broker: () => broker.broker.isUp(), ingest: () => ({ spoolDepth: ingestRef.current?.spoolDepth() ?? 0 }) },
+      health: { broker: () => node.broker.isUp(), ingest: () => ({ spoolDepth: pipeline.spoolDepth(), pressure: pipeline.pressure() }) },
       sensorStatus: status.states,
     });
     handles.push(api);
-    const account = await shared.registry.addAccount({ name: 'ingest', role: 'service' });
-    const ing = await startIngestRole(config, logger, { shared, brokerUrl, privacy, onStored: (records) => live.publishReadings(records), credentials: { username: 'ingest', password: account.password } });
-    ingestRef.current = ing.ingest;
     if (rules) {
       const engine = rules;
-      ing.ingest.onReadings((rs) => engine.onReadings(rs));
+      const off = pipeline.intake.onReadings((rs) => engine.onReadings(rs));
       engine.start();
-      // Stops after ingest (readings stop first) and before the API and broker (last alerts still go out).
-      handles.push({ name: 'rules', stop: once(() => engine.stop()) });
+      // Stops before the node (no more readings then) only after the simulators; alerts still go out.
+      handles.push({
+        name: 'rules',
+        stop: once(async () => {
+          off();
+          await engine.stop();
+        }),
+      });
     }
-    handles.push(ing);
+    const brokerUrl = `mqtt://127.0.0.1:${node.ports.mqtt}`;
     if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
-    return { handles, apiUrl: api.url, ports: broker.ports };
+    return { handles, apiUrl: api.url, ports: node.ports };
   } catch (e) {
     for (const h of [...handles].reverse()) await h.stop().catch((err: unknown) => logger.error({ err, role: h.name }, 'stop failed'));
     throw e;
@@ -505,9 +645,22 @@ export async function startRulesRole(config: Config, logger: Logger): Promise<Ro
   const conn = await subscribeRaw({ config, registry: r.registry, engine, logger, password });
   ref.publish = conn.publish;
   engine.start();
+  let ops: OpsServer | undefined;
+  try {
+    ops = await startRoleOps(config, logger, 'rules', config.http.rolePorts.rules, r.metrics, [
+      { name: 'broker', check: () => (conn.connected() ? { ok: true } : { ok: false, detail: `not connected to ${config.rules.brokerUrl}` }) },
+      { name: 'storage', check: async () => ((await r.store.ping().catch(() => false)) ? { ok: true } : { ok: false, detail: 'storage does not answer' }) },
+    ]);
+  } catch (e) {
+    await conn.stop();
+    await engine.stop();
+    await own.stop();
+    throw e;
+  }
   return {
     name: 'rules',
     stop: once(async () => {
+      await ops?.close();
       await conn.stop();
       await engine.stop();
       await own.stop();
@@ -525,10 +678,10 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
   let handles: RoleHandle[];
   switch (role) {
     case 'broker':
-      handles = [await startBrokerRole(config, logger)];
+      handles = [await startBrokerRole(config, logger, { ops: true })];
       break;
     case 'ingest':
-      handles = [await startIngestRole(config, logger)];
+      handles = [await startIngestRole(config, logger, { ops: true })];
       break;
     case 'api':
       handles = [await startApiRole(config, logger)];

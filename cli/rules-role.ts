@@ -72,11 +72,12 @@ export function alertsExtension(engine: RulesEngine): ApiExtension {
 }
 
 /**
- * `steward rules` alone: reads the raw tier with its own service account (clean session, QoS 1),
+ * `steward rules` alone: reads the raw tier with its own service account (clean session; the node
+ * sends its copies of committed readings at QoS 0: best effort, the spool holds the readings),
  * parses readings exactly as ingest does (refused ones are ingest's business and ignored here),
  * and publishes alerts on the same connection.
  */
-export async function subscribeRaw(o: { config: Config; registry: Registry; engine: RulesEngine; logger: Logger; password: string }): Promise<{ publish: PublishFn; stop(): Promise<void> }> {
+export async function subscribeRaw(o: { config: Config; registry: Registry; engine: RulesEngine; logger: Logger; password: string }): Promise<{ publish: PublishFn; connected(): boolean; stop(): Promise<void> }> {
   const c = o.config.rules;
   const client = await mqtt.connectAsync(c.brokerUrl, { clientId: c.clientId, username: c.username, password: o.password, clean: true, protocolVersion: 4, reconnectPeriod: 1000 });
   // Nagle off: an alert is one small packet that must not wait for the next PUBACK (mqtt.js never sets it).
@@ -100,6 +101,7 @@ export async function subscribeRaw(o: { config: Config; registry: Registry; engi
     publish: async (t, p, opts) => {
       await client.publishAsync(t, p, opts);
     },
+    connected: () => client.connected,
     stop: async () => {
       await client.endAsync();
     },

@@ -108,6 +108,10 @@ export const configSchema = z.strictObject({
       /** Largest MQTT packet accepted, bytes; a socket announcing more is closed before it is buffered. */
       maxPacketSize: z.number().int().min(256).max(268435455).default(262_144),
       maxConnections: z.number().int().positive().default(10_000),
+      /** A subscriber whose socket will not drain for this long is disconnected (frozen clients cannot stall others). */
+      drainTimeoutMs: z.number().int().positive().default(10_000),
+      /** Refused publishes are acknowledged and dropped; a connection that sends more than this many is closed. */
+      maxRefusedPublishes: z.number().int().positive().default(100),
       /** Anonymous clients may subscribe under public/ (never publish, never read raw). */
       allowAnonymousPublic: z.boolean().default(false),
     })
@@ -118,6 +122,10 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       /** Bearer tokens with their role. */
       tokens: z.array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']) })).default([]),
+      /** `/health`, `/ready` and `/metrics` of a role run alone (`steward broker`, `ingest`, `rules`); 0 = any free port. */
+      rolePorts: z
+        .strictObject({ broker: port.default(8081), ingest: port.default(8082), rules: port.default(8083) })
+        .prefault({}),
       rateLimit: z.strictObject({ max: z.number().int().positive().default(600), timeWindowMs: z.number().int().positive().default(60_000) }).prefault({}),
     })
     .prefault({}),
@@ -138,6 +146,16 @@ export const configSchema = z.strictObject({
       flushIntervalMs: z.number().int().positive().default(250),
       /** `full` fsyncs every spool commit (survives power loss); `normal` survives a process crash. */
       spoolSync: z.enum(['normal', 'full']).default('normal'),
+      /**
+       * Cap on the spool file, bytes. When it is reached (storage down too long) or the disk is
+       * full, the node stops acknowledging readings until space returns; devices hold and resend.
+       */
+      spoolMaxBytes: z.number().int().min(65_536).default(1_073_741_824),
+      /**
+       * `steward ingest` on a broker Steward does not run: subscribe as `$share/{shareGroup}/...`
+       * (MQTT shared subscriptions, Mosquitto 2 and EMQX) so several workers split the load.
+       */
+      shareGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     })
     .prefault({}),
   storage: z.strictObject({ influx: influxSchema.optional() }).prefault({}),

@@ -22,15 +22,26 @@ export class Spool {
   readonly #take: Database.Statement;
   readonly #delete: Database.Statement;
   readonly #appendMany: (readings: Reading[]) => void;
+  readonly #pageSize: number;
+  readonly #quotaBytes: number;
   #depth: number;
+  /** The directory holding `spool.db`. */
+  readonly dir: string;
 
-  /** Opens (creating) `<dataDir>/spool.db`. */
-  constructor(dataDir: string, opts: { sync?: 'normal' | 'full' } = {}) {
+  /**
+   * Opens (creating) `<dataDir>/spool.db`. `maxBytes` (0: none) caps the database file: past it an
+   * append throws SQLITE_FULL, as on a full disk, and the intake stops acknowledging.
+   */
+  constructor(dataDir: string, opts: { sync?: 'normal' | 'full'; maxBytes?: number } = {}) {
     mkdirSync(dataDir, { recursive: true });
+    this.dir = dataDir;
     this.#db = new Database(join(dataDir, 'spool.db'));
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.#db.pragma('busy_timeout = 5000');
+    this.#pageSize = Number(this.#db.pragma('page_size', { simple: true }));
+    this.#quotaBytes = opts.maxBytes ?? 0;
+    if (this.#quotaBytes > 0) this.#db.pragma(`max_page_count = ${Math.max(16, Math.floor(this.#quotaBytes / this.#pageSize))}`);
     this.#db.exec('CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL)');
     this.#insert = this.#db.prepare('INSERT INTO spool (reading) VALUES (?)');
     this.#take = this.#db.prepare('SELECT id, reading FROM spool WHERE id > ? ORDER BY id LIMIT ?');
@@ -57,6 +68,16 @@ export class Spool {
   remove(fromId: number, toId: number): void {
     const n = this.#delete.run(toId, fromId).changes;
     this.#depth -= n;
+  }
+
+  /** Size of the database file, bytes (pages in use or free for reuse). */
+  sizeBytes(): number {
+    return Number(this.#db.pragma('page_count', { simple: true })) * this.#pageSize;
+  }
+
+  /** The configured cap, bytes (0: none). */
+  quotaBytes(): number {
+    return this.#quotaBytes;
   }
 
   /** Readings waiting for storage. */

@@ -22,6 +22,12 @@ export interface PublicPublisherOptions {
   retain?: boolean;
   /** Default 0: open data is best effort; storage and the public API hold the history. */
   qos?: 0 | 1;
+  /**
+   * Does anyone subscribe to public topics now? When it says no, only the latest record of each
+   * sensor in a batch is published (to keep the retained message current): per-reading work that
+   * nobody asked for costs next to nothing. Default: always publish every record.
+   */
+  liveSubscribers?: () => boolean;
 }
 
 export interface PublishOutcome {
@@ -47,8 +53,14 @@ export function createPublicPublisher(o: PublicPublisherOptions): PublicPublishe
   const qos = o.qos ?? 0;
   let warned = false;
   return {
-    async publish(records) {
+    async publish(all) {
       const res: PublishOutcome = { published: 0, refused: 0, failed: 0 };
+      let records: readonly StoredReading[] = all;
+      if (o.liveSubscribers && !o.liveSubscribers()) {
+        const last = new Map<string, StoredReading>();
+        for (const r of all) last.set(`${r.hub}/${r.domain}/${r.sensor}`, r);
+        records = retain ? [...last.values()] : [];
+      }
       for (const r of records) {
         let rec: PublicRecord;
         try {

@@ -61,6 +61,13 @@ export class DeadLetterStore {
     return Number(r.lastInsertRowid);
   }
 
+  /** Stores several dead letters in one transaction (durable when it returns). Throws on I/O error. */
+  addMany(items: ReadonlyArray<Parameters<DeadLetterStore['add']>[0]>): void {
+    this.#db.transaction(() => {
+      for (const d of items) this.add(d);
+    })();
+  }
+
   list(q: DeadLetterQuery = {}): DeadLetter[] {
     const where: string[] = [];
     const args: unknown[] = [];

@@ -16,6 +16,10 @@ export interface PipelineMetrics {
   connectedClients: Gauge;
   brokerRefused: Counter<'reason'>;
   privacyActions: Counter<'action'>;
+  intakePaused: Gauge<'reason'>;
+  intakePauses: Counter<'reason'>;
+  spoolBytes: Gauge;
+  rawFeedDropped: Counter;
 }
 
 /** Creates the metrics on a fresh registry. `defaults` adds process metrics (RSS, event loop lag). */
@@ -46,5 +50,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
     connectedClients: new Gauge({ name: 'steward_mqtt_connected_clients', help: 'MQTT clients connected to the broker', registers }),
     brokerRefused: new Counter({ name: 'steward_broker_refused_total', help: 'Connections, publishes and subscriptions the broker refused', labelNames: ['reason'], registers }),
     privacyActions: new Counter({ name: 'steward_privacy_actions_total', help: 'Privacy filter actions (dropped, coarsened, suppressed, pseudonymised, withheld)', labelNames: ['action'], registers }),
+    intakePaused: new Gauge({ name: 'steward_intake_paused', help: '1 while the intake holds acknowledgements because the spool cannot take more, by reason', labelNames: ['reason'], registers }),
+    intakePauses: new Counter({ name: 'steward_intake_pauses_total', help: 'Times the intake began holding acknowledgements, by reason', labelNames: ['reason'], registers }),
+    spoolBytes: new Gauge({ name: 'steward_spool_bytes', help: 'Size of the durable spool file, bytes', registers }),
+    rawFeedDropped: new Counter({ name: 'steward_raw_feed_dropped_total', help: 'Readings not copied to raw-tier subscribers (QoS 0 feed) because they lagged; the readings themselves are spooled', registers }),
   };
 }

@@ -19,14 +19,14 @@ describe('health and readiness', () => {
     t = await makeTestApi();
     const r = await t.app.inject('/ready');
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ status: 'ready', checks: { broker: 'not in this process', storage: 'up' } });
+    expect(r.json()).toEqual({ status: 'ready', checks: { broker: 'not in this process', storage: 'up', intake: 'not in this process' } });
   });
 
   it('/ready reports the broker and the spool depth when they run here', async () => {
     t = await makeTestApi({ extra: { health: { broker: () => true, ingest: () => ({ spoolDepth: 7 }) } } });
     const r = await t.app.inject('/ready');
     expect(r.statusCode).toBe(200);
-    expect(r.json()).toEqual({ status: 'ready', checks: { broker: 'up', storage: 'up' }, spoolDepth: 7 });
+    expect(r.json()).toEqual({ status: 'ready', checks: { broker: 'up', storage: 'up', intake: 'up' }, spoolDepth: 7 });
   });
 
   it('/ready is 503 naming the broker when it is down', async () => {
@@ -37,8 +37,17 @@ describe('health and readiness', () => {
     expect(r.statusCode).toBe(503);
     expect(r.json()).toEqual({
       statusCode: 503, error: 'Service Unavailable', code: 'API_ERR_NOT_READY', message: 'not ready: broker is down',
-      checks: { broker: 'down', storage: 'up' },
+      checks: { broker: 'down', storage: 'up', intake: 'not in this process' },
     });
+  });
+
+  it('/ready is 503 saying why when the intake holds acknowledgements (spool full)', async () => {
+    const pressure = { reason: 'disk_full', message: 'the disk of the spool is full; readings are not acknowledged until space returns' };
+    t = await makeTestApi({ extra: { health: { broker: () => true, ingest: () => ({ spoolDepth: 3, pressure }) } } });
+    const r = await t.app.inject('/ready');
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toMatchObject({ code: 'API_ERR_NOT_READY', checks: { broker: 'up', storage: 'up', intake: 'down' }, spoolDepth: 3 });
+    expect(r.json().message).toContain('disk of the spool is full');
   });
 
   it('/ready is 503 naming storage when the store does not answer', async () => {

@@ -1,7 +1,7 @@
 /**
  * Liveness and readiness. `/health` answers 200 while the process serves HTTP; `/ready` answers
- * 200 when the broker (if it runs in this process) is up and storage answers `ping()`, else 503
- * with the state of each part.
+ * 200 when the broker (if it runs in this process) is up, storage answers `ping()` and the intake
+ * acknowledges readings (its spool is not full), else 503 naming the part that is down and why.
  */
 import { z } from 'zod';
 import { ApiError } from '../../errors.ts';
@@ -13,7 +13,7 @@ const checkSchema = z.enum(['up', 'down', 'not in this process']);
 
 const readySchema = z.object({
   status: z.literal('ready'),
-  checks: z.object({ broker: checkSchema, storage: checkSchema }),
+  checks: z.object({ broker: checkSchema, storage: checkSchema, intake: checkSchema }),
   /** Readings in the ingest spool not yet in storage (when ingest runs in this process). */
   spoolDepth: z.number().int().optional(),
 });
@@ -51,11 +51,14 @@ export default definePlugin(
       async () => {
         const broker: Check = health.broker ? (health.broker() ? 'up' : 'down') : 'not in this process';
         const storage: Check = (await pingWithin(() => store.ping(), readyTimeoutMs)) ? 'up' : 'down';
-        const checks = { broker, storage };
         const spool = health.ingest?.();
+        // The intake is down while it holds acknowledgements (spool quota reached, disk full).
+        const intake: Check = spool ? (spool.pressure ? 'down' : 'up') : 'not in this process';
+        const checks = { broker, storage, intake };
         const extra = spool ? { spoolDepth: spool.spoolDepth } : {};
         const down = Object.entries(checks).filter(([, v]) => v === 'down').map(([k]) => k);
-        if (down.length) throw new ApiError('API_ERR_NOT_READY', `not ready: ${down.map((d) => `${d} is down`).join(', ')}`, { extra: { checks, ...extra } });
+        const why = (d: string): string => (d === 'intake' && spool?.pressure ? `intake is down (${spool.pressure.reason}: ${spool.pressure.message})` : `${d} is down`);
+        if (down.length) throw new ApiError('API_ERR_NOT_READY', `not ready: ${down.map(why).join(', ')}`, { extra: { checks, ...extra } });
         return { status: 'ready' as const, checks, ...extra };
       },
     );

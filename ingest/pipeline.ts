@@ -1,0 +1,99 @@
+/**
+ * The durable pipeline of one node: intake (validate, group-commit to the spool, then acknowledge)
+ * and forwarder (spool -> privacy boundary -> storage -> public and upstream publishers). The
+ * broker feeds it from its publish path (`steward broker`, `steward start`); the external-broker
+ * subscriber feeds it from a foreign broker (`steward ingest`). Either way a message is
+ * acknowledged only once the intake has made it durable.
+ * @module
+ */
+import { systemClock, type Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { PrivacyFilter } from '../privacy/boundary.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { ReadingStore, StoredReading } from '../storage/types.ts';
+import type { Logger } from '../telemetry/log.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { Forwarder } from './forwarder.ts';
+import { Intake, type Pressure, type Rejection } from './intake.ts';
+import { Spool } from './spool.ts';
+
+export interface PipelineOptions {
+  config: Config;
+  store: ReadingStore;
+  registry: Registry;
+  deadLetters: DeadLetterStore;
+  privacy: PrivacyFilter;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  clock?: Clock;
+  /** Called with every batch storage took (public MQTT, upstream, the console's live feed). */
+  onStored?: (records: StoredReading[]) => void;
+  /** Called with each durable rejection (publish it on `csm/v1/{hub}/rejected`). */
+  onRejected?: (rejection: Rejection) => void;
+}
+
+export interface Pipeline {
+  readonly intake: Intake;
+  readonly spool: Spool;
+  /** Starts the forwarder. */
+  start(): void;
+  /** Commits what the intake holds, forwards what it can (bounded), closes the spool. */
+  stop(): Promise<void>;
+  spoolDepth(): number;
+  /** Did the last storage write succeed? */
+  storageReachable(): boolean;
+  /** Why acknowledgements are held, if they are. */
+  pressure(): Pressure | undefined;
+}
+
+export function createPipeline(o: PipelineOptions): Pipeline {
+  const cfg = o.config.ingest;
+  const clock = o.clock ?? systemClock;
+  const log = o.logger.child({ role: 'ingest' });
+  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes });
+  const forwarder = new Forwarder({
+    spool,
+    store: o.store,
+    privacy: o.privacy,
+    deadLetters: o.deadLetters,
+    metrics: o.metrics,
+    logger: log,
+    clock,
+    batchSize: cfg.batchSize,
+    flushIntervalMs: cfg.flushIntervalMs,
+    ...(o.onStored ? { onStored: o.onStored } : {}),
+  });
+  const intake = new Intake({
+    spool,
+    deadLetters: o.deadLetters,
+    registry: o.registry,
+    metrics: o.metrics,
+    logger: log,
+    clock,
+    config: cfg,
+    onBacklog: () => forwarder.poke(),
+    ...(o.onRejected ? { onRejected: o.onRejected } : {}),
+  });
+  const bytes = setInterval(() => o.metrics.spoolBytes.set(spool.sizeBytes()), 5000);
+  bytes.unref();
+  let stopped: Promise<void> | undefined;
+  return {
+    intake,
+    spool,
+    start: () => forwarder.start(),
+    stop: () =>
+      (stopped ??= (async () => {
+        clearInterval(bytes);
+        if (!intake.flush()) log.warn({ waiting: intake.waiting() }, 'stopping with readings the spool could not take; they were not acknowledged and will be resent');
+        intake.close();
+        await forwarder.stop();
+        o.metrics.spoolDepth.set(spool.depth());
+        log.info({ spoolDepth: spool.depth() }, 'pipeline stopped; what is left in the spool is forwarded at the next start');
+        spool.close();
+      })()),
+    spoolDepth: () => spool.depth(),
+    storageReachable: () => forwarder.reachable(),
+    pressure: () => intake.pressure(),
+  };
+}
