@@ -14,9 +14,24 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/**/*.test.ts'],
+          exclude: ['tests/faults/**'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          globalSetup: ['tests/harness/global-setup.ts'],
+        },
+      },
+      {
+        // Slow fault tests (kill -9, SIGSTOP, full disk, storage down for minutes): each file starts
+        // its own InfluxDB, node and devices on free ports with its own data dir, so files run in
+        // parallel.
+        test: {
+          name: 'faults',
+          include: ['tests/faults/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: true,
+          maxWorkers: 6,
           globalSetup: ['tests/harness/global-setup.ts'],
         },
       },

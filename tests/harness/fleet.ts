@@ -1,0 +1,171 @@
+/**
+ * Fault-test fleet: real mqtt.js devices publishing numbered readings at QoS 1, one at a time
+ * each, like a sensor that buffers until its reading is acknowledged. Each device counts what the
+ * broker acknowledged (PUBACK received); the test then counts, per sensor and by sequence number,
+ * what storage holds against that, never by eye.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { Registry } from '../../registry/registry.ts';
+import { spawnSteward, writeConfig, type StewardProcess } from './steward.ts';
+import { freePort, type InfluxHandle } from './services.ts';
+
+export interface FleetDevice {
+  sensor: string;
+  password: string;
+}
+
+/** Registers `count` water sensors `w-0..` of hub `demo` in the registry of `dataDir`. */
+export async function registerFleet(dataDir: string, count: number): Promise<FleetDevice[]> {
+  const registry = Registry.open(dataDir);
+  try {
+    const out: FleetDevice[] = [];
+    for (let i = 0; i < count; i++) {
+      const sensor = `w-${i}`;
+      const password = `pw-${sensor}-secret-0123456789`;
+      await registry.addSensor({ hub: 'demo', domain: 'water', sensor, password });
+      out.push({ sensor, password });
+    }
+    return out;
+  } finally {
+    registry.close();
+  }
+}
+
+export interface Fleet {
+  /** Epoch ms when the fleet started: its readings carry timestamps from then on. */
+  readonly since: number;
+  /** Readings acknowledged so far, all sensors. */
+  acked(): number;
+  /** Waits until `n` more readings have been acknowledged (or throws after `ms`). */
+  progress(n: number, ms?: number): Promise<void>;
+  /** Stops publishing (pending publishes are abandoned) and returns acknowledged counts per sensor. */
+  stop(): Promise<Map<string, number>>;
+}
+
+/**
+ * Connects every device to `urls` (round robin; each device reconnects to its own) and publishes
+ * reading `seq` = 0, 1, 2… every `everyMs` once the previous one was acknowledged.
+ */
+export function startFleet(urls: string[], devices: FleetDevice[], opts: { everyMs: number; t0?: number }): Fleet {
+  let running = true;
+  const since = Date.now();
+  const acked = new Map<string, number>();
+  let total = 0;
+  const clients: MqttClient[] = [];
+  const loops = devices.map(async (d, i) => {
+    const url = urls[i % urls.length]!;
+    const username = `demo.${d.sensor}`;
+    // clean: false: the device keeps its session and mqtt.js resends unacknowledged publishes.
+    const client = mqtt.connect(url, { clientId: username, username, password: d.password, protocolVersion: 4, clean: false, keepalive: 10, reconnectPeriod: 500, connectTimeout: 5000 });
+    client.on('error', () => undefined);
+    clients.push(client);
+    const topic = `csm/v1/demo/water/${d.sensor}/data`;
+    let seq = 0;
+    // Spread the devices over the interval.
+    await new Promise((r) => setTimeout(r, (opts.everyMs * i) / devices.length));
+    while (running) {
+      const payload = JSON.stringify({ ts: Date.now(), seq, metrics: { groundwater_level: 40 + (seq % 100) / 100 } });
+      const ok = await new Promise<boolean>((resolve) => {
+        client.publish(topic, payload, { qos: 1 }, (err) => resolve(!err));
+      });
+      if (!running) break;
+      if (ok) {
+        seq++;
+        total++;
+        acked.set(d.sensor, seq);
+      } else {
+        await new Promise((r) => setTimeout(r, 200)); // refused or closed: the device retries the same reading
+      }
+      await new Promise((r) => setTimeout(r, opts.everyMs));
+    }
+  });
+  return {
+    since,
+    acked: () => total,
+    async progress(n, ms = 60_000) {
+      const target = total + n;
+      const until = Date.now() + ms;
+      while (total < target) {
+        if (Date.now() > until) throw new Error(`fleet: only ${total - (target - n)} of ${n} readings acknowledged within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      running = false;
+      // A publish waiting for its PUBACK is abandoned: it was never acknowledged, so it is not counted.
+      await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+      return new Map(acked);
+    },
+  };
+}
+
+/**
+ * Per sensor: acknowledged readings (seq < acked) missing from InfluxDB, and points stored more
+ * than once (count of points against count of distinct seq).
+ */
+export async function lossesInInflux(influx: InfluxHandle, acked: Map<string, number>, since: number): Promise<{ lost: number; duplicated: number; perSensor: Record<string, { acked: number; stored: number }> }> {
+  let lost = 0;
+  let duplicated = 0;
+  const perSensor: Record<string, { acked: number; stored: number }> = {};
+  for (const [sensor, n] of acked) {
+    const rows = await influx.queryRows(`SELECT count("seq") AS c, count(distinct("seq")) AS d FROM "water" WHERE "sensor" = '${sensor}' AND "seq" < ${n} AND time >= ${since}ms`);
+    const c = Number(rows[0]?.c ?? 0);
+    const d = Number(rows[0]?.d ?? 0);
+    lost += n - d;
+    duplicated += c - d;
+    perSensor[sensor] = { acked: n, stored: d };
+  }
+  return { lost, duplicated, perSensor };
+}
+
+/** Waits until InfluxDB holds every acknowledged reading (or `ms` pass), then returns the count. */
+export async function settle(influx: InfluxHandle, acked: Map<string, number>, since: number, ms = 120_000): Promise<Awaited<ReturnType<typeof lossesInInflux>>> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = await lossesInInflux(influx, acked, since).catch(() => undefined);
+    if (r && r.lost === 0) return r;
+    if (Date.now() > until) return r ?? lossesInInflux(influx, acked, since);
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+}
+
+export interface NodeProcess extends StewardProcess {
+  mqttUrl: string;
+  opsUrl: string;
+}
+
+/** Ports and config of one node, kept across restarts. */
+export interface NodeSpec {
+  dataDir: string;
+  influx: InfluxHandle;
+  mqttPort: number;
+  /** /health, /ready, /metrics of `steward broker`. */
+  opsPort: number;
+  /** The same of `steward rules` run alone against this node. */
+  rulesOpsPort: number;
+  configPath: string;
+}
+
+export async function nodeSpec(dataDir: string, influx: InfluxHandle, extra: Record<string, unknown> = {}): Promise<NodeSpec> {
+  const mqttPort = await freePort();
+  const opsPort = await freePort();
+  const rulesOpsPort = await freePort();
+  const configPath = writeConfig(dataDir, {
+    dataDir,
+    mqtt: { host: '127.0.0.1', port: mqttPort, wsPort: await freePort() },
+    http: { host: '127.0.0.1', port: await freePort(), rolePorts: { broker: opsPort, ingest: await freePort(), rules: rulesOpsPort } },
+    ingest: { flushIntervalMs: 100 },
+    rules: { brokerUrl: `mqtt://127.0.0.1:${mqttPort}` },
+    storage: { influx: { url: influx.url, database: influx.database, timeoutMs: 2000 } },
+    ...extra,
+  });
+  return { dataDir, influx, mqttPort, opsPort, rulesOpsPort, configPath };
+}
+
+/** Starts `steward broker` (the node: broker, intake, spool, forwarder) and waits until it listens. */
+export async function startNode(spec: NodeSpec, role: 'broker' | 'start' = 'broker', args: string[] = []): Promise<NodeProcess> {
+  const p = spawnSteward([role, '--config', spec.configPath, ...args], { env: { STEWARD_LOG_LEVEL: 'info' } });
+  await p.waitFor(/broker listening/);
+  return Object.assign(p, { mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`, opsUrl: `http://127.0.0.1:${spec.opsPort}` });
+}
