@@ -328,7 +328,18 @@ class MqttBroker implements Broker {
       cb();
     };
     await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, resolve));
-    return () => new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, resolve));
+    this.#localFilters.set(filter, (this.#localFilters.get(filter) ?? 0) + 1);
+    this.#subscriberMemo.clear();
+    return () =>
+      new Promise<void>((resolve) =>
+        aedes.unsubscribe(filter, deliver, () => {
+          const n = (this.#localFilters.get(filter) ?? 1) - 1;
+          if (n > 0) this.#localFilters.set(filter, n);
+          else this.#localFilters.delete(filter);
+          this.#subscriberMemo.clear();
+          resolve();
+        }),
+      );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -336,12 +347,24 @@ class MqttBroker implements Broker {
   /** Subscription filters of each connected client (for hasSubscribers). */
   readonly #filters = new Map<Client, Set<string>>();
 
+  /** In-process subscriptions (broker.subscribe), counted per filter. */
+  readonly #localFilters = new Map<string, number>();
+  /** hasSubscribers answers per prefix, until a subscription changes. */
+  readonly #subscriberMemo = new Map<string, boolean>();
+
   hasSubscribers(prefix: string): boolean {
+    const memo = this.#subscriberMemo.get(prefix);
+    if (memo !== undefined) return memo;
     const levels = prefix.split('/');
+    let found = false;
+    for (const f of this.#localFilters.keys()) if (filterCanMatchPrefix(f, levels)) found = true;
     for (const set of this.#filters.values()) {
-      for (const f of set) if (filterCanMatchPrefix(f, levels)) return true;
+      if (found) break;
+      for (const f of set) if (filterCanMatchPrefix(f, levels)) found = true;
     }
-    return false;
+    if (this.#subscriberMemo.size > 100_000) this.#subscriberMemo.clear();
+    this.#subscriberMemo.set(prefix, found);
+    return found;
   }
 
   /** Raw-tier copies of committed readings still being delivered. */
@@ -357,6 +380,8 @@ class MqttBroker implements Broker {
   #feedRaw(topic: string, payload: Buffer): void {
     const aedes = this.#aedes;
     if (!aedes || aedes.closed) return;
+    // Nobody reads raw readings here, and no other node could (no shared emitter): skip the copy.
+    if (!this.#opts.mq && !this.hasSubscribers(topic)) return;
     if (this.#rawInFlight >= RAW_FEED_MAX_IN_FLIGHT) {
       this.#metrics?.rawFeedDropped.inc();
       return;
@@ -525,13 +550,15 @@ class MqttBroker implements Broker {
       let set = this.#filters.get(client);
       if (!set) this.#filters.set(client, (set = new Set()));
       for (const sub of subs) set.add(sub.topic);
+      this.#subscriberMemo.clear();
     });
     aedes.on('unsubscribe', (topics, client) => {
       const set = client ? this.#filters.get(client) : undefined;
       for (const t of topics) set?.delete(t);
+      this.#subscriberMemo.clear();
     });
     aedes.on('clientDisconnect', (client) => {
-      this.#filters.delete(client);
+      if (this.#filters.delete(client)) this.#subscriberMemo.clear();
       this.#metrics?.connectedClients.set(aedes.connectedClients);
       const s = this.#sessions.get(client);
       this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal) }, 'client disconnected');
