@@ -5,7 +5,7 @@
  * SQLite spool, or (where a test needs to hold acknowledgements) a sink that records messages.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -195,6 +195,21 @@ describe('external-broker subscriber', () => {
     await watcher.endAsync();
   });
 
+  it('opens a new connection when the broker stops answering within the keepalive', async () => {
+    const relay = await freezableRelay(url);
+    try {
+      const s = subscriber({ sink: intake, url: relay.url, keepaliveS: 1 });
+      await s.start();
+      relay.freeze(); // the path in use stops carrying the broker's bytes: no PINGRESP comes back
+      await until(() => !s.connected(), 5000);
+      await until(() => s.connected(), 5000); // a new connection (the relay carries new ones)
+      await device.publishAsync(TOPIC, reading(7), { qos: 1 });
+      await until(() => spool.depth() === 1);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('stops cleanly: commits what the intake holds, writes those PUBACKs, then DISCONNECT', async () => {
     const out: Packet['cmd'][] = [];
     const s = subscriber({ sink: intake, onPacketOut: (p) => void out.push(p.cmd) });
@@ -227,4 +242,43 @@ function takeOverSession(url: string, clientId: string, username: string, passwo
     sock.on('close', () => resolve());
     sock.on('connect', () => sock.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: false, keepalive: 30, username, password: Buffer.from(password) })));
   });
+}
+
+/**
+ * A TCP relay in front of the broker whose existing connections can be frozen: the broker's bytes
+ * stop reaching the client (a hung broker, a dead network path). New connections pass normally.
+ */
+async function freezableRelay(target: string): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  const pairs: Array<{ client: Socket; up: Socket }> = [];
+  const server = createServer((client) => {
+    const up = netConnect({ host: hostname, port: Number(port) });
+    client.pipe(up);
+    up.pipe(client);
+    const end = (): void => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+    pairs.push({ client, up });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as { port: number };
+  return {
+    url: `mqtt://127.0.0.1:${addr.port}`,
+    freeze() {
+      for (const { client, up } of pairs.splice(0)) {
+        up.unpipe(client);
+        up.pause();
+      }
+    },
+    async close() {
+      for (const { client, up } of pairs) {
+        client.destroy();
+        up.destroy();
+      }
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

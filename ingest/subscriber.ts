@@ -24,7 +24,7 @@
  * library is used.
  * @module
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import type { Logger } from '../telemetry/log.ts';
@@ -422,14 +422,20 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
     if (c.subscribeMid !== undefined) outboundReserved.delete(c.subscribeMid);
     if (conn === c) conn = undefined;
     if (stopping) return;
-    log.warn({ url: o.url, err: err?.message, unacked: unackedCount, wasConnected: wasReady }, 'disconnected from the broker; reconnecting');
-    scheduleReconnect();
+    const delay = nextDelay();
+    if (wasReady) log.warn({ url: o.url, err: err?.message, unacked: unackedCount, retryInMs: delay }, 'disconnected from the broker; reconnecting');
+    else log.warn({ url: o.url, err: err?.message, attempt, retryInMs: delay }, 'cannot connect to the broker; retrying');
+    scheduleReconnect(delay);
   }
 
-  function scheduleReconnect(): void {
-    if (stopping || reconnectTimer) return;
+  /** Capped exponential backoff with jitter (half to all of the step). */
+  function nextDelay(): number {
     const base = Math.min(backoffMax, backoffMin * 2 ** Math.min(attempt, 20));
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  function scheduleReconnect(delay: number): void {
+    if (stopping || reconnectTimer) return;
     attempt++;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
@@ -439,7 +445,9 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
 
   function openConnection(): void {
     if (stopping) return;
-    const socket = target.secure ? tlsConnect({ host: target.host, port: target.port, servername: target.host, ...o.tls }) : netConnect({ host: target.host, port: target.port });
+    const socket = target.secure
+      ? tlsConnect({ host: target.host, port: target.port, ...(isIP(target.host) ? {} : { servername: target.host }), ...o.tls })
+      : netConnect({ host: target.host, port: target.port });
     const c: Connection = { id: ++connSeq, socket, open: true, ready: false, acks: [], corked: false, pingOutstanding: false, paused: false, subscribeMid: undefined, timers: [] };
     conn = c;
     socket.setNoDelay(true);
