@@ -8,7 +8,6 @@
  * rejection is durable in the dead letters: nothing is lost, nothing is dropped silently.
  * (On Steward's own broker the intake sits in the broker's publish path instead: broker/.)
  */
-import type { ConnectionOptions } from 'node:tls';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Reading } from '../core/reading.ts';
@@ -40,10 +39,6 @@ export interface IngestOptions {
   clientId?: string;
   /** Overrides `config.ingest.topics`. */
   topics?: string[];
-  /** TLS options for an `mqtts://` broker (CA, client certificate). */
-  tls?: ConnectionOptions;
-  /** Keepalive, seconds (default 30). */
-  keepaliveS?: number;
   /** Called with every batch storage took (public MQTT, upstream). */
   onStored?: (records: StoredReading[]) => void;
 }
@@ -110,8 +105,6 @@ export function createIngest(o: IngestOptions): Ingest {
     filters,
     sink: pipeline.intake,
     logger: log,
-    ...(o.keepaliveS !== undefined ? { keepaliveS: o.keepaliveS } : {}),
-    ...(o.tls ? { tls: o.tls } : {}),
   });
   ref.subscriber = sub;
 
