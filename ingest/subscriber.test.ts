@@ -4,7 +4,8 @@
  * the way Mosquitto does. Devices are mqtt.js clients; the subscriber feeds a real intake and
  * SQLite spool, or (where a test needs to hold acknowledgements) a sink that records messages.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,18 @@ describe('external-broker subscriber', () => {
     const seqByMid = new Map<number, number>();
     const early: number[] = [];
     let pubacks = 0;
+    // What the spool holds, read incrementally (ids only grow; nothing forwards in this test).
+    const inSpool = new Set<number>();
+    let lastId = 0;
+    const spooled = (seq: number): boolean => {
+      if (!inSpool.has(seq)) {
+        for (const r of spool.take(10_000, lastId)) {
+          inSpool.add(r.reading.seq);
+          lastId = r.id;
+        }
+      }
+      return inSpool.has(seq);
+    };
     const s = subscriber({
       sink: intake,
       onPacketIn: (p) => {
@@ -111,7 +124,7 @@ describe('external-broker subscriber', () => {
         pubacks++;
         // The moment this PUBACK is written: its reading must already be in the spool.
         const seq = seqByMid.get(p.messageId!)!;
-        if (!spool.take(10_000).some((r) => r.reading.seq === seq)) early.push(seq);
+        if (!spooled(seq)) early.push(seq);
       },
     });
     await s.start();
@@ -207,6 +220,26 @@ describe('external-broker subscriber', () => {
       await until(() => spool.depth() === 1);
     } finally {
       await relay.close();
+    }
+  });
+
+  it('connects over TLS (mqtts://), checking the broker\'s certificate', async () => {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    const config = parseConfig({ dataDir: dir, mqtt: { port: 0, wsPort: 0, host: '127.0.0.1', tlsCert: cert, tlsKey: key } });
+    const tlsBroker = createBroker({ config: config.mqtt, registry, logger: silentLogger });
+    const ports = await tlsBroker.start();
+    try {
+      const s = subscriber({ sink: intake, url: `mqtts://localhost:${ports.tls!}`, tls: { ca: readFileSync(cert) } });
+      await s.start();
+      const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { clientId: 'demo.well-1', username: 'demo.well-1', password: 'pw-well-1-secret', protocolVersion: 4 });
+      await dev.publishAsync(TOPIC, reading(3), { qos: 1 });
+      await until(() => spool.depth() === 1);
+      await s.stop();
+      await dev.endAsync();
+    } finally {
+      await tlsBroker.stop();
     }
   });
 
