@@ -243,6 +243,48 @@ describe('external-broker subscriber', () => {
     }
   });
 
+  it('answers a QoS 2 message with PUBREC once durable, never submits it twice, and completes on PUBREL', async () => {
+    // A conforming broker never sends QoS 2 on a QoS 1 subscription, so no real broker here can
+    // produce this exchange: a scripted server on a real socket stands in for one that does.
+    const fromClient: Packet[] = [];
+    const server = createServer((sock) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on('packet', (p: Packet) => {
+        fromClient.push(p);
+        if (p.cmd === 'connect') sock.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
+        if (p.cmd === 'subscribe') sock.write(mqttPacket.generate({ cmd: 'suback', messageId: p.messageId!, granted: [1] }));
+      });
+      sock.on('data', (b: Buffer) => parser.parse(b));
+      sock.on('error', () => undefined);
+      server.emit('client', sock);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = new Promise<Socket>((r) => server.once('client', r));
+    const { sink, held } = holdingSink();
+    const s = subscriber({ sink, url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}` });
+    try {
+      await s.start();
+      const sock = await client;
+      const payload = Buffer.from(reading(9));
+      const publish = (dup: boolean): boolean => sock.write(mqttPacket.generate({ cmd: 'publish', topic: TOPIC, payload, qos: 2, messageId: 5, dup, retain: false }));
+      publish(false);
+      await until(() => held.length === 1);
+      const acks = (): Array<Packet['cmd']> => fromClient.filter((p) => p.cmd.startsWith('pub')).map((p) => p.cmd);
+      expect(acks()).toEqual([]);
+      held[0]!.done();
+      await until(() => acks().length === 1);
+      publish(true); // resent before PUBREL: acknowledged again, not submitted again
+      await until(() => acks().length === 2);
+      sock.write(mqttPacket.generate({ cmd: 'pubrel', messageId: 5 }));
+      await until(() => acks().length === 3);
+      expect(acks()).toEqual(['pubrec', 'pubrec', 'pubcomp']);
+      expect(held).toHaveLength(1);
+    } finally {
+      s.abort();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('stops cleanly: commits what the intake holds, writes those PUBACKs, then DISCONNECT', async () => {
     const out: Packet['cmd'][] = [];
     const s = subscriber({ sink: intake, onPacketOut: (p) => void out.push(p.cmd) });
