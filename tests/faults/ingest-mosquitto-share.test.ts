@@ -32,12 +32,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Domain } from '../core/ids.ts';
-import { dataTopic } from '../core/topics.ts';
-import { Registry } from '../registry/registry.ts';
-import { eventually, validPayload } from './harness/devices.ts';
-import { runCli, startInfluxDB, startMosquitto, type InfluxHandle, type MosquittoHandle } from './harness/services.ts';
-import { spawnSteward, writeConfig, type StewardProcess } from './harness/steward.ts';
+import type { Domain } from '../../core/ids.ts';
+import { dataTopic } from '../../core/topics.ts';
+import { Registry } from '../../registry/registry.ts';
+import { eventually, validPayload } from '../harness/devices.ts';
+import { runCli, startInfluxDB, startMosquitto, type InfluxHandle, type MosquittoHandle } from '../harness/services.ts';
+import { spawnSteward, writeConfig, type StewardProcess } from '../harness/steward.ts';
 
 const FIELD: Record<Domain, string> = { water: 'groundwater_level', soil: 'soil_moisture', energy: 'pv_power', biodiversity: 'count' };
 const DOMAINS: Array<[Domain, string]> = [
