@@ -16,6 +16,8 @@ export interface PipelineMetrics {
   connectedClients: Gauge;
   brokerRefused: Counter<'reason'>;
   privacyActions: Counter<'action'>;
+  /** What the privacy scrubber removed from free text, by kind (email, link, phone, coordinates, postcode, address, name). */
+  privacyScrubbed: Counter<'kind'>;
 }
 
 /** Creates the metrics on a fresh registry. `defaults` adds process metrics (RSS, event loop lag). */
@@ -46,5 +48,6 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
     connectedClients: new Gauge({ name: 'steward_mqtt_connected_clients', help: 'MQTT clients connected to the broker', registers }),
     brokerRefused: new Counter({ name: 'steward_broker_refused_total', help: 'Connections, publishes and subscriptions the broker refused', labelNames: ['reason'], registers }),
     privacyActions: new Counter({ name: 'steward_privacy_actions_total', help: 'Privacy filter actions (dropped, coarsened, suppressed, pseudonymised, withheld)', labelNames: ['action'], registers }),
+    privacyScrubbed: new Counter({ name: 'steward_privacy_scrubbed_total', help: 'What the privacy scrubber removed from free text, by kind', labelNames: ['kind'], registers }),
   };
 }
