@@ -58,6 +58,19 @@ describe('privacy boundary', () => {
     b.stop();
   });
 
+  it('learns observer names: a later note about them, in another reading, loses them; removals are counted by kind', async () => {
+    const metrics = createMetrics();
+    const notes = policyFromYaml('version: notes-1\nattributes: { note: scrub }\npersonal: { kinds: [citizen-observation] }');
+    const b = createPrivacyBoundary({ policy: fixedPolicy(notes), metrics });
+    b.apply(reading({ domain: 'biodiversity', kind: 'citizen-observation', metrics: { count: 1 }, species: 'Turdus merula', attributes: { observer_name: 'Zoë Kowalczyk' } }));
+    const out = b.apply(reading({ domain: 'biodiversity', sensor: 'mic-1', kind: 'acoustic', metrics: { count: 1 }, species: 'Turdus merula', attributes: { note: 'garden of zoe\u0308 kowalczyk, 12 Mill Lane' } }));
+    expect(out?.attributes).toEqual({ note: 'garden of [name removed], [address removed]' });
+    expect(b.knownNames()).toEqual(['Zoë Kowalczyk']);
+    const byKind = Object.fromEntries((await metrics.privacyScrubbed.get()).values.map((v) => [v.labels.kind, v.value]));
+    expect(byKind).toEqual({ name: 1, address: 1 });
+    b.stop();
+  });
+
   it("the foundation's default filter keeps working", () => {
     const f = createDefaultFilter();
     expect(f.apply(reading({ attributes: { observer_name: 'Alice Smith' } }))).not.toHaveProperty('attributes');

@@ -157,6 +157,24 @@ describe('filtering one reading (default policy)', () => {
     expect(scrubbed.attributes).toEqual({ note: 'Two blackbirds. Mail [email removed] or ring [phone removed]. [name removed]' });
   });
 
+  it('a citizen observation or a household meter is personal by its kind, whatever attributes it carries', () => {
+    for (const kind of ['citizen-observation', 'household-meter']) {
+      const domain = kind === 'household-meter' ? 'energy' : 'biodiversity';
+      const metrics = kind === 'household-meter' ? { demand_power: 500 } : { count: 1 };
+      const r = record(p, reading({ domain, kind, metrics, ...(domain === 'biodiversity' ? { species: 'Turdus merula' } : {}), location: { lat: 48.85661, lon: 2.35222 } }));
+      expect(r.location, kind).toEqual({ lat: 48.85, lon: 2.35 });
+    }
+    expect(record(p, reading({ domain: 'biodiversity', kind: 'acoustic-monitor', metrics: { count: 1 }, species: 'Turdus merula', location: { lat: 48.85661, lon: 2.35222 } })).location).toEqual({ lat: 48.855, lon: 2.355 });
+  });
+
+  it('a household area that is an address, a postcode or coordinates cannot name a group; device strings with personal details are dropped', () => {
+    for (const area of ['12 Mill Lane', 'OX4 1AB', '51.7534, -1.2577']) {
+      expect(() => p.filter(reading({ domain: 'energy', metrics: { household_power: 400 }, attributes: { household_id: 'H-1', area } }), () => {}), area).toThrow(expect.objectContaining({ code: 'PRIVACY_ERR_UNFILTERABLE' }));
+    }
+    expect(record(p, reading({ attributes: { firmware: '1.4.2', method: 'visual' } })).attributes).toEqual({ firmware: '1.4.2', method: 'visual' });
+    expect(record(p, reading({ attributes: { firmware: 'flat 3 22 high street', area: 'SW1A 1AA' } })).attributes).toBeUndefined();
+  });
+
   it('anything at a home is coarsened to 0.1°', () => {
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: true } })).location).toEqual({ lat: 48.85, lon: 2.35 });
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: false } })).location).toEqual({ lat: 48.855, lon: 2.355 });
