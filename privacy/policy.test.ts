@@ -160,7 +160,7 @@ describe('filtering one reading (default policy)', () => {
   it('a citizen observation or a household meter is personal by its kind, whatever attributes it carries', () => {
     for (const kind of ['citizen-observation', 'household-meter']) {
       const domain = kind === 'household-meter' ? 'energy' : 'biodiversity';
-      const metrics = kind === 'household-meter' ? { demand_power: 500 } : { count: 1 };
+      const metrics: Record<string, number> = kind === 'household-meter' ? { demand_power: 500 } : { count: 1 };
       const r = record(p, reading({ domain, kind, metrics, ...(domain === 'biodiversity' ? { species: 'Turdus merula' } : {}), location: { lat: 48.85661, lon: 2.35222 } }));
       expect(r.location, kind).toEqual({ lat: 48.85, lon: 2.35 });
     }
