@@ -347,3 +347,11 @@ export function scrubText(text: string, personalValues: readonly string[] = [], 
   const removed = Object.values(byKind).reduce((a, b) => a + b, 0);
   return { text: out, removed, byKind };
 }
+
+/**
+ * Free text typed by the hub's own people (an acknowledgement's or a silence's comment) as an
+ * unauthenticated reader may see it: scrubbed with the name patterns on.
+ */
+export function scrubForPublic(text: string): string {
+  return scrubText(text, [], { namePatterns: true }).text;
+}
