@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RejectionError } from './errors.ts';
 import { parsePayload, type ParseContext } from './parse.ts';
@@ -140,5 +141,27 @@ describe('ids a device sends (site, kind) are checked against its registration',
     expect(e.code).toBe('unregistered_id');
     expect(e.message).toMatch(/^SenML\[1\]: site/);
     expect(rejection(enc([{ bt: t, n: 'ph', v: 7 }, { n: 'kind', vs: 'other' }]), registered).code).toBe('unregistered_id');
+  });
+});
+
+describe('property: ids a device invents never pass', () => {
+  const idArb = fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,20}$/);
+  it('for any registered site and kind and any ids in a payload: accepted only when they are the registered ones, and the reading carries the registered ones', () => {
+    fc.assert(
+      fc.property(idArb, idArb, fc.option(idArb, { nil: undefined }), fc.option(idArb, { nil: undefined }), fc.boolean(), (site, kind, sentSite, sentKind, senml) => {
+        const ctx: ParseContext = { ...water, site, kind };
+        const payload = senml
+          ? [{ bt: now / 1000, n: 'ph', v: 7 }, ...(sentSite !== undefined ? [{ n: 'site', vs: sentSite }] : []), ...(sentKind !== undefined ? [{ n: 'kind', vs: sentKind }] : [])]
+          : { ts: now, seq: 1, metrics: { ph: 7 }, ...(sentSite !== undefined ? { site: sentSite } : {}), ...(sentKind !== undefined ? { kind: sentKind } : {}) };
+        const ok = (sentSite === undefined || sentSite === site) && (sentKind === undefined || sentKind === kind);
+        if (ok) {
+          const [r] = parsePayload(enc(payload), ctx);
+          expect([r?.site, r?.kind]).toEqual([site, kind]);
+        } else {
+          const e = rejection(enc(payload), ctx);
+          expect(e.code).toBe('unregistered_id');
+        }
+      }),
+    );
   });
 });

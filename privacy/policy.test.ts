@@ -175,6 +175,23 @@ describe('filtering one reading (default policy)', () => {
     expect(record(p, reading({ attributes: { firmware: 'flat 3 22 high street', area: 'SW1A 1AA' } })).attributes).toBeUndefined();
   });
 
+  it('property: a reading of a personal kind lands on the personal grid whatever it carries', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('citizen-observation', 'household-meter'),
+        fc.double({ min: -89.99, max: 89.99, noNaN: true }),
+        fc.double({ min: -179.99, max: 179.99, noNaN: true }),
+        fc.record({ method: fc.constantFrom('visual', 'acoustic'), firmware: fc.constantFrom('1.0', '2.3.1'), battery_v: fc.double({ min: 2, max: 5, noNaN: true }), at_home: fc.boolean() }, { requiredKeys: [] }),
+        (kind, lat, lon, attributes) => {
+          const domain = kind === 'household-meter' ? 'energy' : 'biodiversity';
+          const metrics: Record<string, number> = domain === 'energy' ? { demand_power: 500 } : { count: 1 };
+          const r = record(p, reading({ domain, kind, metrics, ...(domain === 'biodiversity' ? { species: 'Turdus merula' } : {}), location: { lat, lon }, attributes }));
+          for (const v of [r.location!.lat, r.location!.lon]) expect(Math.abs(Math.round((v - 0.05) * 10) - (v - 0.05) * 10)).toBeLessThan(1e-6);
+        },
+      ),
+    );
+  });
+
   it('anything at a home is coarsened to 0.1°', () => {
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: true } })).location).toEqual({ lat: 48.85, lon: 2.35 });
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: false } })).location).toEqual({ lat: 48.855, lon: 2.355 });
