@@ -192,6 +192,11 @@ describe('filtering one reading (default policy)', () => {
     );
   });
 
+  it('species text loses addresses, coordinates, contacts and known names, and keeps common names', () => {
+    expect(record(p, reading({ domain: 'biodiversity', metrics: { count: 1 }, species: 'Eurasian Blackbird, 12 Mill Lane; seen at 51°45′12″N' })).species).toBe('Eurasian Blackbird, [address removed]; seen at [location removed]');
+    expect(record(p, reading({ domain: 'biodiversity', metrics: { count: 1 }, species: 'Turdus merula' })).species).toBe('Turdus merula');
+  });
+
   it('anything at a home is coarsened to 0.1°', () => {
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: true } })).location).toEqual({ lat: 48.85, lon: 2.35 });
     expect(record(p, reading({ location: { lat: 48.85661, lon: 2.35222 }, attributes: { at_home: false } })).location).toEqual({ lat: 48.855, lon: 2.355 });
