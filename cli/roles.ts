@@ -130,7 +130,7 @@ export async function startBrokerRole(
     brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
   if (withIntake) {
     try {
-      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
     } catch (e) {
       await undo();
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
@@ -259,7 +259,7 @@ export async function startIngestRole(
   const r = (opts.shared ?? own!.resources) as SharedResources;
   let privacy: Privacy;
   try {
-    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
   } catch (e) {
     await own?.stop();
     throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
@@ -513,7 +513,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const shared = storage.resources as SharedResources;
     let privacy: Privacy;
     try {
-      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics });
+      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
     } catch (e) {
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
     }

@@ -20,9 +20,31 @@ export interface ParseContext {
   maxSkewMs?: number;
   /** Payloads larger than this are rejected. Default 64 KiB. */
   maxBytes?: number;
-  /** Defaults from the sensor's registration. */
+  /**
+   * The sensor's registration (`steward sensors add ... --site --kind`). A payload may repeat
+   * them but never choose others: a `site` or `kind` in the payload that differs from the
+   * registered one (or, when none is registered, from the defaults: the sensor id and the domain)
+   * is rejected as `unregistered_id`. Nothing a device invents becomes a tag, column or topic.
+   */
   site?: string;
   kind?: string;
+}
+
+/** The site and kind a reading of this sensor carries: its registration, else the defaults. */
+export function registeredIds(ctx: Pick<ParseContext, 'sensor' | 'domain' | 'site' | 'kind'>): { site: string; kind: string } {
+  return { site: ctx.site ?? ctx.sensor, kind: ctx.kind ?? ctx.domain };
+}
+
+/** Refuses a payload-supplied id that is not the registered one. The message never repeats the value (it may be personal). */
+function checkRegisteredId(field: 'site' | 'kind', value: string | undefined, ctx: ParseContext, where = ''): void {
+  if (value === undefined) return;
+  const registered = registeredIds(ctx)[field];
+  if (value !== registered) {
+    throw new RejectionError(
+      'unregistered_id',
+      `${where}${field} in the payload is not the ${field} registered for sensor "${ctx.sensor}" ("${registered}"); omit it, or register the sensor with --${field}`,
+    );
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -113,6 +135,9 @@ function fromNative(doc: unknown, ctx: ParseContext): Reading {
   const parsed = nativeReadingSchema.safeParse(doc);
   if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
   const n: NativeReading = parsed.data;
+  checkRegisteredId('site', n.site, ctx);
+  checkRegisteredId('kind', n.kind, ctx);
+  const ids = registeredIds(ctx);
   const metrics: Record<string, number> = {};
   for (const [name, mv] of Object.entries(n.metrics)) {
     metrics[name] = typeof mv === 'number' ? canonicalMetric(ctx.domain, name, mv, undefined) : canonicalMetric(ctx.domain, name, mv.value, mv.unit);
@@ -121,8 +146,8 @@ function fromNative(doc: unknown, ctx: ParseContext): Reading {
     hub: ctx.hub,
     domain: ctx.domain,
     sensor: ctx.sensor,
-    site: n.site ?? ctx.site ?? ctx.sensor,
-    kind: n.kind ?? ctx.kind ?? ctx.domain,
+    site: ids.site,
+    kind: ids.kind,
     ts: toEpochMs(n.ts),
     seq: n.seq,
     metrics,
@@ -164,11 +189,11 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
     const ts = Math.round(t * 1000);
     let r = byTime.get(ts);
     if (!r) {
-      r = { hub: ctx.hub, domain: ctx.domain, sensor: ctx.sensor, site: ctx.site ?? ctx.sensor, kind: ctx.kind ?? ctx.domain, ts, seq: -1, metrics: {} };
+      r = { hub: ctx.hub, domain: ctx.domain, sensor: ctx.sensor, ...registeredIds(ctx), ts, seq: -1, metrics: {} };
       byTime.set(ts, r);
     }
     if (SENML_SPECIAL.has(name)) {
-      applySpecial(r, name, rec, i);
+      applySpecial(r, name, rec, i, ctx);
       continue;
     }
     if (rec.v === undefined && rec.bv === undefined) {
@@ -188,7 +213,7 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
   return readings;
 }
 
-function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; vs?: string | undefined }, i: number): void {
+function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; vs?: string | undefined }, i: number, ctx: ParseContext): void {
   const needNum = (): number => {
     if (rec.v === undefined) throw new RejectionError('schema', `SenML[${i}]: "${name}" needs a numeric value`);
     return rec.v;
@@ -211,7 +236,7 @@ function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; v
     case 'kind': {
       const v = needStr();
       if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(v)) throw new RejectionError('schema', `SenML[${i}]: ${name} must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
-      r[name] = v;
+      checkRegisteredId(name, v, ctx, `SenML[${i}]: `);
       break;
     }
     default: {

@@ -90,6 +90,21 @@ describe('alerts API', () => {
     expect(again.json().message).toContain('is resolved; only pending or firing alerts can be acknowledged');
   });
 
+  it("a steward's comments reach readers without a token only scrubbed", async () => {
+    await h.feed(reading('battery-1', T0, { battery_soc: 9 }));
+    const auth = { authorization: `Bearer ${STEWARD}` };
+    const comment = 'Mrs Green at 12 Mill Lane says the inverter tripped; ring 07700 900461';
+    await api.inject({ method: 'POST', url: '/api/v1/alerts/demo.battery-low.battery-1/ack', headers: auth, payload: { comment } });
+    await api.inject({ method: 'POST', url: '/api/v1/silences', headers: auth, payload: { matchers: { rule: 'battery-low', hub: 'demo' }, comment, duration: '2h' } });
+    for (const url of ['/api/v1/alerts', '/api/v1/alerts/demo.battery-low.battery-1', '/api/v1/silences']) {
+      const anon = await api.inject({ url });
+      expect(anon.statusCode).toBe(200);
+      expect(anon.body).toContain('[address removed]');
+      for (const secret of ['Green', 'Mill Lane', '900461']) expect(anon.body, url).not.toContain(secret);
+      expect((await api.inject({ url, headers: auth })).body).toContain('12 Mill Lane');
+    }
+  });
+
   it('silences: create (who, why, until), list, expire; silenced alerts are not notified', async () => {
     // Scenario: ana silences battery-low on hub demo for 2 h while the battery is swapped; the battery drops.
     const auth = { authorization: `Bearer ${STEWARD}` };

@@ -9,7 +9,8 @@
  * POST   /api/v1/silences            { matchers, comment, endsAt | duration, startsAt? }  (role steward)
  * DELETE /api/v1/silences/:id        ends a silence now                    (role steward)
  * ```
- * Reading alerts needs no token (alerts carry no personal data; hubs read them); acknowledging
+ * Reading alerts needs no token (alerts carry no personal data; hubs read them; the comments
+ * stewards type are scrubbed for readers without a token, privacy/README.md); acknowledging
  * and silencing need a bearer token with role `steward` (the API's `requireRole`).
  * The plugin sets the zod compilers of api/zod.ts inside its own scope, so it works registered
  * anywhere; errors are `ApiError`s, answered by the API's error handler.
@@ -20,6 +21,8 @@ import type { ApiRole } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { ID_PATTERN } from '../core/ids.ts';
+import { scrubForPublic } from '../privacy/scrub.ts';
+import type { AlertMessage } from './alert.ts';
 import { parseDuration } from './duration.ts';
 import type { RulesEngine, SilenceView } from './engine.ts';
 import { RulesError } from './errors.ts';
@@ -106,13 +109,27 @@ const silenceSchema = z.object({
   expiredBy: z.string().optional(),
 });
 
-function silenceOut(s: SilenceView): z.input<typeof silenceSchema> {
+/** An alert as a reader without a token sees it: the acknowledgement's comment scrubbed. */
+function publicAlert<A extends Pick<AlertMessage, 'acknowledged'>>(a: A, request: FastifyRequest): A {
+  const ack = a.acknowledged;
+  if (request.principal || !ack?.comment) return a;
+  return { ...a, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } };
+}
+
+/** A history entry as a reader without a token sees it: the comment after an ack or a silence scrubbed. */
+function publicHistory<H extends { event: string; message: string }>(e: H, request: FastifyRequest): H {
+  if (request.principal || (e.event !== 'ack' && e.event !== 'silenced')) return e;
+  const m = /^(acknowledged by \S+|silenced by \S+ until \S+): ([\s\S]*)$/.exec(e.message);
+  return m ? { ...e, message: `${m[1]}: ${scrubForPublic(m[2]!)}` } : e;
+}
+
+function silenceOut(s: SilenceView, request?: FastifyRequest): z.input<typeof silenceSchema> {
   const out: z.input<typeof silenceSchema> = {
     id: s.id,
     status: s.status,
     matchers: s.matchers,
     createdBy: s.createdBy,
-    comment: s.comment,
+    comment: request && !request.principal ? scrubForPublic(s.comment) : s.comment,
     startsAt: new Date(s.startsAt).toISOString(),
     endsAt: new Date(s.endsAt).toISOString(),
     createdAt: new Date(s.createdAt).toISOString(),
@@ -171,7 +188,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
         if (q.rule) f.rule = q.rule;
         if (q.subject) f.subject = q.subject;
         if (q.limit) f.limit = q.limit;
-        return { alerts: engine.alerts(f) };
+        return { alerts: engine.alerts(f).map((a) => publicAlert(a, request)) };
       },
     );
 
@@ -189,7 +206,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
         const a = engine.get(request.params.id);
         if (!a) throw new ApiError('API_ERR_NOT_FOUND', `no alert "${request.params.id}"`);
         const { history, ...alert } = a;
-        return { alert, history };
+        return { alert: publicAlert(alert, request), history: history.map((e) => publicHistory(e, request)) };
       },
     );
 
@@ -225,7 +242,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           response: { 200: z.object({ silences: z.array(silenceSchema) }) },
         },
       },
-      async (request) => ({ silences: engine.silences({ status: request.query.status ?? 'all' }).map(silenceOut) }),
+      async (request) => ({ silences: engine.silences({ status: request.query.status ?? 'all' }).map((s) => silenceOut(s, request)) }),
     );
 
     r.post(
