@@ -108,6 +108,26 @@ export const configSchema = z.strictObject({
       /** Largest MQTT packet accepted, bytes; a socket announcing more is closed before it is buffered. */
       maxPacketSize: z.number().int().min(256).max(268435455).default(262_144),
       maxConnections: z.number().int().positive().default(10_000),
+      /**
+       * Open connections from one source address (loopback included: a benchmark or gateway with
+       * more devices on one address raises it).
+       */
+      maxConnectionsPerAddress: z.number().int().positive().default(1_000),
+      /** Failed-login backoff per username and per source address (broker/login-guard.ts). */
+      loginBackoff: z
+        .strictObject({
+          /** Per username: failures before any delay, and before a lockout. */
+          username: z.strictObject({ freeFailures: z.number().int().nonnegative().default(3), lockoutAfter: z.number().int().positive().default(10) }).prefault({}),
+          /** Per source address (many devices may share one behind NAT): more room. */
+          address: z.strictObject({ freeFailures: z.number().int().nonnegative().default(20), lockoutAfter: z.number().int().positive().default(100) }).prefault({}),
+          /** First delay, doubled at each further failure up to maxDelayMs. */
+          baseDelayMs: z.number().int().nonnegative().default(1_000),
+          maxDelayMs: z.number().int().nonnegative().default(60_000),
+          lockoutMs: z.number().int().nonnegative().default(300_000),
+          /** A key without failures for this long starts afresh. */
+          forgetAfterMs: z.number().int().positive().default(900_000),
+        })
+        .prefault({}),
       /** Anonymous clients may subscribe under public/ (never publish, never read raw). */
       allowAnonymousPublic: z.boolean().default(false),
     })
@@ -123,7 +143,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   ingest: z
     .strictObject({
-      /** Broker the ingest worker subscribes to (Aedes of `steward broker`, or any MQTT 3.1.1 broker). */
+      /** Broker the ingest worker subscribes to (Aedes of `steward broker`, or any MQTT 3.1.1 broker); default mqtt://127.0.0.1:{mqtt.port}. */
       brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
       username: z.string().default('ingest'),
       password: z.string().optional(),
@@ -219,6 +239,11 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
 export function parseConfig(raw: unknown, source = 'config'): Config {
   const r = configSchema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(describe(r.error, source));
+  // Roles that reach the broker default to the port it listens on (STEWARD_MQTT_PORT included).
+  const given = (raw ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  for (const k of ['ingest', 'rules', 'simulators'] as const) {
+    if (given[k]?.brokerUrl === undefined) r.data[k].brokerUrl = `mqtt://127.0.0.1:${r.data.mqtt.port}`;
+  }
   return Object.freeze(r.data) as Config;
 }
 
