@@ -76,7 +76,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
         { name: 'contract', description: 'Metric catalogue and payload schemas' },
         { name: 'operations', description: 'Health, readiness, metrics, dead letters' },
       ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from http.tokens in the config' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from `steward tokens add` or from http.tokens in the config' } } },
     },
     transform: openApiTransform as never,
   });

@@ -136,8 +136,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(8080),
-      /** Bearer tokens with their role. */
-      tokens: z.array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']) })).default([]),
+      /** Bearer tokens with their role, optionally limited to hubs (also: `steward tokens add`, kept in the registry). */
+      tokens: z
+        .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']), hubs: z.array(idSchema).min(1).optional() }))
+        .default([]),
       rateLimit: z.strictObject({ max: z.number().int().positive().default(600), timeWindowMs: z.number().int().positive().default(60_000) }).prefault({}),
     })
     .prefault({}),
