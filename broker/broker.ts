@@ -57,6 +57,11 @@ export interface BrokerOptions {
    * refused message is kept as a dead letter with its reason rather than lost silently.
    */
   onRefusedPublish?: (refusal: RefusedPublish) => void;
+  /**
+   * The ACL of a principal (default: acl.ts `aclFor`). A seam for harnesses only, e.g. the Paho
+   * interoperability suite (scripts/paho-interop.ts), whose topics lie outside Steward's scheme.
+   */
+  aclFor?: (principal: BrokerPrincipal) => Acl;
 }
 
 /** A publish the broker refused. `username` is the authenticated principal, if any. */
@@ -462,7 +467,7 @@ class MqttBroker implements Broker {
     const bound = this.#bindings.get(client.id);
     if (bound && bound.owner !== owner) throw authError(2, 'client_id', `client id ${client.id} belongs to another user`);
     this.#bindings.set(client.id, { owner, holder: client, persistent: !client.clean });
-    this.#sessions.set(client, { principal, acl: aclFor(principal) });
+    this.#sessions.set(client, { principal, acl: (this.#opts.aclFor ?? aclFor)(principal) });
   }
 
   /** A device removed from (or moved to another domain in) the registry may no longer publish. */
