@@ -119,7 +119,9 @@ export function createIngest(o: IngestOptions): Ingest {
     }
     let readings: Reading[];
     try {
-      readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: clock.now(), maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind });
+      // Partial acceptance: a bad metric is dead-lettered on its own, the message's other metrics are kept.
+      const onMetricRejected = (e: RejectionError): void => reject(topic, payload, e.code, e.message, t.hub, t.sensor);
+      readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: clock.now(), maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind, onMetricRejected });
     } catch (e) {
       if (e instanceof RejectionError) {
         reject(topic, payload, e.code, e.message, t.hub, t.sensor);
