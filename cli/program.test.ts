@@ -56,6 +56,9 @@ describe('steward command line', () => {
       expect(reg.findToken(token)).toMatchObject({ name: 'nora', role: 'steward', hubs: ['north', 'south'], expired: false });
       expect((reg.findToken(token)?.expiresAt ?? 0) - Date.now()).toBeGreaterThan(89 * 86_400_000);
       reg.close();
+      const check = capture();
+      expect(await runCli(['node', 'steward', '--config', config, 'check'], check.io)).toBe(0);
+      expect(check.out.join('\n')).toContain('tokens: cfg (technician); 1 in the registry (steward tokens list)');
       const list = capture();
       expect(await runCli(['node', 'steward', '--config', config, 'tokens', 'list'], list.io)).toBe(0);
       expect(list.out.join('\n')).toMatch(/nora\s+steward\s+north,south\s+\d{4}-.*registry\ncfg\s+technician\s+\(all\)\s+never\s+config/);

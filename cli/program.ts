@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 ok, 1 failed, 2 bad usage / bad config / bad input (the message names the key or id).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { type Config, loadConfig } from '../core/config.ts';
@@ -49,6 +49,15 @@ async function withRegistry<T>(config: Config, fn: (r: Registry) => Promise<T> |
   }
 }
 
+function withRegistrySync<T>(config: Config, fn: (r: Registry) => T): T {
+  const registry = Registry.open(config.dataDir);
+  try {
+    return fn(registry);
+  } finally {
+    registry.close();
+  }
+}
+
 /** Registry errors on bad input are TypeErrors with a message naming the id: exit 2. */
 function asInputError(e: unknown): never {
   if (e instanceof TypeError) throw new CliError(e.message, EXIT.USAGE, { cause: e });
@@ -87,7 +96,10 @@ export function createProgram(io: CliIo = processIo): Command {
     .description('validate the configuration and print a summary')
     .action((_opts, cmd: Command) => {
       const c = configFrom(cmd);
-      const tokens = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none';
+      const fromConfig = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none in the config';
+      // Tokens made with `steward tokens add` live in the registry; count them without creating it.
+      const registered = existsSync(join(c.dataDir, 'registry.db')) ? withRegistrySync(c, (r) => r.listTokens().length) : 0;
+      const tokens = `${fromConfig}${registered ? `; ${registered} in the registry (steward tokens list)` : ''}`;
       io.out(
         [
           `OK: configuration is valid (${(cmd.optsWithGlobals() as { config?: string }).config ?? process.env.STEWARD_CONFIG ?? 'built-in defaults'})`,
