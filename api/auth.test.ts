@@ -82,4 +82,26 @@ describe('tokens from the registry (steward tokens add)', () => {
     expect(r.statusCode).toBe(401);
     expect(r.json()).not.toHaveProperty('parameter');
   });
+
+  it('shows a hub-scoped token only its hubs\' readings and sensors (403 when it asks for another)', async () => {
+    const ts = Date.now() - 60_000;
+    await api.seed([
+      { hub: 'north', domain: 'water', sensor: 'well-1', site: 'well-1', kind: 'water', ts, seq: 1, metrics: { groundwater_level: 3 } },
+      { hub: 'south', domain: 'water', sensor: 'well-1', site: 'well-1', kind: 'water', ts, seq: 1, metrics: { groundwater_level: 7 } },
+    ]);
+    await api.registry.addSensor({ hub: 'north', domain: 'water', sensor: 'well-1' });
+    await api.registry.addSensor({ hub: 'south', domain: 'water', sensor: 'well-1' });
+    const { token } = api.registry.addToken({ name: 'north-tech', role: 'technician', hubs: ['north'] });
+    const latest = await api.app.inject({ url: '/api/v1/readings/latest', headers: bearer(token) });
+    expect(latest.json().readings.map((r: { hub: string }) => r.hub)).toEqual(['north']);
+    expect((await api.app.inject({ url: '/api/v1/readings/latest?hub=south', headers: bearer(token) })).statusCode).toBe(403);
+    const series = await api.app.inject({ url: '/api/v1/readings?sensor=well-1&metric=groundwater_level', headers: bearer(token) });
+    expect(series.statusCode).toBe(200);
+    expect(series.json()).toMatchObject({ hub: 'north', points: [{ value: 3 }] });
+    expect((await api.app.inject({ url: '/api/v1/readings?hub=south&sensor=well-1&metric=groundwater_level', headers: bearer(token) })).statusCode).toBe(403);
+    const sensors = await api.app.inject({ url: '/api/v1/sensors', headers: bearer(token) });
+    expect(sensors.json().sensors.map((x: { hub: string }) => x.hub)).toEqual(['north']);
+    // Without a token, open data stays open.
+    expect((await api.app.inject('/api/v1/readings/latest')).json().readings).toHaveLength(2);
+  });
 });
