@@ -34,7 +34,7 @@ export function createLogger(level = 'info', opts: { name?: string; pretty?: boo
   const pretty = (opts.pretty ?? wantsPretty()) ? loadPretty() : undefined;
   if (!pretty) return pino(options);
   // Synchronous, in this thread: a log line written just before exit is not lost.
-  return pino(options, pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', sync: true }));
+  return pino(options, pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true, sync: true }));
 }
 
 /** A logger that discards everything (tests). */
