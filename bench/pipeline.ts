@@ -47,8 +47,8 @@ const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
   --window W               readings in flight in total in the closed-loop phases (default 2000)
   --hash-batch B           registrations hashed in parallel (default 32)
   --registry-cache DIR     keep the registered fleet (registry.db and its generated passwords,
-                           mode 0600) in DIR and reuse it when N matches: skips ~1 min of
-                           scrypt hashing per 2,000 sensors on later runs
+                           mode 0600) in DIR and reuse it when N matches: skips registering
+                           the fleet again on later runs
   --batch-size B           ingest.batchSize (default: the config default)
   --flush-ms MS            ingest.flushIntervalMs (default: the config default)
   --profile ROLES          run these roles (broker,ingest,load,sink) under --cpu-prof; profiles
@@ -437,7 +437,7 @@ async function main(): Promise<void> {
   log(`bench: ${N} sensors, ${RATE} readings/s for ${DURATION} s; sweep ${SWEEP.join(',') || 'none'}; results in ${relative(process.cwd(), outDir) || outDir}`);
   log(`machine: ${String(info.nproc)} cores (${String(info.cpuModel)}), ${String(info.memTotalGiB)} GiB, Node ${process.version}, ${String(info.influxd)}, load ${JSON.stringify(info.loadAtStart)}`);
 
-  // Registry: service accounts and N devices, hashed in parallel batches (scrypt, ~40 ms each).
+  // Registry: service accounts and N devices, in parallel batches (generated passwords: keyed hashes, microseconds each).
   const batch = Math.max(1, num('hash-batch', opt['hash-batch']));
   const cache = opt['registry-cache'];
   let secrets: { ingestPw: string; sinkPw: string; creds: BenchSensor[] } | undefined;

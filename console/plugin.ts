@@ -315,10 +315,10 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
       wildcard: true,
       index: false,
       cacheControl: false,
-      setHeaders: (reply, path) => {
+      setHeaders: (res, path) => {
         const hashed = /-[A-Z0-9]{8}\.[a-z.]+$/.test(path);
-        reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=3600');
-        reply.header('x-content-type-options', 'nosniff');
+        res.setHeader('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=3600');
+        res.setHeader('x-content-type-options', 'nosniff');
       },
     });
     const sendIndex = async (_req: unknown, reply: FastifyReply): Promise<FastifyReply> => {

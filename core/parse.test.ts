@@ -165,3 +165,40 @@ describe('property: ids a device invents never pass', () => {
     );
   });
 });
+
+describe('partial acceptance (onMetricRejected)', () => {
+  const partial = (): { ctx: ParseContext; dropped: RejectionError[] } => {
+    const dropped: RejectionError[] = [];
+    return { ctx: { ...water, onMetricRejected: (e) => dropped.push(e) }, dropped };
+  };
+
+  it('keeps the valid metrics of a native reading and reports each bad one with its reason', () => {
+    const { ctx, dropped } = partial();
+    const payload = enc({ ts: now, seq: 3, metrics: { groundwater_level: 41.2, water_temperature: { value: 12, unit: 'furlongs' }, soil_moisture: 30, withdrawal: -5 } });
+    const [r] = parsePayload(payload, ctx);
+    expect(r?.metrics).toEqual({ groundwater_level: 41.2 });
+    expect(dropped.map((d) => d.code)).toEqual(['unit', 'wrong_domain', 'out_of_range']);
+    expect(dropped[0]?.message).toMatch(/^metric "water_temperature": .*; left out, the other metrics of the message were accepted$/);
+    // Without the option, the same message is refused as a whole.
+    expect(rejection(payload).code).toBe('unit');
+  });
+
+  it('refuses a message with no valid metric left, with the first reason, and reports nothing else', () => {
+    const { ctx, dropped } = partial();
+    expect(rejection(enc({ ts: now, seq: 1, metrics: { nope: 1, soil_moisture: 2 } }), ctx).code).toBe('unknown_metric');
+    expect(dropped).toEqual([]);
+  });
+
+  it('reports nothing when the whole message is refused for another reason', () => {
+    const { ctx, dropped } = partial();
+    expect(rejection(enc({ ts: now + 3_600_000, seq: 1, metrics: { groundwater_level: 4, nope: 1 } }), ctx).code).toBe('future_timestamp');
+    expect(dropped).toEqual([]);
+  });
+
+  it('keeps the valid records of a SenML pack', () => {
+    const { ctx, dropped } = partial();
+    const rs = parsePayload(enc([{ bn: 'urn:dev:well-1:', bt: now / 1000, n: 'seq', v: 4 }, { n: 'groundwater_level', v: 12.5 }, { n: 'discharge', v: 3, u: 'parsecs' }]), ctx);
+    expect(rs.map((r) => r.metrics)).toEqual([{ groundwater_level: 12.5 }]);
+    expect(dropped.map((d) => d.code)).toEqual(['unit']);
+  });
+});

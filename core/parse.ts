@@ -28,6 +28,14 @@ export interface ParseContext {
    */
   site?: string;
   kind?: string;
+  /**
+   * Partial acceptance. When set, a metric that fails on its own (unknown, another domain's,
+   * unconvertible unit, out of range) is left out of its reading and reported here, once the rest
+   * of the message has been accepted; the reading keeps its other metrics. A message left without
+   * any metric is refused as a whole, with the first metric's reason. Unset: one bad metric
+   * refuses the whole message.
+   */
+  onMetricRejected?: (rejection: RejectionError) => void;
 }
 
 /** The site and kind a reading of this sensor carries: its registration, else the defaults. */
@@ -46,6 +54,8 @@ function checkRegisteredId(field: 'site' | 'kind', value: string | undefined, ct
     );
   }
 }
+/** Metric-level rejections collected during one parse, reported only if the message is accepted. */
+type Dropped = RejectionError[] | undefined;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -69,7 +79,8 @@ export function parsePayload(payload: Uint8Array, ctx: ParseContext): Reading[] 
   }
   const bad = findNonFinite(doc, '');
   if (bad !== undefined) throw new RejectionError('non_finite', `${bad || 'value'} is not a finite number`);
-  const readings = Array.isArray(doc) ? fromSenml(doc, ctx) : [fromNative(doc, ctx)];
+  const dropped: Dropped = ctx.onMetricRejected ? [] : undefined;
+  const readings = Array.isArray(doc) ? fromSenml(doc, ctx, dropped) : [fromNative(doc, ctx, dropped)];
   const skew = ctx.maxSkewMs ?? 300_000;
   for (const r of readings) {
     if (r.ts > ctx.now + skew) {
@@ -79,7 +90,19 @@ export function parsePayload(payload: Uint8Array, ctx: ParseContext): Reading[] 
       );
     }
   }
+  for (const d of dropped ?? []) ctx.onMetricRejected?.(new RejectionError(d.code, `${d.message}; left out, the other metrics of the message were accepted`, { cause: d }));
   return readings;
+}
+
+/** canonicalMetric, or undefined (the rejection kept in `dropped`) under partial acceptance. */
+function metricOrDrop(domain: Domain, name: string, value: number, unit: string | undefined, dropped: Dropped): number | undefined {
+  try {
+    return canonicalMetric(domain, name, value, unit);
+  } catch (e) {
+    if (!dropped || !(e instanceof RejectionError)) throw e;
+    dropped.push(e);
+    return undefined;
+  }
 }
 
 function findNonFinite(v: unknown, path: string): string | undefined {
@@ -131,7 +154,7 @@ function checkBiodiversity(r: Reading): void {
   }
 }
 
-function fromNative(doc: unknown, ctx: ParseContext): Reading {
+function fromNative(doc: unknown, ctx: ParseContext, dropped: Dropped): Reading {
   const parsed = nativeReadingSchema.safeParse(doc);
   if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
   const n: NativeReading = parsed.data;
@@ -140,8 +163,10 @@ function fromNative(doc: unknown, ctx: ParseContext): Reading {
   const ids = registeredIds(ctx);
   const metrics: Record<string, number> = {};
   for (const [name, mv] of Object.entries(n.metrics)) {
-    metrics[name] = typeof mv === 'number' ? canonicalMetric(ctx.domain, name, mv, undefined) : canonicalMetric(ctx.domain, name, mv.value, mv.unit);
+    const v = typeof mv === 'number' ? metricOrDrop(ctx.domain, name, mv, undefined, dropped) : metricOrDrop(ctx.domain, name, mv.value, mv.unit, dropped);
+    if (v !== undefined) metrics[name] = v;
   }
+  if (Object.keys(metrics).length === 0 && dropped?.[0]) throw dropped[0];
   const r: Reading = {
     hub: ctx.hub,
     domain: ctx.domain,
@@ -167,7 +192,7 @@ const SENML_SPECIAL = new Set(['seq', 'species', 'site', 'kind', 'lat', 'lon', '
  * [§4.5.1]; times below 2^28 are relative to now [§4.5.3]; times are seconds. Records at the same
  * resolved time form one reading. The metric is the last `:`/`/`-separated segment of the name.
  */
-function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
+function fromSenml(doc: unknown[], ctx: ParseContext, dropped: Dropped): Reading[] {
   const parsed = senmlPackSchema.safeParse(doc);
   if (!parsed.success) throw new RejectionError('schema', `SenML: ${describeZod(parsed.error)}`);
   let bn = '';
@@ -203,9 +228,12 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
       if (rec.s !== undefined) continue; // sum-only record: not part of the catalogue
       throw new RejectionError('schema', `SenML[${i}]: record "${name}" has no value`);
     }
-    r.metrics[name] = canonicalMetric(ctx.domain, name, bv + (rec.v ?? 0), rec.u ?? bu);
+    const v = metricOrDrop(ctx.domain, name, bv + (rec.v ?? 0), rec.u ?? bu, dropped);
+    if (v !== undefined) r.metrics[name] = v;
   }
-  const readings = [...byTime.values()];
+  // Under partial acceptance, a reading whose every metric was left out goes; if none is left, the pack is refused.
+  const readings = [...byTime.values()].filter((r) => !dropped?.length || Object.keys(r.metrics).length > 0);
+  if (readings.length === 0 && dropped?.[0]) throw dropped[0];
   for (const r of readings) {
     if (Object.keys(r.metrics).length === 0) throw new RejectionError('schema', 'SenML: a reading needs at least one metric');
     checkBiodiversity(r);

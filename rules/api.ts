@@ -11,13 +11,15 @@
  * ```
  * Reading alerts needs no token (alerts carry no personal data; hubs read them; the comments
  * stewards type are scrubbed for readers without a token, privacy/README.md); acknowledging
- * and silencing need a bearer token with role `steward` (the API's `requireRole`).
+ * and silencing need a bearer token with role `steward` (the API's `requireRole`). A token limited
+ * to hubs (`steward tokens add --hub`) sees and acts on only their alerts and silences: 403 for
+ * another hub's alert, a silence must name one of its hubs.
  * The plugin sets the zod compilers of api/zod.ts inside its own scope, so it works registered
  * anywhere; errors are `ApiError`s, answered by the API's error handler.
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ApiRole } from '../api/auth.ts';
+import { assertHub, hubsOf, mayUseHub, type ApiRole, type RoleHook } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { ID_PATTERN } from '../core/ids.ts';
@@ -31,8 +33,8 @@ import { SEVERITIES } from './spec.ts';
 
 export interface AlertsRoutesDeps {
   engine: Pick<RulesEngine, 'alerts' | 'get' | 'ack' | 'silences' | 'addSilence' | 'expireSilence'>;
-  /** The API's preHandler factory (api/auth.ts `app.requireRole`). */
-  requireRole: (...roles: ApiRole[]) => preHandlerAsyncHookHandler;
+  /** The API's role hook factory (api/auth.ts `app.requireRole`), run onRequest: before the body is validated. */
+  requireRole: (...roles: ApiRole[]) => RoleHook;
   /** Roles that may acknowledge and silence (default steward). */
   writeRoles?: ApiRole[];
   /** Path prefix (default `/api/v1`; pass '' when registering inside the v1 scope). */
@@ -183,7 +185,17 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
         const q = request.query;
         const f: Parameters<typeof engine.alerts>[0] = {};
         if (q.state) f.state = q.state;
-        if (q.hub) f.hub = q.hub;
+        if (q.hub) {
+          assertHub(request, q.hub, 'the hub asked for');
+          f.hub = q.hub;
+        }
+        const hubs = hubsOf(request);
+        if (hubs && !q.hub) {
+          // Filter first, then apply the limit, so a limited token still gets `limit` of its own.
+          const { limit, ...rest } = f;
+          const mine = engine.alerts(rest).filter((a) => hubs.includes(a.hub));
+          return { alerts: limit ? mine.slice(0, limit) : mine };
+        }
         if (q.severity) f.severity = q.severity;
         if (q.rule) f.rule = q.rule;
         if (q.subject) f.subject = q.subject;
@@ -205,6 +217,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
       async (request) => {
         const a = engine.get(request.params.id);
         if (!a) throw new ApiError('API_ERR_NOT_FOUND', `no alert "${request.params.id}"`);
+        assertHub(request, a.hub, `alert ${a.id}`);
         const { history, ...alert } = a;
         return { alert: publicAlert(alert, request), history: history.map((e) => publicHistory(e, request)) };
       },
@@ -221,9 +234,11 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           body: z.strictObject({ comment: z.string().max(1000).optional() }).optional(),
           response: { 200: z.object({ alert: alertSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request) => {
+        const a = engine.get(request.params.id);
+        if (a) assertHub(request, a.hub, `alert ${a.id}`);
         try {
           return { alert: engine.ack(request.params.id, who(request), request.body?.comment) };
         } catch (e) {
@@ -242,7 +257,12 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           response: { 200: z.object({ silences: z.array(silenceSchema) }) },
         },
       },
-      async (request) => ({ silences: engine.silences({ status: request.query.status ?? 'all' }).map((s) => silenceOut(s, request)) }),
+      async (request) => ({
+        silences: engine
+          .silences({ status: request.query.status ?? 'all' })
+          .filter((s) => !hubsOf(request) || (s.matchers.hub !== undefined && mayUseHub(request.principal, s.matchers.hub)))
+          .map((s) => silenceOut(s, request)),
+      }),
     );
 
     r.post(
@@ -265,10 +285,13 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
             }),
           response: { 201: z.object({ silence: silenceSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request, reply) => {
         const b = request.body;
+        const hubs = hubsOf(request);
+        if (hubs && (b.matchers.hub === undefined || !mayUseHub(request.principal, b.matchers.hub)))
+          throw new ApiError('API_ERR_FORBIDDEN', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: the silence must match one of them (matchers.hub), not ${b.matchers.hub === undefined ? 'every hub' : `"${b.matchers.hub}"`}`);
         if ((b.endsAt === undefined) === (b.duration === undefined))
           throw new ApiError('API_ERR_VALIDATION', 'body: give exactly one of endsAt (ISO 8601) or duration (e.g. 2h)', { parameter: 'endsAt' });
         try {
@@ -294,9 +317,13 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           params: z.strictObject({ id: z.string().uuid('must be a silence id') }),
           response: { 200: z.object({ silence: silenceSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request) => {
+        if (hubsOf(request)) {
+          const s = engine.silences({ status: 'all' }).find((x) => x.id === request.params.id);
+          if (s && (s.matchers.hub === undefined || !mayUseHub(request.principal, s.matchers.hub))) assertHub(request, s.matchers.hub ?? '*', `silence ${s.id}`);
+        }
         try {
           return { silence: silenceOut(engine.expireSilence(request.params.id, who(request))) };
         } catch (e) {
