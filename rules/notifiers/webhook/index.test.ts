@@ -61,9 +61,7 @@ describe('webhook notifier', () => {
     expect(r.hits).toHaveLength(3);
     const [a, b, c] = r.hits.map((x) => x.at) as [number, number, number];
     expect(b - a).toBeGreaterThanOrEqual(95);
-    expect(b - a).toBeLessThan(180);
-    expect(c - b).toBeGreaterThanOrEqual(195);
-    expect(c - b).toBeLessThan(300);
+    expect(c - b).toBeGreaterThanOrEqual(195); // doubled (upper bounds are not asserted: a loaded machine only adds delay)
     expect(r.hits[2]?.body).toMatchObject({ version: '1', event: 'firing', alert: { id: 'demo.battery-low.battery-1' } });
     expect(r.hits[2]?.headers['content-type']).toBe('application/json');
   });
