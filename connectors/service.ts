@@ -122,8 +122,8 @@ export async function startConnectors(o: ConnectorsOptions): Promise<Connectors>
   }
 }
 
-/** Connects one source's MQTT client and subscribes; resolves once subscribed. */
-async function connectSource(s: ResolvedSource, host: ConnectorHost, log: Logger, timeoutMs = 30_000): Promise<MqttClient> {
+/** Connects one source's MQTT client and subscribes; resolves once subscribed, or after `timeoutMs` while it keeps trying. */
+async function connectSource(s: ResolvedSource, host: ConnectorHost, log: Logger, timeoutMs = 10_000): Promise<MqttClient> {
   const m = s.mqtt!;
   const name = s.config.name;
   const c = mqtt.connect(m.url, {
@@ -131,6 +131,8 @@ async function connectSource(s: ResolvedSource, host: ConnectorHost, log: Logger
     ...(m.username !== undefined ? { username: m.username } : {}),
     ...(m.password !== undefined ? { password: m.password } : {}),
     clean: false,
+    // We subscribe ourselves at every connection (below).
+    resubscribe: false,
     protocolVersion: 4,
     keepalive: 30,
     reconnectPeriod: 1000,
@@ -145,23 +147,37 @@ async function connectSource(s: ResolvedSource, host: ConnectorHost, log: Logger
   };
   c.on('error', (err) => log.warn({ source: name, err: err.message }, 'connector mqtt error'));
   c.on('offline', () => log.warn({ source: name, url: m.url }, 'connector disconnected from the broker; reconnecting'));
+  // Subscribes at every connection (a broker without our session forgot it). Start waits for the
+  // first subscription, but a broker that is not reachable yet does not stop the node from
+  // running: mqtt.js keeps reconnecting and /ready says the source is not connected.
   await new Promise<void>((resolve, reject) => {
+    let settled = false;
     const timer = setTimeout(() => {
-      c.end(true);
-      reject(new Error(`source ${name}: could not subscribe on ${m.url} within ${timeoutMs} ms`));
+      settled = true;
+      log.warn({ source: name, url: m.url }, `connector could not reach the broker of source ${name} within ${timeoutMs} ms; it keeps trying`);
+      resolve();
     }, timeoutMs);
-    c.once('connect', (ack) => {
+    c.on('connect', (ack) => {
       log.info({ source: name, url: m.url, sessionPresent: ack.sessionPresent }, 'connector connected');
       c.subscribe(m.topics, { qos: m.qos }, (err, granted) => {
-        clearTimeout(timer);
         const refused = granted?.filter((g) => g.qos === 128) ?? [];
         if (err || refused.length) {
-          c.end(true);
-          reject(new Error(`source ${name}: subscription refused: ${err ? err.message : refused.map((g) => g.topic).join(', ')}`));
+          const msg = `source ${name}: subscription refused: ${err ? err.message : refused.map((g) => g.topic).join(', ')}`;
+          log.error({ source: name, topics: m.topics }, msg);
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            c.end(true);
+            reject(new Error(msg));
+          }
           return;
         }
         log.info({ source: name, topics: m.topics, qos: m.qos }, 'connector subscribed');
-        resolve();
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve();
+        }
       });
     });
   });
