@@ -142,7 +142,7 @@ export class ConnectorHost {
       );
     }
     const ts = this.#dedup(source.name, sensor, mapped.seq, mapped.ts, u.networkTime ?? receivedAt);
-    const payload = Buffer.from(JSON.stringify({ ts, seq: mapped.seq, metrics: mapped.metrics }));
+    const payload = Buffer.from(JSON.stringify({ ts, seq: mapped.seq, metrics: mapped.metrics, ...(mapped.location ? { location: mapped.location } : {}) }));
     this.#o.intake.submit(dataTopic(sensor), payload, (v: Verdict) => {
       if (v.accepted) finish({ result: 'accepted', hub: sensor.hub, sensor: sensor.sensor, ts, seq: mapped.seq });
       else finish({ result: 'dead_letter', code: v.code, reason: v.reason });

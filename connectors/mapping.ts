@@ -47,6 +47,8 @@ export const profileSchema = z
     timeField: path.optional(),
     /** The decoded field holding a sequence number; default: the LoRaWAN frame counter. */
     seqField: path.optional(),
+    /** The device's own reported position (a GPS tracker, a surveyed install): decoded field paths. Handled by the privacy policy of the sensor's kind like any location. */
+    location: z.strictObject({ lat: path, lon: path, alt: path.optional() }).optional(),
     /** decoded field path -> metric. */
     fields: z.record(path, fieldSchema).refine((f) => Object.keys(f).length > 0, 'map at least one field'),
     /** Decoded fields known and deliberately not kept (battery voltage…): not reported as unmapped. */
@@ -161,6 +163,7 @@ export interface Mapped {
   ts: number;
   seq: number;
   metrics: Record<string, { value: number; unit: string }>;
+  location?: { lat: number; lon: number; alt?: number };
   issues: FieldIssue[];
 }
 
@@ -185,7 +188,15 @@ export function mapUplink(p: Profile, u: Uplink, receivedAt: number): Mapped {
     const def = metricDef(f.metric)!;
     metrics[f.metric] = { value: Number((v * (f.scale ?? 1)).toPrecision(12)), unit: f.unit ?? def.unit };
   }
-  const known = new Set([...Object.keys(p.fields), ...p.ignore, ...(p.timeField ? [p.timeField] : []), ...(p.seqField ? [p.seqField] : [])]);
+  let location: Mapped['location'];
+  if (p.location) {
+    const lat = at(u.fields, p.location.lat);
+    const lon = at(u.fields, p.location.lon);
+    const alt = p.location.alt ? at(u.fields, p.location.alt) : undefined;
+    if (typeof lat === 'number' && typeof lon === 'number' && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) location = { lat, lon, ...(typeof alt === 'number' ? { alt } : {}) };
+    else issues.push({ field: p.location.lat, problem: 'not_a_number', detail: `decoded fields "${p.location.lat}"/"${p.location.lon}" hold no position; the reading goes without one` });
+  }
+  const known = new Set([...Object.keys(p.fields), ...p.ignore, ...(p.timeField ? [p.timeField] : []), ...(p.seqField ? [p.seqField] : []), ...(p.location ? Object.values(p.location) : [])]);
   for (const leaf of leafPaths(u.fields)) {
     if (known.has(leaf) || [...known].some((k) => leaf.startsWith(`${k}.`))) continue;
     issues.push({ field: leaf, problem: 'unmapped', detail: `decoded field "${leaf}" is not mapped by profile ${p.name} (map it under fields or list it under ignore)` });
@@ -202,5 +213,5 @@ export function mapUplink(p: Profile, u: Uplink, receivedAt: number): Mapped {
     if (typeof s === 'number' && Number.isInteger(s) && s >= 0) seq = s;
     else issues.push({ field: p.seqField, problem: 'not_a_number', detail: `decoded field "${p.seqField}" holds no sequence number; the frame counter is used` });
   }
-  return { ts, seq, metrics, issues };
+  return { ts, seq, metrics, issues, ...(location ? { location } : {}) };
 }

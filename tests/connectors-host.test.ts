@@ -152,6 +152,16 @@ describe('connector host in front of the durable intake', () => {
     expect(host.reports()).toEqual([]);
   });
 
+  it("a device's own position becomes the reading's location (for the privacy policy), never the gateways'", async () => {
+    make();
+    const f = join(dir, 'tracker.yaml');
+    writeFileSync(f, ['name: tracker', 'match: { devices: [soil-north] }', 'location: { lat: gps.lat, lon: gps.lon }', 'fields:', '  moisture: { metric: soil_moisture, unit: "%" }', ''].join('\n'));
+    host = new ConnectorHost({ intake, registry, deadLetters, profiles: loadProfiles([f, PROFILES]), logger: silentLogger, metrics, dedupWindowMs: 300_000 });
+    await handle(up(4, t0, { moisture: 30, gps: { lat: 52.12345, lon: 5.54321 } }));
+    expect(spooled()[0]).toMatchObject({ location: { lat: 52.12345, lon: 5.54321 }, metrics: { soil_moisture: 0.3 } });
+    expect(host.reports()).toEqual([]);
+  });
+
   it('an unknown device is dead-lettered with a reason naming its DevEUI and the command', async () => {
     make();
     const d = chirpstack.fromWebhook!(chirpstackUp({ devEui: '0000000000000bad', deviceName: 'stray', deviceProfile: 'soil-probe', fCnt: 1, time: new Date(t0), object: { moisture: 1 } }), {}, {});
