@@ -42,6 +42,8 @@ export interface ConnectorsOptions {
   clock?: Clock;
   /** More readiness checks for /ready (storage of a role run alone). */
   checks?: ReadinessCheck[];
+  /** How long start waits for each source's first subscription before going on without it (default 10 s). */
+  subscribeTimeoutMs?: number;
 }
 
 export interface Connectors {
@@ -74,7 +76,7 @@ export async function startConnectors(o: ConnectorsOptions): Promise<Connectors>
     await Promise.all([...clients.values()].map((c) => new Promise<void>((r) => c.end(false, {}, () => r()))));
   };
   try {
-    for (const s of o.sources) if (s.mqtt) clients.set(s.config.name, await connectSource(s, host, log));
+    for (const s of o.sources) if (s.mqtt) clients.set(s.config.name, await connectSource(s, host, log, o.subscribeTimeoutMs));
     const webhooks = new Map(o.sources.filter((s) => s.webhookSecret).map((s) => [s.config.name, s]));
     app.post<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>('/api/v1/connect/:name', async (req, reply) => {
       const s = webhooks.get(req.params.name);

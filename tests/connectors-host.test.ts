@@ -23,6 +23,8 @@ import { ConnectorHost, type Outcome } from '../connectors/host.ts';
 import { loadProfiles, ProfileError } from '../connectors/mapping.ts';
 import { startConnectors } from '../connectors/service.ts';
 import type { Decoded, SourceConfig } from '../connectors/types.ts';
+import mqtt from 'mqtt';
+import { startMosquitto } from './harness/services.ts';
 import { chirpstackTopic, chirpstackUp, GATEWAYS, ttsTopic, ttsUp } from './connectors-events.ts';
 
 const PROFILES = new URL('../connectors/profiles', import.meta.url).pathname;
@@ -245,6 +247,38 @@ describe('connector host in front of the durable intake', () => {
       expect(new Set(left)).toEqual(new Set([`2@${t0 + 2000}`, `3@${t0 + 3000}`]));
     } finally {
       await conns.stop();
+    }
+  });
+
+  it("a network server's broker down at start: the connectors run, /ready names the source, uplinks flow once it is up", async () => {
+    make();
+    const broker = await startMosquitto();
+    broker.kill9();
+    const cfg = parseConfig({ connectors: { profiles: [PROFILES], http: { host: '127.0.0.1', port: 0 }, sources: [{ name: 'farm', format: 'chirpstack-v4', mqtt: { url: broker.url } }] } });
+    const checked = checkConnectors(cfg);
+    if (!checked.ok) throw new Error(checked.errors.join('\n'));
+    const conns = await startConnectors({ config: cfg.connectors, sources: checked.sources, profiles: checked.profiles, intake, registry, deadLetters, metrics, logger: silentLogger, subscribeTimeoutMs: 300 });
+    try {
+      const ready = await fetch(`${conns.url}/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { 'mqtt:farm': { ok: false, detail: 'not connected to the broker of source farm' } } });
+      await broker.restart();
+      await expect.poll(async () => (await fetch(`${conns.url}/ready`)).status, { timeout: 15_000 }).toBe(200);
+      // Subscribed again on the fresh broker (it has no session of ours): an uplink is taken.
+      await expect
+        .poll(
+          async () => {
+            const ns = await mqtt.connectAsync(broker.url, { protocolVersion: 4 });
+            await ns.publishAsync(chirpstackTopic(SOIL_EUI), JSON.stringify(chirpstackUp({ devEui: SOIL_EUI, deviceName: 'soil-north', deviceProfile: 'soil-probe', fCnt: 77, time: new Date(t0), object: { moisture: 27 } })), { qos: 1 });
+            await ns.endAsync();
+            return spooled().some((r) => r.seq === 77);
+          },
+          { timeout: 15_000, interval: 500 },
+        )
+        .toBe(true);
+    } finally {
+      await conns.stop();
+      await broker.stop();
     }
   });
 });
