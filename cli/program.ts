@@ -166,7 +166,7 @@ export function createProgram(io: CliIo = processIo): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { hub?: string; json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
-      const list = await withRegistry(config, (r) => r.listSensors(opts.hub));
+      const list = await withRegistry(config, (r) => r.listSensors(opts.hub).map((s) => ({ ...s, ...(r.euiOf(s.hub, s.sensor) ? { eui: r.euiOf(s.hub, s.sensor) } : {}) })));
       if (opts.json) return io.out(JSON.stringify(list, null, 2));
       if (!list.length) return io.out(opts.hub ? `no sensors registered for hub ${opts.hub}` : 'no sensors registered (add one with: steward sensors add HUB DOMAIN SENSOR)');
       io.out(table([['HUB', 'DOMAIN', 'SENSOR', 'SITE', 'KIND', 'USERNAME', 'REGISTERED'], ...list.map((s) => [s.hub, s.domain, s.sensor, s.site ?? '-', s.kind ?? '-', s.username, new Date(s.createdAt).toISOString()])]));
