@@ -108,6 +108,28 @@ describe('mapping profiles', () => {
   });
 });
 
+describe('registry: DevEUI links (steward sensors add --eui)', () => {
+  it('normalises, re-links, refuses unknown sensors and bad EUIs, and forgets a removed sensor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-eui-'));
+    const r = Registry.open(dir);
+    try {
+      await r.addSensor({ hub: 'demo', domain: 'water', sensor: 'a', password: 'pw-a-secret-1' });
+      await r.addSensor({ hub: 'demo', domain: 'water', sensor: 'b', password: 'pw-b-secret-1' });
+      r.setSensorEui('demo', 'a', '70:B3:D5:7E:D0:05:E1:F0');
+      expect(r.sensorByEui('70b3d57ed005e1f0')?.sensor).toBe('a');
+      r.setSensorEui('demo', 'b', '70B3D57ED005E1F0');
+      expect(r.sensorByEui('70b3d57ed005e1f0')?.sensor).toBe('b');
+      expect(() => r.setSensorEui('demo', 'nope', '70B3D57ED005E1F1')).toThrow('no sensor nope registered for hub demo');
+      expect(() => r.setSensorEui('demo', 'a', '70B3D57ED005E1')).toThrow('must be 16 hexadecimal digits');
+      r.removeSensor('demo', 'b');
+      expect(r.sensorByEui('70b3d57ed005e1f0')).toBeUndefined();
+    } finally {
+      r.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('connector host in front of the durable intake', () => {
   let dir: string;
   let registry: Registry;
