@@ -12,7 +12,7 @@ import { type Config, loadConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { DOMAINS } from '../core/ids.ts';
 import { dataTopic } from '../core/topics.ts';
-import { ACCOUNT_ROLES, Registry, TOKEN_ROLES } from '../registry/registry.ts';
+import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/registry.ts';
 import { parseDuration } from '../rules/duration.ts';
 import { payloadJsonSchemas } from '../api/schemas.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -142,15 +142,21 @@ export function createProgram(io: CliIo = processIo): Command {
     .option('--password-stdin', 'read the password from stdin')
     .option('--site <site>', 'site id (storage tag; default: the sensor id)')
     .option('--kind <kind>', 'kind of sensor, e.g. piezometer (storage tag; default: the domain)')
+    .option('--eui <eui>', 'LoRaWAN DevEUI (16 hex digits): the connectors map uplinks of this device to the sensor')
     .option('--json', 'print the credentials as JSON')
-    .action(async (hub: string, domain: string, sensor: string, opts: { password?: string; passwordStdin?: boolean; site?: string; kind?: string; json?: boolean }, cmd: Command) => {
+    .action(async (hub: string, domain: string, sensor: string, opts: { password?: string; passwordStdin?: boolean; site?: string; kind?: string; eui?: string; json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
       const password = readPassword(opts);
       const add: Parameters<Registry['addSensor']>[0] = { hub, domain, sensor };
       if (password !== undefined) add.password = password;
       if (opts.site !== undefined) add.site = opts.site;
       if (opts.kind !== undefined) add.kind = opts.kind;
-      const res = await withRegistry(config, (r) => r.addSensor(add)).catch(asInputError);
+      if (opts.eui !== undefined && !normaliseEui(opts.eui)) throw new CliError(`--eui: "${opts.eui}" is not 16 hexadecimal digits`);
+      const res = await withRegistry(config, async (r) => {
+        const added = await r.addSensor(add);
+        if (opts.eui !== undefined) r.setSensorEui(hub, sensor, opts.eui);
+        return added;
+      }).catch(asInputError);
       const topic = dataTopic(res.entry);
       if (opts.json) {
         io.out(JSON.stringify({ username: res.entry.username, ...(res.generated ? { password: res.password } : {}), clientId: res.entry.username, topic, hub, domain, sensor }));
@@ -162,6 +168,7 @@ export function createProgram(io: CliIo = processIo): Command {
           `  MQTT username / client id: ${res.entry.username}`,
           res.generated ? `  MQTT password:             ${res.password}   (shown once: store it on the device now)` : '  MQTT password:             the one you gave',
           `  publish readings to:       ${topic}`,
+          ...(opts.eui !== undefined ? [`  LoRaWAN DevEUI:            ${normaliseEui(opts.eui)} (uplinks through a connector)`] : []),
         ].join('\n'),
       );
     });
@@ -172,7 +179,7 @@ export function createProgram(io: CliIo = processIo): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { hub?: string; json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
-      const list = await withRegistry(config, (r) => r.listSensors(opts.hub));
+      const list = await withRegistry(config, (r) => r.listSensors(opts.hub).map((s) => ({ ...s, ...(r.euiOf(s.hub, s.sensor) ? { eui: r.euiOf(s.hub, s.sensor) } : {}) })));
       if (opts.json) return io.out(JSON.stringify(list, null, 2));
       if (!list.length) return io.out(opts.hub ? `no sensors registered for hub ${opts.hub}` : 'no sensors registered (add one with: steward sensors add HUB DOMAIN SENSOR)');
       io.out(table([['HUB', 'DOMAIN', 'SENSOR', 'SITE', 'KIND', 'USERNAME', 'REGISTERED'], ...list.map((s) => [s.hub, s.domain, s.sensor, s.site ?? '-', s.kind ?? '-', s.username, new Date(s.createdAt).toISOString()])]));
@@ -301,7 +308,7 @@ export function createProgram(io: CliIo = processIo): Command {
 
 /** The long-running roles; their wiring is in roles.ts (loaded on demand so one-shot commands start fast). */
 function addRoleCommands(program: Command, io: CliIo): void {
-  const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules', opts: Record<string, unknown>): Promise<void> => {
+  const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules' | 'connect', opts: Record<string, unknown>): Promise<void> => {
     const config = configFrom(cmd);
     const roles = await import('./roles.ts');
     await roles.runRoleCommand(role, config, opts, io);
@@ -326,6 +333,30 @@ function addRoleCommands(program: Command, io: CliIo): void {
         throw new CliError(`${r.errors.length} error(s) in ${target}`, EXIT.FAILED);
       }
       io.out(`OK: ${r.rules} rule(s) in ${r.files.length} file(s) under ${target}`);
+    });
+  const connect = program.command('connect').description('connectors: LoRaWAN network servers (ChirpStack, The Things Stack) and MQTT fleets (connectors/README.md)');
+  connect
+    .command('run', { isDefault: true })
+    .description('run the configured connectors with their own spool and forwarder (connectors.sources)')
+    .action((opts, cmd: Command) => run(cmd, 'connect', opts));
+  connect
+    .command('check')
+    .description('validate connectors.sources and the mapping profiles; exits 1 on any error')
+    .action(async (_opts, cmd: Command) => {
+      const config = configFrom(cmd);
+      const { checkConnectors } = await import('../connectors/check.ts');
+      const r = checkConnectors(config);
+      if (!r.ok) {
+        for (const e of r.errors) io.err(e);
+        throw new CliError(`${r.errors.length} error(s) in the connectors configuration`, EXIT.FAILED);
+      }
+      io.out(
+        [
+          `OK: ${r.sources.length} source(s), ${r.profiles.length} mapping profile(s)`,
+          ...r.sources.map((s) => `  source  ${s.config.name} (${s.format.format})${s.mqtt ? ` mqtt ${s.mqtt.url} ${s.mqtt.topics.join(' ')} qos ${s.mqtt.qos}` : ''}${s.webhookSecret ? ` webhook POST /api/v1/connect/${s.config.name} on :${config.connectors.http.port}` : ''}`),
+          ...r.profiles.map((p) => `  profile ${p.name} (${p.domain}, ${p.file}): ${Object.entries(p.fields).map(([f, m]) => `${f} -> ${m.metric}${m.unit ? ` [${m.unit}]` : ''}`).join(', ')}`),
+        ].join('\n'),
+      );
     });
   program
     .command('sim')

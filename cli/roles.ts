@@ -505,6 +505,7 @@ export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, 
     '  MQTT              ' + `mqtt://${mqttHost}:${ports.mqtt}`,
     '  MQTT/WebSocket    ' + `ws://${mqttHost}:${ports.ws}`,
     ...(ports.tls ? ['  MQTT/TLS          ' + `mqtts://${mqttHost}:${ports.tls}`] : []),
+    ...(config.connectors.sources.length ? ['  Connectors        ' + `${config.connectors.sources.map((s) => `${s.name} (${s.format})`).join(', ')}; webhooks on port ${config.connectors.http.port}`] : []),
     '  Data directory    ' + resolve(config.dataDir),
     '  Listening on      ' + binds + (open ? ' (0.0.0.0: every interface, other machines can connect; set mqtt.host, http.host to 127.0.0.1 to stay local)' : ''),
     '',
@@ -581,6 +582,11 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
           await engine.stop();
         }),
       });
+    }
+    // Connectors (LoRaWAN network servers, foreign MQTT fleets) feed the node's intake when configured.
+    if (config.connectors.sources.length) {
+      const { startConnectRole } = await import('../connectors/role.ts');
+      handles.push(await startConnectRole(config, logger, { shared, intake: pipeline.intake }));
     }
     const brokerUrl = `mqtt://127.0.0.1:${node.ports.mqtt}`;
     if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
@@ -681,7 +687,7 @@ export async function startRulesRole(config: Config, logger: Logger): Promise<Ro
   };
 }
 
-export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules', config: Config, opts: Record<string, unknown>, io: CliIo): Promise<void> {
+export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules' | 'connect', config: Config, opts: Record<string, unknown>, io: CliIo): Promise<void> {
   const logger = createLogger(config.logLevel);
   const sim: SimOptions = {};
   if (typeof opts.hub === 'string') sim.hub = opts.hub;
@@ -704,6 +710,9 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       break;
     case 'rules':
       handles = [await startRulesRole(config, logger)];
+      break;
+    case 'connect':
+      handles = [await (await import('../connectors/role.ts')).startConnectRole(config, logger)];
       break;
     case 'start': {
       const all = await startAll(config, logger, { ...sim, sim: opts.sim !== false });

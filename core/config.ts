@@ -92,6 +92,62 @@ export function applyPrivacyEnv(raw: Record<string, unknown>, env: NodeJS.Proces
   return out;
 }
 
+/**
+ * Connectors (connectors/README.md): network servers and foreign MQTT fleets whose uplinks become
+ * readings without new firmware. Each source names a format registered in connectors/all.ts; its
+ * format-specific `options` are validated by that format when the connectors start and by
+ * `steward connect check`.
+ */
+export const connectorsConfigSchema = z
+  .strictObject({
+    /** Mapping profiles: YAML files, or directories of them. */
+    profiles: z.array(z.string().min(1)).default([]),
+    /** Where webhooks are received (`POST /api/v1/connect/{source}`) next to /health, /ready, /metrics. */
+    http: z.strictObject({ host: z.string().default('0.0.0.0'), port: port.default(8084) }).prefault({}),
+    /** Two uplinks of one device with the same frame counter within this window are one reading. */
+    dedupWindowMs: z.number().int().positive().default(300_000),
+    /** A webhook request waits this long for the spool, then gets 503 (The Things Stack gives up after 10 s). */
+    webhookTimeoutMs: z.number().int().positive().default(8_000),
+    sources: z
+      .array(
+        z.strictObject({
+          name: idSchema,
+          /** A format of connectors/all.ts: chirpstack-v4, the-things-stack-v3, mqtt-json. */
+          format: z.string().min(1),
+          /** Hub of the sensors found by device name (a device found by DevEUI carries its own). */
+          hub: idSchema.optional(),
+          /** Subscribe to the network server's (or fleet's) broker. */
+          mqtt: z
+            .strictObject({
+              url: z.string().regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+              username: z.string().optional(),
+              /** Else $STEWARD_CONNECTOR_<NAME>_PASSWORD. */
+              password: z.string().optional(),
+              clientId: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional(),
+              /** Default: the format's topics. */
+              topics: z.array(z.string().min(1)).optional(),
+              /** Default: the format's (0 where the server offers nothing else). */
+              qos: z.union([z.literal(0), z.literal(1)]).optional(),
+            })
+            .optional(),
+          /** Receive the network server's HTTP POSTs; the secret (else $STEWARD_CONNECTOR_<NAME>_SECRET) must come in the X-Steward-Secret header. */
+          webhook: z.strictObject({ secret: z.string().min(16, 'webhook secrets need at least 16 characters').optional() }).optional(),
+          options: z.record(z.string(), z.unknown()).default({}),
+        }),
+      )
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((s, i) => {
+          if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `source name "${s.name}" is used twice` });
+          seen.add(s.name);
+          if (!s.mqtt && !s.webhook) ctx.addIssue({ code: 'custom', path: [i], message: 'a source needs mqtt, webhook or both' });
+        });
+      }),
+  })
+  .prefault({});
+export type ConnectorsConfig = z.output<typeof connectorsConfigSchema>;
+
 export const configSchema = z.strictObject({
   /** Where registry, spool, dead letters and the embedded store live. */
   dataDir: z.string().default('./data'),
@@ -208,6 +264,7 @@ export const configSchema = z.strictObject({
       warmupHours: z.number().min(0).max(24 * 30).default(6),
     })
     .prefault({}),
+  connectors: connectorsConfigSchema,
 });
 export type Config = z.output<typeof configSchema>;
 

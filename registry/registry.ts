@@ -107,6 +107,12 @@ export interface TokenEntry {
   expiresAt?: number;
 }
 
+/** A DevEUI as 16 lower-case hex digits (separators `-` and `:` dropped), or undefined. */
+export function normaliseEui(eui: string): string | undefined {
+  const e = eui.replace(/[-:]/g, '').toLowerCase();
+  return /^[0-9a-f]{16}$/.test(e) ? e : undefined;
+}
+
 export function deviceUsername(hub: string, sensor: string): string {
   return `${hub}.${sensor}`;
 }
@@ -169,6 +175,8 @@ export class Registry {
         name TEXT PRIMARY KEY, role TEXT NOT NULL, hubs TEXT, token_hash TEXT NOT NULL UNIQUE,
         created_at INTEGER NOT NULL, expires_at INTEGER);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS sensor_euis (
+        eui TEXT PRIMARY KEY, hub TEXT NOT NULL, sensor TEXT NOT NULL);
     `);
     // The first process to open the file creates the key; the others read that one.
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_hmac_key', ?)").run(randomBytes(32));
@@ -201,8 +209,33 @@ export class Registry {
     return { entry: this.#toSensor({ hub: opts.hub, sensor: opts.sensor, domain: opts.domain, site: opts.site ?? null, kind: opts.kind ?? null, password_hash: hash, created_at: now }), password, generated };
   }
 
+  /**
+   * Links a LoRaWAN DevEUI (16 hex digits, any case) to a registered sensor, replacing an earlier
+   * link of the same EUI: the connectors (connectors/) find the sensor of an uplink by it.
+   */
+  setSensorEui(hub: string, sensor: string, eui: string): void {
+    const e = normaliseEui(eui);
+    if (!e) throw new TypeError(`invalid EUI ${JSON.stringify(eui)}: must be 16 hexadecimal digits`);
+    if (!this.#db.prepare('SELECT 1 FROM sensors WHERE hub = ? AND sensor = ?').get(hub, sensor)) throw new TypeError(`no sensor ${sensor} registered for hub ${hub}`);
+    this.#db.prepare('INSERT OR REPLACE INTO sensor_euis (eui, hub, sensor) VALUES (?, ?, ?)').run(e, hub, sensor);
+  }
+
+  /** The sensor a DevEUI is linked to, or undefined. */
+  sensorByEui(eui: string): SensorEntry | undefined {
+    const e = normaliseEui(eui);
+    if (!e) return undefined;
+    const row = this.#db.prepare('SELECT s.* FROM sensor_euis e JOIN sensors s ON s.hub = e.hub AND s.sensor = e.sensor WHERE e.eui = ?').get(e) as SensorRow | undefined;
+    return row ? this.#toSensor(row) : undefined;
+  }
+
+  /** The DevEUI linked to a sensor, if any. */
+  euiOf(hub: string, sensor: string): string | undefined {
+    return (this.#db.prepare('SELECT eui FROM sensor_euis WHERE hub = ? AND sensor = ?').get(hub, sensor) as { eui: string } | undefined)?.eui;
+  }
+
   /** Removes a device; true if it existed. */
   removeSensor(hub: string, sensor: string): boolean {
+    this.#db.prepare('DELETE FROM sensor_euis WHERE hub = ? AND sensor = ?').run(hub, sensor);
     const r = this.#db.prepare('DELETE FROM sensors WHERE hub = ? AND sensor = ?').run(hub, sensor);
     this.#verified.delete(deviceUsername(hub, sensor));
     this.#cacheVersion = -1;
