@@ -1,5 +1,5 @@
 /**
- * Who may connect as what, publish where and subscribe to what (DESIGN.md "ACL"). Pure functions,
+ * Who may connect as what, publish where and subscribe to what (docs/contract.md "MQTT topics"). Pure functions,
  * no I/O: the broker looks the principal up once at CONNECT and asks these on every packet.
  *
  * | principal          | publish                                             | subscribe                                                         |

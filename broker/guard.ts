@@ -1,5 +1,5 @@
 /**
- * The byte guard in front of `aedes.handle` (FIELD-NOTES.md "Aedes": there is no maximum packet
+ * The byte guard in front of `aedes.handle` (docs/components.md "Aedes": there is no maximum packet
  * size, the parser buffers whatever a socket announces). It follows the MQTT framing of the bytes
  * as they stream in, without buffering them, and rejects the connection as soon as
  *

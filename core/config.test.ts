@@ -13,7 +13,7 @@ const file = (name: string, text: string): string => {
 };
 
 describe('configuration', () => {
-  it('defaults to the ports of DESIGN.md and the embedded store', () => {
+  it('defaults to the ports of docs/contract.md and the embedded store', () => {
     const c = parseConfig({});
     expect([c.mqtt.port, c.mqtt.wsPort, c.mqtt.tlsPort, c.http.port, c.dataDir]).toEqual([1883, 9001, 8883, 8080, './data']);
     expect(c.storage.influx).toBeUndefined();

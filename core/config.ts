@@ -1,7 +1,7 @@
 /**
  * The one configuration file (YAML), validated with zod at start-up. Unknown keys are rejected,
  * defaults live in the schema, errors name the key. Environment variables override the common
- * keys (DESIGN.md "Ports and configuration defaults").
+ * keys (docs/contract.md "Ports and configuration").
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * Identifiers and domains of the v1 contract (DESIGN.md "MQTT topics").
+ * Identifiers and domains of the v1 contract (docs/contract.md "MQTT topics").
  * Hub, sensor and site ids are an allow-list, so they can never break a topic, a line of
  * InfluxDB line protocol or an InfluxQL string.
  */

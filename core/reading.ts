@@ -1,5 +1,5 @@
 /**
- * Reading payloads (DESIGN.md "Payloads"). The zod schemas here are the single source of truth:
+ * Reading payloads (docs/contract.md "Payloads"). The zod schemas here are the single source of truth:
  * ingest validates with them and `steward schema` generates JSON Schema from them.
  */
 import { z } from 'zod';

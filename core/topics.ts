@@ -1,5 +1,5 @@
 /**
- * The v1 topic scheme (DESIGN.md "MQTT topics"). Topics are only ever built from validated ids,
+ * The v1 topic scheme (docs/contract.md "MQTT topics"). Topics are only ever built from validated ids,
  * and parsed strictly, so neither wildcards nor extra levels can be smuggled in.
  */
 import { type Domain, isDomain, isId } from './ids.ts';

@@ -1,5 +1,5 @@
 /**
- * The storage schema (DESIGN.md "Storage schema", docs/storage.md) as InfluxDB points.
+ * The storage schema (docs/contract.md "Storage schema", docs/storage.md) as InfluxDB points.
  *
  * One measurement per domain; tags `hub`, `site`, `sensor`, `kind` (allow-listed ids only, so a tag
  * can never end in `\` or carry a per-reading value); fields: the catalogue metrics as floats, `seq`

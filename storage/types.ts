@@ -1,7 +1,7 @@
 /**
  * The storage contract. Ingest writes through `ReadingStore.write`; the API reads through the
  * query methods; the same interface is served by the embedded store (SQLite) and by InfluxDB
- * (v1 or v2 write API, InfluxQL reads). Storage schema: DESIGN.md "Storage schema" and
+ * (v1 or v2 write API, InfluxQL reads). Storage schema: docs/contract.md "Storage schema" and
  * docs/storage.md.
  */
 import type { Domain } from '../core/ids.ts';

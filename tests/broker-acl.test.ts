@@ -1,7 +1,7 @@
 /**
  * Scenario: the hub's broker (Aedes with our registry and ACL) on real sockets. Devices publish only
  * their own readings, service accounts read the raw tier, other roles and anonymous readers see only
- * what DESIGN.md allows; registrations take effect without a restart; a foreign client
+ * what docs/contract.md allows; registrations take effect without a restart; a foreign client
  * (mosquitto_pub/mosquitto_sub) works through it; device status is kept retained by the broker.
  */
 import type { MqttClient } from 'mqtt';

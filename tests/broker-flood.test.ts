@@ -1,7 +1,7 @@
 /**
  * Scenario: an attacker opens many unauthenticated connections whose first packet announces ~100 MB
  * and then streams junk (Mosquitto's "bad initial packets" test: 14 × 100 MB, memory may not grow by
- * more than 20 MB). Without a guard Aedes buffers whatever is announced (FIELD-NOTES.md: +157 MB for
+ * more than 20 MB). Without a guard Aedes buffers whatever is announced (measured: +157 MB for
  * one socket). The broker runs in a child process so its RSS can be read from /proc; afterwards a
  * legitimate client must still connect and round-trip.
  */

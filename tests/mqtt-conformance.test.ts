@@ -1,6 +1,6 @@
 /**
  * Scenario: MQTT 3.1.1 behaviour that clients of the hub broker rely on, re-implemented from the
- * Mosquitto and Paho conformance suites (FIELD-NOTES.md), against our broker on real sockets.
+ * Mosquitto and Paho conformance suites (docs/components.md), against our broker on real sockets.
  * Raw frames (mqtt-packet over net) where the exact packets matter, mqtt.js otherwise; clients
  * authenticate as the `ingest` service account unless a test says otherwise.
  */

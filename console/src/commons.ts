@@ -1,5 +1,5 @@
 /**
- * What the overview shows of each commons (DESIGN.md: stocks, regeneration, extraction), and how
+ * What the overview shows of each commons (docs/contract.md: stocks, regeneration, extraction), and how
  * a stock stands against the limits the rules watch.
  */
 import { withUnit, type Trend } from './format.ts';
