@@ -166,17 +166,35 @@ describe('rules engine', () => {
   });
 
   it('a new episode clears the acknowledgement', async () => {
-    // Scenario: fire, ack, resolve (26 %), fire again: the second episode is re-notified after an hour.
+    // Scenario: fire, ack, resolve (26 %), fire again 5 hours later (past the 4-hour re-notification
+    // interval): a new episode, unacknowledged, re-notified after 4 hours.
     h = await harness(BATTERY);
     await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
     h.engine.ack('demo.battery-low.battery-1', 'ana');
     await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 26 }));
     expect(() => h.engine.ack('demo.battery-low.battery-1', 'ana')).toThrow(/resolved/);
-    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 10 }));
+    h.clock.advance(5 * HOUR);
+    await h.feed(reading('battery-1', T0 + 5 * HOUR, { battery_soc: 10 }));
     expect(h.engine.get('demo.battery-low.battery-1')).toMatchObject({ episode: 2, acknowledged: null });
-    h.clock.advance(HOUR);
+    h.clock.advance(4 * HOUR);
     await h.tick();
     expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'update', 'resolved', 'firing', 'renotify']);
+  });
+
+  it('an acknowledgement lasts for the episode: a quick resolve and refire reopens it, still acknowledged', async () => {
+    // Scenario: fire, ack, resolve (26 %), fire again 2 minutes later: the same episode, still
+    // acknowledged by ana; hub members hear that it fires again, but nobody is re-notified.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.engine.ack('demo.battery-low.battery-1', 'ana');
+    await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 26 }));
+    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 10 }));
+    const a = h.engine.get('demo.battery-low.battery-1');
+    expect(a).toMatchObject({ state: 'firing', episode: 1, acknowledged: { by: 'ana' }, resolvedAt: null });
+    h.clock.advance(5 * HOUR);
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'update', 'resolved', 'firing']);
+    expect(h.messages('battery-low').at(-1)?.acknowledged).toMatchObject({ by: 'ana' });
   });
 
   it('reload keeps alert state; a broken file is rejected with a precise error and the old rules stay active', async () => {

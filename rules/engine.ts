@@ -718,7 +718,7 @@ class Engine implements RulesEngine {
     if (!obs) return;
     const who: AlertIdentity = { hub: s.hub, rule: c.rule.id, subject: s.subject, scope: c.scope, kind: c.rule.kind, severity: c.rule.severity, labels: c.rule.labels };
     if (c.rule.title) who.title = c.rule.title;
-    const st = step(prev, obs, who, c.rule.for, now);
+    const st = step(prev, obs, who, c.rule.for, now, c.rule.renotify);
     if (!st.to) {
       // Keep the numbers of an active alert current; leave a resolved one as it was when it ended.
       if (isActive(st.next.state)) {
