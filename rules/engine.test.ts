@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../storage/embedded.ts';
 import { silentLogger } from '../telemetry/log.ts';
@@ -100,10 +101,12 @@ describe('rules engine', () => {
     expect(h.published.filter((p) => p.alert?.event === 'resolved' || p.alert === null)).toHaveLength(0);
   });
 
-  it('late and out-of-order readings land in order; readings older than the window are ignored', async () => {
+  it('late and out-of-order readings land in order; readings older than the window are ignored, and the log says so', async () => {
     // Scenario: the 3-day aquifer series delivered newest-first; then a reading stamped 5 days ago.
     const metrics = createMetrics();
-    h = await harness(AQUIFER, { metrics });
+    const lines: Array<{ msg: string; series?: string; ignored?: number }> = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    h = await harness(AQUIFER, { metrics, logger });
     for (const r of falling(3).reverse()) h.engine.onReadings([r]);
     await h.tick();
     const a = h.engine.get('demo.aquifer-depletion.well-1');
@@ -113,6 +116,9 @@ describe('rules engine', () => {
     await h.tick();
     expect(Number(h.engine.get('demo.aquifer-depletion.well-1')?.facts.ratePerDay)).toBeCloseTo(-0.5, 9);
     expect(await metrics.registry.getSingleMetricAsString('steward_rules_readings_ignored_total')).toContain('reason="too_old"} 1');
+    const ignored = lines.filter((l) => l.msg.startsWith('ignoring readings older than'));
+    expect(ignored).toHaveLength(1);
+    expect(ignored[0]).toMatchObject({ series: 'demo/well-1/groundwater_level', ignored: 1 });
   });
 
   it('silence: a firing alert is held back until the silence ends, then notified once', async () => {
