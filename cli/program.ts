@@ -231,7 +231,12 @@ export function createProgram(io: CliIo = processIo): Command {
 /** The long-running roles; their wiring is in roles.ts (loaded on demand so one-shot commands start fast). */
 function addRoleCommands(program: Command, io: CliIo): void {
   const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules', opts: Record<string, unknown>): Promise<void> => {
-    const config = configFrom(cmd);
+    let config = configFrom(cmd);
+    if (role === 'start') {
+      // A scenario plays on a data dir of its own, apart from the hub's real history (cli/scenario.ts).
+      const { scenarioConfig } = await import('./scenario.ts');
+      config = scenarioConfig(config, typeof opts.scenario === 'string' ? opts.scenario : undefined, opts.sim !== false);
+    }
     const roles = await import('./roles.ts');
     await roles.runRoleCommand(role, config, opts, io);
   };

@@ -18,8 +18,9 @@ function leadOf(r: BacktestReport, rule: string): string {
   return days(min.leadDays as number, min.leadAtLeast === true);
 }
 
-function sampling(r: BacktestReport): string {
-  return `seed ${r.seed}, scenario from ${r.start.slice(0, 10)} for ${r.days} simulated days after ${r.warmupDays} days of normal weather; every sensor read every ${r.intervalS / 60} min, scheduled rules evaluated every ${r.evaluateEveryS / 60} min; ${r.readings.toLocaleString('en-US')} readings (${r.refused} refused as ingest would), ${(r.elapsedMs / 1000).toFixed(1)} s`;
+function sampling(r: BacktestReport, elapsed = true): string {
+  const warm = r.warmupDays ? ` after ${r.warmupDays} days of normal weather` : '';
+  return `seed ${r.seed}, scenario from ${r.start.slice(0, 10)} for ${r.days} simulated days${warm}; every sensor read every ${r.intervalS / 60} min, scheduled rules evaluated every ${r.evaluateEveryS / 60} min; ${r.readings.toLocaleString('en-US')} readings (${r.refused} refused as ingest would)${elapsed ? `, ${(r.elapsedMs / 1000).toFixed(1)} s` : ''}`;
 }
 
 function firingLine(r: BacktestReport, f: Firing): string {
@@ -89,7 +90,7 @@ export function formatMarkdown(reports: readonly BacktestReport[], command: stri
     out.push('');
     out.push(r.description);
     out.push('');
-    out.push(`Run: ${sampling(r)}.`);
+    out.push(`Run: ${sampling(r, false)}.`);
     out.push('');
     out.push('| rule | severity | firings | true | false | misses | precision | recall | lead | flaps/day | acks lost |');
     out.push('|---|---|---|---|---|---|---|---|---|---|---|');
