@@ -109,6 +109,12 @@ export interface ScenarioDefinition {
   expect: readonly ExpectedAlert[];
   /** Simulated days the backtest runs it for by default. */
   backtestDays: number;
+  /**
+   * `steward start --scenario`: how many days the scenario has been under way when the replay of
+   * the last month begins (default 30: a drought already biting from the first reading; 0: it
+   * begins with the replay, for a scenario whose alerts compare this week with the last).
+   */
+  liveLeadDays?: number;
 }
 
 const LIST: readonly ScenarioDefinition[] = [normal, drought, heatwave, gridOutage, speciesDecline, sensorFailure];

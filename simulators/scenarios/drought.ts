@@ -15,7 +15,7 @@ const drought: ScenarioDefinition = {
     { rule: 'withdrawals-above-recharge', subject: 'demo', severity: 'warning', window: [0, 30], because: 'the wells pump 2.5× the usual volume and no rain recharges the aquifer' },
     { rule: 'soil-moisture-low', subject: 'soil-meadow', severity: 'warning', window: [0, 60], optional: true, because: 'the soils dry towards the wilting point' },
     { rule: 'soil-moisture-low', subject: 'soil-arable', severity: 'warning', window: [0, 60], optional: true, because: 'the soils dry towards the wilting point' },
-    { rule: 'river-stage-low', subject: 'river-1', severity: 'warning', window: [0, 90], optional: true, because: 'the beck runs on baseflow alone' },
+    { rule: 'river-stage-low', subject: 'river-1', severity: 'warning', window: [0, 60], optional: true, because: 'the beck runs on baseflow alone' },
   ],
   backtestDays: 60,
 };

@@ -17,5 +17,7 @@ const speciesDecline: ScenarioDefinition = {
     { rule: 'shannon-decline', subject: 'mire', severity: 'warning', window: [0, 28], optional: true, because: 'fewer species, less evenly detected' },
   ],
   backtestDays: 28,
+  // Live, it begins with the replay: a month in, too few detections are left for a weekly index.
+  liveLeadDays: 0,
 };
 export default speciesDecline;
