@@ -85,8 +85,8 @@ describe('the aquifer floor', () => {
     const e = dashboards['energy.json'] as Any;
     const soc = allPanels(e).find((x) => x.title === 'Battery state of charge') as Any;
     const steps = (((soc.fieldConfig as Any).defaults as Any).thresholds as Any).steps as Array<{ value: number | null }>;
-    const battery = byId.get('battery-low');
-    expect(steps.map((x) => x.value)).toEqual([null, battery?.below, battery?.below + battery?.hysteresis]);
+    const battery = byId.get('battery-low') as { below: number; hysteresis: number };
+    expect(steps.map((x) => x.value)).toEqual([null, battery.below, battery.below + battery.hysteresis]);
   });
 
   it('is one value: threshold of the level panels, region shading, and the days-to-floor constant', () => {

@@ -28,5 +28,7 @@ const sensorFailure: ScenarioDefinition = {
     { rule: 'detector-silent', subject: (t) => gone(t, true), severity: 'warning', window: [0, 3], because: 'the acoustic monitor fell silent or sends only values ingest refuses' },
   ],
   backtestDays: 7,
+  // Live, it begins with the replay: the sensors fail 2 to 48 seconds in, while the rules watch.
+  liveLeadDays: 0,
 };
 export default sensorFailure;
