@@ -183,7 +183,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   const open = new Map<string, Firing>();
   const lastResolved = new Map<string, { at: number; acked: boolean }>();
   const pendingAcks: Array<{ id: string; at: number; episode: number }> = [];
-  let acked = new Set<string>();
+  const acked = new Set<string>();
   const acksLost = new Map<string, number>();
 
   const collect = (): void => {
@@ -271,7 +271,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   } finally {
     await engine.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
-    acked = new Set();
   }
 
   // ── scoring ──
