@@ -79,4 +79,15 @@ describe('steward command line', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('rules backtest scores one scenario (JSON), and names an unknown one', async () => {
+    const c = capture();
+    expect(await runCli(['node', 'steward', 'rules', 'backtest', '--scenario', 'grid-outage', '--days', '2', '--format', 'json'], c.io)).toBe(0);
+    const report = JSON.parse(c.out.join(''));
+    expect(report).toMatchObject({ scenario: 'grid-outage', days: 2, verdict: { ok: true } });
+    expect(report.rules.find((r: { rule: string }) => r.rule === 'battery-low')).toMatchObject({ firings: 1, truePositives: 1, falsePositives: 0, misses: 0, flaps: 0 });
+    const bad = capture();
+    expect(await runCli(['node', 'steward', 'rules', 'backtest', '--scenario', 'zombies'], bad.io)).toBe(2);
+    expect(bad.err.join('')).toContain('unknown scenario "zombies"; known: normal, drought');
+  }, 120_000);
 });

@@ -309,7 +309,12 @@ export function createProgram(io: CliIo = processIo): Command {
 /** The long-running roles; their wiring is in roles.ts (loaded on demand so one-shot commands start fast). */
 function addRoleCommands(program: Command, io: CliIo): void {
   const run = async (cmd: Command, role: 'broker' | 'ingest' | 'api' | 'sim' | 'start' | 'rules' | 'connect', opts: Record<string, unknown>): Promise<void> => {
-    const config = configFrom(cmd);
+    let config = configFrom(cmd);
+    if (role === 'start') {
+      // A scenario plays on a data dir of its own, apart from the hub's real history (cli/scenario.ts).
+      const { scenarioConfig } = await import('./scenario.ts');
+      config = scenarioConfig(config, typeof opts.scenario === 'string' ? opts.scenario : undefined, opts.sim !== false);
+    }
     const roles = await import('./roles.ts');
     await roles.runRoleCommand(role, config, opts, io);
   };
@@ -333,6 +338,40 @@ function addRoleCommands(program: Command, io: CliIo): void {
         throw new CliError(`${r.errors.length} error(s) in ${target}`, EXIT.FAILED);
       }
       io.out(`OK: ${r.rules} rule(s) in ${r.files.length} file(s) under ${target}`);
+    });
+  rules
+    .command('backtest')
+    .description('score the rules: run the simulators and the rules engine on simulated time (no broker) and report true and false firings, misses, lead time and flaps per rule')
+    .option('--scenario <name>', 'one scenario (default: every scenario)')
+    .option('--days <n>', "simulated days after the scenario begins (default: the scenario's own, 365 for normal)", parseIntArg('--days'))
+    .option('--seed <n>', 'random seed of the simulated world', parseIntArg('--seed'))
+    .option('--rules <path>', 'rule files (default: the shipped rules)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--out <file>', 'write the report to this file instead of stdout')
+    .action(async (opts: { scenario?: string; days?: number; seed?: number; rules?: string; format: 'text' | 'json' | 'markdown'; out?: string }) => {
+      const { runBacktest, scenarioNames } = await import('../rules/backtest.ts');
+      const { formatMarkdown, formatText } = await import('../rules/backtest-report.ts');
+      if (opts.days !== undefined && opts.days < 1) throw new CliError('--days: must be at least 1');
+      const names = opts.scenario ? [opts.scenario] : scenarioNames();
+      const reports = [];
+      for (const scenario of names) {
+        try {
+          reports.push(
+            await runBacktest({ scenario, ...(opts.days !== undefined ? { days: opts.days } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.rules ? { rulesDir: opts.rules } : {}) }),
+          );
+        } catch (e) {
+          if ((e as { code?: string }).code === 'SIM_ERR_UNKNOWN_SCENARIO' || (e as { code?: string }).code === 'RULES_ERR_INVALID') throw new CliError((e as Error).message, EXIT.USAGE, { cause: e });
+          throw e;
+        }
+      }
+      const command = ['steward rules backtest', ...(opts.scenario ? [`--scenario ${opts.scenario}`] : []), ...(opts.days !== undefined ? [`--days ${opts.days}`] : []), ...(opts.seed !== undefined ? [`--seed ${opts.seed}`] : []), `--format ${opts.format}`, ...(opts.out ? [`--out ${opts.out}`] : [])].join(' ');
+      const text = opts.format === 'json' ? `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n` : opts.format === 'markdown' ? formatMarkdown(reports, command) : formatText(reports);
+      if (opts.out) {
+        writeFileSync(opts.out, text);
+        io.out(`wrote ${opts.out}`);
+      } else io.out(text.trimEnd());
+      const failed = reports.filter((r) => !r.verdict.ok);
+      if (failed.length) throw new CliError(`${failed.map((r) => r.scenario).join(', ')}: the alerts do not meet the bar (see the report)`, EXIT.FAILED);
     });
   const connect = program.command('connect').description('connectors: LoRaWAN network servers (ChirpStack, The Things Stack) and MQTT fleets (connectors/README.md)');
   connect

@@ -26,6 +26,7 @@ import type { StoredReading } from '../storage/types.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
+import { getScenario } from '../simulators/scenarios.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
@@ -413,11 +414,13 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
       brokerUrl: opts.brokerUrl ?? config.simulators.brokerUrl,
       seed: opts.seed ?? config.simulators.seed,
       speed,
-      // config.simulators.intervalS is in real seconds; the runner wants simulated seconds.
-      intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))),
+      // config.simulators.intervalS is in real seconds; the runner wants simulated seconds. A scenario
+      // keeps each simulator's own interval (stretched to 2 messages/s per sensor: every 30 simulated
+      // minutes at 3600x), so its trends have the evidence the rules ask for within two minutes.
+      ...(scenario && scenario !== 'normal' ? {} : { intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))) }),
       ...(speed <= 1 && config.simulators.warmupHours > 0 ? { warmupMs: config.simulators.warmupHours * 3_600_000 } : {}),
-      // The scenario has been under way for a month when the run starts (a drought already biting).
-      ...(scenario ? { scenarioLeadMs: 30 * 86_400_000 } : {}),
+      // The scenario has been under way for a month when the run starts (a drought already biting), unless it says otherwise.
+      ...(scenario ? { scenarioLeadMs: (getScenario(scenario).liveLeadDays ?? 30) * 86_400_000 } : {}),
       ...(scenario !== undefined ? { scenario } : {}),
       credentials: (entry) => {
         const c = creds.get(`${hub}.${entry.sensor}`);

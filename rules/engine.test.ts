@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../storage/embedded.ts';
 import { silentLogger } from '../telemetry/log.ts';
@@ -100,10 +101,12 @@ describe('rules engine', () => {
     expect(h.published.filter((p) => p.alert?.event === 'resolved' || p.alert === null)).toHaveLength(0);
   });
 
-  it('late and out-of-order readings land in order; readings older than the window are ignored', async () => {
+  it('late and out-of-order readings land in order; readings older than the window are ignored, and the log says so', async () => {
     // Scenario: the 3-day aquifer series delivered newest-first; then a reading stamped 5 days ago.
     const metrics = createMetrics();
-    h = await harness(AQUIFER, { metrics });
+    const lines: Array<{ msg: string; series?: string; ignored?: number }> = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    h = await harness(AQUIFER, { metrics, logger });
     for (const r of falling(3).reverse()) h.engine.onReadings([r]);
     await h.tick();
     const a = h.engine.get('demo.aquifer-depletion.well-1');
@@ -113,6 +116,9 @@ describe('rules engine', () => {
     await h.tick();
     expect(Number(h.engine.get('demo.aquifer-depletion.well-1')?.facts.ratePerDay)).toBeCloseTo(-0.5, 9);
     expect(await metrics.registry.getSingleMetricAsString('steward_rules_readings_ignored_total')).toContain('reason="too_old"} 1');
+    const ignored = lines.filter((l) => l.msg.startsWith('ignoring readings older than'));
+    expect(ignored).toHaveLength(1);
+    expect(ignored[0]).toMatchObject({ series: 'demo/well-1/groundwater_level', ignored: 1 });
   });
 
   it('silence: a firing alert is held back until the silence ends, then notified once', async () => {
@@ -166,17 +172,35 @@ describe('rules engine', () => {
   });
 
   it('a new episode clears the acknowledgement', async () => {
-    // Scenario: fire, ack, resolve (26 %), fire again: the second episode is re-notified after an hour.
+    // Scenario: fire, ack, resolve (26 %), fire again 5 hours later (past the 4-hour re-notification
+    // interval): a new episode, unacknowledged, re-notified after 4 hours.
     h = await harness(BATTERY);
     await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
     h.engine.ack('demo.battery-low.battery-1', 'ana');
     await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 26 }));
     expect(() => h.engine.ack('demo.battery-low.battery-1', 'ana')).toThrow(/resolved/);
-    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 10 }));
+    h.clock.advance(5 * HOUR);
+    await h.feed(reading('battery-1', T0 + 5 * HOUR, { battery_soc: 10 }));
     expect(h.engine.get('demo.battery-low.battery-1')).toMatchObject({ episode: 2, acknowledged: null });
-    h.clock.advance(HOUR);
+    h.clock.advance(4 * HOUR);
     await h.tick();
     expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'update', 'resolved', 'firing', 'renotify']);
+  });
+
+  it('an acknowledgement lasts for the episode: a quick resolve and refire reopens it, still acknowledged', async () => {
+    // Scenario: fire, ack, resolve (26 %), fire again 2 minutes later: the same episode, still
+    // acknowledged by ana; hub members hear that it fires again, but nobody is re-notified.
+    h = await harness(BATTERY);
+    await h.feed(reading('battery-1', T0, { battery_soc: 10 }));
+    h.engine.ack('demo.battery-low.battery-1', 'ana');
+    await h.feed(reading('battery-1', T0 + MIN, { battery_soc: 26 }));
+    await h.feed(reading('battery-1', T0 + 2 * MIN, { battery_soc: 10 }));
+    const a = h.engine.get('demo.battery-low.battery-1');
+    expect(a).toMatchObject({ state: 'firing', episode: 1, acknowledged: { by: 'ana' }, resolvedAt: null });
+    h.clock.advance(5 * HOUR);
+    await h.tick();
+    expect(h.messages('battery-low').map((m) => m.event)).toEqual(['firing', 'update', 'resolved', 'firing']);
+    expect(h.messages('battery-low').at(-1)?.acknowledged).toMatchObject({ by: 'ana' });
   });
 
   it('reload keeps alert state; a broken file is rejected with a precise error and the old rules stay active', async () => {

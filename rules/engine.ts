@@ -283,6 +283,8 @@ class Engine implements RulesEngine {
   #started = false;
   #startedAt = 0;
   #buffer: Reading[] = [];
+  #ignored = 0;
+  #ignoredLoggedAt = Number.NEGATIVE_INFINITY;
 
   constructor(o: RulesEngineOptions) {
     this.#o = o;
@@ -503,7 +505,7 @@ class Engine implements RulesEngine {
           let s = this.#series.get(key);
           if (!s) this.#series.set(key, (s = new Series(span, this.#o.maxPointsPerSeries)));
           s.ensureSpan(span);
-          if (s.add(r.ts, value) === 'too_old') this.#metrics?.readingsLate.inc({ reason: 'too_old' });
+          if (s.add(r.ts, value) === 'too_old') this.#tooOld(key, r.ts, s.latestTs, now);
         }
         // A late reading joins the windows but does not move a threshold backwards in time.
         if (newest) for (const c of stream) this.#evaluateSubject(c, this.#subject(c, member), now);
@@ -536,13 +538,30 @@ class Engine implements RulesEngine {
     return s;
   }
 
+  /**
+   * Counts a reading ignored because it is older than the window before its series' newest one,
+   * and says so in the log (at most once a minute of wall clock, with how many since the last
+   * line): a replay of old data into a hub with newer data otherwise looks like silence.
+   */
+  #tooOld(series: string, ts: number, newest: number | undefined, now: number): void {
+    this.#metrics?.readingsLate.inc({ reason: 'too_old' });
+    this.#ignored++;
+    if (now - this.#ignoredLoggedAt < 60_000) return;
+    this.#log.warn(
+      { series, ts: new Date(ts).toISOString(), newest: newest === undefined ? null : new Date(newest).toISOString(), ignored: this.#ignored },
+      `ignoring readings older than the rules' windows: ${series} at ${new Date(ts).toISOString()} is older than the window before its newest reading${newest === undefined ? '' : ` (${new Date(newest).toISOString()})`}; ${this.#ignored} ignored since the last such line`,
+    );
+    this.#ignoredLoggedAt = now;
+    this.#ignored = 0;
+  }
+
   /** Adds a detection in time order (same time and species replaces); false when too old. */
   #addDetection(sk: string, d: Detection, span: number): boolean {
     let list = this.#detections.get(sk);
     if (!list) this.#detections.set(sk, (list = []));
     const last = list.at(-1);
     if (last && d.ts < last.ts - span) {
-      this.#metrics?.readingsLate.inc({ reason: 'too_old' });
+      this.#tooOld(`${sk}/species`, d.ts, last.ts, this.#clock.now());
       return false;
     }
     let i = list.length;
@@ -718,7 +737,7 @@ class Engine implements RulesEngine {
     if (!obs) return;
     const who: AlertIdentity = { hub: s.hub, rule: c.rule.id, subject: s.subject, scope: c.scope, kind: c.rule.kind, severity: c.rule.severity, labels: c.rule.labels };
     if (c.rule.title) who.title = c.rule.title;
-    const st = step(prev, obs, who, c.rule.for, now);
+    const st = step(prev, obs, who, c.rule.for, now, c.rule.renotify);
     if (!st.to) {
       // Keep the numbers of an active alert current; leave a resolved one as it was when it ended.
       if (isActive(st.next.state)) {

@@ -91,9 +91,12 @@ export interface Step {
 
 /**
  * Applies one observation to an alert. `forMs` is the rule's for-duration, compared on the
- * observation's own time base (sensor time for stream and windowed kinds).
+ * observation's own time base (sensor time for stream and windowed kinds). `reopenMs` (the rule's
+ * re-notification interval): an alert that fires again less than this after it resolved reopens
+ * its episode (same episode number, acknowledgement kept, firing at once) instead of starting a
+ * new one, so a steward's acknowledgement is not lost to a quick resolve and refire.
  */
-export function step(prev: AlertRecord | undefined, obs: Observation, who: AlertIdentity, forMs: number, now: number): Step {
+export function step(prev: AlertRecord | undefined, obs: Observation, who: AlertIdentity, forMs: number, now: number, reopenMs = 0): Step {
   const from: AlertState = prev?.state ?? 'inactive';
   const base: AlertRecord = prev
     ? { ...prev, severity: who.severity, labels: who.labels, kind: who.kind, scope: who.scope }
@@ -125,7 +128,10 @@ export function step(prev: AlertRecord | undefined, obs: Observation, who: Alert
   const next: AlertRecord = { ...base, summary: obs.summary, value: obs.value ?? null, unit: obs.unit ?? null, facts: obs.facts, observedAt: Math.max(base.observedAt, obs.ts) };
   let to: AlertState | undefined;
   if (obs.active) {
-    if (from === 'inactive' || from === 'resolved') {
+    if (from === 'resolved' && reopenMs > 0 && base.resolvedAt !== null && obs.ts - base.resolvedAt < reopenMs) {
+      to = 'firing';
+      next.resolvedAt = null;
+    } else if (from === 'inactive' || from === 'resolved') {
       next.episode = base.episode + 1;
       next.activeAt = obs.ts;
       next.firedAt = null;

@@ -8,9 +8,14 @@
  * simulation's start unless told otherwise), so scenarios can ramp up over days.
  */
 import { SimulatorError } from './errors.ts';
-import { hashSeed, unitAt } from './random.ts';
 
-const DAY_MS = 86_400_000;
+// The registry: one import line per scenario (a file in scenarios/), and the same name in LIST below.
+import drought from './scenarios/drought.ts';
+import gridOutage from './scenarios/grid-outage.ts';
+import heatwave from './scenarios/heatwave.ts';
+import normal from './scenarios/normal.ts';
+import sensorFailure from './scenarios/sensor-failure.ts';
+import speciesDecline from './scenarios/species-decline.ts';
 
 /** Multipliers and offsets applied to the Environment; each defaults to "no change". */
 export interface EnvironmentModifiers {
@@ -67,6 +72,31 @@ export interface SensorFault {
   afterMs: number;
 }
 
+/** What the world model knows about a scenario's run that the rules must find out (simulators/truth.ts). */
+export interface ScenarioTruth {
+  /** Sensors that really failed: which, how, and when (simulated time, epoch ms). */
+  faults: ReadonlyArray<{ sensor: string; kind: string; domain: string; site: string; mode: SensorFaultMode; atMs: number }>;
+}
+
+/**
+ * An alert a scenario must raise (its ground truth, in the rules' words). The backtest
+ * (`steward rules backtest`, rules/backtest.ts) counts a firing of `rule` on `subject` inside
+ * `window` as a true firing, and its absence as a miss.
+ */
+export interface ExpectedAlert {
+  /** Rule id (rules/defaults/demo.yaml). */
+  rule: string;
+  /** The alert's subject (a sensor, site or hub id), or the subjects the ground truth says (e.g. the sensors that failed). */
+  subject: string | ((truth: ScenarioTruth) => readonly string[]);
+  severity: 'info' | 'warning' | 'critical';
+  /** Simulated days after the scenario began within which it must fire: [from, to]. */
+  window: readonly [number, number];
+  /** It may fire (then it is a true firing) but need not (no miss when it does not). */
+  optional?: boolean;
+  /** Why the world deserves this alert, in plain words (for the report and the README). */
+  because: string;
+}
+
 /** A named scenario. */
 export interface ScenarioDefinition {
   name: string;
@@ -75,64 +105,22 @@ export interface ScenarioDefinition {
   modifiers(elapsedMs: number): Partial<EnvironmentModifiers>;
   /** Which sensors fail, and how; deterministic in `seed` and the sensor id. */
   fault?(sensor: { id: string; kind: string }, seed: number): SensorFault | undefined;
+  /** The alerts the demo rules must raise under it ([] for normal weather: any alert is false). */
+  expect: readonly ExpectedAlert[];
+  /** Simulated days the backtest runs it for by default. */
+  backtestDays: number;
+  /**
+   * `steward start --scenario`: how many days the scenario has been under way when the replay of
+   * the last month begins (default 30: a drought already biting from the first reading; 0: it
+   * begins with the replay, for a scenario whose alerts compare this week with the last).
+   */
+  liveLeadDays?: number;
 }
 
-const ramp = (elapsedMs: number, overDays: number): number => Math.min(1, elapsedMs / (overDays * DAY_MS));
+const LIST: readonly ScenarioDefinition[] = [normal, drought, heatwave, gridOutage, speciesDecline, sensorFailure];
 
 /** All scenarios, by name. */
-export const SCENARIOS: Readonly<Record<string, ScenarioDefinition>> = Object.freeze({
-  normal: {
-    name: 'normal',
-    description: 'Ordinary weather and use: the baseline every other scenario changes.',
-    modifiers: () => ({}),
-  },
-  drought: {
-    name: 'drought',
-    description:
-      'No rain, pumping 2.5× (longer pumping windows), evapotranspiration 1.5×, 2 °C warmer and clearer skies: soils dry out and the aquifer falls steadily.',
-    modifiers: () => ({ rainFactor: 0, pumpingFactor: 2.5, petFactor: 1.5, temperatureOffsetC: 2, cloudFactor: 0.6 }),
-  },
-  heatwave: {
-    name: 'heatwave',
-    description: 'Air temperature climbs 10 °C over two days and stays; clear skies, little rain; cooling demand rises, oxygen in the river falls.',
-    modifiers: (e) => {
-      const r = ramp(e, 2);
-      return {
-        temperatureOffsetC: 10 * r,
-        cloudFactor: 1 - 0.7 * r,
-        rainFactor: 1 - 0.8 * r,
-        petFactor: 1 + 0.4 * r,
-        biodiversityFactor: 1 - 0.25 * r,
-      };
-    },
-  },
-  'grid-outage': {
-    name: 'grid-outage',
-    description: 'The grid is down, the turbine is becalmed and a PV string has failed while demand rises: the battery drains.',
-    modifiers: () => ({ gridConnected: false, windFactor: 0.1, pvFactor: 0.35, demandFactor: 1.3 }),
-  },
-  'species-decline': {
-    name: 'species-decline',
-    description: 'Detections fall by half every week and the rarer species disappear first: richness declines over days.',
-    modifiers: (e) => {
-      const days = e / DAY_MS;
-      return { biodiversityFactor: Math.pow(0.5, days / 7), richnessFactor: 0.2 + 0.8 * Math.exp(-days / 12) };
-    },
-  },
-  'sensor-failure': {
-    name: 'sensor-failure',
-    description:
-      'About a third of the sensors fail within two days: some fall silent, some freeze on their last values, some send the -9999 error sentinel.',
-    modifiers: () => ({}),
-    fault: (sensor, seed) => {
-      if (unitAt(hashSeed(seed, sensor.id), 'fault', 0) >= 0.35) return undefined;
-      const modes: SensorFaultMode[] = ['silent', 'stuck', 'garbage'];
-      const mode = modes[Math.floor(unitAt(hashSeed(seed, sensor.id), 'fault', 1) * modes.length)] ?? 'silent';
-      const afterMs = Math.round((2 / 24 + unitAt(hashSeed(seed, sensor.id), 'fault', 2) * 2) * DAY_MS);
-      return { mode, afterMs };
-    },
-  },
-});
+export const SCENARIOS: Readonly<Record<string, ScenarioDefinition>> = Object.freeze(Object.fromEntries(LIST.map((s) => [s.name, s])));
 
 /** The scenario named `name`. Throws SimulatorError `SIM_ERR_UNKNOWN_SCENARIO`. */
 export function getScenario(name: string): ScenarioDefinition {

@@ -208,6 +208,14 @@ describe('the console in a browser', () => {
       await page.waitForTimeout(300);
       expect(await page.evaluate(() => document.documentElement.scrollWidth), view).toBeLessThanOrEqual(390);
     }
+    // The sensors table on a phone: State and Last reading are on screen, not scrolled off to the right.
+    await page.locator('nav a[href="#/sensors"]').click();
+    await page.locator('table.sensors tbody tr').first().waitFor();
+    for (const name of ['State', 'Last reading']) {
+      const box = await page.getByRole('columnheader', { name, exact: true }).boundingBox();
+      expect(box, name).not.toBeNull();
+      expect((box?.x ?? 0) + (box?.width ?? 0), name).toBeLessThanOrEqual(390);
+    }
     await page.locator('nav a[href="#/overview"]').click();
     await poll(() => page.locator('.plot[role="img"] canvas').count()).toBeGreaterThan(8);
     const charts = await page.locator('figure.spark').evaluateAll((figs) =>

@@ -40,8 +40,8 @@ function LiveIndicator(): VNode {
   const s = useStore();
   const now = useTicker(10_000);
   const words = s.live === 'live' ? 'Live' : s.live === 'connecting' ? 'Connecting…' : 'Reconnecting…';
-  return html`<p class=${`live live-${s.live}`} title=${s.lastEventAt ? `last update ${ago(s.lastEventAt, now)}` : 'no update yet'}>
-    <span class="dot" aria-hidden="true"></span> ${words}${s.live === 'live' && s.lastEventAt ? html`<span class="muted small"> · updated ${ago(s.lastEventAt, now)}</span>` : null}
+  return html`<p class=${`live live-${s.live}`} title=${s.lastEventAt ? `last update ${ago(Math.min(s.lastEventAt, now), now)}` : 'no update yet'}>
+    <span class="dot" aria-hidden="true"></span> ${words}${s.live === 'live' && s.lastEventAt ? html`<span class="muted small"> · updated ${ago(Math.min(s.lastEventAt, now), now)}</span>` : null}
   </p>`;
 }
 

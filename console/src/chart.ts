@@ -102,6 +102,8 @@ function build(el: HTMLElement, p: PlotProps): uPlot {
             grid: { stroke: '#e3e7e4', width: 1 },
             ticks: { stroke: '#cfd6d2', width: 1 },
             size: 56,
+            // The unit on the axis itself: a chart read without its caption still says what it shows.
+            ...(p.unit ? { label: p.unit, labelSize: 18, labelFont: '12px system-ui, sans-serif' } : {}),
             values: (_u, splits) => splits.map((v) => (p.unit === 'W' && Math.abs(v) >= 1000 ? `${fmt(v / 1000)}k` : fmt(v))),
           },
         ],

@@ -1,3 +1,5 @@
+import { DEFAULT_RULES_DIR } from '../../rules/check.ts';
+import { loadRules } from '../../rules/loader.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +77,18 @@ describe.each(Object.entries(dashboards))('%s', (_file, d) => {
 });
 
 describe('the aquifer floor', () => {
+  it('is the rules\' value: the aquifer floor and the battery reserve come from rules/defaults (Grafana, console and alerts agree)', () => {
+    const loaded = loadRules([DEFAULT_RULES_DIR]);
+    if (!loaded.ok) throw new Error('demo rules do not load');
+    const byId = new Map(loaded.ruleSet.rules.map((r) => [r.rule.id, r.rule as Any]));
+    expect(AQUIFER_FLOOR_M).toBe(byId.get('aquifer-depletion')?.floor);
+    const e = dashboards['energy.json'] as Any;
+    const soc = allPanels(e).find((x) => x.title === 'Battery state of charge') as Any;
+    const steps = (((soc.fieldConfig as Any).defaults as Any).thresholds as Any).steps as Array<{ value: number | null }>;
+    const battery = byId.get('battery-low') as { below: number; hysteresis: number };
+    expect(steps.map((x) => x.value)).toEqual([null, battery.below, battery.below + battery.hysteresis]);
+  });
+
   it('is one value: threshold of the level panels, region shading, and the days-to-floor constant', () => {
     const w = dashboards['watershed.json'] as Any;
     const floorVar = ((w.templating as Any).list as Any[]).find((v) => v.name === 'aquifer_floor') as Any;

@@ -1,4 +1,5 @@
 /** Energy: generation by source against demand, storage, renewable share and self-sufficiency, household demand as privacy aggregates. */
+import { BATTERY_CLEAR_PCT, BATTERY_RESERVE_PCT } from './limits.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
 import {
   type Obj,
@@ -109,13 +110,13 @@ export function energy(): Obj {
     row('Storage', 19),
     timeseries({
       title: 'Battery state of charge',
-      description: 'State of charge of the hub battery. Below 20% the hub cannot ride through a grid outage overnight.',
+      description: `State of charge of the hub battery. Red below the ${BATTERY_RESERVE_PCT}% reserve, where the \`battery-low\` alert fires; orange until ${BATTERY_CLEAR_PCT}%, where it resolves (limits from rules/defaults).`,
       gridPos: { x: 0, y: 20, w: 12, h: 8 },
       unit: 'percent',
       min: 0,
       max: 100,
       decimals: 0,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 20 }, { color: 'green', value: 40 }),
+      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: BATTERY_RESERVE_PCT }, { color: 'green', value: BATTERY_CLEAR_PCT }),
       thresholdsStyle: 'dashed',
       targets: [target('A', q`SELECT mean("battery_soc") FROM "energy" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
     }),

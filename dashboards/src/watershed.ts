@@ -18,12 +18,14 @@ import {
   timeseries,
 } from './kit.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
+import { AQUIFER_FLOOR_M } from './limits.ts';
 
 /**
- * Safe minimum of the aquifer head, m above datum. One value for the threshold line, the shaded
- * region and the days-to-floor query (a test keeps them equal). Set it per hub.
+ * Safe minimum of the aquifer head, m above datum: the floor of the `aquifer-depletion` rule
+ * (limits.ts). One value for the threshold line, the shaded region and the days-to-floor query (a
+ * test keeps them equal).
  */
-export const AQUIFER_FLOOR_M = 40;
+export { AQUIFER_FLOOR_M };
 
 export function watershed(): Obj {
   resetIds();

@@ -83,4 +83,31 @@ rules:
     await h.tick();
     expect(h.messages('sensor-silent')[0]?.message).toContain('No reading from well-9 (demo) for 16 minutes (limit 15 minutes); none has arrived since the rules engine started at 2026-11-25 00:00 UTC');
   });
+
+  it('atLeast: once a sensor\'s rhythm is known, silence is missed readings (but at least atLeast); before, after', async () => {
+    // Scenario: an accelerated simulation: well-1 reports every 30 s of wall clock, then stops. With
+    // missed 3 and atLeast 1m it is silent after 1 minute (3 × 30 s = 90 s: after 90 s); a sensor
+    // heard from once (rhythm unknown) is silent only after 15 minutes.
+    h = await harness(`
+rules:
+  - id: sensor-silent
+    kind: deadman
+    select: { hub: demo }
+    after: 15m
+    missed: 3
+    atLeast: 1m
+`);
+    for (let i = 0; i < 6; i++) {
+      await h.feed(reading('well-1', T0 + i * 30_000, { groundwater_level: 41 }));
+      if (i === 0) await h.feed(reading('river-1', T0, { river_stage: 0.5 }));
+      h.clock.advance(30_000);
+    }
+    h.clock.advance(70_000); // well-1: 100 s since its last reading (> 90 s)
+    await h.tick();
+    expect(h.messages('sensor-silent').map((m) => m.subject)).toEqual(['well-1']);
+    expect(h.messages('sensor-silent')[0]?.facts.limitSeconds).toBe(90);
+    h.clock.advance(12 * MIN); // river-1: over 15 minutes since its only reading
+    await h.tick();
+    expect(h.messages('sensor-silent').map((m) => m.subject)).toEqual(['well-1', 'river-1']);
+  });
 });

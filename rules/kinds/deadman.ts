@@ -29,10 +29,18 @@ export const deadmanSchema = z
      * silent after 15.
      */
     missed: z.number().positive().optional(),
+    /**
+     * With `missed`: once a sensor's usual interval is known, the limit is max(atLeast, missed ×
+     * that interval) instead, and `after` only covers sensors whose rhythm is not known yet. Lets
+     * an accelerated simulation (a reading every half second) report a silent sensor within a
+     * minute while a live sensor reporting every 5 minutes is still silent after 15. Default: after.
+     */
+    atLeast: positiveDurationSchema.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.select.metric) ctx.addIssue({ code: 'custom', path: ['select', 'metric'], message: 'a deadman rule watches whole sensors (any reading counts); remove the metric' });
     if (r.for > 0) ctx.addIssue({ code: 'custom', path: ['for'], message: 'does not apply to a deadman rule (use after)' });
+    if (r.atLeast !== undefined && r.missed === undefined) ctx.addIssue({ code: 'custom', path: ['atLeast'], message: 'applies only with missed (the learned interval); without it, use after' });
   });
 export type DeadmanRule = z.output<typeof deadmanSchema>;
 
@@ -47,7 +55,7 @@ export const deadman: KindDefinition<DeadmanRule> = {
     const seen = view.lastSeen();
     if (!seen) return undefined;
     const silent = Math.max(0, ctx.now - seen.at);
-    const limit = rule.missed && seen.gapMs ? Math.max(rule.after, rule.missed * seen.gapMs) : rule.after;
+    const limit = rule.missed && seen.gapMs ? Math.max(rule.atLeast ?? rule.after, rule.missed * seen.gapMs) : rule.after;
     const active = silent > limit;
     const n = view.members.length;
     const who =

@@ -91,4 +91,26 @@ rules:
     await h.tick();
     expect(h.engine.alerts()).toHaveLength(0);
   });
+
+  it('minimum evidence (minR2): a wobble after a storm does not forecast depletion; a steady fall does', async () => {
+    // Scenario: 41 m with a ±0.6 m swing every 12 hours and a slight downward drift of 5 cm/day: a
+    // line through 3 days projects the 40 m floor within the horizon, but explains little of the
+    // variance (R² ≈ 0.1), so the rule with minR2 0.8 stays quiet. Then a steady fall of 0.2 m/day
+    // (R² ≈ 1) fires.
+    h = await harness(RULE.replace('horizon: 10d', 'horizon: 30d\n    minR2: 0.8'));
+    for (let hour = 0; hour <= 3 * 24; hour++) {
+      const ts = T0 + hour * HOUR;
+      h.engine.onReadings([reading('well-1', ts, { groundwater_level: 41 - 0.05 * (hour / 24) + 0.6 * Math.sin((2 * Math.PI * hour) / 12) })]);
+    }
+    await h.tick();
+    expect(h.engine.alerts()).toEqual([]);
+    expect(h.messages('aquifer-depletion')).toEqual([]);
+    for (let hour = 3 * 24 + 1; hour <= 7 * 24; hour++) {
+      h.engine.onReadings([reading('well-1', T0 + hour * HOUR, { groundwater_level: 41 - 0.2 * ((hour - 72) / 24) })]);
+    }
+    await h.tick();
+    const [a] = h.messages('aquifer-depletion');
+    expect(a?.event).toBe('firing');
+    expect(Number(a?.facts.r2)).toBeGreaterThan(0.99);
+  });
 });

@@ -35,6 +35,12 @@ export const depletionSchema = z
     horizon: positiveDurationSchema,
     /** Fewest points for a forecast. */
     minPoints: z.number().int().min(2).default(5),
+    /**
+     * Fit quality needed to raise the alert: the share of the (smoothed) level's variance the
+     * straight line explains, 0–1 (default 0: any fit). A weaker fit neither raises the alert nor
+     * clears a firing one: the alert keeps its state until the evidence is clear either way.
+     */
+    minR2: z.number().min(0).max(1).default(0),
     /** The points must cover at least this much time (default: a quarter of the window). */
     minSpan: durationSchema.optional(),
     /**
@@ -84,6 +90,8 @@ export const depletion: KindDefinition<DepletionRule> = {
       metric,
     };
     if (rule.smooth) facts.smooth = formatDuration(rule.smooth);
+    const r2 = Number.isNaN(fit.r2) ? 1 : fit.r2;
+    facts.r2 = Math.round(r2 * 1000) / 1000;
     if (level <= rule.floor) {
       facts.daysToFloor = 0;
       return {
@@ -103,6 +111,11 @@ export const depletion: KindDefinition<DepletionRule> = {
     facts.daysToFloor = days;
     facts.projectedDate = utcDate(at);
     const limit = (rule.horizon + (ctx.active ? rule.hysteresis : 0)) / DAY;
+    if (days <= limit && r2 < rule.minR2) {
+      // Too weak a trend to warn on; and not a reason to call off a firing forecast either.
+      if (ctx.active) return undefined;
+      return { active: false, ts: end, value: days, unit: 'days', facts, summary: `${who} is at ${withUnit(level, unit)}; the trend of ${rateWords} is too irregular to forecast (fit R² ${fmt(r2)} < ${fmt(rule.minR2)}; ${trendWords})` };
+    }
     const active = days <= limit;
     const summary = active
       ? `${who} is projected to reach ${floorWords} in ${fmt(days)} days (on ${utcDate(at)}) at the current rate of ${rateWords} (level now ${withUnit(level, unit)}; ${trendWords})`

@@ -60,11 +60,11 @@ export function Sensors(): VNode {
     </form>
     <div class="table-wrap" tabindex="0" role="region" aria-label="Sensors">
       <table class="data sensors">
-        <thead><tr><th scope="col">Sensor</th><th scope="col">Commons</th><th scope="col">Site</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col">Last reading</th></tr></thead>
+        <thead><tr><th scope="col">Sensor</th><th scope="col" class="col-wide">Commons</th><th scope="col" class="col-wide">Site</th><th scope="col" class="col-wide">Kind</th><th scope="col">State</th><th scope="col">Last reading</th></tr></thead>
         <tbody>
           ${list.map(
             (x) => html`<tr key=${`${x.hub}/${x.sensor}`} data-sensor=${x.sensor}>
-              <th scope="row">${x.sensor}</th><td>${DOMAIN_LABEL[x.domain]}</td><td>${x.site ?? '–'}</td><td>${x.kind ?? '–'}</td>
+              <th scope="row">${x.sensor}</th><td class="col-wide">${DOMAIN_LABEL[x.domain]}</td><td class="col-wide">${x.site ?? '–'}</td><td class="col-wide">${x.kind ?? '–'}</td>
               <td><span class=${`badge ${x.online ? 'badge-ok' : 'badge-bad'}`} title=${x.onlineSource === 'status' ? 'from its MQTT status' : 'from how recent its data is'}>${x.online ? 'online' : 'offline'}</span></td>
               <td>${x.lastSeen ? html`<time datetime=${x.lastSeenTime} title=${x.lastSeenTime}>${ago(x.lastSeen, now)}</time>` : 'never'}</td>
             </tr>`,

@@ -1,0 +1,33 @@
+/**
+ * A scenario run is kept apart from the hub's real history. `steward start --scenario drought`
+ * replays a month of simulated drought ending now; on a data dir that already holds readings up
+ * to now (an earlier run), those replayed readings would be older than every rule window and be
+ * ignored, or interleave with the real ones. So a scenario other than `normal` runs on its own data
+ * dir, `{dataDir}/scenarios/{name}`, emptied at each start: registry, spool, dead letters,
+ * embedded store and alert state all belong to the scenario, and `{dataDir}` itself is not touched.
+ * (With InfluxDB, point the scenario at a database of its own: INFLUX_DATABASE / INFLUX_BUCKET.)
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../core/config.ts';
+import { SCENARIOS } from '../simulators/scenarios.ts';
+
+/** The data dir of a scenario run (`undefined` for normal weather or no scenario). */
+export function scenarioDataDir(config: Config, scenario: string | undefined): string | undefined {
+  const name = scenario ?? config.simulators.scenario;
+  if (!name || name === 'normal') return undefined;
+  return join(config.dataDir, 'scenarios', name);
+}
+
+/**
+ * The configuration of `steward start` with `scenario`: the same, on the scenario's own (emptied)
+ * data dir. Returns the config unchanged for normal weather, without the simulators, or an unknown
+ * scenario (the simulators then report it).
+ */
+export function scenarioConfig(config: Config, scenario: string | undefined, sim: boolean): Config {
+  const dir = sim ? scenarioDataDir(config, scenario) : undefined;
+  if (!dir || !Object.hasOwn(SCENARIOS, scenario ?? config.simulators.scenario ?? '')) return config;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return { ...config, dataDir: dir };
+}
