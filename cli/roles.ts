@@ -12,6 +12,7 @@ import type { Config } from '../core/config.ts';
 import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic, rejectedTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
+import { rejectionMessage } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
@@ -158,7 +159,7 @@ export async function startBrokerRole(
       onRejected: (rej) => {
         if (!rej.hub) return;
         // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
-        const body = JSON.stringify({ topic: rej.topic, code: rej.code, reason: rej.reason, receivedAt: new Date(rej.receivedAt).toISOString(), sensor: rej.sensor, payload: rej.payload.subarray(0, 4096).toString('utf8') });
+        const body = rejectionMessage(rej);
         inProcessPublish(rejectedTopic(rej.hub), body, { qos: 1 }).catch((err: unknown) => logger.warn({ err }, 'could not publish a rejection'));
       },
     });

@@ -18,7 +18,7 @@ import type { DeadLetterStore } from '../storage/deadletters.ts';
 import type { ReadingStore, StoredReading } from '../storage/types.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import type { Pressure, Rejection } from './intake.ts';
+import { rejectionMessage, type Pressure, type Rejection } from './intake.ts';
 import { createPipeline } from './pipeline.ts';
 import { createSubscriber, type Subscriber } from './subscriber.ts';
 
@@ -81,7 +81,7 @@ export function createIngest(o: IngestOptions): Ingest {
   const publishRejection = (r: Rejection): void => {
     if (!r.hub || !ref.subscriber) return;
     // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
-    const body = JSON.stringify({ topic: r.topic, code: r.code, reason: r.reason, receivedAt: new Date(r.receivedAt).toISOString(), sensor: r.sensor, payload: r.payload.subarray(0, 4096).toString('utf8') });
+    const body = rejectionMessage(r);
     ref.subscriber.publish(rejectedTopic(r.hub), body, { qos: 1 }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish a rejection'));
   };
   const pipeline = createPipeline({

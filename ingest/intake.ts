@@ -41,6 +41,14 @@ export interface Rejection {
   payload: Buffer;
 }
 
+/**
+ * The message technicians read on `csm/v1/{hub}/rejected`: what was refused, why, when, and the
+ * payload (as text, at most 4 KiB).
+ */
+export function rejectionMessage(r: Rejection): string {
+  return JSON.stringify({ topic: r.topic, code: r.code, reason: r.reason, receivedAt: new Date(r.receivedAt).toISOString(), sensor: r.sensor, payload: r.payload.subarray(0, 4096).toString('utf8') });
+}
+
 /** Why the intake is holding acknowledgements. */
 export type PressureReason = 'spool_quota' | 'disk_full' | 'spool_error';
 

@@ -4,10 +4,14 @@
  * broker acknowledged (PUBACK received); the test then counts, per sensor and by sequence number,
  * what storage holds against that, never by eye.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll } from 'vitest';
 import { Registry } from '../../registry/registry.ts';
 import { spawnSteward, writeConfig, type StewardProcess } from './steward.ts';
-import { freePort, type InfluxHandle } from './services.ts';
+import { freePort, startInfluxDB, type InfluxHandle } from './services.ts';
 
 export interface FleetDevice {
   sensor: string;
@@ -168,4 +172,36 @@ export async function startNode(spec: NodeSpec, role: 'broker' | 'start' = 'brok
   const p = spawnSteward([role, '--config', spec.configPath, ...args], { env: { STEWARD_LOG_LEVEL: 'info' } });
   await p.waitFor(/broker listening/);
   return Object.assign(p, { mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`, opsUrl: `http://127.0.0.1:${spec.opsPort}` });
+}
+
+/** What a fault test works with: its own InfluxDB, data dir, node config and registered fleet. */
+export interface FaultRig {
+  dir: string;
+  influx: InfluxHandle;
+  spec: NodeSpec;
+  devices: FleetDevice[];
+  /** The node under test; stopped with SIGKILL (and SIGCONT first) after the file. */
+  node: NodeProcess | undefined;
+}
+
+/**
+ * Registers the before/after hooks of a fault test file: a fresh InfluxDB, a temporary data dir
+ * (or `dataDir`), a node config on free ports and `devices` registered sensors (default 20).
+ */
+export function useFaultRig(name: string, opts: { devices?: number; dataDir?: string; extra?: Record<string, unknown>; cleanup?: () => void } = {}): FaultRig {
+  const rig = {} as FaultRig;
+  beforeAll(async () => {
+    rig.dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), `steward-fault-${name}-`));
+    rig.influx = await startInfluxDB({ database: 'steward' });
+    rig.spec = await nodeSpec(rig.dir, rig.influx, opts.extra);
+    rig.devices = await registerFleet(rig.dir, opts.devices ?? 20);
+  });
+  afterAll(async () => {
+    rig.node?.proc.kill('SIGCONT');
+    await rig.node?.stop('SIGKILL');
+    await rig.influx?.stop();
+    opts.cleanup?.();
+    if (rig.dir) rmSync(rig.dir, { recursive: true, force: true });
+  });
+  return rig;
 }
