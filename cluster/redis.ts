@@ -10,6 +10,7 @@
  * broker's internal sink topic at all. See README "Scale out".
  * @module
  */
+import type { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { AedesOptions } from 'aedes';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -75,6 +76,11 @@ export function connectCluster(config: Config, logger: Logger): ClusterLink {
   function onChange(): void {
     const now = up();
     if (now === wasUp) return;
+    // Connections come up one by one at start: not an outage.
+    if (!now && wasUp === undefined) {
+      downSince ||= Date.now();
+      return;
+    }
     if (now) {
       if (wasUp === false) log.warn({ downMs: Date.now() - downSince }, 'cluster recovered: Redis reachable again');
       else log.info({ redis: redact(url!) }, 'cluster link up');
@@ -93,6 +99,8 @@ export function connectCluster(config: Config, logger: Logger): ClusterLink {
   const subConn = open('sub', { maxRetriesPerRequest: null });
 
   const mq = new (MQEmitterRedis as unknown as new (o: object) => MqLike)({ pubConn, subConn });
+  // mqemitter-redis re-emits connection errors on `state`; unheard, they would crash the process.
+  mq.state.on('error', (err: Error) => log.debug({ err: err.message }, 'redis emitter error'));
   let localOnly = 0;
   const remoteEmit = mq.emit.bind(mq);
   const localEmit = mq._emit.bind(mq);
@@ -142,6 +150,7 @@ export function connectCluster(config: Config, logger: Logger): ClusterLink {
 }
 
 interface MqLike {
+  state: EventEmitter;
   emit(msg: { topic: string }, done?: (err?: Error) => void): void;
   _emit(msg: { topic: string }, done: (err?: Error) => void): void;
 }
