@@ -566,7 +566,8 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       }
     }
     // The node: broker with the durable intake in its publish path, and the forwarder to storage.
-    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records) });
+    // On a cluster the node also serves its own /ready (with the cluster check) on http.rolePorts.broker.
+    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), ops: Boolean(config.cluster.redis) });
     brokerRef.current = node.broker;
     handles.push(node);
     // On a cluster the hub's rules run on the node holding its lease, fed from every node (cluster/rules.ts).
