@@ -106,7 +106,14 @@ export function createLease(o: LeaseOptions): Lease {
       epoch = await o.redis.incr(`${o.key}:epoch`);
       held = true;
       log.info({ epoch }, 'lease acquired');
-      await o.onAcquire(epoch);
+      try {
+        await o.onAcquire(epoch);
+      } catch (err) {
+        // Holding a lease without doing its work would stop the work everywhere: give it back.
+        log.error({ err }, 'could not start the work of the lease; releasing it');
+        await lose('could not start').catch(() => undefined);
+        await o.redis.eval(RELEASE, 1, o.key, token).catch(() => undefined);
+      }
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'lease not acquired');
     }

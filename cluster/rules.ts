@@ -156,7 +156,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
       clearInterval(shipTimer);
       await unsubscribe?.().catch(() => undefined);
       unsubscribe = undefined;
-      await current?.stop();
+      await current?.stop().catch((err: unknown) => log.error({ err }, 'rules engine did not stop cleanly'));
       // The last state goes to Redis while the lease is still ours (refused by the fencing check otherwise).
       await ship().catch(() => undefined);
       current = undefined;
