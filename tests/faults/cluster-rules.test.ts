@@ -5,12 +5,15 @@
  * depletion alert once. The holder is killed with -9: another node takes the rules over within
  * 30 s, the alert is still firing there (not forgotten) and the member is not notified again.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { rulesStateKey } from '../../cluster/rules.ts';
 import { Registry } from '../../registry/registry.ts';
 import { nodeSpec, startNode, type NodeProcess, type NodeSpec } from '../harness/fleet.ts';
 import { startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from '../harness/services.ts';
@@ -115,6 +118,27 @@ describe('rules exactly once on a cluster', () => {
     await until('the member is notified of the depletion alert', () => firing.length > 0 || undefined, 60_000);
     const alertId = firing[0]!;
     expect(alertId).toMatch(/aquifer-depletion/);
+    // The holder records the delivery in the cluster's copy of the alert state right after it
+    // publishes (within milliseconds); the alert "was firing" once that is there.
+    const r = new Redis(redis.url);
+    try {
+      await until('the delivery is in the alert state in Redis', async () => {
+        const snap = await r.getBuffer(rulesStateKey('demo'));
+        if (!snap) return undefined;
+        const file = join(root, 'snapshot.db');
+        writeFileSync(file, snap);
+        const db = new Database(file, { readonly: true });
+        try {
+          const row = db.prepare('SELECT data FROM alerts WHERE id = ?').get(alertId) as { data: string } | undefined;
+          const a = row ? (JSON.parse(row.data) as { delivery?: Record<string, { state: string }> }) : undefined;
+          return a?.delivery?.mqtt?.state === 'firing' ? true : undefined;
+        } finally {
+          db.close();
+        }
+      }, 10_000);
+    } finally {
+      r.disconnect();
+    }
 
     nodes[holder]!.proc.kill('SIGKILL');
     const killedAt = Date.now();
