@@ -43,6 +43,9 @@ import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
 import type { CliIo } from './program.ts';
 import { ensureSimCredentials, type SimSensorSpec } from './sim-credentials.ts';
+import { connectCluster, type ClusterLink } from '../cluster/redis.ts';
+import { startClusterRules } from '../cluster/rules.ts';
+import { startRegistryMirror } from '../registry/cluster.ts';
 
 /** A running role. */
 export interface RoleHandle {
@@ -103,6 +106,8 @@ export interface BrokerRole extends RoleHandle {
   /** The durable pipeline in the broker's publish path (absent with `intake: false`). */
   pipeline?: Pipeline;
   upstream?: Upstream;
+  /** With `cluster.redis`: the node's link to the cluster (README "Scale out"). */
+  cluster?: ClusterLink;
 }
 
 /**
@@ -140,8 +145,15 @@ export async function startBrokerRole(
     if (!opts.privacy) cleanup.push(() => privacy!.stop());
     // Open data goes out only after storage took it: public MQTT topics and the regional upstream.
     if (config.privacy.upstream) upstream = createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics: r.metrics });
+    // hasSubscribers() knows this node's clients only: on a cluster every node publishes.
     const publicPublisher = config.privacy.public.mqtt
-      ? createPublicPublisher({ publish: inProcessPublish, logger, metrics: r.metrics, retain: config.privacy.public.retain, liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false })
+      ? createPublicPublisher({
+          publish: inProcessPublish,
+          logger,
+          metrics: r.metrics,
+          retain: config.privacy.public.retain,
+          ...(config.cluster.redis ? {} : { liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false }),
+        })
       : undefined;
     pipeline = createPipeline({
       config,
@@ -166,11 +178,22 @@ export async function startBrokerRole(
     const pl = pipeline;
     cleanup.push(() => pl.stop());
   }
+  // On a cluster: sessions, retained messages and subscriptions in Redis, messages routed through
+  // it, and the registry mirrored (registry/cluster.ts).
+  let cluster: ClusterLink | undefined;
+  if (config.cluster.redis) {
+    cluster = connectCluster(config, logger);
+    const link = cluster;
+    const mirror = startRegistryMirror({ dataDir: config.dataDir, redis: link.redis, subscriber: link.subscriber(), logger });
+    cleanup.push(() => mirror.stop());
+    await Promise.race([mirror.ready, new Promise((res) => setTimeout(res, 5000).unref())]);
+  }
   const broker = createBroker({
     config: config.mqtt,
     registry: r.registry,
     metrics: r.metrics,
     logger,
+    ...(cluster ? cluster.aedes : {}),
     // Publishes the ACL refuses are kept as dead letters (topic_mismatch), not lost.
     onRefusedPublish: refusedToDeadLetter(() => r.deadLetters),
     ...(pipeline ? { intake: pipeline.intake } : {}),
@@ -184,25 +207,28 @@ export async function startBrokerRole(
     if (upstream) cleanup.push(() => upstream!.stop());
     ports = await broker.start();
     pipeline?.start();
-    if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, nodeChecks(broker, pipeline));
+    if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, [...nodeChecks(broker, pipeline), ...(cluster ? [cluster.readinessCheck()] : [])]);
   } catch (e) {
     await broker.stop().catch(() => undefined);
     await undo();
+    await cluster?.stop();
     throw e;
   }
-  logger.info({ role: 'broker', ports, intake: withIntake }, 'broker listening');
+  logger.info({ role: 'broker', ports, intake: withIntake, ...(cluster ? { cluster: cluster.nodeId } : {}) }, 'broker listening');
   return {
     name: 'broker',
     broker,
     ports,
     ...(pipeline ? { pipeline } : {}),
     ...(upstream ? { upstream } : {}),
+    ...(cluster ? { cluster } : {}),
     stop: once(async () => {
       await ops?.close();
       // Stops accepting, commits what the intake holds and sends those PUBACKs, closes clients;
       // then the pipeline forwards what it can and closes the spool.
       await broker.stop();
       for (const f of cleanup.reverse()) await f();
+      await cluster?.stop();
       await own?.stop();
     }),
   };
@@ -541,7 +567,8 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     // Rules are loaded (and checked) before anything listens; they start once readings flow.
     const brokerRef: { current?: Broker } = {};
     let rules: RulesEngine | undefined;
-    if (config.rules.enabled) {
+    const clustered = Boolean(config.cluster.redis);
+    if (config.rules.enabled && !clustered) {
       try {
         rules = await createRules({
           config,
@@ -557,9 +584,29 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       }
     }
     // The node: broker with the durable intake in its publish path, and the forwarder to storage.
-    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records) });
+    // On a cluster the node also serves its own /ready (with the cluster check) on http.rolePorts.broker.
+    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), ops: Boolean(config.cluster.redis) });
     brokerRef.current = node.broker;
     handles.push(node);
+    // On a cluster the hub's rules run on the node holding its lease, fed from every node (cluster/rules.ts).
+    if (config.rules.enabled && clustered && node.cluster) {
+      try {
+        const cr = await startClusterRules({
+          config,
+          link: node.cluster,
+          broker: node.broker,
+          registry: shared.registry,
+          logger,
+          hub: config.simulators.hub,
+          publish: (t, p, o) => node.broker.publish(t, p, o),
+          makeEngine: (publish) => createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish, wrapSink: (sink) => live.alertSink(sink) }),
+        });
+        rules = cr.view;
+        handles.push({ name: 'rules', stop: once(() => cr.stop()) });
+      } catch (e) {
+        throw new CliError(`rules: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+      }
+    }
     const status = await trackSensorStatus(node.broker, logger);
     handles.push({ name: 'status', stop: once(() => status.stop()) });
     const pipeline = node.pipeline!;
@@ -574,7 +621,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       sensorStatus: status.states,
     });
     handles.push(api);
-    if (rules) {
+    if (rules && !clustered) {
       const engine = rules;
       const off = pipeline.intake.onReadings((rs) => engine.onReadings(rs));
       engine.start();

@@ -46,6 +46,12 @@ describe('configuration', () => {
     expect(c.mqtt.port).toBe(1883);
   });
 
+  it('clusters only with cluster.redis set, and names a bad Redis URL', () => {
+    expect(parseConfig({}).cluster).toEqual({ leaseMs: 15_000 });
+    expect(parseConfig({ cluster: { redis: 'redis://127.0.0.1:6379', nodeId: 'n1' } }).cluster.redis).toBe('redis://127.0.0.1:6379');
+    expect(() => parseConfig({ cluster: { redis: 'http://x' } })).toThrow(/cluster\.redis/);
+  });
+
   it('returns a frozen config', () => {
     expect(Object.isFrozen(parseConfig({}))).toBe(true);
   });

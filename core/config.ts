@@ -265,6 +265,24 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   connectors: connectorsConfigSchema,
+  /**
+   * Several nodes on one Redis (README "Scale out"): Aedes sessions, retained messages and
+   * subscriptions in Redis, messages routed between nodes through it, the device registry
+   * mirrored, one rules engine and upstream publisher per hub (a lease). Unset: one node, all in memory.
+   */
+  cluster: z
+    .strictObject({
+      /** redis://[user:password@]host:port[/db]; setting it turns clustering on. */
+      redis: z
+        .string()
+        .regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL')
+        .optional(),
+      /** This node's id, unique in the cluster (default: the host name and MQTT port). */
+      nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+      /** Lease of a hub's rules engine and upstream publisher, ms: the failover time after a holder dies. */
+      leaseMs: z.number().int().min(2000).max(120_000).default(15_000),
+    })
+    .prefault({}),
 });
 export type Config = z.output<typeof configSchema>;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): system packages, dependencies, lint,
 # typecheck, unit tests, integration tests. Integration tests start their own
-# InfluxDB / VictoriaMetrics / Mosquitto on free loopback ports
+# InfluxDB / VictoriaMetrics / Mosquitto / Redis on free loopback ports
 # (tests/harness/services.ts); this script only makes sure the binaries exist.
 set -euo pipefail
 
@@ -19,18 +19,21 @@ declare -A PKG_OF=(
   [mosquitto_sub]=mosquitto-clients
   [victoria-metrics]=victoria-metrics
   [chromium]=chromium
+  [redis-server]=redis-server
 )
 # Debian package -> system user its service runs as (to stop only those daemons)
 declare -A SERVICE_USER=(
   [influxdb]=influxdb
   [mosquitto]=mosquitto
   [victoria-metrics]=_victoria-metrics
+  [redis-server]=redis
 )
 # Debian package -> daemon process name
 declare -A DAEMON_OF=(
   [influxdb]=influxd
   [mosquitto]=mosquitto
   [victoria-metrics]=victoria-metrics
+  [redis-server]=redis-server
 )
 
 have_bin() {
@@ -43,9 +46,9 @@ have_bin() {
 }
 
 # ---------------------------------------------------------------------------
-step 1/7 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium)'
+step 1/7 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium, redis-server)'
 missing_pkgs=()
-for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium; do
+for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium redis-server; do
   if ! have_bin "$bin"; then
     pkg=${PKG_OF[$bin]}
     [[ " ${missing_pkgs[*]-} " == *" $pkg "* ]] || missing_pkgs+=("$pkg")
@@ -99,7 +102,7 @@ else
       pkill -x -u "$user" "${DAEMON_OF[$pkg]}" >/dev/null 2>&1 || true
     fi
   done
-  for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium; do
+  for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium redis-server; do
     have_bin "$bin" || { echo "ERROR: $bin still missing after apt-get install" >&2; exit 1; }
   done
 fi

@@ -40,6 +40,8 @@ export interface Fleet {
   readonly since: number;
   /** Readings acknowledged so far, all sensors. */
   acked(): number;
+  /** Node URL each connected device is on now (failover tests). */
+  where(): Map<string, string>;
   /** Waits until `n` more readings have been acknowledged (or throws after `ms`). */
   progress(n: number, ms?: number): Promise<void>;
   /** Stops publishing (pending publishes are abandoned) and returns acknowledged counts per sensor. */
@@ -50,7 +52,7 @@ export interface Fleet {
  * Connects every device to `urls` (round robin; each device reconnects to its own) and publishes
  * reading `seq` = 0, 1, 2… every `everyMs` once the previous one was acknowledged.
  */
-export function startFleet(urls: string[], devices: FleetDevice[], opts: { everyMs: number; t0?: number }): Fleet {
+export function startFleet(urls: string[], devices: FleetDevice[], opts: { everyMs: number; t0?: number; failover?: boolean }): Fleet {
   let running = true;
   const since = Date.now();
   const acked = new Map<string, number>();
@@ -60,7 +62,9 @@ export function startFleet(urls: string[], devices: FleetDevice[], opts: { every
     const url = urls[i % urls.length]!;
     const username = `demo.${d.sensor}`;
     // clean: false: the device keeps its session and mqtt.js resends unacknowledged publishes.
-    const client = mqtt.connect(url, { clientId: username, username, password: d.password, protocolVersion: 4, clean: false, keepalive: 10, reconnectPeriod: 500, connectTimeout: 5000 });
+    // failover: the device knows every node (its own first) and moves to the next when one is gone.
+    const servers = opts.failover ? [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)].map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })) : undefined;
+    const client = mqtt.connect(url, { clientId: username, username, password: d.password, protocolVersion: 4, clean: false, keepalive: 10, reconnectPeriod: 500, connectTimeout: 5000, ...(servers ? { servers } : {}) });
     client.on('error', () => undefined);
     clients.push(client);
     const topic = `csm/v1/demo/water/${d.sensor}/data`;
@@ -86,6 +90,11 @@ export function startFleet(urls: string[], devices: FleetDevice[], opts: { every
   return {
     since,
     acked: () => total,
+    where: () => {
+      const m = new Map<string, string>();
+      for (const c of clients) if (c.connected) m.set(c.options.clientId ?? '', `mqtt://${c.options.host}:${c.options.port}`);
+      return m;
+    },
     async progress(n, ms = 60_000) {
       const target = total + n;
       const until = Date.now() + ms;

@@ -45,6 +45,7 @@ export const REQUIRED_BINARIES = {
   mosquitto_pub: 'mosquitto-clients',
   mosquitto_sub: 'mosquitto-clients',
   'victoria-metrics': 'victoria-metrics',
+  'redis-server': 'redis-server',
 } as const;
 
 /** Name of one of the {@link REQUIRED_BINARIES}. */
@@ -1013,6 +1014,118 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       await proc.stop();
       await proc.waitExit();
       await startWithRetries(() => proc, ready, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
+    },
+    logTail(lines = 40) {
+      return logTail(logFile, lines);
+    },
+  };
+  liveServices.add(handle);
+  return handle;
+}
+
+// ---------------------------------------------------------------------------
+// Redis
+// ---------------------------------------------------------------------------
+
+/** A running (or paused) `redis-server` on 127.0.0.1, its data (append-only file) in a temp dir. */
+export interface RedisHandle {
+  /** `redis://127.0.0.1:<port>` (the port is kept across pause/resume and kill9/restart). */
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly logFile: string;
+  /** Stop (SIGTERM) and delete the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL now (Redis crashes; the append-only file keeps what was fsynced). */
+  kill9(): void;
+  /** Stop Redis (an outage); {@link RedisHandle.resume} brings it back with its data. */
+  pause(): Promise<void>;
+  /** Start again after pause or kill9. No-op if running. */
+  resume(): Promise<void>;
+  /** Last lines of the log file. */
+  logTail(lines?: number): Promise<string>;
+}
+
+/**
+ * Start Debian's `redis-server` on 127.0.0.1:<free port> with a temp dir (append-only file,
+ * fsync every second, no RDB snapshots) and wait until it answers PING.
+ */
+export async function startRedis(opts: { readyTimeoutMs?: number } = {}): Promise<RedisHandle> {
+  const bin = requireBinary('redis-server');
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
+  const dir = await makeTempDir('redis');
+  const configFile = join(dir, 'redis.conf');
+  const logFile = join(dir, 'redis.log');
+  const proc = new ManagedProcess('redis-server', bin, [configFile], logFile, dir, childEnv());
+  let port = 0;
+  let stopped = false;
+  const ping = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const sock = connect({ host: '127.0.0.1', port });
+      let buf = '';
+      const done = (ok: boolean): void => {
+        sock.destroy();
+        resolve(ok);
+      };
+      sock.setTimeout(1000, () => done(false));
+      sock.on('error', () => done(false));
+      sock.on('connect', () => sock.write('PING\r\n'));
+      sock.on('data', (d) => {
+        buf += d.toString();
+        if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      });
+    });
+  const conf = (): string =>
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode no',
+      'daemonize no',
+      `dir ${dir}`,
+      'appendonly yes',
+      'appendfsync everysec',
+      'save ""',
+      'logfile ""',
+      '',
+    ].join('\n');
+  try {
+    await startWithRetries(() => proc, ping, readyTimeoutMs, {
+      beforeAttempt: async () => {
+        port = await freePort();
+        await writeFile(configFile, conf());
+      },
+    });
+  } catch (err) {
+    await proc.stop(2000);
+    await removeTempDir(dir);
+    throw err;
+  }
+  const handle: RedisHandle & Stoppable = {
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    dir,
+    logFile,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      liveServices.delete(handle);
+      await proc.stop();
+      await removeTempDir(dir);
+    },
+    kill9() {
+      proc.kill9();
+    },
+    async pause() {
+      await proc.stop();
+    },
+    async resume() {
+      if (proc.running) return;
+      await proc.waitExit();
+      await startWithRetries(() => proc, ping, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
     },
     logTail(lines = 40) {
       return logTail(logFile, lines);
