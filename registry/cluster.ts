@@ -17,7 +17,8 @@
  *   was apart while a device was removed drops its copy when it comes back, and rows added on a
  *   node while Redis was away are pushed when it returns.
  *
- * Only the `sensors` and `accounts` tables are mirrored, row by row, whatever their columns.
+ * Only the `sensors` and `accounts` tables are mirrored, row by row, whatever their columns, and
+ * the key of the keyed hashes (one for the whole cluster).
  * @module
  */
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ import type { Logger } from '../telemetry/log.ts';
 import { Registry } from './registry.ts';
 
 export const REGISTRY_KEY = 'steward:registry';
+/** The cluster's key of generated device secrets and API tokens (registry table meta). */
+const KEY_KEY = 'steward:registry:secret-key';
 const TABLES = { sensors: ['hub', 'sensor'], accounts: ['name'] } as const;
 type Table = keyof typeof TABLES;
 type Row = Record<string, unknown> & { created_at: number };
@@ -115,8 +118,25 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
     log.info({ changes: changes.map(([f, e]) => `${e.row ? 'set' : 'removed'} ${f}`) }, 'registry changes shared with the cluster');
   };
 
+  /**
+   * One key for the keyed hashes of generated secrets in every node: the first node's key is the
+   * cluster's (SET NX), and every node adopts it into its own file, so a device added on one node
+   * verifies on all. (A secret generated on a node before it joined a cluster with another key
+   * must be generated again: `steward sensors add` replaces it.)
+   */
+  const adoptKey = async (): Promise<void> => {
+    const mine = (db.prepare("SELECT value FROM meta WHERE key = 'secret_hmac_key'").get() as { value: Buffer } | undefined)?.value;
+    if (mine) await o.redis.set(KEY_KEY, mine.toString('base64'), 'NX');
+    const theirs = await o.redis.get(KEY_KEY);
+    if (theirs && (!mine || theirs !== mine.toString('base64'))) {
+      db.prepare("INSERT INTO meta (key, value) VALUES ('secret_hmac_key', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(Buffer.from(theirs, 'base64'));
+      log.info('adopted the cluster key of generated secrets');
+    }
+  };
+
   /** Full exchange: apply what Redis has (newest wins), then push what only we have. */
   const sync = async (): Promise<void> => {
+    await adoptKey();
     const all = await o.redis.hgetall(REGISTRY_KEY);
     const local = readLocal();
     for (const [f, v] of Object.entries(all)) {

@@ -148,15 +148,23 @@ export class Registry {
   /** username -> HMAC of the last password that verified (avoids re-running scrypt on reconnects). */
   readonly #verified = new Map<string, { stored: string; mac: string }>();
   readonly #macKey = randomBytes(32);
-  /** Key of the `hmac-sha256$` hashes, stored in the database (table meta) and shared by every process. */
-  readonly #secretKey: Buffer;
+  readonly #readKey: Database.Statement;
   #sensorCache = new Map<string, SensorEntry>();
   #cacheVersion = -1;
   #cacheCheckedAt = 0;
 
-  private constructor(db: Database.Database, secretKey: Buffer) {
+  private constructor(db: Database.Database) {
     this.#db = db;
-    this.#secretKey = secretKey;
+    this.#readKey = db.prepare("SELECT value FROM meta WHERE key = 'secret_hmac_key'");
+  }
+
+  /**
+   * Key of the `hmac-sha256$` hashes, stored in the database (table meta) and shared by every
+   * process that opens it; read at each use, so a key a cluster agrees on (registry/cluster.ts)
+   * takes effect at once.
+   */
+  get #secretKey(): Buffer {
+    return (this.#readKey.get() as { value: Buffer }).value;
   }
 
   /** Opens (creating if needed) `registry.db` in `dataDir`. */
@@ -180,8 +188,7 @@ export class Registry {
     `);
     // The first process to open the file creates the key; the others read that one.
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_hmac_key', ?)").run(randomBytes(32));
-    const key = (db.prepare("SELECT value FROM meta WHERE key = 'secret_hmac_key'").get() as { value: Buffer }).value;
-    return new Registry(db, key);
+    return new Registry(db);
   }
 
   close(): void {
