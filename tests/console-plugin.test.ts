@@ -175,7 +175,7 @@ describe('thresholds from the rules', () => {
     expect(by('aquifer-depletion')).toMatchObject({ metric: 'groundwater_level', direction: 'below', value: 39, kind: 'floor', severity: 'critical', hubs: ['demo'] });
     expect(by('battery-low')).toMatchObject({ metric: 'battery_soc', direction: 'below', value: 10, clearAt: 20, kind: 'threshold' });
     expect(by('river-stage-low')).toMatchObject({ metric: 'river_stage', value: 0.2, kind: 'threshold' });
-    expect(by('soil-moisture-low')).toMatchObject({ metric: 'soil_moisture', value: 0.2 });
+    expect(by('soil-moisture-low')).toMatchObject({ metric: 'soil_moisture', value: 0.125 });
     expect(by('soil-carbon-decline')).toMatchObject({ metric: 'soil_organic_carbon', kind: 'rate', value: -0.5, perMs: 365 * 86_400_000 });
     expect(thresholdsFromRulesDir(join(DEFAULT_RULES_DIR, '..', 'testdata', 'unknown-field.bad.yaml'))).toEqual([]);
   });
