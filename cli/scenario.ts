@@ -7,8 +7,9 @@
  * embedded store and alert state all belong to the scenario, and `{dataDir}` itself is not touched.
  * (With InfluxDB, point the scenario at a database of its own: INFLUX_DATABASE / INFLUX_BUCKET.)
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Config } from '../core/config.ts';
 import { SCENARIOS } from '../simulators/scenarios.ts';
 
@@ -29,5 +30,16 @@ export function scenarioConfig(config: Config, scenario: string | undefined, sim
   if (!dir || !Object.hasOwn(SCENARIOS, scenario ?? config.simulators.scenario ?? '')) return config;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // The hub's accounts, tokens and devices work in the scenario too: it starts from a copy of the
+  // registry (a consistent snapshot, whatever the WAL holds); readings and alerts stay apart.
+  const registry = join(config.dataDir, 'registry.db');
+  if (existsSync(registry)) {
+    const db = new Database(registry, { readonly: true });
+    try {
+      db.exec(`VACUUM INTO '${join(dir, 'registry.db').replaceAll("'", "''")}'`);
+    } finally {
+      db.close();
+    }
+  }
   return { ...config, dataDir: dir };
 }
