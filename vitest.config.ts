@@ -31,7 +31,7 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 120_000,
           fileParallelism: true,
-          maxWorkers: 6,
+          maxWorkers: 4,
           globalSetup: ['tests/harness/global-setup.ts'],
         },
       },
