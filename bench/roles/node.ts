@@ -1,0 +1,99 @@
+/**
+ * Bench role: a Steward node in its own process, wired by `startBrokerRole` of cli/roles.ts
+ * exactly as `steward broker` runs it (Aedes with registry authentication and ACLs, the durable
+ * intake in the publish path: validate, group-commit to the SQLite spool, then the PUBACK; the
+ * forwarder: spool -> privacy boundary (the default policy) -> storage; public MQTT and the
+ * `rejected` topic as configured by default), writing to InfluxDB 1.x through the v1 API. The
+ * only difference: the resources are opened here so that the store can be wrapped in a
+ * {@link MeasuringStore}, which records publish-to-stored latency for every reading. `/health`,
+ * `/ready` and `/metrics` are not served (the bench reads the figures over stdin/stdout).
+ *
+ *   node --import tsx bench/roles/node.ts --data-dir DIR --influx-url http://127.0.0.1:PORT \
+ *     --database bench [--max-connections 12000] [--batch-size 5000] [--flush-ms 250] \
+ *     [--stats-ms 1000]
+ *
+ * `--data-dir` holds the registry (registry.db), the spool and the dead letters, as a node's data
+ * directory does. Prints `{"type":"ready","ports":…}`, then `{"type":"stats",…}` every
+ * `--stats-ms`. Commands: `stats` (stats now), `latency` (latency summaries since the last call,
+ * then reset), `clients` (MQTT clients past CONNACK).
+ * @module
+ */
+import { startBrokerRole, type SharedResources } from '../../cli/roles.ts';
+import { parseConfig } from '../../core/config.ts';
+import { Registry } from '../../registry/registry.ts';
+import { DeadLetterStore } from '../../storage/deadletters.ts';
+import { createStore } from '../../storage/index.ts';
+import { createMetrics } from '../../telemetry/metrics.ts';
+import { MeasuringStore } from '../lib/measuring-store.ts';
+import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
+
+const args = roleArgs();
+const dataDir = need(args, 'data-dir');
+const config = parseConfig({
+  dataDir,
+  logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: Number(args['max-connections'] ?? 10_000) },
+  ingest: {
+    ...(args['batch-size'] ? { batchSize: Number(args['batch-size']) } : {}),
+    ...(args['flush-ms'] ? { flushIntervalMs: Number(args['flush-ms']) } : {}),
+  },
+  storage: { influx: { url: need(args, 'influx-url'), database: need(args, 'database'), api: 'v1' } },
+});
+const logger = roleLogger('node');
+const metrics = createMetrics({ defaults: true });
+const registry = Registry.open(dataDir);
+const deadLetters = new DeadLetterStore(dataDir);
+const measured = new MeasuringStore(createStore(config, { logger, metrics }));
+const store = measured.store;
+await store.start();
+const shared: SharedResources = { registry, metrics, store, deadLetters };
+const role = await startBrokerRole(config, logger, { shared });
+const pipeline = role.pipeline!;
+
+let accepted = 0;
+pipeline.intake.onReadings((rs) => {
+  accepted += rs.length;
+});
+
+async function stats(): Promise<Record<string, unknown>> {
+  const rejected = (await metrics.readingsRejected.get()).values.reduce((n, v) => n + v.value, 0);
+  const c = measured.counters;
+  return {
+    t: Date.now(),
+    accepted,
+    stored: c.stored,
+    refused: c.refused,
+    rejected,
+    spool: pipeline.spoolDepth(),
+    batches: c.batches,
+    failedBatches: c.failedBatches,
+    writeMs: Math.round(c.writeMs),
+    maxWriteMs: Math.round(c.maxWriteMs),
+    clients: role.broker.connectedClients(),
+    pressure: pipeline.pressure()?.reason ?? null,
+  };
+}
+
+/** The stats timer (a holder: shutdown may run before it exists). */
+const timers: { stats?: NodeJS.Timeout } = {};
+serve(
+  'node',
+  async (c) => {
+    if (c.cmd === 'stats') reply(c, { type: 'stats', ...(await stats()) });
+    else if (c.cmd === 'latency') reply(c, { type: 'latency', ...measured.takeLatency() });
+    else if (c.cmd === 'clients') reply(c, { type: 'clients', connected: role.broker.connectedClients() });
+    else reply(c, { type: 'error', message: `unknown command ${c.cmd}` });
+  },
+  async () => {
+    clearInterval(timers.stats);
+    await role.stop();
+    await store.stop();
+    deadLetters.close();
+    registry.close();
+  },
+);
+
+emit({ type: 'ready', pid: process.pid, ports: role.ports });
+timers.stats = setInterval(() => {
+  void stats().then((s) => emit({ type: 'stats', ...s }));
+}, Number(args['stats-ms'] ?? 1000));
