@@ -478,7 +478,7 @@ async function main(): Promise<void> {
     const logLevel = ['--log-level', opt['log-level'] ?? 'info', ...(opt['service-nodelay'] ? ['--service-nodelay', 'true'] : [])];
     const concurrency = opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : [];
 
-    // Registry: the probe device, the hub member, the background devices (scrypt, in parallel),
+    // Registry: the probe device, the hub member, the background devices (in parallel),
     // and in the split topology the service account of rules.
     const tReg = performance.now();
     const registry = Registry.open(dataDir);

@@ -8,9 +8,11 @@
  * {@link MeasuringStore}, which records publish-to-stored latency for every reading. `/health`,
  * `/ready` and `/metrics` are not served (the bench reads the figures over stdin/stdout).
  *
- *   node --import tsx bench/roles/node.ts --data-dir DIR --influx-url http://127.0.0.1:PORT \
- *     --database bench [--max-connections 12000] [--batch-size 5000] [--flush-ms 250] \
- *     [--stats-ms 1000]
+ *   node --import tsx bench/roles/node.ts --data-dir DIR [--influx-url http://127.0.0.1:PORT \
+ *     --database bench] [--port 0] [--max-connections 12000] [--batch-size 5000] \
+ *     [--flush-ms 250] [--stats-ms 1000]
+ *
+ * Without `--influx-url` the node stores into the embedded SQLite store (the storm bench).
  *
  * `--data-dir` holds the registry (registry.db), the spool and the dead letters, as a node's data
  * directory does. Prints `{"type":"ready","ports":…}`, then `{"type":"stats",…}` every
@@ -19,7 +21,7 @@
  * @module
  */
 import { startBrokerRole, type SharedResources } from '../../cli/roles.ts';
-import { parseConfig } from '../../core/config.ts';
+import { parseConfig, type Config } from '../../core/config.ts';
 import { Registry } from '../../registry/registry.ts';
 import { DeadLetterStore } from '../../storage/deadletters.ts';
 import { createStore } from '../../storage/index.ts';
@@ -29,16 +31,32 @@ import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
 
 const args = roleArgs();
 const dataDir = need(args, 'data-dir');
-const config = parseConfig({
+const maxConnections = Number(args['max-connections'] ?? 10_000);
+const raw = {
   dataDir,
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: Number(args['max-connections'] ?? 10_000) },
+  mqtt: { host: '127.0.0.1', port: Number(args.port ?? 0), wsPort: 0, maxConnections },
   ingest: {
     ...(args['batch-size'] ? { batchSize: Number(args['batch-size']) } : {}),
     ...(args['flush-ms'] ? { flushIntervalMs: Number(args['flush-ms']) } : {}),
   },
-  storage: { influx: { url: need(args, 'influx-url'), database: need(args, 'database'), api: 'v1' } },
-});
+  // Without --influx-url: the embedded SQLite store, as a node with no `storage.influx`.
+  ...(args['influx-url'] ? { storage: { influx: { url: args['influx-url'], database: need(args, 'database'), api: 'v1' } } } : {}),
+};
+/**
+ * Every bench device connects from 127.0.0.1: where the broker caps connections per source
+ * address (`mqtt.maxConnectionsPerAddress`, once that key exists), the cap is raised to the
+ * total. A config schema without the key refuses it, and then the node runs without it.
+ */
+function benchConfig(): Config {
+  try {
+    return parseConfig({ ...raw, mqtt: { ...raw.mqtt, maxConnectionsPerAddress: maxConnections } });
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.includes('maxConnectionsPerAddress')) throw e;
+    return parseConfig(raw);
+  }
+}
+const config = benchConfig();
 const logger = roleLogger('node');
 const metrics = createMetrics({ defaults: true });
 const registry = Registry.open(dataDir);
