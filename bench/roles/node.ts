@@ -17,9 +17,12 @@
  * `--data-dir` holds the registry (registry.db), the spool and the dead letters, as a node's data
  * directory does. Prints `{"type":"ready","ports":…}`, then `{"type":"stats",…}` every
  * `--stats-ms`. Commands: `stats` (stats now), `latency` (latency summaries since the last call,
- * then reset), `clients` (MQTT clients past CONNACK).
+ * then reset), `clients` (MQTT clients past CONNACK), `profile-start` and `profile-stop`
+ * (`{"file":…}`: a V8 CPU profile of what happened in between, written to that file).
  * @module
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { startBrokerRole, type SharedResources } from '../../cli/roles.ts';
 import { parseConfig, type Config } from '../../core/config.ts';
 import { Registry } from '../../registry/registry.ts';
@@ -92,6 +95,26 @@ async function stats(): Promise<Record<string, unknown>> {
   };
 }
 
+/** A V8 CPU profile of one phase (`profile-start`, `profile-stop` with the file to write). */
+const profiler = {
+  session: undefined as Session | undefined,
+  async start(): Promise<void> {
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.setSamplingInterval', { interval: 1000 });
+    await this.session.post('Profiler.start');
+  },
+  async stop(file: string): Promise<string> {
+    if (!this.session) throw new Error('no profile was started');
+    const { profile } = await this.session.post('Profiler.stop');
+    this.session.disconnect();
+    this.session = undefined;
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  },
+};
+
 /** The stats timer (a holder: shutdown may run before it exists). */
 const timers: { stats?: NodeJS.Timeout } = {};
 serve(
@@ -100,6 +123,10 @@ serve(
     if (c.cmd === 'stats') reply(c, { type: 'stats', ...(await stats()) });
     else if (c.cmd === 'latency') reply(c, { type: 'latency', ...measured.takeLatency() });
     else if (c.cmd === 'clients') reply(c, { type: 'clients', connected: role.broker.connectedClients() });
+    else if (c.cmd === 'profile-start') {
+      await profiler.start();
+      reply(c, { type: 'profiling' });
+    } else if (c.cmd === 'profile-stop') reply(c, { type: 'profile', file: await profiler.stop(String(c.file)) });
     else reply(c, { type: 'error', message: `unknown command ${c.cmd}` });
   },
   async () => {
