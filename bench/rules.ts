@@ -67,7 +67,7 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
                        real device or hub member would connect)
   --log-level L        server log level (default info, as \`steward start\`)
   --aedes-concurrency N  experiment: Aedes's emitter concurrency in the server (default:
-                       Steward's, i.e. Aedes's 100)
+                       Steward's, 0: no emitter queue, flow control per publisher)
   Throughput:
   --rules N            generated rules (default 1000)
   --eval-sensors S     sensors of the generated fleet (default 400)
@@ -543,7 +543,7 @@ async function main(): Promise<void> {
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? 'Steward default (Aedes 100)', rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {
