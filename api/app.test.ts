@@ -98,4 +98,17 @@ describe('the API as a whole', () => {
     expect(r.headers['retry-after']).toBe('3');
     expect(r.json()).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'API_ERR_STORAGE_UNAVAILABLE', message: 'storage is not answering, retry later' });
   });
+
+  it('logs each request at debug, so an info-level terminal shows none', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => (lines.push(chunk.toString()), cb()) });
+    const logger = pino({ level: 'info' }, sink);
+    t = await makeTestApi({ extra: { logger } });
+    expect((await t.app.inject('/health')).statusCode).toBe(200);
+    expect(lines.join('')).not.toMatch(/incoming request|request completed/);
+    logger.level = 'debug';
+    await t.app.inject('/health');
+    const debug = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.msg === 'request completed');
+    expect(debug.map((l) => l.level)).toEqual([20]);
+  });
 });

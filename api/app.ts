@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { systemClock } from '../core/clock.ts';
 import { authPlugin } from './auth.ts';
 import { type ApiContext, type ApiOptions, contextPlugin } from './context.ts';
@@ -28,6 +28,17 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** Log paths that could carry a secret; pino replaces them with "[Redacted]". */
 export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization', 'token', '*.token', 'password', '*.password'];
 
+/** Every request at debug, not info (at info a terminal would show little else); failures stay at error. */
+class DebugRequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+  override requestCompleted(error: Error | null | undefined, _request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 /**
  * Builds the API without listening. Resolves once every plugin is loaded (`app.ready()`).
  * Throws if a plugin's dependencies are missing (a wiring bug, caught by any test).
@@ -46,7 +57,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     readyTimeoutMs: opts.readyTimeoutMs ?? 2000,
   });
   const logger = opts.logger.child({ role: 'api' }, { redact: REDACTED_LOG_PATHS });
-  const app = Fastify({ loggerInstance: logger, trustProxy: false, return503OnClosing: true });
+  const app = Fastify({ loggerInstance: logger, trustProxy: false, return503OnClosing: true, logController: new DebugRequestLogs() });
 
   await app.register(contextPlugin, { context });
   await app.register(errorsPlugin);
@@ -76,7 +87,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
         { name: 'contract', description: 'Metric catalogue and payload schemas' },
         { name: 'operations', description: 'Health, readiness, metrics, dead letters' },
       ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from http.tokens in the config' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from `steward tokens add` or from http.tokens in the config' } } },
     },
     transform: openApiTransform as never,
   });

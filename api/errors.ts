@@ -10,7 +10,7 @@ export const API_ERRORS = {
   API_ERR_VALIDATION: { status: 400, description: 'a query parameter, path parameter or body field is missing or invalid (the message names it)' },
   API_ERR_BAD_REQUEST: { status: 400, description: 'the request cannot be read (malformed JSON, unsupported content type, body too large…)' },
   API_ERR_UNAUTHORIZED: { status: 401, description: 'a bearer token is required, or the one given is not valid' },
-  API_ERR_FORBIDDEN: { status: 403, description: "the token's role may not use this endpoint" },
+  API_ERR_FORBIDDEN: { status: 403, description: "the token's role may not use this endpoint, or the resource belongs to a hub the token is not limited to" },
   API_ERR_NOT_FOUND: { status: 404, description: 'no such route or resource' },
   API_ERR_RATE_LIMITED: { status: 429, description: 'too many unauthenticated requests from this address; retry after the Retry-After delay' },
   API_ERR_INTERNAL: { status: 500, description: 'an unexpected error (logged with the request id)' },

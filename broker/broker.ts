@@ -23,6 +23,7 @@ import type { Logger } from '../telemetry/log.ts';
 import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, identifierProblem, isValidFilter, isValidTopicName, sessionOwner, type Acl, type BrokerPrincipal } from './acl.ts';
 import { BrokerError, type RefusalReason } from './errors.ts';
 import { guardConnection } from './guard.ts';
+import { LoginGuard } from './login-guard.ts';
 
 /**
  * Where a publish the broker has taken care of goes instead of its topic: readings the intake made
@@ -68,6 +69,11 @@ export interface BrokerOptions {
    * the broker is a plain relay.
    */
   intake?: IntakeSink;
+  /**
+   * The ACL of a principal (default: acl.ts `aclFor`). A seam for harnesses only, e.g. the Paho
+   * interoperability suite (scripts/paho-interop.ts), whose topics lie outside Steward's scheme.
+   */
+  aclFor?: (principal: BrokerPrincipal) => Acl;
 }
 
 /** What the broker needs of the intake. */
@@ -181,6 +187,9 @@ class MqttBroker implements Broker {
 
   /** Every accepted raw socket (the maxConnections count, destroyed on stop). */
   readonly #sockets = new Set<Socket>();
+  /** Open sockets per source address (the maxConnectionsPerAddress count). */
+  readonly #perAddress = new Map<string, number>();
+  readonly #logins: LoginGuard;
   /** Every Aedes client object, connected or not yet. */
   readonly #clients = new Set<Client>();
   readonly #sessions = new WeakMap<Client, Session>();
@@ -201,12 +210,14 @@ class MqttBroker implements Broker {
     }
     if (!Number.isInteger(c.maxPacketSize) || c.maxPacketSize < 256) throw new BrokerError('BROKER_ERR_OPTIONS', `mqtt.maxPacketSize must be an integer >= 256, got ${c.maxPacketSize}`);
     if (!Number.isInteger(c.maxConnections) || c.maxConnections < 1) throw new BrokerError('BROKER_ERR_OPTIONS', `mqtt.maxConnections must be a positive integer, got ${c.maxConnections}`);
+    if (!Number.isInteger(c.maxConnectionsPerAddress) || c.maxConnectionsPerAddress < 1) throw new BrokerError('BROKER_ERR_OPTIONS', `mqtt.maxConnectionsPerAddress must be a positive integer, got ${c.maxConnectionsPerAddress}`);
     this.#opts = opts;
     this.#config = c;
     this.#registry = opts.registry;
     this.#log = opts.logger.child({ component: 'broker' });
     this.#metrics = opts.metrics;
     this.#clock = opts.clock ?? systemClock;
+    this.#logins = new LoginGuard(c.loginBackoff, this.#clock);
   }
 
   get aedes(): Aedes {
@@ -280,7 +291,7 @@ class MqttBroker implements Broker {
       throw e;
     }
     this.#state = 'up';
-    this.#log.info({ host: cfg.host, ...this.#ports, maxPacketSize: cfg.maxPacketSize, maxConnections: cfg.maxConnections, anonymous: cfg.allowAnonymousPublic }, 'MQTT broker listening');
+    this.#log.info({ host: cfg.host, ...this.#ports, maxPacketSize: cfg.maxPacketSize, maxConnections: cfg.maxConnections, maxConnectionsPerAddress: cfg.maxConnectionsPerAddress, anonymous: cfg.allowAnonymousPublic }, 'MQTT broker listening');
     return { ...this.#ports };
   }
 
@@ -328,7 +339,18 @@ class MqttBroker implements Broker {
       cb();
     };
     await new Promise<void>((resolve) => aedes.subscribe(filter, deliver, resolve));
-    return () => new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, resolve));
+    this.#localFilters.set(filter, (this.#localFilters.get(filter) ?? 0) + 1);
+    this.#subscriberMemo.clear();
+    return () =>
+      new Promise<void>((resolve) =>
+        aedes.unsubscribe(filter, deliver, () => {
+          const n = (this.#localFilters.get(filter) ?? 1) - 1;
+          if (n > 0) this.#localFilters.set(filter, n);
+          else this.#localFilters.delete(filter);
+          this.#subscriberMemo.clear();
+          resolve();
+        }),
+      );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -336,12 +358,24 @@ class MqttBroker implements Broker {
   /** Subscription filters of each connected client (for hasSubscribers). */
   readonly #filters = new Map<Client, Set<string>>();
 
+  /** In-process subscriptions (broker.subscribe), counted per filter. */
+  readonly #localFilters = new Map<string, number>();
+  /** hasSubscribers answers per prefix, until a subscription changes. */
+  readonly #subscriberMemo = new Map<string, boolean>();
+
   hasSubscribers(prefix: string): boolean {
+    const memo = this.#subscriberMemo.get(prefix);
+    if (memo !== undefined) return memo;
     const levels = prefix.split('/');
+    let found = false;
+    for (const f of this.#localFilters.keys()) if (filterCanMatchPrefix(f, levels)) found = true;
     for (const set of this.#filters.values()) {
-      for (const f of set) if (filterCanMatchPrefix(f, levels)) return true;
+      if (found) break;
+      for (const f of set) if (filterCanMatchPrefix(f, levels)) found = true;
     }
-    return false;
+    if (this.#subscriberMemo.size > 100_000) this.#subscriberMemo.clear();
+    this.#subscriberMemo.set(prefix, found);
+    return found;
   }
 
   /** Raw-tier copies of committed readings still being delivered. */
@@ -357,6 +391,8 @@ class MqttBroker implements Broker {
   #feedRaw(topic: string, payload: Buffer): void {
     const aedes = this.#aedes;
     if (!aedes || aedes.closed) return;
+    // Nobody reads raw readings here, and no other node could (no shared emitter): skip the copy.
+    if (!this.#opts.mq && !this.hasSubscribers(topic)) return;
     if (this.#rawInFlight >= RAW_FEED_MAX_IN_FLIGHT) {
       this.#metrics?.rawFeedDropped.inc();
       return;
@@ -487,13 +523,21 @@ class MqttBroker implements Broker {
     } else {
       const userProblem = identifierProblem(username);
       if (userProblem) throw authError(4, 'bad_credentials', `username ${userProblem}`);
+      // Backoff first: while a username or address is closed, no password is checked at all.
+      const remote = this.#remotes.get(client);
+      const block = this.#logins.check(username, remote);
+      if (block) throw authError(5, block.reason, `${block.reason === 'login_lockout' ? 'locked out' : 'backing off'} after failed logins of this ${block.key}; retry in ${Math.ceil(block.retryInMs / 1000)} s`);
       let p: BrokerPrincipal | undefined;
       try {
         p = await this.#registry.authenticate(username, password ? password.toString('utf8') : '');
       } catch (e) {
         throw Object.assign(authError(3, 'registry', `registry lookup failed: ${(e as Error).message}`), { cause: e });
       }
-      if (!p) throw authError(5, 'bad_credentials', 'unknown username or wrong password');
+      if (!p) {
+        this.#logins.failed(username, remote);
+        throw authError(5, 'bad_credentials', 'unknown username or wrong password');
+      }
+      this.#logins.succeeded(username);
       principal = p;
     }
 
@@ -503,7 +547,7 @@ class MqttBroker implements Broker {
     const bound = this.#bindings.get(client.id);
     if (bound && bound.owner !== owner) throw authError(2, 'client_id', `client id ${client.id} belongs to another user`);
     this.#bindings.set(client.id, { owner, holder: client, persistent: !client.clean });
-    this.#sessions.set(client, { principal, acl: aclFor(principal) });
+    this.#sessions.set(client, { principal, acl: (this.#opts.aclFor ?? aclFor)(principal) });
   }
 
   /** A device removed from (or moved to another domain in) the registry may no longer publish. */
@@ -525,13 +569,15 @@ class MqttBroker implements Broker {
       let set = this.#filters.get(client);
       if (!set) this.#filters.set(client, (set = new Set()));
       for (const sub of subs) set.add(sub.topic);
+      this.#subscriberMemo.clear();
     });
     aedes.on('unsubscribe', (topics, client) => {
       const set = client ? this.#filters.get(client) : undefined;
       for (const t of topics) set?.delete(t);
+      this.#subscriberMemo.clear();
     });
     aedes.on('clientDisconnect', (client) => {
-      this.#filters.delete(client);
+      if (this.#filters.delete(client)) this.#subscriberMemo.clear();
       this.#metrics?.connectedClients.set(aedes.connectedClients);
       const s = this.#sessions.get(client);
       this.#log.debug({ clientId: client.id, principal: describePrincipal(s?.principal) }, 'client disconnected');
@@ -560,8 +606,22 @@ class MqttBroker implements Broker {
       socket.destroy();
       return false;
     }
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (fromAddress >= this.#config.maxConnectionsPerAddress) {
+      this.#refused('address_connections');
+      this.#log.warn({ remote: address, listener, maxConnectionsPerAddress: this.#config.maxConnectionsPerAddress }, 'connection refused: too many connections from this address');
+      socket.destroy();
+      return false;
+    }
+    this.#perAddress.set(address, fromAddress + 1);
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      const n = (this.#perAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.#perAddress.set(address, n);
+      else this.#perAddress.delete(address);
+    });
     socket.setNoDelay(true);
     return true;
   }

@@ -25,7 +25,10 @@ export const REFUSAL_REASONS = {
   invalid_topic: 'a PUBLISH topic was not UTF-8 or contained U+0000',
   client_id: 'the client id was empty with clean session off, malformed, or not the one bound to this user',
   anonymous: 'a client without username while anonymous access is off, or with clean session off',
+  address_connections: 'a socket arrived while maxConnectionsPerAddress sockets from its address were open',
   bad_credentials: 'unknown username or wrong password',
+  login_backoff: 'a CONNECT while its username or address was backing off after failed logins (password not checked)',
+  login_lockout: 'a CONNECT while its username or address was locked out after many failed logins (password not checked)',
   publish_denied: 'a publish outside what the principal may publish (the connection is closed)',
   subscribe_denied: 'a subscription outside what the principal may read (SUBACK 0x80)',
 } as const;

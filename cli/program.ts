@@ -5,14 +5,15 @@
  *
  * Exit codes: 0 ok, 1 failed, 2 bad usage / bad config / bad input (the message names the key or id).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { type Config, loadConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { DOMAINS } from '../core/ids.ts';
 import { dataTopic } from '../core/topics.ts';
-import { ACCOUNT_ROLES, Registry } from '../registry/registry.ts';
+import { ACCOUNT_ROLES, Registry, TOKEN_ROLES } from '../registry/registry.ts';
+import { parseDuration } from '../rules/duration.ts';
 import { payloadJsonSchemas } from '../api/schemas.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -43,6 +44,15 @@ async function withRegistry<T>(config: Config, fn: (r: Registry) => Promise<T> |
   const registry = Registry.open(config.dataDir);
   try {
     return await fn(registry);
+  } finally {
+    registry.close();
+  }
+}
+
+function withRegistrySync<T>(config: Config, fn: (r: Registry) => T): T {
+  const registry = Registry.open(config.dataDir);
+  try {
+    return fn(registry);
   } finally {
     registry.close();
   }
@@ -86,7 +96,10 @@ export function createProgram(io: CliIo = processIo): Command {
     .description('validate the configuration and print a summary')
     .action((_opts, cmd: Command) => {
       const c = configFrom(cmd);
-      const tokens = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none';
+      const fromConfig = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none in the config';
+      // Tokens made with `steward tokens add` live in the registry; count them without creating it.
+      const registered = existsSync(join(c.dataDir, 'registry.db')) ? withRegistrySync(c, (r) => r.listTokens().length) : 0;
+      const tokens = `${fromConfig}${registered ? `; ${registered} in the registry (steward tokens list)` : ''}`;
       io.out(
         [
           `OK: configuration is valid (${(cmd.optsWithGlobals() as { config?: string }).config ?? process.env.STEWARD_CONFIG ?? 'built-in defaults'})`,
@@ -224,6 +237,64 @@ export function createProgram(io: CliIo = processIo): Command {
       io.out(`removed account ${name}`);
     });
 
+  const tokens = program.command('tokens').description('API bearer tokens (kept in the registry; effective at once, no restart)');
+  tokens
+    .command('add')
+    .description('make a token; it is printed once, only its hash is stored')
+    .argument('<name>', 'token name (who holds it; shown in logs and on acknowledgements)')
+    .addOption(new Option('--role <role>', 'what it may do: steward (acknowledge, silence) or technician (dead letters)').choices([...TOKEN_ROLES]).makeOptionMandatory())
+    .option('--hub <hub>', 'limit it to this hub (repeat for several); default every hub', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--expires <when>', 'expiry: a duration from now (90d, 12h, 2w) or an ISO 8601 date')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { role: string; hub?: string[]; expires?: string; json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const add: Parameters<Registry['addToken']>[0] = { name, role: opts.role };
+      if (opts.hub) add.hubs = opts.hub;
+      if (opts.expires !== undefined) add.expiresAt = parseExpiry(opts.expires);
+      const res = await withRegistry(config, (r) => r.addToken(add)).catch(asInputError);
+      const e = res.entry;
+      if (opts.json) return io.out(JSON.stringify({ ...e, token: res.token }));
+      io.out(
+        [
+          `Added ${e.role} token ${e.name}${e.hubs ? ` for hub${e.hubs.length > 1 ? 's' : ''} ${e.hubs.join(', ')}` : ' for every hub'}${e.expiresAt ? `, expires ${new Date(e.expiresAt).toISOString()}` : ''}.`,
+          `  token: ${res.token}`,
+          '  (shown once: only its hash is kept. Use it as: Authorization: Bearer <token>)',
+        ].join('\n'),
+      );
+    });
+  tokens
+    .command('list')
+    .description('list tokens (names, roles, hubs, expiry; never the tokens)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const list = await withRegistry(config, (r) => r.listTokens());
+      const fromConfig = config.http.tokens.map((t) => ({ name: t.name, role: t.role, hubs: t.hubs, source: 'config' }));
+      if (opts.json) return io.out(JSON.stringify([...list.map((t) => ({ ...t, source: 'registry' })), ...fromConfig], null, 2));
+      if (!list.length && !fromConfig.length) return io.out('no tokens (add one with: steward tokens add NAME --role steward)');
+      const now = Date.now();
+      io.out(
+        table([
+          ['NAME', 'ROLE', 'HUBS', 'EXPIRES', 'SOURCE'],
+          ...list.map((t) => [t.name, t.role, t.hubs?.join(',') ?? '(all)', t.expiresAt ? `${new Date(t.expiresAt).toISOString()}${t.expiresAt <= now ? ' (expired)' : ''}` : 'never', 'registry']),
+          ...fromConfig.map((t) => [t.name, t.role, t.hubs?.join(',') ?? '(all)', 'never', 'config']),
+        ]),
+      );
+    });
+  tokens
+    .command('revoke')
+    .description('revoke a token: refused from the next request on')
+    .argument('<name>', 'token name')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const config = configFrom(cmd);
+      const removed = await withRegistry(config, (r) => r.revokeToken(name));
+      if (!removed) {
+        const inConfig = config.http.tokens.some((t) => t.name === name);
+        throw new CliError(inConfig ? `token ${name} is in the config file (http.tokens): remove it there and restart` : `no token named ${name}`, EXIT.FAILED);
+      }
+      io.out(`revoked token ${name}`);
+    });
+
   addRoleCommands(program, io);
   return program;
 }
@@ -271,6 +342,15 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
     .option('--no-sim', 'do not run the simulated fleet')
     .action((opts, cmd: Command) => run(cmd, 'start', opts));
+}
+
+/** `--expires`: a duration from now (90d) or an ISO 8601 date; exit 2 otherwise. */
+function parseExpiry(v: string): number {
+  const ms = parseDuration(v);
+  if (ms !== undefined) return Date.now() + ms;
+  const t = Date.parse(v);
+  if (/^\d{4}-\d{2}-\d{2}/.test(v) && Number.isFinite(t)) return t;
+  throw new CliError(`--expires: "${v}" is neither a duration (90d, 12h) nor an ISO 8601 date`);
 }
 
 function parseIntArg(name: string): (v: string) => number {

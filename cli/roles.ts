@@ -130,7 +130,7 @@ export async function startBrokerRole(
     brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
   if (withIntake) {
     try {
-      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
     } catch (e) {
       await undo();
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
@@ -259,7 +259,7 @@ export async function startIngestRole(
   const r = (opts.shared ?? own!.resources) as SharedResources;
   let privacy: Privacy;
   try {
-    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
   } catch (e) {
     await own?.stop();
     throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
@@ -478,8 +478,20 @@ export async function trackSensorStatus(broker: Broker, logger: Logger): Promise
   return { states: () => states, stop: unsubscribe };
 }
 
-/** URLs a newcomer should look at once `steward start` runs. */
+/** URLs a newcomer should look at once `steward start` runs, and what the listeners are bound to. */
 export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, withSim: boolean): string {
+  const everywhere = (host: string): boolean => host === '0.0.0.0' || host === '::';
+  const urlHost = (host: string): string => (everywhere(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host);
+  const bind = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const httpPort = Number(new URL(apiUrl).port) || config.http.port;
+  const binds = [
+    `MQTT ${bind(config.mqtt.host, ports.mqtt)}`,
+    `WebSocket ${bind(config.mqtt.host, ports.ws)}`,
+    ...(ports.tls ? [`TLS ${bind(config.mqtt.host, ports.tls)}`] : []),
+    `HTTP ${bind(config.http.host, httpPort)}`,
+  ].join(', ');
+  const open = everywhere(config.mqtt.host) || everywhere(config.http.host);
+  const mqttHost = urlHost(config.mqtt.host);
   return [
     '',
     `Steward is running: broker, ingest, API${withSim ? ' and a simulated fleet' : ''} in one process.`,
@@ -490,10 +502,11 @@ export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, 
     '  Sensors           ' + `${apiUrl}/api/v1/sensors`,
     '  Metrics           ' + `${apiUrl}/metrics`,
     '  API description   ' + `${apiUrl}/openapi.json`,
-    '  MQTT              ' + `mqtt://localhost:${ports.mqtt}`,
-    '  MQTT/WebSocket    ' + `ws://localhost:${ports.ws}`,
-    ...(ports.tls ? ['  MQTT/TLS          ' + `mqtts://localhost:${ports.tls}`] : []),
+    '  MQTT              ' + `mqtt://${mqttHost}:${ports.mqtt}`,
+    '  MQTT/WebSocket    ' + `ws://${mqttHost}:${ports.ws}`,
+    ...(ports.tls ? ['  MQTT/TLS          ' + `mqtts://${mqttHost}:${ports.tls}`] : []),
     '  Data directory    ' + resolve(config.dataDir),
+    '  Listening on      ' + binds + (open ? ' (0.0.0.0: every interface, other machines can connect; set mqtt.host, http.host to 127.0.0.1 to stay local)' : ''),
     '',
     'Register a real sensor with: steward sensors add HUB DOMAIN SENSOR. Stop with Ctrl+C.',
     '',
@@ -513,7 +526,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const shared = storage.resources as SharedResources;
     let privacy: Privacy;
     try {
-      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics });
+      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
     } catch (e) {
       throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
     }

@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deviceUsername, generatePassword, type Registry } from '../registry/registry.ts';
+import { deviceUsername, type Registry } from '../registry/registry.ts';
 
 /** What the registry needs to know about one simulated sensor. */
 export interface SimSensorSpec {
@@ -73,7 +73,7 @@ export async function ensureSimCredentials(registry: Registry, dataDir: string, 
       out.set(username, { username, password: file.sensors[username] as string });
       continue;
     }
-    const add: Parameters<Registry['addSensor']>[0] = { hub: s.hub, domain: s.domain, sensor: s.sensor, password: generatePassword() };
+    const add: Parameters<Registry['addSensor']>[0] = { hub: s.hub, domain: s.domain, sensor: s.sensor }; // generated: stored as a keyed hash
     if (s.site !== undefined) add.site = s.site;
     if (s.kind !== undefined) add.kind = s.kind;
     const res = await registry.addSensor(add);

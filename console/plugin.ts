@@ -25,6 +25,7 @@ import { definePlugin } from '../api/plugin.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { metricDef } from '../core/catalogue.ts';
 import { ID_PATTERN } from '../core/ids.ts';
+import { scrubForPublic } from '../privacy/scrub.ts';
 import type { AlertEvent } from '../rules/alert.ts';
 import { DEFAULT_DIST_DIR, ensureConsoleBuilt } from './build.ts';
 import type { AlertsListener, LiveReadingInput, ReadingsListener, Subscribe } from './live.ts';
@@ -267,8 +268,11 @@ class StreamClient {
   }
 }
 
+/** An alert event as the unauthenticated stream carries it: a steward's comment only scrubbed (privacy/README.md). */
 function alertPayload(e: AlertEvent): Record<string, unknown> {
-  return { event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString(), alert: e.alert };
+  const ack = e.alert.acknowledged;
+  const alert = ack?.comment ? { ...e.alert, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } } : e.alert;
+  return { event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString(), alert };
 }
 
 /**
@@ -311,10 +315,10 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
       wildcard: true,
       index: false,
       cacheControl: false,
-      setHeaders: (reply, path) => {
+      setHeaders: (res, path) => {
         const hashed = /-[A-Z0-9]{8}\.[a-z.]+$/.test(path);
-        reply.header('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=3600');
-        reply.header('x-content-type-options', 'nosniff');
+        res.setHeader('cache-control', hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=3600');
+        res.setHeader('x-content-type-options', 'nosniff');
       },
     });
     const sendIndex = async (_req: unknown, reply: FastifyReply): Promise<FastifyReply> => {

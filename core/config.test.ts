@@ -35,6 +35,12 @@ describe('configuration', () => {
     expect(() => loadConfig(undefined, { STEWARD_HTTP_PORT: 'eighty' })).toThrow(/STEWARD_HTTP_PORT/);
   });
 
+  it('points ingest, rules and simulators at the MQTT port in use unless told otherwise', () => {
+    const c = loadConfig(undefined, { STEWARD_MQTT_PORT: '11884' });
+    expect([c.ingest.brokerUrl, c.rules.brokerUrl, c.simulators.brokerUrl]).toEqual(['mqtt://127.0.0.1:11884', 'mqtt://127.0.0.1:11884', 'mqtt://127.0.0.1:11884']);
+    expect(parseConfig({ mqtt: { port: 1900 }, ingest: { brokerUrl: 'mqtt://elsewhere:1883' } }).ingest.brokerUrl).toBe('mqtt://elsewhere:1883');
+  });
+
   it('accepts the documented example config as it stands', () => {
     const c = loadConfig(new URL('../docs/config.example.yaml', import.meta.url).pathname, {});
     expect(c.mqtt.port).toBe(1883);

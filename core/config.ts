@@ -112,6 +112,26 @@ export const configSchema = z.strictObject({
       drainTimeoutMs: z.number().int().positive().default(10_000),
       /** Refused publishes are acknowledged and dropped; a connection that sends more than this many is closed. */
       maxRefusedPublishes: z.number().int().positive().default(100),
+      /**
+       * Open connections from one source address (loopback included: a benchmark or gateway with
+       * more devices on one address raises it).
+       */
+      maxConnectionsPerAddress: z.number().int().positive().default(1_000),
+      /** Failed-login backoff per username and per source address (broker/login-guard.ts). */
+      loginBackoff: z
+        .strictObject({
+          /** Per username: failures before any delay, and before a lockout. */
+          username: z.strictObject({ freeFailures: z.number().int().nonnegative().default(3), lockoutAfter: z.number().int().positive().default(10) }).prefault({}),
+          /** Per source address (many devices may share one behind NAT): more room. */
+          address: z.strictObject({ freeFailures: z.number().int().nonnegative().default(20), lockoutAfter: z.number().int().positive().default(100) }).prefault({}),
+          /** First delay, doubled at each further failure up to maxDelayMs. */
+          baseDelayMs: z.number().int().nonnegative().default(1_000),
+          maxDelayMs: z.number().int().nonnegative().default(60_000),
+          lockoutMs: z.number().int().nonnegative().default(300_000),
+          /** A key without failures for this long starts afresh. */
+          forgetAfterMs: z.number().int().positive().default(900_000),
+        })
+        .prefault({}),
       /** Anonymous clients may subscribe under public/ (never publish, never read raw). */
       allowAnonymousPublic: z.boolean().default(false),
     })
@@ -120,18 +140,20 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: port.default(8080),
-      /** Bearer tokens with their role. */
-      tokens: z.array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']) })).default([]),
       /** `/health`, `/ready` and `/metrics` of a role run alone (`steward broker`, `ingest`, `rules`); 0 = any free port. */
       rolePorts: z
         .strictObject({ broker: port.default(8081), ingest: port.default(8082), rules: port.default(8083) })
         .prefault({}),
+      /** Bearer tokens with their role, optionally limited to hubs (also: `steward tokens add`, kept in the registry). */
+      tokens: z
+        .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, 'tokens need at least 16 characters'), role: z.enum(['steward', 'technician']), hubs: z.array(idSchema).min(1).optional() }))
+        .default([]),
       rateLimit: z.strictObject({ max: z.number().int().positive().default(600), timeWindowMs: z.number().int().positive().default(60_000) }).prefault({}),
     })
     .prefault({}),
   ingest: z
     .strictObject({
-      /** Broker the ingest worker subscribes to (Aedes of `steward broker`, or any MQTT 3.1.1 broker). */
+      /** Broker the ingest worker subscribes to (Aedes of `steward broker`, or any MQTT 3.1.1 broker); default mqtt://127.0.0.1:{mqtt.port}. */
       brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
       username: z.string().default('ingest'),
       password: z.string().optional(),
@@ -237,6 +259,11 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
 export function parseConfig(raw: unknown, source = 'config'): Config {
   const r = configSchema.safeParse(raw ?? {});
   if (!r.success) throw new ConfigError(describe(r.error, source));
+  // Roles that reach the broker default to the port it listens on (STEWARD_MQTT_PORT included).
+  const given = (raw ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  for (const k of ['ingest', 'rules', 'simulators'] as const) {
+    if (given[k]?.brokerUrl === undefined) r.data[k].brokerUrl = `mqtt://127.0.0.1:${r.data.mqtt.port}`;
+  }
   return Object.freeze(r.data) as Config;
 }
 

@@ -18,6 +18,7 @@ export const REJECTION_CODES = {
   bad_topic: 'topic is not csm/v1/{hub}/{domain}/{sensor}/data with valid ids',
   unregistered_sensor: 'sensor is not registered',
   topic_mismatch: 'topic does not match the sender',
+  unregistered_id: 'site or kind in the payload is not the one registered for the sensor',
   storage_rejected: 'storage refused the point (e.g. field type conflict)',
   privacy_failed: 'the privacy filter could not process the reading; withheld (fail closed)',
 } as const;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RejectionError } from './errors.ts';
 import { parsePayload, type ParseContext } from './parse.ts';
@@ -104,5 +105,100 @@ describe('SenML readings (RFC 8428)', () => {
     expect(rejection(enc([{ bt: t, n: 'discharge', vs: 'high' }])).code).toBe('schema');
     expect(rejection(enc([{ bt: t, v: 1 }])).message).toMatch(/no name/);
     expect(rejection(enc([])).code).toBe('schema');
+  });
+});
+
+describe('ids a device sends (site, kind) are checked against its registration', () => {
+  const t = now / 1000;
+  const registered: ParseContext = { ...water, site: 'north-field', kind: 'piezometer' };
+
+  it('accepts a payload that repeats or omits its registered site and kind', () => {
+    const [a] = parsePayload(enc({ ts: now, seq: 1, site: 'north-field', kind: 'piezometer', metrics: { ph: 7 } }), registered);
+    const [b] = parsePayload(enc({ ts: now, seq: 2, metrics: { ph: 7 } }), registered);
+    expect([a?.site, a?.kind, b?.site, b?.kind]).toEqual(['north-field', 'piezometer', 'north-field', 'piezometer']);
+    // Without a registered site or kind, the defaults (sensor id, domain) are what it may send.
+    const [c] = parsePayload(enc({ ts: now, seq: 3, site: 'well-1', kind: 'water', metrics: { ph: 7 } }), water);
+    expect([c?.site, c?.kind]).toEqual(['well-1', 'water']);
+  });
+
+  it.each([
+    ['a site that is an address', { site: '12-high-street-ab1-2cd' }, registered, 'site'],
+    ['a kind chosen to dodge a personal kind', { kind: 'weather' }, { ...water, kind: 'citizen-observation' }, 'kind'],
+    ['a site on a sensor registered without one', { site: 'jane-smiths-garden' }, water, 'site'],
+    ['a kind on a sensor registered without one', { kind: 'piezometer' }, water, 'kind'],
+  ])('rejects %s as unregistered_id, without repeating the value', (_name, extra, ctx, field) => {
+    const value = Object.values(extra)[0] as string;
+    const e = rejection(enc({ ts: now, seq: 1, metrics: { ph: 7 }, ...extra }), ctx);
+    expect(e.code).toBe('unregistered_id');
+    expect(e.message).toContain(`${field} in the payload is not the ${field} registered`);
+    expect(e.message).not.toContain(value);
+  });
+
+  it('checks SenML site and kind records the same way', () => {
+    const [r] = parsePayload(enc([{ bt: t, n: 'ph', v: 7 }, { n: 'site', vs: 'north-field' }]), registered);
+    expect(r?.site).toBe('north-field');
+    const e = rejection(enc([{ bt: t, n: 'ph', v: 7 }, { n: 'site', vs: 'flat-3-22-rue-de-la-paix' }]), registered);
+    expect(e.code).toBe('unregistered_id');
+    expect(e.message).toMatch(/^SenML\[1\]: site/);
+    expect(rejection(enc([{ bt: t, n: 'ph', v: 7 }, { n: 'kind', vs: 'other' }]), registered).code).toBe('unregistered_id');
+  });
+});
+
+describe('property: ids a device invents never pass', () => {
+  const idArb = fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,20}$/);
+  it('for any registered site and kind and any ids in a payload: accepted only when they are the registered ones, and the reading carries the registered ones', () => {
+    fc.assert(
+      fc.property(idArb, idArb, fc.option(idArb, { nil: undefined }), fc.option(idArb, { nil: undefined }), fc.boolean(), (site, kind, sentSite, sentKind, senml) => {
+        const ctx: ParseContext = { ...water, site, kind };
+        const payload = senml
+          ? [{ bt: now / 1000, n: 'ph', v: 7 }, ...(sentSite !== undefined ? [{ n: 'site', vs: sentSite }] : []), ...(sentKind !== undefined ? [{ n: 'kind', vs: sentKind }] : [])]
+          : { ts: now, seq: 1, metrics: { ph: 7 }, ...(sentSite !== undefined ? { site: sentSite } : {}), ...(sentKind !== undefined ? { kind: sentKind } : {}) };
+        const ok = (sentSite === undefined || sentSite === site) && (sentKind === undefined || sentKind === kind);
+        if (ok) {
+          const [r] = parsePayload(enc(payload), ctx);
+          expect([r?.site, r?.kind]).toEqual([site, kind]);
+        } else {
+          const e = rejection(enc(payload), ctx);
+          expect(e.code).toBe('unregistered_id');
+        }
+      }),
+    );
+  });
+});
+
+describe('partial acceptance (onMetricRejected)', () => {
+  const partial = (): { ctx: ParseContext; dropped: RejectionError[] } => {
+    const dropped: RejectionError[] = [];
+    return { ctx: { ...water, onMetricRejected: (e) => dropped.push(e) }, dropped };
+  };
+
+  it('keeps the valid metrics of a native reading and reports each bad one with its reason', () => {
+    const { ctx, dropped } = partial();
+    const payload = enc({ ts: now, seq: 3, metrics: { groundwater_level: 41.2, water_temperature: { value: 12, unit: 'furlongs' }, soil_moisture: 30, withdrawal: -5 } });
+    const [r] = parsePayload(payload, ctx);
+    expect(r?.metrics).toEqual({ groundwater_level: 41.2 });
+    expect(dropped.map((d) => d.code)).toEqual(['unit', 'wrong_domain', 'out_of_range']);
+    expect(dropped[0]?.message).toMatch(/^metric "water_temperature": .*; left out, the other metrics of the message were accepted$/);
+    // Without the option, the same message is refused as a whole.
+    expect(rejection(payload).code).toBe('unit');
+  });
+
+  it('refuses a message with no valid metric left, with the first reason, and reports nothing else', () => {
+    const { ctx, dropped } = partial();
+    expect(rejection(enc({ ts: now, seq: 1, metrics: { nope: 1, soil_moisture: 2 } }), ctx).code).toBe('unknown_metric');
+    expect(dropped).toEqual([]);
+  });
+
+  it('reports nothing when the whole message is refused for another reason', () => {
+    const { ctx, dropped } = partial();
+    expect(rejection(enc({ ts: now + 3_600_000, seq: 1, metrics: { groundwater_level: 4, nope: 1 } }), ctx).code).toBe('future_timestamp');
+    expect(dropped).toEqual([]);
+  });
+
+  it('keeps the valid records of a SenML pack', () => {
+    const { ctx, dropped } = partial();
+    const rs = parsePayload(enc([{ bn: 'urn:dev:well-1:', bt: now / 1000, n: 'seq', v: 4 }, { n: 'groundwater_level', v: 12.5 }, { n: 'discharge', v: 3, u: 'parsecs' }]), ctx);
+    expect(rs.map((r) => r.metrics)).toEqual([{ groundwater_level: 12.5 }]);
+    expect(dropped.map((d) => d.code)).toEqual(['unit']);
   });
 });

@@ -20,10 +20,42 @@ export interface ParseContext {
   maxSkewMs?: number;
   /** Payloads larger than this are rejected. Default 64 KiB. */
   maxBytes?: number;
-  /** Defaults from the sensor's registration. */
+  /**
+   * The sensor's registration (`steward sensors add ... --site --kind`). A payload may repeat
+   * them but never choose others: a `site` or `kind` in the payload that differs from the
+   * registered one (or, when none is registered, from the defaults: the sensor id and the domain)
+   * is rejected as `unregistered_id`. Nothing a device invents becomes a tag, column or topic.
+   */
   site?: string;
   kind?: string;
+  /**
+   * Partial acceptance. When set, a metric that fails on its own (unknown, another domain's,
+   * unconvertible unit, out of range) is left out of its reading and reported here, once the rest
+   * of the message has been accepted; the reading keeps its other metrics. A message left without
+   * any metric is refused as a whole, with the first metric's reason. Unset: one bad metric
+   * refuses the whole message.
+   */
+  onMetricRejected?: (rejection: RejectionError) => void;
 }
+
+/** The site and kind a reading of this sensor carries: its registration, else the defaults. */
+export function registeredIds(ctx: Pick<ParseContext, 'sensor' | 'domain' | 'site' | 'kind'>): { site: string; kind: string } {
+  return { site: ctx.site ?? ctx.sensor, kind: ctx.kind ?? ctx.domain };
+}
+
+/** Refuses a payload-supplied id that is not the registered one. The message never repeats the value (it may be personal). */
+function checkRegisteredId(field: 'site' | 'kind', value: string | undefined, ctx: ParseContext, where = ''): void {
+  if (value === undefined) return;
+  const registered = registeredIds(ctx)[field];
+  if (value !== registered) {
+    throw new RejectionError(
+      'unregistered_id',
+      `${where}${field} in the payload is not the ${field} registered for sensor "${ctx.sensor}" ("${registered}"); omit it, or register the sensor with --${field}`,
+    );
+  }
+}
+/** Metric-level rejections collected during one parse, reported only if the message is accepted. */
+type Dropped = RejectionError[] | undefined;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -47,7 +79,8 @@ export function parsePayload(payload: Uint8Array, ctx: ParseContext): Reading[] 
   }
   const bad = findNonFinite(doc, '');
   if (bad !== undefined) throw new RejectionError('non_finite', `${bad || 'value'} is not a finite number`);
-  const readings = Array.isArray(doc) ? fromSenml(doc, ctx) : [fromNative(doc, ctx)];
+  const dropped: Dropped = ctx.onMetricRejected ? [] : undefined;
+  const readings = Array.isArray(doc) ? fromSenml(doc, ctx, dropped) : [fromNative(doc, ctx, dropped)];
   const skew = ctx.maxSkewMs ?? 300_000;
   for (const r of readings) {
     if (r.ts > ctx.now + skew) {
@@ -57,7 +90,19 @@ export function parsePayload(payload: Uint8Array, ctx: ParseContext): Reading[] 
       );
     }
   }
+  for (const d of dropped ?? []) ctx.onMetricRejected?.(new RejectionError(d.code, `${d.message}; left out, the other metrics of the message were accepted`, { cause: d }));
   return readings;
+}
+
+/** canonicalMetric, or undefined (the rejection kept in `dropped`) under partial acceptance. */
+function metricOrDrop(domain: Domain, name: string, value: number, unit: string | undefined, dropped: Dropped): number | undefined {
+  try {
+    return canonicalMetric(domain, name, value, unit);
+  } catch (e) {
+    if (!dropped || !(e instanceof RejectionError)) throw e;
+    dropped.push(e);
+    return undefined;
+  }
 }
 
 function findNonFinite(v: unknown, path: string): string | undefined {
@@ -109,20 +154,25 @@ function checkBiodiversity(r: Reading): void {
   }
 }
 
-function fromNative(doc: unknown, ctx: ParseContext): Reading {
+function fromNative(doc: unknown, ctx: ParseContext, dropped: Dropped): Reading {
   const parsed = nativeReadingSchema.safeParse(doc);
   if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
   const n: NativeReading = parsed.data;
+  checkRegisteredId('site', n.site, ctx);
+  checkRegisteredId('kind', n.kind, ctx);
+  const ids = registeredIds(ctx);
   const metrics: Record<string, number> = {};
   for (const [name, mv] of Object.entries(n.metrics)) {
-    metrics[name] = typeof mv === 'number' ? canonicalMetric(ctx.domain, name, mv, undefined) : canonicalMetric(ctx.domain, name, mv.value, mv.unit);
+    const v = typeof mv === 'number' ? metricOrDrop(ctx.domain, name, mv, undefined, dropped) : metricOrDrop(ctx.domain, name, mv.value, mv.unit, dropped);
+    if (v !== undefined) metrics[name] = v;
   }
+  if (Object.keys(metrics).length === 0 && dropped?.[0]) throw dropped[0];
   const r: Reading = {
     hub: ctx.hub,
     domain: ctx.domain,
     sensor: ctx.sensor,
-    site: n.site ?? ctx.site ?? ctx.sensor,
-    kind: n.kind ?? ctx.kind ?? ctx.domain,
+    site: ids.site,
+    kind: ids.kind,
     ts: toEpochMs(n.ts),
     seq: n.seq,
     metrics,
@@ -142,7 +192,7 @@ const SENML_SPECIAL = new Set(['seq', 'species', 'site', 'kind', 'lat', 'lon', '
  * [§4.5.1]; times below 2^28 are relative to now [§4.5.3]; times are seconds. Records at the same
  * resolved time form one reading. The metric is the last `:`/`/`-separated segment of the name.
  */
-function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
+function fromSenml(doc: unknown[], ctx: ParseContext, dropped: Dropped): Reading[] {
   const parsed = senmlPackSchema.safeParse(doc);
   if (!parsed.success) throw new RejectionError('schema', `SenML: ${describeZod(parsed.error)}`);
   let bn = '';
@@ -164,11 +214,11 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
     const ts = Math.round(t * 1000);
     let r = byTime.get(ts);
     if (!r) {
-      r = { hub: ctx.hub, domain: ctx.domain, sensor: ctx.sensor, site: ctx.site ?? ctx.sensor, kind: ctx.kind ?? ctx.domain, ts, seq: -1, metrics: {} };
+      r = { hub: ctx.hub, domain: ctx.domain, sensor: ctx.sensor, ...registeredIds(ctx), ts, seq: -1, metrics: {} };
       byTime.set(ts, r);
     }
     if (SENML_SPECIAL.has(name)) {
-      applySpecial(r, name, rec, i);
+      applySpecial(r, name, rec, i, ctx);
       continue;
     }
     if (rec.v === undefined && rec.bv === undefined) {
@@ -178,9 +228,12 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
       if (rec.s !== undefined) continue; // sum-only record: not part of the catalogue
       throw new RejectionError('schema', `SenML[${i}]: record "${name}" has no value`);
     }
-    r.metrics[name] = canonicalMetric(ctx.domain, name, bv + (rec.v ?? 0), rec.u ?? bu);
+    const v = metricOrDrop(ctx.domain, name, bv + (rec.v ?? 0), rec.u ?? bu, dropped);
+    if (v !== undefined) r.metrics[name] = v;
   }
-  const readings = [...byTime.values()];
+  // Under partial acceptance, a reading whose every metric was left out goes; if none is left, the pack is refused.
+  const readings = [...byTime.values()].filter((r) => !dropped?.length || Object.keys(r.metrics).length > 0);
+  if (readings.length === 0 && dropped?.[0]) throw dropped[0];
   for (const r of readings) {
     if (Object.keys(r.metrics).length === 0) throw new RejectionError('schema', 'SenML: a reading needs at least one metric');
     checkBiodiversity(r);
@@ -188,7 +241,7 @@ function fromSenml(doc: unknown[], ctx: ParseContext): Reading[] {
   return readings;
 }
 
-function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; vs?: string | undefined }, i: number): void {
+function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; vs?: string | undefined }, i: number, ctx: ParseContext): void {
   const needNum = (): number => {
     if (rec.v === undefined) throw new RejectionError('schema', `SenML[${i}]: "${name}" needs a numeric value`);
     return rec.v;
@@ -211,7 +264,7 @@ function applySpecial(r: Reading, name: string, rec: { v?: number | undefined; v
     case 'kind': {
       const v = needStr();
       if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(v)) throw new RejectionError('schema', `SenML[${i}]: ${name} must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
-      r[name] = v;
+      checkRegisteredId(name, v, ctx, `SenML[${i}]: `);
       break;
     }
     default: {

@@ -1,12 +1,13 @@
 /**
  * The ingest worker for a broker Steward does not run (Mosquitto, EMQX): subscribe -> intake
- * (validate, spool, then acknowledge) -> forwarder (privacy -> storage). One MQTT client with a
- * persistent session (clean=false, fixed client id) at QoS 1, optionally in a `$share` group.
+ * (validate, spool, then acknowledge) -> forwarder (privacy -> storage). The subscriber
+ * (subscriber.ts) holds a persistent session (clean=false, fixed client id) at QoS 1, optionally
+ * in a `$share` group, and writes each PUBACK only when the intake has made the message durable;
+ * many messages are in flight at once, so the intake commits them together.
  * A message is acknowledged only after its reading is durable in the spool, or after its
  * rejection is durable in the dead letters: nothing is lost, nothing is dropped silently.
  * (On Steward's own broker the intake sits in the broker's publish path instead: broker/.)
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Reading } from '../core/reading.ts';
@@ -19,6 +20,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Pressure, Rejection } from './intake.ts';
 import { createPipeline } from './pipeline.ts';
+import { createSubscriber, type Subscriber } from './subscriber.ts';
 
 export interface IngestOptions {
   config: Config;
@@ -37,8 +39,6 @@ export interface IngestOptions {
   clientId?: string;
   /** Overrides `config.ingest.topics`. */
   topics?: string[];
-  /** Extra mqtt.js options (tests). */
-  mqttOptions?: IClientOptions;
   /** Called with every batch storage took (public MQTT, upstream). */
   onStored?: (records: StoredReading[]) => void;
 }
@@ -75,14 +75,14 @@ export function subscriptionFilters(topics: readonly string[], shareGroup: strin
 export function createIngest(o: IngestOptions): Ingest {
   const cfg = o.config.ingest;
   const log = o.logger.child({ role: 'ingest' });
-  let client: MqttClient | undefined;
+  const url = o.brokerUrl ?? cfg.brokerUrl;
+  // Rejections go out through the subscriber's connection, which is built after the pipeline.
+  const ref: { subscriber?: Subscriber } = {};
   const publishRejection = (r: Rejection): void => {
-    if (!r.hub || !client) return;
+    if (!r.hub || !ref.subscriber) return;
     // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
     const body = JSON.stringify({ topic: r.topic, code: r.code, reason: r.reason, receivedAt: new Date(r.receivedAt).toISOString(), sensor: r.sensor, payload: r.payload.subarray(0, 4096).toString('utf8') });
-    client.publish(rejectedTopic(r.hub), body, { qos: 1 }, (err) => {
-      if (err) log.warn({ err }, 'could not publish a rejection');
-    });
+    ref.subscriber.publish(rejectedTopic(r.hub), body, { qos: 1 }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish a rejection'));
   };
   const pipeline = createPipeline({
     config: o.config,
@@ -96,72 +96,40 @@ export function createIngest(o: IngestOptions): Ingest {
     ...(o.onStored ? { onStored: o.onStored } : {}),
     onRejected: publishRejection,
   });
-  const topics = subscriptionFilters(o.topics ?? cfg.topics, cfg.shareGroup);
+  const filters = subscriptionFilters(o.topics ?? cfg.topics, cfg.shareGroup);
+  const sub = createSubscriber({
+    url,
+    clientId: o.clientId ?? cfg.clientId,
+    username: o.credentials.username,
+    password: o.credentials.password,
+    filters,
+    sink: pipeline.intake,
+    logger: log,
+  });
+  ref.subscriber = sub;
 
   return {
     async start(timeoutMs = 30_000) {
       pipeline.start();
-      const url = o.brokerUrl ?? cfg.brokerUrl;
-      const c = mqtt.connect(url, {
-        clientId: o.clientId ?? cfg.clientId,
-        username: o.credentials.username,
-        password: o.credentials.password,
-        clean: false,
-        protocolVersion: 4,
-        keepalive: 30,
-        reconnectPeriod: 1000,
-        connectTimeout: 10_000,
-        ...o.mqttOptions,
-      });
-      client = c;
-      // mqtt.js sends the PUBACK of a QoS 1 message when handleMessage calls back: only after the
-      // intake has committed it. One message at a time, so the rate is bounded by commit latency.
-      c.handleMessage = (packet, done) => {
-        if (packet.cmd !== 'publish') return done();
-        const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-        pipeline.intake.submit(packet.topic, payload, () => done());
-      };
-      c.on('connect', () => (c.stream as unknown as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
-      c.on('error', (err) => log.warn({ err: err.message }, 'mqtt error'));
-      c.on('offline', () => log.warn({ url }, 'ingest disconnected from the broker; reconnecting'));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`ingest could not subscribe on ${url} within ${timeoutMs} ms`)), timeoutMs);
-        c.on('connect', (ack) => {
-          log.info({ url, sessionPresent: ack.sessionPresent }, 'ingest connected');
-          c.subscribe(topics, { qos: 1 }, (err, granted) => {
-            const refused = granted?.filter((g) => g.qos === 128) ?? [];
-            if (err || refused.length) {
-              const msg = err ? err.message : `broker refused ${refused.map((g) => g.topic).join(', ')}`;
-              log.error({ topics, err: msg }, 'ingest subscription failed');
-              clearTimeout(timer);
-              reject(new Error(`ingest subscription failed: ${msg}`));
-              return;
-            }
-            clearTimeout(timer);
-            log.info({ topics }, 'ingest subscribed');
-            resolve();
-          });
-        });
-      });
+      try {
+        await sub.start(timeoutMs);
+      } catch (e) {
+        log.error({ url, filters, err: (e as Error).message }, 'ingest could not subscribe');
+        throw e;
+      }
     },
     async stop() {
-      pipeline.intake.flush();
-      if (client) {
-        const c = client;
-        await new Promise<void>((r) => c.end(false, {}, () => r()));
-      }
+      // The subscriber lets the intake commit what it holds and writes those PUBACKs before its
+      // DISCONNECT; then the forwarder drains the spool (bounded) and closes it.
+      await sub.stop();
       await pipeline.stop();
       log.info({ spoolDepth: pipeline.spoolDepth() }, 'ingest stopped');
     },
     spoolDepth: () => pipeline.spoolDepth(),
     storageReachable: () => pipeline.storageReachable(),
-    connected: () => client?.connected ?? false,
+    connected: () => sub.connected(),
     pressure: () => pipeline.pressure(),
     onReadings: (l) => pipeline.intake.onReadings(l),
-    publish(topic, payload, opts) {
-      const c = client;
-      if (!c) return Promise.reject(new Error('ingest is not started'));
-      return new Promise((resolve, reject) => c.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())));
-    },
+    publish: (topic, payload, opts) => sub.publish(topic, payload, opts),
   };
 }

@@ -117,6 +117,19 @@ describe('intake: durable before acknowledged', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
   });
 
+  it('accepts the valid metrics of a partly valid message and keeps each bad one as a dead letter', async () => {
+    make();
+    let verdict: Verdict | undefined;
+    const payload = Buffer.from(JSON.stringify({ ts: Date.now(), seq: 9, metrics: { groundwater_level: 41.5, water_temperature: { value: 12, unit: 'furlongs' } } }));
+    intake.submit(TOPIC, payload, (v) => (verdict = v));
+    await turn();
+    expect(verdict).toMatchObject({ accepted: true });
+    expect(spool.take(10).map((s) => s.reading.metrics)).toEqual([{ groundwater_level: 41.5 }]);
+    const letters = deadLetters.list();
+    expect(letters.map((d) => d.code)).toEqual(['unit']);
+    expect(letters[0]?.reason).toContain('water_temperature');
+  });
+
   it('passes committed readings to listeners (the rules engine) after the commit', async () => {
     make();
     const got: number[] = [];

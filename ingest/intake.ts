@@ -73,9 +73,13 @@ export interface IntakeOptions {
 
 interface Entry {
   readings: Reading[] | undefined;
+  /** The whole message refused. */
   rejection: Rejection | undefined;
+  /** Metrics left out of an accepted message (partial acceptance), each kept as a dead letter. */
+  dropped: Rejection[];
   done: (v: Verdict) => void;
-  durable: boolean;
+  /** Its readings are in the spool (a batch retried after a failure does not write them twice). */
+  spooled: boolean;
 }
 
 /** Validates and durably keeps MQTT messages; see the module comment. */
@@ -102,8 +106,9 @@ export class Intake {
    * the dead letters. Never throws; while the spool is full `done` waits.
    */
   submit(topic: string, payload: Buffer, done: (v: Verdict) => void): void {
-    const v = this.validate(topic, payload);
-    const entry: Entry = Array.isArray(v) ? { readings: v, rejection: undefined, done, durable: false } : { readings: undefined, rejection: v, done, durable: false };
+    const dropped: Rejection[] = [];
+    const v = this.validate(topic, payload, dropped);
+    const entry: Entry = Array.isArray(v) ? { readings: v, rejection: undefined, dropped, done, spooled: false } : { readings: undefined, rejection: v, dropped: [], done, spooled: false };
     this.#queue.push(entry);
     if (!this.#scheduled && !this.#pressure) {
       this.#scheduled = true;
@@ -111,8 +116,12 @@ export class Intake {
     }
   }
 
-  /** Parses and checks a message without keeping it: its readings, or why it is refused. */
-  validate(topic: string, payload: Buffer): Reading[] | Rejection {
+  /**
+   * Parses and checks a message without keeping it: its readings, or why it is refused. A message
+   * whose readings are partly valid is accepted with its valid metrics; each metric left out is
+   * pushed to `dropped` (to be kept as a dead letter with its reason).
+   */
+  validate(topic: string, payload: Buffer, dropped: Rejection[] = []): Reading[] | Rejection {
     const receivedAt = this.#clock.now();
     const refuse = (code: RejectionCode, reason: string, hub?: string, sensor?: string): Rejection => ({ topic, code, reason, hub, sensor, receivedAt, payload });
     const t = parseTopic(topic);
@@ -121,8 +130,11 @@ export class Intake {
     if (!reg) return refuse('unregistered_sensor', `sensor "${t.sensor}" of hub "${t.hub}" is not registered`, t.hub, t.sensor);
     if (reg.domain !== t.domain) return refuse('topic_mismatch', `sensor "${t.sensor}" is registered for domain "${reg.domain}", not "${t.domain}"`, t.hub, t.sensor);
     const cfg = this.#o.config;
+    const partial: RejectionError[] = [];
     try {
-      return parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: receivedAt, maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind });
+      const readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: receivedAt, maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind, onMetricRejected: (e) => partial.push(e) });
+      for (const e of partial) dropped.push(refuse(e.code, e.message, t.hub, t.sensor));
+      return readings;
     } catch (e) {
       if (e instanceof RejectionError) return refuse(e.code, e.message, t.hub, t.sensor);
       return refuse('schema', `could not parse: ${(e as Error).message}`, t.hub, t.sensor);
@@ -166,18 +178,17 @@ export class Intake {
     const readings: Reading[] = [];
     const rejections: Rejection[] = [];
     for (const e of batch) {
-      if (e.durable) continue;
-      if (e.readings) for (const r of e.readings) readings.push(r);
-      else if (e.rejection) rejections.push(e.rejection);
+      if (e.readings && !e.spooled) for (const r of e.readings) readings.push(r);
+      if (e.rejection) rejections.push(e.rejection);
+      for (const d of e.dropped) rejections.push(d);
     }
     try {
       // One transaction for every reading of the batch; dead letters (rare) in their own store.
-      // A batch that failed is retried whole; `durable` keeps a half-committed batch from being
-      // written twice.
+      // A batch that failed is retried whole; `spooled` keeps its readings from being written
+      // twice when only the dead letters failed.
       if (readings.length) spool.append(readings);
-      for (const e of batch) if (e.readings) e.durable = true;
+      for (const e of batch) e.spooled = true;
       if (rejections.length) deadLetters.addMany(rejections);
-      for (const e of batch) e.durable = true;
     } catch (err) {
       this.#pause(err);
       return false;
@@ -191,6 +202,10 @@ export class Intake {
           const r = e.readings[0];
           if (r) metrics.readingsAccepted.inc({ hub: r.hub, domain: r.domain }, e.readings.length);
           e.done({ accepted: true, readings: e.readings });
+          for (const d of e.dropped) {
+            metrics.readingsRejected.inc({ code: d.code });
+            this.#o.onRejected?.(d);
+          }
         } else if (e.rejection) {
           metrics.readingsRejected.inc({ code: e.rejection.code });
           e.done({ accepted: false, ...e.rejection });

@@ -20,6 +20,9 @@ import { defaultPolicy, policyFromYaml, reading } from './testing.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2025, 4, 1, 12, 0);
+const DAY = 86_400_000;
+/** Household totals are per UTC day (the default policy's window). */
+const DAY0 = Math.floor(T0 / DAY) * DAY;
 const PERSONAL = ['Alice Smith', 'alice@example.org', '+44 20 7946 0958', 'H-0042', 'H-0043', exactCoordinate(51.50735, 4), exactCoordinate(-0.12776, 4)];
 
 let app: FastifyInstance;
@@ -36,7 +39,8 @@ beforeAll(async () => {
   policy = defaultPolicy();
   const clock = { t: T0 + 20 * MIN, now: () => clock.t };
   // Raw readings with personal data, through the boundary, into the store: what ingest does.
-  const b = createPrivacyBoundary({ policy: { current: () => policy }, clock });
+  // Noise drawn at 0 (the median of the Laplace distribution) so the total can be checked.
+  const b = createPrivacyBoundary({ policy: { current: () => policy }, clock, noiseUniform: () => 0.5 });
   const raw = [
     reading({ ts: T0 + MIN, location: { lat: 51.50735, lon: -0.12776 } }),
     reading({ domain: 'biodiversity', sensor: 'citizen-app', kind: 'citizen', ts: T0 + 2 * MIN, metrics: { count: 3 }, species: 'Turdus merula', location: { lat: 51.50735, lon: -0.12776 }, attributes: { observer_name: 'Alice Smith', observer_email: 'alice@example.org', observer_phone: '+44 20 7946 0958', note: 'Call Alice Smith on +44 20 7946 0958' } }),
@@ -47,7 +51,7 @@ beforeAll(async () => {
     const f = b.apply(r);
     if (f) out.push(f);
   }
-  clock.t += 2 * MIN; // nothing arrives for the grace period: the window closes
+  clock.t = DAY0 + DAY + 11 * MIN; // the day is over and nothing arrives for the grace period: the window closes
   out.push(...b.drain());
   const res = await store.write(out);
   expect(res.rejected).toEqual([]);
@@ -75,7 +79,7 @@ describe('GET /api/v1/privacy/policy', () => {
     const res = await app.inject({ url: '/api/v1/privacy/policy' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.version).toBe('default-2');
+    expect(body.version).toBe('default-3');
     expect(body.sections.map((s: { topic: string }) => s.topic)).toEqual(expect.arrayContaining(['Names and contact details', 'Household energy', 'Places', 'Sensitive species']));
     expect(body.policy.households).toMatchObject({ minHouseholds: 15, maxShare: 0.15 });
     expect(body.effective.energy.metrics.household_power).toBe('aggregate');
@@ -101,7 +105,7 @@ describe('public open data', () => {
     const res = await app.inject({ url: '/api/v1/public/readings/latest' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body.policy).toEqual({ version: 'default-2', explanation: '/api/v1/privacy/policy' });
+    expect(body.policy).toEqual({ version: 'default-3', explanation: '/api/v1/privacy/policy' });
     const by = Object.fromEntries(body.readings.map((r: { sensor: string; metric: string; value: number }) => [`${r.sensor}.${r.metric}`, r.value]));
     expect(by).toEqual({ 'well-1.groundwater_level': 12.5, 'citizen-app.count': 3, 'area-north.demand_power': 16 * 300 + 120 });
     expectNoPersonalData(res.body, PERSONAL, 'public latest');
@@ -109,9 +113,9 @@ describe('public open data', () => {
   });
 
   it('range: one metric of one sensor, and personal metrics are refused by name', async () => {
-    const ok = await app.inject({ url: `/api/v1/public/readings?sensor=area-north&metric=demand_power&from=${T0}&to=${T0 + 60 * MIN}` });
+    const ok = await app.inject({ url: `/api/v1/public/readings?sensor=area-north&metric=demand_power&from=${DAY0}&to=${T0 + 60 * MIN}` });
     expect(ok.statusCode).toBe(200);
-    expect(ok.json()).toMatchObject({ sensor: 'area-north', unit: 'W', points: [{ ts: T0, value: 4920 }], policy: { version: 'default-2' } });
+    expect(ok.json()).toMatchObject({ sensor: 'area-north', unit: 'W', points: [{ ts: DAY0, value: 4920 }], policy: { version: 'default-3' } });
     const personal = await app.inject({ url: `/api/v1/public/readings?sensor=meter-1&metric=household_power&from=${T0}&to=${T0 + 60 * MIN}` });
     expect(personal.statusCode).toBe(400);
     expect(personal.json()).toMatchObject({ code: 'API_ERR_VALIDATION', parameter: 'metric', message: expect.stringContaining('household_power is personal') });

@@ -12,7 +12,8 @@ import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { type ActionSink, type PrivacyAction, PrivacyError } from './errors.ts';
 import { type AggregatorStats, HouseholdAggregator } from './households.ts';
-import type { CompiledPolicy, PolicySource } from './policy.ts';
+import { NameBook } from './names.ts';
+import type { CompiledPolicy, FilterEnv, PolicySource } from './policy.ts';
 
 export interface PrivacyFilter {
   /** Version of the policy; carried by every record it produces. */
@@ -89,6 +90,8 @@ export interface PrivacyBoundary extends PrivacyFilter {
   /** The policy in force. */
   policy(): CompiledPolicy;
   stats(): AggregatorStats;
+  /** Every name the scrubber removes (learned observers and the name sources): for tests and audits. */
+  knownNames(): string[];
   /** Closes the aggregator's state file; open groups wait in it for the next start. Idempotent. */
   stop(): void;
 }
@@ -99,10 +102,17 @@ export interface PrivacyBoundaryOptions {
   policy: PolicySource;
   /** Directory of the aggregator's state (`privacy-households.db`); in memory when absent (tests only). */
   dataDir?: string;
-  /** `privacyActions{action}` are counted here. */
-  metrics?: Pick<PipelineMetrics, 'privacyActions'>;
+  /** `privacyActions{action}` (and `privacyScrubbed{kind}`, when given) are counted here. */
+  metrics?: Pick<PipelineMetrics, 'privacyActions'> & Partial<Pick<PipelineMetrics, 'privacyScrubbed'>>;
+  /**
+   * Names the scrubber removes besides the observers the boundary learns (account holders: see
+   * `registryAccountNames`). Read again every 30 s.
+   */
+  nameSources?: ReadonlyArray<() => Iterable<string>>;
   logger?: Logger;
   clock?: Clock;
+  /** Uniform numbers in (0, 1) for the household noise (default: the OS's secure random source). Tests only. */
+  noiseUniform?: () => number;
 }
 
 /**
@@ -119,8 +129,13 @@ export function createPrivacyBoundary(o: PrivacyBoundaryOptions): PrivacyBoundar
     ...(o.dataDir ? { dataDir: o.dataDir } : {}),
     clock,
     actions: count,
+    ...(o.noiseUniform ? { uniform: o.noiseUniform } : {}),
     onSuppressed: (i) => o.logger?.debug({ hub: i.hub, area: i.area, window: new Date(i.windowStart).toISOString(), reason: i.reason, households: i.households }, 'household group suppressed'),
   });
+  const names = new NameBook({ ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.nameSources ? { sources: o.nameSources } : {}), now: () => clock.now() });
+  const scrubbed = (kind: string, n: number): void => {
+    if (n > 0) o.metrics?.privacyScrubbed?.inc({ kind }, n);
+  };
   let stopped = false;
   // Groups opened under a policy with households rules are still decided after a reload drops them.
   let lastHouseholds = o.policy.current().households;
@@ -135,7 +150,11 @@ export function createPrivacyBoundary(o: PrivacyBoundaryOptions): PrivacyBoundar
     apply(r) {
       live();
       const p = o.policy.current();
-      const res = p.filter(r, count);
+      // An observer's name is known from now on: a note about them in any later reading loses it.
+      const observer = r.attributes?.observer_name;
+      if (typeof observer === 'string') names.learn(observer);
+      const env: FilterEnv = { names: names.matcher(), scrubbed };
+      const res = p.filter(r, count, env);
       if (res.type === 'record') return res.record;
       if (res.type === 'household') {
         // filter() only yields household outcomes for policies with a households section.
@@ -156,10 +175,12 @@ export function createPrivacyBoundary(o: PrivacyBoundaryOptions): PrivacyBoundar
       aggregator.ack(records);
     },
     stats: () => aggregator.stats(),
+    knownNames: () => names.names(),
     stop() {
       if (stopped) return;
       stopped = true;
       aggregator.close();
+      names.close();
     },
   };
 }

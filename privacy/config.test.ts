@@ -33,7 +33,7 @@ it('createPrivacy: default policy, a generated key under the data dir, a working
   const p = createPrivacy({ config: privacyConfigSchema.parse({}), dataDir, logger: silentLogger, metrics: createMetrics(), env: {} });
   p.start();
   try {
-    expect(p.watcher.current().version).toBe('default-2');
+    expect(p.watcher.current().version).toBe('default-3');
     expect(existsSync(join(dataDir, 'privacy-keys', 'hub.key'))).toBe(true);
     expect(p.boundary.apply(reading({ domain: 'energy', metrics: { battery_soc: 1 }, attributes: { household_id: 'H-1' } }))?.attributes?.household_id).toMatch(/^hub:/);
     expect(existsSync(join(dataDir, 'privacy-households.db'))).toBe(true);

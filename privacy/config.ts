@@ -9,6 +9,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { type PrivacyBoundary, createPrivacyBoundary } from './boundary.ts';
 import { type Keyring, createKeyring } from './keys.ts';
+import { registryAccountNames } from './names.ts';
 import { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema } from '../core/config.ts';
 
 export { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema };
@@ -34,7 +35,16 @@ export interface Privacy {
  *
  * @throws PrivacyError when the policy cannot be loaded (invalid, publishes a personal field, missing key)
  */
-export function createPrivacy(o: { config: PrivacyConfig; dataDir: string; logger: Logger; metrics?: Pick<PipelineMetrics, 'privacyActions'>; clock?: Clock; env?: NodeJS.ProcessEnv }): Privacy {
+export function createPrivacy(o: {
+  config: PrivacyConfig;
+  dataDir: string;
+  logger: Logger;
+  metrics?: Pick<PipelineMetrics, 'privacyActions'> & Partial<Pick<PipelineMetrics, 'privacyScrubbed'>>;
+  clock?: Clock;
+  env?: NodeJS.ProcessEnv;
+  /** More names for the scrubber (e.g. the API's token names); the registry's account names are always read. */
+  nameSources?: ReadonlyArray<() => Iterable<string>>;
+}): Privacy {
   const log = o.logger.child({ role: 'privacy' });
   const keyring = createKeyring({
     keys: o.config.keys,
@@ -46,7 +56,14 @@ export function createPrivacy(o: { config: PrivacyConfig; dataDir: string; logge
   const path = o.config.policyFile ?? DEFAULT_POLICY_PATH;
   const watcher = createPolicyWatcher({ path, keyring, logger: log, intervalMs: o.config.reloadIntervalMs || 2000 });
   log.info({ policy: path, version: watcher.current().version }, 'privacy policy in force');
-  const boundary = createPrivacyBoundary({ policy: watcher, dataDir: o.dataDir, logger: log, clock: o.clock ?? systemClock, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const boundary = createPrivacyBoundary({
+    policy: watcher,
+    dataDir: o.dataDir,
+    logger: log,
+    clock: o.clock ?? systemClock,
+    nameSources: [registryAccountNames(o.dataDir), ...(o.nameSources ?? [])],
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+  });
   return {
     keyring,
     watcher,

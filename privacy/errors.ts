@@ -42,7 +42,8 @@ export const PRIVACY_ACTIONS = {
   withheld: 'a whole record not published (counted by the forwarder, or a publisher refusing an unfiltered record)',
   aggregated: 'a household reading taken into its area and window group (never stored by itself)',
   late: 'a household reading for a group already closed, or older than the horizon (not counted in any group)',
-  emitted: 'an area and window group published (at least the minimum of households, none above the share limit)',
+  emitted: 'an area and window group published (at least the minimum of households, none above the share limit), with noise',
+  over_budget: "a household left out of a group's total because its privacy budget for the day was spent",
   suppressed: 'an area and window group not published (too few households, or one above the share limit)',
 } as const;
 

@@ -7,6 +7,7 @@ import { DOMAINS, type Domain } from '../core/ids.ts';
 import { VALUE_FILTERS } from './filters/all.ts';
 import { FREE_TEXT_ATTRIBUTES } from './filters/types.ts';
 import { describeDegrees } from './geo.ts';
+import { bestGuessProbability } from './households.ts';
 import type { CompiledPolicy, LocationRule, PolicyDocument } from './policy.ts';
 
 /** One section of the explanation. */
@@ -65,6 +66,7 @@ function locationCode(r: LocationRule): string {
 }
 
 function minutes(ms: number): string {
+  if (ms === 86_400_000) return 'day';
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour${ms === 3_600_000 ? '' : 's'}`;
   if (ms % 60_000 === 0) return `${ms / 60_000} minutes`;
   return `${ms / 1000} seconds`;
@@ -75,6 +77,19 @@ const DOMAIN_NAMES: Record<Domain, string> = { water: 'water', soil: 'soil', ene
 function list(items: string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+/** The household guarantee in plain words. */
+export function householdText(h: NonNullable<CompiledPolicy['households']>): string {
+  const per = minutes(h.windowMs);
+  const scale = Math.round(h.maxLoadW / h.epsilonPerWindow);
+  return [
+    `The electricity use of a single household is never stored or published. It is added up per neighbourhood area for each ${per === 'day' ? 'day (UTC)' : `period of ${per}`}, and random noise is added to every total before it is published (differential privacy, ε = ${h.epsilonPerDay} per household per day; each household's average counts at most ${h.maxLoadW} W; the noise is Laplace noise of scale ${scale} W).`,
+    `What this guarantees: someone who sees every published total, and even knows the meter readings of every other home, cannot tell which of two possible days a household had — whether its average use was some amount or up to ${h.maxLoadW} W more, or whether it took part at all — correctly more than ${pct(bestGuessProbability(h.epsilonPerDay))} of the time, where a blind guess gets 50%. Comparing totals of different periods or areas does not help: no household takes part in totals worth more than ε = ${h.epsilonPerDay} in one day (beyond that it is left out), and a published total is never revised.`,
+    `Under this, the 15/15 rule: a total is published only when at least ${h.minHouseholds} households contributed and none of them used more than ${pct(h.maxShare)} of it; otherwise nothing is published for that area and period. Whether a total is published at all is decided on the exact numbers and is not hidden by the noise. The noise makes small areas' totals rough: it is about ${scale} W either way, whatever the area's size.`,
+  ].join(' ');
 }
 
 /** Explains a compiled policy. */
@@ -107,7 +122,7 @@ export function explainPolicy(p: CompiledPolicy): PolicyExplanation {
       .replace(/\s*\(.*\)$/, '')
       .replace(/^Citizen /, '')
       .replace(/^./, (c) => c.toLowerCase());
-  const dropped = [...(byOp.get('drop') ?? [])];
+  const dropped = [...(byOp.get('drop') ?? [])].filter((k) => !FREE_TEXT_ATTRIBUTES.has(k));
   if (dropped.length) sections.push({ topic: 'Names and contact details', text: `These are removed before anything is stored for dashboards or published: ${list(dropped.map(describe))}.` });
   const pseud = [...(byOp.get('pseudonymise') ?? [])];
   if (pseud.length)
@@ -116,11 +131,15 @@ export function explainPolicy(p: CompiledPolicy): PolicyExplanation {
       text: `${list(pseud.map(describe)).replace(/^./, (c) => c.toUpperCase())} ${pseud.length > 1 ? 'are' : 'is'} replaced by a code computed with a secret key of the hub (key "${p.document.pseudonymKey}"). Records with the same code belong together, but the code cannot be turned back into the identifier, and all codes change when the hub changes its key.`,
     });
   const scrubbed = [...(byOp.get('scrub') ?? [])].filter((k) => FREE_TEXT_ATTRIBUTES.has(k));
+  const freeDropped = [...(byOp.get('drop') ?? [])].filter((k) => FREE_TEXT_ATTRIBUTES.has(k));
+  const freeText: string[] = [];
+  if (freeDropped.length) freeText.push(`Text people type (${list(freeDropped.map(describe))}) is not published: it stays with the hub's raw data.`);
   if (scrubbed.length)
-    sections.push({
-      topic: 'Free-text notes',
-      text: `${list(scrubbed.map(describe)).replace(/^./, (c) => c.toUpperCase())} ${scrubbed.length > 1 ? 'are' : 'is'} published only after web links, email addresses, phone numbers, precise coordinates and the sender's own name and contact details are removed.`,
-    });
+    freeText.push(
+      `${list(scrubbed.map(describe)).replace(/^./, (c) => c.toUpperCase())} ${scrubbed.length > 1 ? 'are' : 'is'} published only after street addresses, postcodes, coordinates in any notation, web links, email addresses, phone numbers, the names of everyone the hub knows and every word that looks like a name are removed.`,
+    );
+  freeText.push('Species names, and words a device sends such as an area or a firmware version, are published only when none of these is found in them.');
+  sections.push({ topic: 'Free text', text: freeText.join(' ') });
 
   // Households.
   const h = p.households;
@@ -128,7 +147,7 @@ export function explainPolicy(p: CompiledPolicy): PolicyExplanation {
   if (h) {
     sections.push({
       topic: 'Household energy',
-      text: `The electricity use of a single household is never stored or published. It is added up per neighbourhood area every ${minutes(h.windowMs)}. A total is published only when at least ${h.minHouseholds} households contributed and none of them used more than ${Math.round(h.maxShare * 100)}% of it; otherwise nothing is published for that area and period. Each reading counts in exactly one fixed area and period, and a published total is never revised, so comparing totals cannot reveal one household.`,
+      text: householdText(h),
     });
   }
   const droppedMetrics = personalMetrics.filter((m) => DOMAINS.every((d) => p.rules[d].metrics.get(m.name)?.op !== 'aggregate'));
@@ -147,8 +166,10 @@ export function explainPolicy(p: CompiledPolicy): PolicyExplanation {
     const t = locationText(p.rules[d].personalLocation);
     personalGroups.set(t, [...(personalGroups.get(t) ?? []), d]);
   }
+  const kinds = [...p.personalKinds];
+  const kindText = kinds.length ? `, and of every reading of a sensor of kind ${list(kinds).replace(/ and (?=[^ ]+$)/, ' or ')} whatever it carries,` : '';
   for (const [t, ds] of personalGroups)
-    places.push(`Locations at a home, and of observations sent by residents, are ${t}${personalGroups.size > 1 ? ` (${list(ds.map((d) => DOMAIN_NAMES[d]))})` : ''}.`);
+    places.push(`Locations at a home, of observations sent by residents${kindText} are ${t}${personalGroups.size > 1 ? ` (${list(ds.map((d) => DOMAIN_NAMES[d]))})` : ''}.`);
   sections.push({ topic: 'Places', text: places.join(' ') });
 
   if (p.sensitive && p.document.sensitiveTaxa) {

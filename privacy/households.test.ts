@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredReading } from '../storage/types.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import type { PrivacyAction } from './errors.ts';
-import { HOUSEHOLDS_DB, HouseholdAggregator, decideGroup } from './households.ts';
+import { HOUSEHOLDS_DB, HouseholdAggregator, bestGuessProbability, decideGroup, laplace } from './households.ts';
 import type { HouseholdRules } from './policy.ts';
 
 const MIN = 60_000;
@@ -17,6 +17,9 @@ const rules: HouseholdRules = {
   windowMs: W,
   minHouseholds: 15,
   maxShare: 0.15,
+  epsilonPerDay: 1,
+  epsilonPerWindow: W / 86_400_000,
+  maxLoadW: 10_000,
   graceMs: MIN,
   horizonMs: 7 * 86_400_000,
   outputMetric: 'demand_power',
@@ -32,7 +35,9 @@ afterEach(() => {
 function setup(dataDir?: string) {
   const clock = { t: T0, now: () => clock.t };
   const actions: PrivacyAction[] = [];
-  const agg = new HouseholdAggregator({ ...(dataDir ? { dataDir } : {}), clock, actions: (a, n = 1) => actions.push(...Array<PrivacyAction>(n).fill(a)) });
+  // The noise is drawn at 0 here (a uniform of 0.5 is the median of the Laplace distribution), so
+  // these tests check the arithmetic and the bookkeeping; the noise itself is tested below.
+  const agg = new HouseholdAggregator({ ...(dataDir ? { dataDir } : {}), clock, uniform: () => 0.5, actions: (a, n = 1) => actions.push(...Array<PrivacyAction>(n).fill(a)) });
   /** Each household sends one reading per 5 minutes of the window starting at `start`. */
   const feed = (area: string, households: Array<[id: string, watts: number]>, start = T0): void => {
     for (let t = start; t < start + W; t += 5 * MIN) for (const [id, w] of households) agg.add({ hub: 'demo', area, household: id, ts: t + 1234, value: w }, rules);
@@ -227,5 +232,162 @@ describe('household aggregator', () => {
     const bytes = Buffer.concat(files.map((f) => readFileSync(join(dir, f))));
     expect(bytes.length).toBeGreaterThan(0);
     expectNoPersonalData(bytes, ['alice@example.org', 'meter-H-000']);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Differential privacy: noise, budget, and what an attacker gets from the totals
+// ---------------------------------------------------------------------------
+
+const DAY = 86_400_000;
+const D0 = Date.UTC(2025, 4, 1); // a UTC day
+
+/** A small seeded generator (mulberry32) of uniforms in (0, 1): reproducible noise for the tests. */
+function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+}
+
+const dpRules = (windowsPerDay: number, epsilonPerDay: number, maxLoadW: number): HouseholdRules => ({
+  ...rules,
+  windowMs: DAY / windowsPerDay,
+  epsilonPerDay,
+  epsilonPerWindow: epsilonPerDay / windowsPerDay,
+  maxLoadW,
+});
+
+describe('differentially private totals', () => {
+  it('Laplace noise has the stated scale, from the secure source by default', () => {
+    const u = seededUniform(7);
+    const draws = Array.from({ length: 20_000 }, () => laplace(250, u));
+    const meanAbs = draws.reduce((a, x) => a + Math.abs(x), 0) / draws.length;
+    expect(meanAbs).toBeGreaterThan(240);
+    expect(meanAbs).toBeLessThan(260);
+    expect(Math.abs(draws.reduce((a, x) => a + x, 0) / draws.length)).toBeLessThan(10);
+    const secure = Array.from({ length: 1000 }, () => laplace(1));
+    expect(new Set(secure).size).toBe(1000);
+    expect(bestGuessProbability(1)).toBeCloseTo(0.7311, 4);
+  });
+
+  it('a published total is noisy, capped per household, drawn once and never drawn again', () => {
+    const clock = { t: D0, now: () => clock.t };
+    const agg = new HouseholdAggregator({ clock, actions: () => {} });
+    const r = dpRules(1, 1, 3000);
+    for (let i = 0; i < 15; i++) agg.add({ hub: 'demo', area: 'n', household: `H-${i}`, ts: D0 + 3600_000, value: i === 0 ? 4000 : 500 }, { ...r, maxShare: 0.5 });
+    clock.t = D0 + DAY + 2 * MIN;
+    const [first] = agg.drain(clock.t, { ...r, maxShare: 0.5 }, 'p');
+    const total = first!.metrics.demand_power!;
+    // 14 × 500 + 3000 (the 4000 W household counts as 3000 W) = 10 000, plus noise of scale 3000.
+    expect(total).not.toBe(10_000);
+    expect(Number.isInteger(total) && total >= 0).toBe(true);
+    expect(agg.drain(clock.t + DAY, { ...r, maxShare: 0.5 }, 'p')[0]?.metrics.demand_power).toBe(total);
+  });
+
+  it('enforces the budget: a meter reporting two areas in one day pays twice and is left out of the second total', () => {
+    const clock = { t: D0, now: () => clock.t };
+    const actions: PrivacyAction[] = [];
+    const agg = new HouseholdAggregator({ clock, uniform: () => 0.5, actions: (a) => actions.push(a) });
+    const r = dpRules(1, 1, 3000);
+    for (const area of ['a-north', 'b-south']) for (let i = 0; i < 15; i++) agg.add({ hub: 'demo', area, household: `${area}-${i}`, ts: D0 + MIN, value: 400 }, r);
+    // The target reports in both areas (overlapping areas): 15 + 1 households in each group.
+    for (const area of ['a-north', 'b-south']) agg.add({ hub: 'demo', area, household: 'TARGET', ts: D0 + MIN, value: 1000 }, r);
+    clock.t = D0 + DAY + 2 * MIN;
+    const out = agg.drain(clock.t, r, 'p');
+    expect(Object.fromEntries(out.map((x) => [x.sensor, x.metrics.demand_power]))).toEqual({ 'area-a-north': 15 * 400 + 1000, 'area-b-south': 15 * 400 });
+    expect(actions.filter((a) => a === 'over_budget')).toHaveLength(1);
+    expect(agg.stats().overBudget).toBe(1);
+  });
+
+  it('property: for any day of windows with households joining and leaving, and a meter in two areas, an attacker who knows every other home and sees every total tells two days of one household apart no better than the stated bound', () => {
+    const TRIALS = 160;
+    fc.assert(
+      fc.property(
+        fc.record({
+          windowsPerDay: fc.constantFrom(1, 2, 4, 8),
+          epsilonPerDay: fc.double({ min: 0.3, max: 2, noNaN: true }),
+          maxLoadW: fc.integer({ min: 1000, max: 4000 }),
+          others: fc.integer({ min: 16, max: 24 }),
+          twoAreas: fc.boolean(),
+          seed: fc.integer(),
+          // Which windows each household (index 0 = the target) reports in: joining, leaving, gaps.
+          presence: fc.array(fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), { minLength: 25, maxLength: 25 }),
+        }),
+        ({ windowsPerDay, epsilonPerDay, maxLoadW, others, twoAreas, seed, presence }) => {
+          const r = dpRules(windowsPerDay, epsilonPerDay, maxLoadW);
+          const u = seededUniform(seed);
+          // Other homes' loads are high enough that the target is never above 15% in either world:
+          // the 15/15 decision is then the same in both, and only the noise stands between them.
+          const load = (h: number, w: number): number => maxLoadW * (1 + ((h * 7 + w * 3) % 5) / 10);
+          const areas = twoAreas ? ['north', 'south'] : ['north'];
+          const present = (h: number, w: number): boolean => h === 0 || presence[h]![w % 8]! || presence[h]![(w + 3) % 8]!;
+          // Some windows publish (15 or more homes report), others not: the test needs at least one.
+          const publishable = Array.from({ length: windowsPerDay }, (_, w) => Array.from({ length: others }, (_, i) => present(i + 1, w)).filter(Boolean).length + 1 >= 15);
+          fc.pre(publishable.some(Boolean));
+          let correct = 0;
+          for (let trial = 0; trial < TRIALS; trial++) {
+            const worldB = u() < 0.5; // A: the target used 0 W all day; B: maxLoadW all day
+            const clock = { t: D0, now: () => clock.t };
+            const agg = new HouseholdAggregator({ clock, uniform: u, actions: () => {} });
+            for (let w = 0; w < windowsPerDay; w++) {
+              const ts = D0 + w * r.windowMs + MIN;
+              for (const area of areas) {
+                for (let h = 1; h <= others; h++) if (present(h, w)) agg.add({ hub: 'demo', area, household: `${area}-${h}`, ts, value: load(h, w) }, r);
+                if (present(0, w)) agg.add({ hub: 'demo', area, household: 'TARGET', ts, value: worldB ? maxLoadW : 0 }, r);
+              }
+            }
+            clock.t = D0 + DAY + 2 * MIN;
+            const published = agg.drain(clock.t, r, 'p');
+            agg.close();
+            // The attacker knows every other home's load and which totals the target paid for
+            // (the mechanism is public; inclusion does not depend on the load), and runs the
+            // likelihood-ratio test of the two days on the residuals.
+            let spent = 0;
+            let llr = 0;
+            const b = maxLoadW / r.epsilonPerWindow;
+            for (const rec of published.sort((x, y) => x.ts - y.ts || x.sensor.localeCompare(y.sensor))) {
+              const w = Math.round((rec.ts - D0) / r.windowMs);
+              const area = rec.sensor.replace('area-', '');
+              if (spent + r.epsilonPerWindow > epsilonPerDay + 1e-9) continue;
+              spent += r.epsilonPerWindow;
+              let known = 0;
+              for (let h = 1; h <= others; h++) if (present(h, w)) known += Math.min(load(h, w), maxLoadW);
+              void area;
+              const residual = rec.metrics.demand_power! - known;
+              llr += (Math.abs(residual) - Math.abs(residual - maxLoadW)) / b;
+            }
+            if (llr > 0 === worldB) correct++;
+          }
+          const bound = bestGuessProbability(epsilonPerDay);
+          const slack = 3 * Math.sqrt((bound * (1 - bound)) / TRIALS) + 0.02;
+          if (process.env.STEWARD_DP_DEBUG) console.log(JSON.stringify({ windowsPerDay, epsilonPerDay, twoAreas, publishable: publishable.filter(Boolean).length, rate: correct / TRIALS, bound }));
+          expect(correct / TRIALS).toBeLessThanOrEqual(bound + slack);
+        },
+      ),
+      { numRuns: 6 },
+    );
+  }, 120_000);
+
+  it('the attacker above is a real one: without the noise it is always right', () => {
+    const r = dpRules(4, 1, 2000);
+    let correct = 0;
+    for (const worldB of [false, true, false, true]) {
+      const clock = { t: D0, now: () => clock.t };
+      const agg = new HouseholdAggregator({ clock, uniform: () => 0.5, actions: () => {} });
+      for (let w = 0; w < 4; w++) {
+        for (let h = 1; h <= 15; h++) agg.add({ hub: 'demo', area: 'north', household: `h-${h}`, ts: D0 + w * r.windowMs + MIN, value: 2000 }, r);
+        agg.add({ hub: 'demo', area: 'north', household: 'TARGET', ts: D0 + w * r.windowMs + MIN, value: worldB ? 2000 : 0 }, r);
+      }
+      clock.t = D0 + DAY + 2 * MIN;
+      const residual = agg.drain(clock.t, r, 'p').reduce((a, rec) => a + rec.metrics.demand_power! - 15 * 2000, 0);
+      if (residual > 4 * 1000 === worldB) correct++;
+      agg.close();
+    }
+    expect(correct).toBe(4);
   });
 });

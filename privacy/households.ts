@@ -1,14 +1,26 @@
 /**
- * Household energy under the 15/15 rule. A household's load is never stored or published by
- * itself: each reading joins the group of its area and window (fixed, epoch-aligned,
- * non-overlapping), and when the window closes the group's total is published only if at least
- * `minHouseholds` households contributed and none of them carried more than `maxShare` of the
- * load; otherwise the group is suppressed (counted).
+ * Household energy: differentially private area totals over the 15/15 floor. A household's load
+ * is never stored or published by itself: each reading joins the group of its area and window
+ * (fixed, epoch-aligned, non-overlapping). When the window closes:
  *
- * Differencing: every reading belongs to exactly one group, and a group is decided once and for
- * all (a reading arriving after its group closed is refused as late, also after a restart). So no
- * two published totals ever differ by one household's readings, and nothing answers arbitrary
- * subsets.
+ * 1. households whose privacy budget for the UTC day cannot pay for one more total are left out
+ *    (the budget: `epsilonPerDay`; one total costs `epsilonPerWindow` = epsilonPerDay × window / day);
+ * 2. the 15/15 floor: at least `minHouseholds` households, none above `maxShare` of the load, or
+ *    the group is suppressed (counted);
+ * 3. each household's mean load is capped at `maxLoadW`, the capped loads are summed, Laplace
+ *    noise of scale maxLoadW / epsilonPerWindow is added (drawn once, from the OS's secure random
+ *    source), and the result is rounded to whole watts and floored at 0. Every household taking
+ *    part is charged `epsilonPerWindow` in its budget of that day.
+ *
+ * So the totals published in a day are epsilonPerDay-differentially private for every household
+ * (sequential composition; the cap is the sensitivity): differencing windows, overlapping areas
+ * (a meter reporting two areas pays twice from one budget) or subtracting one's own meters does
+ * not isolate one household beyond that bound. What the noise does not cover: whether a total is
+ * published at all (the 15/15 decision uses exact counts and shares).
+ *
+ * A group is decided once and for all (a reading arriving after its group closed is refused as
+ * late, also after a restart), and its noisy total never changes: asking again does not give a
+ * fresh draw to average.
  *
  * State is durable (SQLite `privacy-households.db` under the data dir, WAL): the spool deletes a
  * household reading once it has been handed over here, so the open groups must survive a crash.
@@ -28,6 +40,32 @@ export const HOUSEHOLDS_DB = 'privacy-households.db';
 
 /** Why a group was not published. */
 export type SuppressionReason = 'too_few_households' | 'dominant_household';
+
+const DAY_MS = 86_400_000;
+
+/** A uniform number in (0, 1) from the OS's secure random source (48 bits). */
+export function secureUniform(): number {
+  const b = randomBytes(6);
+  return (b.readUIntBE(0, 6) + 0.5) / 2 ** 48;
+}
+
+/**
+ * One draw of Laplace noise of scale `b` (density exp(-|x|/b) / 2b), by inverting its CDF.
+ * @param uniform - a uniform number in (0, 1)
+ */
+export function laplace(b: number, uniform: () => number = secureUniform): number {
+  const u = uniform() - 0.5;
+  return -b * Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
+}
+
+/**
+ * The guarantee in numbers: with ε per household per day, anyone who sees every published total —
+ * and knows everything else, including every other home's meter — tells apart two possible days of
+ * one household (whose mean loads differ by up to `maxLoadW`) correctly at most this often.
+ */
+export function bestGuessProbability(epsilon: number): number {
+  return Math.exp(epsilon) / (1 + Math.exp(epsilon));
+}
 
 /** The decision for one group. */
 export interface GroupDecision {
@@ -62,6 +100,8 @@ export interface AggregatorStats {
   /** Emitted groups not yet acknowledged as stored. */
   pending: number;
   late: number;
+  /** Household contributions left out of a total because their day's budget was spent. */
+  overBudget: number;
 }
 
 export interface HouseholdAggregatorOptions {
@@ -69,6 +109,8 @@ export interface HouseholdAggregatorOptions {
   dataDir?: string;
   clock: Clock;
   actions: ActionSink;
+  /** Uniform numbers in (0, 1) for the noise (default: the OS's secure random source). Tests only. */
+  uniform?: () => number;
   /** Told about each suppressed group (area, window, reason; never a household). */
   onSuppressed?: (info: { hub: string; area: string; windowStart: number; reason: SuppressionReason; households: number }) => void;
 }
@@ -89,6 +131,7 @@ export class HouseholdAggregator {
   readonly #st: Record<string, Database.Statement>;
   readonly #add: (c: HouseholdContribution, household: string, windowMs: number, windowStart: number, now: number, mark: number) => void;
   #late = 0;
+  #overBudget = 0;
   #emitted = 0;
   #suppressed = 0;
   #closed = false;
@@ -110,6 +153,7 @@ export class HouseholdAggregator {
         PRIMARY KEY (hub, area, window_ms, window_start)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS groups_pending ON groups (acked, state, window_start);
       CREATE INDEX IF NOT EXISTS groups_out ON groups (out_key);
+      CREATE TABLE IF NOT EXISTS budget (household TEXT NOT NULL, day INTEGER NOT NULL, spent REAL NOT NULL, PRIMARY KEY (household, day)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS contributions (
         hub TEXT NOT NULL, area TEXT NOT NULL, window_ms INTEGER NOT NULL, window_start INTEGER NOT NULL,
         household TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
@@ -145,6 +189,9 @@ export class HouseholdAggregator {
       pending: this.#db.prepare(`SELECT output FROM groups WHERE acked = 0 AND state = 'emitted' ORDER BY window_start, hub, area LIMIT ?`),
       ack: this.#db.prepare(`UPDATE groups SET acked = 1 WHERE out_key = ? AND state = 'emitted'`),
       prune: this.#db.prepare(`DELETE FROM groups WHERE hub = ? AND window_start + window_ms < ? AND state != 'open' AND (state = 'suppressed' OR acked = 1)`),
+      spent: this.#db.prepare('SELECT spent FROM budget WHERE household = ? AND day = ?'),
+      charge: this.#db.prepare('INSERT INTO budget (household, day, spent) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET spent = spent + excluded.spent'),
+      pruneBudget: this.#db.prepare('DELETE FROM budget WHERE day < ?'),
       counts: this.#db.prepare(`SELECT SUM(state = 'open') AS open, SUM(state = 'emitted' AND acked = 0) AS pending FROM groups`),
     };
     this.#add = this.#db.transaction((c: HouseholdContribution, household: string, windowMs: number, windowStart: number, now: number, mark: number) => {
@@ -202,15 +249,39 @@ export class HouseholdAggregator {
         for (const g of due) this.#decide(g, rules, version);
       })();
     }
-    for (const [hub, mark] of this.#watermarks) this.#st.prune!.run(hub, mark - rules.horizonMs);
+    let oldest = Infinity;
+    for (const [hub, mark] of this.#watermarks) {
+      this.#st.prune!.run(hub, mark - rules.horizonMs);
+      oldest = Math.min(oldest, mark - rules.horizonMs);
+    }
+    // Budgets are kept as long as a reading of their day could still be accepted.
+    if (Number.isFinite(oldest)) this.#st.pruneBudget!.run(Math.floor(oldest / DAY_MS) - 1);
     return (this.#st.pending!.all(limit) as Array<{ output: string }>).map((r) => JSON.parse(r.output) as StoredReading);
   }
 
   #decide(g: GroupRow, rules: HouseholdRules, version: string): void {
-    const loads = (this.#st.loads!.all(g.hub, g.area, g.window_ms, g.window_start) as Array<{ load: number }>).map((r) => r.load);
-    const d = decideGroup(loads, rules);
+    const rows = this.#st.loads!.all(g.hub, g.area, g.window_ms, g.window_start) as Array<{ household: string; load: number }>;
+    // 1. Only households with budget left for this total take part.
+    const day = Math.floor(g.window_start / DAY_MS);
+    const cost = rules.epsilonPerWindow;
+    const members = rows.filter((r) => {
+      const spent = (this.#st.spent!.get(r.household, day) as { spent: number } | undefined)?.spent ?? 0;
+      if (spent + cost <= rules.epsilonPerDay + 1e-9) return true;
+      this.#overBudget++;
+      this.#o.actions('over_budget');
+      return false;
+    });
+    // 2. The 15/15 floor.
+    const d = decideGroup(
+      members.map((r) => r.load),
+      rules,
+    );
     const key = [g.hub, g.area, g.window_ms, g.window_start] as const;
     if (d.publish) {
+      // 3. Capped loads, Laplace noise, whole watts, never negative; each member pays for it.
+      const capped = members.reduce((a, r) => a + Math.min(Math.max(r.load, 0), rules.maxLoadW), 0);
+      const noisy = Math.max(0, Math.round(capped + laplace(rules.maxLoadW / cost, this.#o.uniform)));
+      for (const r of members) this.#st.charge!.run(r.household, day, cost);
       const sensor = rules.sensorPrefix + g.area;
       const record: StoredReading = {
         hub: g.hub,
@@ -220,8 +291,8 @@ export class HouseholdAggregator {
         kind: rules.kind,
         ts: g.window_start,
         seq: Math.floor(g.window_start / g.window_ms),
-        // Whole watts: a total, not a fingerprint.
-        metrics: { [rules.outputMetric]: Math.round(d.total) },
+        // Noisy, whole watts: a total, not a fingerprint.
+        metrics: { [rules.outputMetric]: noisy },
         attributes: { area: g.area },
         policy: version,
       };
@@ -249,7 +320,7 @@ export class HouseholdAggregator {
   stats(): AggregatorStats {
     this.#check();
     const c = this.#st.counts!.get() as { open: number | null; pending: number | null };
-    return { open: c.open ?? 0, pending: c.pending ?? 0, emitted: this.#emitted, suppressed: this.#suppressed, late: this.#late };
+    return { open: c.open ?? 0, pending: c.pending ?? 0, emitted: this.#emitted, suppressed: this.#suppressed, late: this.#late, overBudget: this.#overBudget };
   }
 
   /** Closes the state file. Open groups stay in it for the next start (nothing is lost, nothing emitted early). */

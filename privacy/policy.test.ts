@@ -37,9 +37,10 @@ function isCellCentre(v: number, step: number): boolean {
 describe('policy files', () => {
   it('the shipped default policy loads, with the version every record carries', () => {
     const p = defaultPolicy();
-    expect(p.version).toBe('default-2');
-    expect(p.households).toMatchObject({ minHouseholds: 15, maxShare: 0.15, windowMs: 15 * 60_000 });
-    expect(record(p, reading()).policy).toBe('default-2');
+    expect(p.version).toBe('default-3');
+    expect(p.households).toMatchObject({ minHouseholds: 15, maxShare: 0.15, windowMs: 86_400_000, epsilonPerDay: 1, epsilonPerWindow: 1, maxLoadW: 3000 });
+    expect(p.personalKinds).toEqual(new Set(['citizen-observation', 'household-meter']));
+    expect(record(p, reading()).policy).toBe('default-3');
   });
 
   const files = readdirSync(TESTDATA).sort();
@@ -126,7 +127,7 @@ describe('filtering one reading (default policy)', () => {
       metrics: { groundwater_level: 12.5 },
       location: { lat: 51.505, lon: -0.125 },
       attributes: { firmware: '1.2', battery_v: 3.7 },
-      policy: 'default-2',
+      policy: 'default-3',
     });
   });
 
@@ -146,9 +147,54 @@ describe('filtering one reading (default policy)', () => {
     expect(out.type).toBe('record');
     const rec = (out as { record: Record<string, unknown> }).record;
     expect(rec.location).toEqual({ lat: 51.55, lon: -0.15 });
-    expect(rec.attributes).toEqual({ method: 'visual', note: expect.stringContaining('Two blackbirds.') });
-    expectNoPersonalData(rec, ['Alice Smith', 'alice@example.org', '7946 0958', 'Alice', '51.507', '-0.127'], 'citizen record');
-    expect(actions).toEqual(expect.arrayContaining(['dropped', 'dropped', 'dropped', 'scrubbed', 'coarsened']));
+    // Free text is not published by default: the note is dropped with the observer's details.
+    expect(rec.attributes).toEqual({ method: 'visual' });
+    expectNoPersonalData(rec, ['Alice Smith', 'alice@example.org', '7946 0958', 'Alice', '51.507', '-0.127', 'blackbirds'], 'citizen record');
+    expect(actions).toEqual(expect.arrayContaining(['dropped', 'dropped', 'dropped', 'dropped', 'coarsened']));
+    // A policy that opts the note in publishes it scrubbed.
+    const optIn = policyFromYaml('version: notes-1\nattributes: { note: scrub }');
+    const scrubbed = record(optIn, reading({ domain: 'biodiversity', metrics: { count: 2 }, species: 'Turdus merula', attributes: { observer_name: 'Alice Smith', note: 'Two blackbirds. Mail alice@example.org or ring 020 7946 0958. Alice' } }));
+    expect(scrubbed.attributes).toEqual({ note: 'Two blackbirds. Mail [email removed] or ring [phone removed]. [name removed]' });
+  });
+
+  it('a citizen observation or a household meter is personal by its kind, whatever attributes it carries', () => {
+    for (const kind of ['citizen-observation', 'household-meter']) {
+      const domain = kind === 'household-meter' ? 'energy' : 'biodiversity';
+      const metrics: Record<string, number> = kind === 'household-meter' ? { demand_power: 500 } : { count: 1 };
+      const r = record(p, reading({ domain, kind, metrics, ...(domain === 'biodiversity' ? { species: 'Turdus merula' } : {}), location: { lat: 48.85661, lon: 2.35222 } }));
+      expect(r.location, kind).toEqual({ lat: 48.85, lon: 2.35 });
+    }
+    expect(record(p, reading({ domain: 'biodiversity', kind: 'acoustic-monitor', metrics: { count: 1 }, species: 'Turdus merula', location: { lat: 48.85661, lon: 2.35222 } })).location).toEqual({ lat: 48.855, lon: 2.355 });
+  });
+
+  it('a household area that is an address, a postcode or coordinates cannot name a group; device strings with personal details are dropped', () => {
+    for (const area of ['12 Mill Lane', 'OX4 1AB', '51.7534, -1.2577']) {
+      expect(() => p.filter(reading({ domain: 'energy', metrics: { household_power: 400 }, attributes: { household_id: 'H-1', area } }), () => {}), area).toThrow(expect.objectContaining({ code: 'PRIVACY_ERR_UNFILTERABLE' }));
+    }
+    expect(record(p, reading({ attributes: { firmware: '1.4.2', method: 'visual' } })).attributes).toEqual({ firmware: '1.4.2', method: 'visual' });
+    expect(record(p, reading({ attributes: { firmware: 'flat 3 22 high street', area: 'SW1A 1AA' } })).attributes).toBeUndefined();
+  });
+
+  it('property: a reading of a personal kind lands on the personal grid whatever it carries', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('citizen-observation', 'household-meter'),
+        fc.double({ min: -89.99, max: 89.99, noNaN: true }),
+        fc.double({ min: -179.99, max: 179.99, noNaN: true }),
+        fc.record({ method: fc.constantFrom('visual', 'acoustic'), firmware: fc.constantFrom('1.0', '2.3.1'), battery_v: fc.double({ min: 2, max: 5, noNaN: true }), at_home: fc.boolean() }, { requiredKeys: [] }),
+        (kind, lat, lon, attributes) => {
+          const domain = kind === 'household-meter' ? 'energy' : 'biodiversity';
+          const metrics: Record<string, number> = domain === 'energy' ? { demand_power: 500 } : { count: 1 };
+          const r = record(p, reading({ domain, kind, metrics, ...(domain === 'biodiversity' ? { species: 'Turdus merula' } : {}), location: { lat, lon }, attributes }));
+          for (const v of [r.location!.lat, r.location!.lon]) expect(Math.abs(Math.round((v - 0.05) * 10) - (v - 0.05) * 10)).toBeLessThan(1e-6);
+        },
+      ),
+    );
+  });
+
+  it('species text loses addresses, coordinates, contacts and known names, and keeps common names', () => {
+    expect(record(p, reading({ domain: 'biodiversity', metrics: { count: 1 }, species: 'Eurasian Blackbird, 12 Mill Lane; seen at 51°45′12″N' })).species).toBe('Eurasian Blackbird, [address removed]; seen at [location removed]');
+    expect(record(p, reading({ domain: 'biodiversity', metrics: { count: 1 }, species: 'Turdus merula' })).species).toBe('Turdus merula');
   });
 
   it('anything at a home is coarsened to 0.1°', () => {
@@ -286,7 +332,7 @@ describe('properties', () => {
             expect(Math.abs(v - raw)).toBeLessThanOrEqual(step + 1e-9);
           }
         }
-        expect(rec.policy).toBe('default-2');
+        expect(rec.policy).toBe('default-3');
       }),
       { numRuns: 1500 },
     );
@@ -312,7 +358,7 @@ describe('properties', () => {
 
   it('pseudonyms are stable under one key and change when the policy rotates to another key', () => {
     const base = readFileSync(new URL('./policies/default.yaml', import.meta.url), 'utf8');
-    const rotated = policyFromYaml(base.replace('pseudonymKey: hub', 'pseudonymKey: hub2').replace('version: default-2', 'version: default-3'));
+    const rotated = policyFromYaml(base.replace('pseudonymKey: hub', 'pseudonymKey: hub2').replace('version: default-3', 'version: default-3'));
     const again = defaultPolicy(testKeyring());
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40 }), (hid) => {

@@ -19,7 +19,7 @@ import { VALUE_FILTERS } from './filters/all.ts';
 import { type CompileContext, type CompiledValueFilter, type FieldInfo, FREE_TEXT_ATTRIBUTES, type ValueType } from './filters/types.ts';
 import { type LatLon, geohashCellSize, snapToGeohashCell, snapToGridCell } from './geo.ts';
 import { KEY_ID_PATTERN, type Keyring } from './keys.ts';
-import { scrubText } from './scrub.ts';
+import { type NameMatcher, type ScrubKind, scrubText } from './scrub.ts';
 
 /** The policy shipped with Steward. */
 export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('./policies/default.yaml', import.meta.url));
@@ -114,10 +114,22 @@ export const policySchema = z.strictObject({
   households: z
     .strictObject({
       metric: z.string().default('household_power'),
-      window: durationSchema.default('15m'),
+      /** Length of the fixed windows totals are published for; must divide a day (1d, 12h, 1h, 15m…). */
+      window: durationSchema.default('1d'),
       minHouseholds: z.number().int().min(3).max(1_000_000).default(15),
       /** Largest share of the group's load one household may have, 0–0.5 (0.15 = 15%). */
       maxShare: z.number().gt(0).max(0.5).default(0.15),
+      /**
+       * Differential privacy of the published totals (privacy/README.md): each household's load in a
+       * window is capped at `maxLoadW`, each total gets Laplace noise of scale maxLoadW / ε per
+       * window, and no household takes part in totals worth more than `epsilonPerDay` in a UTC day.
+       */
+      noise: z
+        .strictObject({
+          epsilonPerDay: z.number().gt(0).max(10).default(1),
+          maxLoadW: z.number().positive().max(1e6).default(3000),
+        })
+        .prefault({}),
       /** How long after a window ends its group waits for late readings. */
       grace: durationSchema.default('1m'),
       /** Readings older than this behind the newest are refused as late. */
@@ -161,6 +173,12 @@ export interface HouseholdRules {
   windowMs: number;
   minHouseholds: number;
   maxShare: number;
+  /** Privacy budget of one household per UTC day (ε). */
+  epsilonPerDay: number;
+  /** ε spent by one published total: epsilonPerDay × window / day. */
+  epsilonPerWindow: number;
+  /** One household's mean load counts at most this much in a total (the sensitivity), W. */
+  maxLoadW: number;
   graceMs: number;
   horizonMs: number;
   outputMetric: string;
@@ -199,7 +217,15 @@ export interface CompiledPolicy {
    * Filters one reading.
    * @throws PrivacyError `PRIVACY_ERR_UNFILTERABLE` when the reading has something the policy cannot place
    */
-  filter(r: Reading, actions: ActionSink): FilterOutcome;
+  filter(r: Reading, actions: ActionSink, env?: FilterEnv): FilterOutcome;
+}
+
+/** What the boundary gives the policy besides the reading: the names it knows, where scrubbing is counted. */
+export interface FilterEnv {
+  /** Every name the hub knows (observers seen so far, account holders). */
+  names?: NameMatcher;
+  /** Told what the scrubber removed, by kind. */
+  scrubbed?: (kind: ScrubKind, n: number) => void;
 }
 
 /** Anything that hands out the policy in force (a fixed policy, or a watcher that reloads it). */
@@ -347,11 +373,15 @@ export function compilePolicy(doc: PolicyDocument, opts: CompileOptions): Compil
     else if (m && out.domain !== m.domain) invalid('households.output.metric', `${out.name} is a ${out.domain} metric; ${m.name} is ${m.domain}`);
     const windowMs = durationMs(h.window);
     if (windowMs < 60_000) personal('households.window', `${h.window} is shorter than 1 minute; household windows must be at least 1m`);
+    else if (86_400_000 % windowMs !== 0) invalid('households.window', `${h.window} does not divide a day; use e.g. 1d, 12h, 6h, 1h or 15m (the privacy budget is per day)`);
     households = {
       metric: h.metric,
       windowMs,
       minHouseholds: h.minHouseholds,
       maxShare: h.maxShare,
+      epsilonPerDay: h.noise.epsilonPerDay,
+      epsilonPerWindow: (h.noise.epsilonPerDay * windowMs) / 86_400_000,
+      maxLoadW: h.noise.maxLoadW,
       graceMs: durationMs(h.grace),
       horizonMs: durationMs(h.horizon),
       outputMetric: h.output.metric,
@@ -476,7 +506,7 @@ export function compilePolicy(doc: PolicyDocument, opts: CompileOptions): Compil
     households,
     sensitive,
     personalKinds,
-    filter: (r, actions) => filterReading(policy, r, actions),
+    filter: (r, actions, env) => filterReading(policy, r, actions, env ?? {}),
   };
   return Object.freeze(policy);
 }
@@ -530,7 +560,12 @@ function applyLocation(rule: LocationRule, loc: LatLon): LatLon | undefined {
   }
 }
 
-function filterReading(policy: CompiledPolicy, r: Reading, actions: ActionSink): FilterOutcome {
+function countScrubbed(env: FilterEnv, byKind: Partial<Record<ScrubKind, number>> | undefined): void {
+  if (!byKind || !env.scrubbed) return;
+  for (const [k, n] of Object.entries(byKind)) if (n) env.scrubbed(k as ScrubKind, n);
+}
+
+function filterReading(policy: CompiledPolicy, r: Reading, actions: ActionSink, env: FilterEnv): FilterOutcome {
   if (!isDomain(r.domain)) unfilterable(`unknown domain ${JSON.stringify(String(r.domain).slice(0, 40))}`);
   const rules = policy.rules[r.domain];
   if (r.metrics === null || typeof r.metrics !== 'object') unfilterable('reading has no metrics object');
@@ -574,6 +609,12 @@ function filterReading(policy: CompiledPolicy, r: Reading, actions: ActionSink):
     const area = attrs.area;
     if (typeof household !== 'string' || household.trim() === '') unfilterable(`a ${h.metric} reading needs attributes.household_id`);
     if (typeof area !== 'string') unfilterable(`a ${h.metric} reading needs attributes.area`);
+    // The area names a published series: it must be a neighbourhood, not an address or a name.
+    const areaCheck = scrubText(area, [household], env.names ? { names: env.names } : {});
+    if (areaCheck.removed > 0) {
+      countScrubbed(env, areaCheck.byKind);
+      unfilterable('attributes.area holds personal details (an address, a postcode, coordinates or a name): it cannot name a published group');
+    }
     const slug = areaSlug(area, 64 - h.sensorPrefix.length);
     if (!slug || !ID_PATTERN.test(h.sensorPrefix + slug)) unfilterable('attributes.area has no letters or digits to name its group');
     if (!Number.isSafeInteger(r.ts)) unfilterable('ts must be integer epoch ms');
@@ -598,9 +639,10 @@ function filterReading(policy: CompiledPolicy, r: Reading, actions: ActionSink):
   let sensitive = false;
   if (r.species !== undefined) {
     if (typeof r.species !== 'string') unfilterable('species must be a string');
-    const s = scrubText(r.species, personalValues);
+    const s = scrubText(r.species, personalValues, env.names ? { names: env.names } : {});
     out.species = s.text;
     if (s.removed) actions('scrubbed');
+    countScrubbed(env, s.byKind);
     sensitive = policy.sensitive !== undefined && isSensitiveTaxon(r.species, policy.sensitive.species);
   }
 
@@ -621,8 +663,9 @@ function filterReading(policy: CompiledPolicy, r: Reading, actions: ActionSink):
   const outAttrs: Record<string, string | number | boolean> = {};
   let n = 0;
   for (const k of Object.keys(attrs)) {
-    const res = rules.attributes.get(k)!.fn({ value: attrs[k] as string | number | boolean, personalValues });
+    const res = rules.attributes.get(k)!.fn({ value: attrs[k] as string | number | boolean, personalValues, ...(env.names ? { names: env.names } : {}) });
     if (res.action) actions(res.action);
+    countScrubbed(env, res.scrubbed);
     if (res.keep) {
       outAttrs[k] = res.value;
       n++;

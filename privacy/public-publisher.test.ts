@@ -46,7 +46,7 @@ it('publishes only filtered records on public/v1/{hub}/{domain}/{sensor}, refusi
 
   await expect.poll(() => anon.messages.length).toBe(3);
   expect(anon.messages.map((m) => m.topic)).toEqual(['public/v1/demo/water/well-1', 'public/v1/demo/biodiversity/citizen-app', 'public/v1/demo/energy/home-battery']);
-  for (const m of anon.messages) expect(JSON.parse(m.payload)).toMatchObject({ policy: 'default-2', time: expect.any(String) });
+  for (const m of anon.messages) expect(JSON.parse(m.payload)).toMatchObject({ policy: 'default-3', time: expect.any(String) });
   expect(JSON.parse(anon.messages[0]!.payload).location).toEqual({ lat: 51.505, lon: -0.125 });
   expectNoPersonalData(anon.messages, personal, 'public MQTT');
   expect((await metrics.privacyActions.get()).values.find((v) => v.labels.action === 'withheld')?.value).toBe(2);

@@ -70,7 +70,7 @@ export function toPublicRecord(r: StoredReading): PublicRecord {
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') refuse(`attribute ${k} is not a string, number or boolean`);
       if (def.personal) {
         if (FREE_TEXT_ATTRIBUTES.has(k)) {
-          if (scrubText(String(v)).removed > 0) refuse(`attribute ${k} still holds contact details`);
+          if (scrubText(String(v), [], { namePatterns: true }).removed > 0) refuse(`attribute ${k} still holds personal details (scrubbing it again would remove something)`);
         } else if (typeof v !== 'string' || !PSEUDONYM_PATTERN.test(v)) refuse(`personal attribute ${k} is not pseudonymised`);
       }
       attrs[k] = v;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * Helpers for the privacy tests (and the cross-folder ones in tests/): keyrings with test keys,
  * compiled policies, and fast-check arbitraries of readings carrying personal data.
@@ -26,6 +27,16 @@ export function testKeyring(extra: Record<string, string> = {}): Keyring {
 /** The shipped default policy, compiled with the test keys. */
 export function defaultPolicy(keyring: Keyring = testKeyring()): CompiledPolicy {
   return loadPolicy(DEFAULT_POLICY_PATH, { keyring });
+}
+
+/**
+ * The shipped policy with its household window changed (e.g. `15m`, so a test need not wait for
+ * a day to end): everything else as shipped.
+ */
+export function defaultPolicyWithWindow(window: string, keyring: Keyring = testKeyring()): CompiledPolicy {
+  const text = readFileSync(DEFAULT_POLICY_PATH, 'utf8');
+  if (!/\n {2}window: 1d\n/.test(text)) throw new Error('the shipped policy no longer has "window: 1d"');
+  return compilePolicy(parsePolicy(text.replace(/\n {2}window: 1d\n/, `\n  window: ${window}\n`).replace(/\n {2}grace: \d+m\n/, '\n  grace: 1m\n'), 'default-window.yaml'), { keyring, source: 'default-window.yaml' });
 }
 
 /** Compiles a policy from YAML text. */

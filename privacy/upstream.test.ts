@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 function record(i: number): StoredReading {
-  return { hub: 'demo', domain: 'water', sensor: 'well-1', site: 'well-1', kind: 'piezometer', ts: T0 + i * 1000, seq: i, metrics: { groundwater_level: 10 + i / 100 }, location: { lat: 51.505, lon: -0.125 }, policy: 'default-2' };
+  return { hub: 'demo', domain: 'water', sensor: 'well-1', site: 'well-1', kind: 'piezometer', ts: T0 + i * 1000, seq: i, metrics: { groundwater_level: 10 + i / 100 }, location: { lat: 51.505, lon: -0.125 }, policy: 'default-3' };
 }
 
 function tempDir(): string {

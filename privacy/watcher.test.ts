@@ -23,24 +23,24 @@ it('an invalid policy on reload is refused with its error, and the previous poli
   const path = policyFile();
   const errors: string[] = [];
   const w = createPolicyWatcher({ path, keyring: testKeyring(), onError: (e) => errors.push(e.message) });
-  expect(w.current().version).toBe('default-2');
-  expect(w.reload()).toEqual({ status: 'unchanged', version: 'default-2' });
+  expect(w.current().version).toBe('default-3');
+  expect(w.reload()).toEqual({ status: 'unchanged', version: 'default-3' });
 
-  writeFileSync(path, readFileSync(path, 'utf8').replace('observer_email: drop', 'observer_email: keep').replace('version: default-2', 'version: default-3'));
+  writeFileSync(path, readFileSync(path, 'utf8').replace('observer_email: drop', 'observer_email: keep').replace('version: default-3', 'version: default-4'));
   const r = w.reload();
   expect(r.status).toBe('refused');
-  expect(r.version).toBe('default-2');
-  expect(w.current().version).toBe('default-2');
+  expect(r.version).toBe('default-3');
+  expect(w.current().version).toBe('default-3');
   expect(errors).toHaveLength(1);
   expect(errors[0]).toContain('attributes.observer_email');
 
   writeFileSync(path, 'version: [broken');
   expect(w.reload().status).toBe('refused');
-  expect(w.current().version).toBe('default-2');
-
-  writeFileSync(path, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace('version: default-2', 'version: default-3'));
-  expect(w.reload()).toEqual({ status: 'reloaded', version: 'default-3' });
   expect(w.current().version).toBe('default-3');
+
+  writeFileSync(path, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace('version: default-3', 'version: default-4'));
+  expect(w.reload()).toEqual({ status: 'reloaded', version: 'default-4' });
+  expect(w.current().version).toBe('default-4');
 });
 
 it('polls the file and swaps a valid new policy in by itself', async () => {
@@ -51,9 +51,9 @@ it('polls the file and swaps a valid new policy in by itself', async () => {
   try {
     // mtime has a coarse resolution on some file systems: wait before rewriting.
     await new Promise((r) => setTimeout(r, 50));
-    writeFileSync(path, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace('version: default-2', 'version: polled-1'));
+    writeFileSync(path, readFileSync(DEFAULT_POLICY_PATH, 'utf8').replace('version: default-3', 'version: polled-1'));
     await expect.poll(() => w.current().version, { timeout: 5000 }).toBe('polled-1');
-    expect(changes).toEqual(['default-2->polled-1']);
+    expect(changes).toEqual(['default-3->polled-1']);
   } finally {
     w.stop();
   }

@@ -1,10 +1,16 @@
 /**
  * The registry of devices and accounts, in SQLite under the data dir, shared by the broker (who
  * may connect, publish where), ingest (is this sensor registered) and the CLI (`steward sensors
- * add|list|remove`, `steward accounts add`). Passwords are stored as scrypt hashes only.
+ * add|list|remove`, `steward accounts add`, `steward tokens add|list|revoke`). Secrets are stored
+ * as hashes only: human-chosen passwords with scrypt; secrets Steward generates (device and account
+ * passwords, API tokens: 144 to 256 random bits) with HMAC-SHA256 under a key kept in the same
+ * database, so every node sharing the registry verifies them, and a reconnect storm of thousands of
+ * devices costs microseconds each instead of 16 MiB of scrypt. That is as strong as scrypt for these
+ * secrets: scrypt's slowness only protects guessable passwords, and no one can search 2^144 values
+ * whatever the hash costs; the key keeps a copied hash from being checked against any other registry.
  * Several processes may open the same file: a device added by the CLI can connect at once.
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHmac } from 'node:crypto';
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHash, createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +48,9 @@ export type Principal = ({ type: 'device' } & SensorEntry) | ({ type: 'account' 
 /** scrypt cost: N=2^14 (16 MiB, ~40 ms). Stored with each hash so it can be raised later. */
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 };
 
+const DUMMY_SCRYPT = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+const DUMMY_HMAC = `hmac-sha256$${createHash('sha256').update('no such user').digest('base64')}`;
+
 /** Hashes a password as `scrypt$N$r$p$salt$hash` (base64). */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
@@ -49,8 +58,22 @@ export async function hashPassword(password: string): Promise<string> {
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64'), hash.toString('base64')].join('$');
 }
 
-/** Checks a password against a stored hash in constant time. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/** Hashes a generated (high-entropy) secret as `hmac-sha256$hash` (base64) under the registry's key. */
+export function hashSecret(secret: string, key: Buffer): string {
+  return `hmac-sha256$${createHmac('sha256', key).update(secret, 'utf8').digest('base64')}`;
+}
+
+/**
+ * Checks a password against a stored hash in constant time: `scrypt$…` (human-chosen) or
+ * `hmac-sha256$…` (generated; needs the registry's `key`).
+ */
+export async function verifyPassword(password: string, stored: string, key?: Buffer): Promise<boolean> {
+  if (stored.startsWith('hmac-sha256$')) {
+    if (!key) return false;
+    const expected = Buffer.from(stored.slice('hmac-sha256$'.length), 'base64');
+    const got = createHmac('sha256', key).update(password, 'utf8').digest();
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  }
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, N, r, p, saltB64, hashB64] = parts as [string, string, string, string, string, string];
@@ -62,6 +85,26 @@ export async function verifyPassword(password: string, stored: string): Promise<
 /** A random password for generated credentials (24 url-safe characters). */
 export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
+}
+
+/** A new API token: `stw_` and 32 random bytes (url-safe base64). */
+export function generateToken(): string {
+  return `stw_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Roles an API token may have. */
+export const TOKEN_ROLES = ['steward', 'technician'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** An API token as listed (never the token itself). */
+export interface TokenEntry {
+  name: string;
+  role: TokenRole;
+  /** Hubs whose raw data and alerts it may read and act on; undefined = every hub. */
+  hubs?: string[];
+  createdAt: number;
+  /** Epoch ms after which it is refused; undefined = never. */
+  expiresAt?: number;
 }
 
 export function deviceUsername(hub: string, sensor: string): string {
@@ -77,6 +120,14 @@ interface SensorRow {
   password_hash: string;
   created_at: number;
 }
+interface TokenRow {
+  name: string;
+  role: string;
+  hubs: string | null;
+  token_hash: string;
+  created_at: number;
+  expires_at: number | null;
+}
 interface AccountRow {
   name: string;
   role: string;
@@ -91,12 +142,15 @@ export class Registry {
   /** username -> HMAC of the last password that verified (avoids re-running scrypt on reconnects). */
   readonly #verified = new Map<string, { stored: string; mac: string }>();
   readonly #macKey = randomBytes(32);
+  /** Key of the `hmac-sha256$` hashes, stored in the database (table meta) and shared by every process. */
+  readonly #secretKey: Buffer;
   #sensorCache = new Map<string, SensorEntry>();
   #cacheVersion = -1;
   #cacheCheckedAt = 0;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, secretKey: Buffer) {
     this.#db = db;
+    this.#secretKey = secretKey;
   }
 
   /** Opens (creating if needed) `registry.db` in `dataDir`. */
@@ -111,8 +165,15 @@ export class Registry {
         password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hub, sensor));
       CREATE TABLE IF NOT EXISTS accounts (
         name TEXT PRIMARY KEY, role TEXT NOT NULL, hub TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, hubs TEXT, token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL, expires_at INTEGER);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
     `);
-    return new Registry(db);
+    // The first process to open the file creates the key; the others read that one.
+    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_hmac_key', ?)").run(randomBytes(32));
+    const key = (db.prepare("SELECT value FROM meta WHERE key = 'secret_hmac_key'").get() as { value: Buffer }).value;
+    return new Registry(db, key);
   }
 
   close(): void {
@@ -130,7 +191,7 @@ export class Registry {
     const generated = opts.password === undefined;
     const password = opts.password ?? generatePassword();
     if (password.length < 8) throw new TypeError('password must have at least 8 characters');
-    const hash = await hashPassword(password);
+    const hash = generated ? hashSecret(password, this.#secretKey) : await hashPassword(password);
     const now = Date.now();
     this.#db
       .prepare('INSERT OR REPLACE INTO sensors (hub, sensor, domain, site, kind, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -180,7 +241,7 @@ export class Registry {
     const generated = opts.password === undefined;
     const password = opts.password ?? generatePassword();
     if (password.length < 8) throw new TypeError('password must have at least 8 characters');
-    const hash = await hashPassword(password);
+    const hash = generated ? hashSecret(password, this.#secretKey) : await hashPassword(password);
     const now = Date.now();
     this.#db.prepare('INSERT OR REPLACE INTO accounts (name, role, hub, password_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(opts.name, opts.role, opts.hub ?? null, hash, now);
     this.#verified.delete(opts.name);
@@ -200,6 +261,56 @@ export class Registry {
       if (r.hub) e.hub = r.hub;
       return e;
     });
+  }
+
+  /**
+   * Adds an API token and returns it (shown once; only its hash is stored). Throws TypeError on a
+   * bad name, role, hub or expiry, or when a token of that name exists (revoke it first).
+   */
+  addToken(opts: { name: string; role: string; hubs?: string[]; expiresAt?: number; now?: number }): { entry: TokenEntry; token: string } {
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(opts.name)) throw new TypeError(`invalid token name ${JSON.stringify(opts.name)}: must match ^[a-z0-9][a-z0-9_-]{0,63}$`);
+    if (!(TOKEN_ROLES as readonly string[]).includes(opts.role)) throw new TypeError(`invalid role ${JSON.stringify(opts.role)}: one of ${TOKEN_ROLES.join(', ')}`);
+    for (const h of opts.hubs ?? []) if (!isId(h)) throw new TypeError(`invalid hub id ${JSON.stringify(h)}`);
+    const now = opts.now ?? Date.now();
+    if (opts.expiresAt !== undefined && !(opts.expiresAt > now)) throw new TypeError('the expiry must be in the future');
+    const token = generateToken();
+    const hubs = opts.hubs?.length ? [...new Set(opts.hubs)].sort() : undefined;
+    try {
+      this.#db
+        .prepare('INSERT INTO api_tokens (name, role, hubs, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(opts.name, opts.role, hubs ? JSON.stringify(hubs) : null, hashSecret(token, this.#secretKey), now, opts.expiresAt ?? null);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new TypeError(`a token named ${opts.name} exists: revoke it first`, { cause: e });
+      throw e;
+    }
+    return { entry: this.#toToken({ name: opts.name, role: opts.role, hubs: hubs ? JSON.stringify(hubs) : null, token_hash: '', created_at: now, expires_at: opts.expiresAt ?? null }), token };
+  }
+
+  listTokens(): TokenEntry[] {
+    return (this.#db.prepare('SELECT * FROM api_tokens ORDER BY name').all() as TokenRow[]).map((r) => this.#toToken(r));
+  }
+
+  /** Revokes (deletes) a token; true if it existed. Takes effect at the next request. */
+  revokeToken(name: string): boolean {
+    return this.#db.prepare('DELETE FROM api_tokens WHERE name = ?').run(name).changes > 0;
+  }
+
+  /**
+   * The token a bearer value names, read from the database at every call (an index lookup of its
+   * keyed hash), so tokens added or revoked by another process count at once. `expired` is set
+   * when it exists but its expiry has passed.
+   */
+  findToken(presented: string, now = Date.now()): (TokenEntry & { expired: boolean }) | undefined {
+    const row = this.#db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?').get(hashSecret(presented, this.#secretKey)) as TokenRow | undefined;
+    if (!row) return undefined;
+    return { ...this.#toToken(row), expired: row.expires_at !== null && now >= row.expires_at };
+  }
+
+  #toToken(r: TokenRow): TokenEntry {
+    const e: TokenEntry = { name: r.name, role: r.role as TokenRole, createdAt: r.created_at };
+    if (r.hubs) e.hubs = JSON.parse(r.hubs) as string[];
+    if (r.expires_at !== null) e.expiresAt = r.expires_at;
+    return e;
   }
 
   /**
@@ -229,10 +340,12 @@ export class Registry {
       }
     }
     if (!stored || !principal) {
-      // Spend comparable time so unknown usernames cannot be told apart by timing.
-      await verifyPassword(password, 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+      // Spend comparable time so unknown usernames cannot be told apart by timing: devices
+      // (`hub.sensor`) mostly have generated secrets, accounts may have chosen passwords.
+      await verifyPassword(password, dot > 0 ? DUMMY_HMAC : DUMMY_SCRYPT, this.#secretKey);
       return undefined;
     }
+    if (stored.startsWith('hmac-sha256$')) return (await verifyPassword(password, stored, this.#secretKey)) ? principal : undefined;
     const mac = createHmac('sha256', this.#macKey).update(password).digest('base64');
     const hit = this.#verified.get(username);
     if (hit && hit.stored === stored && hit.mac === mac) return principal;

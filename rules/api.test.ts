@@ -9,6 +9,8 @@ import { harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';
 
 const STEWARD = 'steward-token-0123456789';
 const TECH = 'technician-token-0123456789';
+/** A steward of hub `north` only. */
+const NORTH_STEWARD = 'north-steward-token-0123456789';
 
 /**
  * The API's own infrastructure plugins (context, errors, bearer auth) with the alert routes, as
@@ -16,7 +18,15 @@ const TECH = 'technician-token-0123456789';
  */
 async function app(h: Harness): Promise<FastifyInstance> {
   const a = Fastify();
-  const config = parseConfig({ http: { tokens: [{ name: 'ana', token: STEWARD, role: 'steward' }, { name: 'tom', token: TECH, role: 'technician' }] } });
+  const config = parseConfig({
+    http: {
+      tokens: [
+        { name: 'ana', token: STEWARD, role: 'steward' },
+        { name: 'tom', token: TECH, role: 'technician' },
+        { name: 'nora', token: NORTH_STEWARD, role: 'steward', hubs: ['north'] },
+      ],
+    },
+  });
   await a.register(contextPlugin, { context: { config } as unknown as ApiContext });
   await a.register(errorsPlugin);
   await a.register(authPlugin);
@@ -90,6 +100,21 @@ describe('alerts API', () => {
     expect(again.json().message).toContain('is resolved; only pending or firing alerts can be acknowledged');
   });
 
+  it("a steward's comments reach readers without a token only scrubbed", async () => {
+    await h.feed(reading('battery-1', T0, { battery_soc: 9 }));
+    const auth = { authorization: `Bearer ${STEWARD}` };
+    const comment = 'Mrs Green at 12 Mill Lane says the inverter tripped; ring 07700 900461';
+    await api.inject({ method: 'POST', url: '/api/v1/alerts/demo.battery-low.battery-1/ack', headers: auth, payload: { comment } });
+    await api.inject({ method: 'POST', url: '/api/v1/silences', headers: auth, payload: { matchers: { rule: 'battery-low', hub: 'demo' }, comment, duration: '2h' } });
+    for (const url of ['/api/v1/alerts', '/api/v1/alerts/demo.battery-low.battery-1', '/api/v1/silences']) {
+      const anon = await api.inject({ url });
+      expect(anon.statusCode).toBe(200);
+      expect(anon.body).toContain('[address removed]');
+      for (const secret of ['Green', 'Mill Lane', '900461']) expect(anon.body, url).not.toContain(secret);
+      expect((await api.inject({ url, headers: auth })).body).toContain('12 Mill Lane');
+    }
+  });
+
   it('silences: create (who, why, until), list, expire; silenced alerts are not notified', async () => {
     // Scenario: ana silences battery-low on hub demo for 2 h while the battery is swapped; the battery drops.
     const auth = { authorization: `Bearer ${STEWARD}` };
@@ -118,5 +143,36 @@ describe('alerts API', () => {
     const past = await api.inject({ method: 'POST', url: '/api/v1/silences', headers: auth, payload: { matchers: { hub: 'demo' }, comment: 'x', endsAt: '2020-01-01T00:00:00Z' } });
     expect(past.statusCode).toBe(400);
     expect((await api.inject({ method: 'DELETE', url: '/api/v1/silences/00000000-0000-4000-8000-000000000000', headers: auth })).statusCode).toBe(404);
+  });
+
+  it('limits a hub-scoped steward token to its hub: 403 on another hub\'s alerts, silences must name its hub', async () => {
+    // Scenario: demo's battery-1 and north's battery-9 both fire; nora stewards north only.
+    await h.feed(reading('battery-1', T0, { battery_soc: 9 }), reading('battery-9', T0, { battery_soc: 9 }, { hub: 'north' }));
+    const nora = { authorization: `Bearer ${NORTH_STEWARD}` };
+    const ackDemo = await api.inject({ method: 'POST', url: '/api/v1/alerts/demo.battery-low.battery-1/ack', headers: nora, payload: {} });
+    expect(ackDemo.statusCode).toBe(403);
+    expect(ackDemo.json().message).toBe('token nora is limited to hub north; alert demo.battery-low.battery-1 belongs to hub demo');
+    expect((await api.inject({ method: 'POST', url: '/api/v1/alerts/north.battery-low.battery-9/ack', headers: nora, payload: {} })).statusCode).toBe(200);
+    expect((await api.inject({ url: '/api/v1/alerts/demo.battery-low.battery-1', headers: nora })).statusCode).toBe(403);
+    const listed = await api.inject({ url: '/api/v1/alerts', headers: nora });
+    expect(listed.json().alerts.map((a: { id: string }) => a.id)).toEqual(['north.battery-low.battery-9']);
+    expect((await api.inject({ url: '/api/v1/alerts?hub=demo', headers: nora })).statusCode).toBe(403);
+    // Without a token, alerts stay readable by everyone (no personal data).
+    expect((await api.inject('/api/v1/alerts')).json().alerts).toHaveLength(2);
+    const everywhere = await api.inject({ method: 'POST', url: '/api/v1/silences', headers: nora, payload: { matchers: { rule: 'battery-low' }, comment: 'maintenance', duration: '2h' } });
+    expect(everywhere.statusCode).toBe(403);
+    const north = await api.inject({ method: 'POST', url: '/api/v1/silences', headers: nora, payload: { matchers: { hub: 'north' }, comment: 'maintenance', duration: '2h' } });
+    expect(north.statusCode).toBe(201);
+    const ana = { authorization: `Bearer ${STEWARD}` };
+    const demoSilence = (await api.inject({ method: 'POST', url: '/api/v1/silences', headers: ana, payload: { matchers: { hub: 'demo' }, comment: 'x', duration: '1h' } })).json().silence.id as string;
+    expect((await api.inject({ method: 'DELETE', url: `/api/v1/silences/${demoSilence}`, headers: nora })).statusCode).toBe(403);
+    expect((await api.inject({ url: '/api/v1/silences', headers: nora })).json().silences).toHaveLength(1);
+  });
+
+  it('checks the token before the body: 401 for an unauthenticated invalid silence, without field details', async () => {
+    const r = await api.inject({ method: 'POST', url: '/api/v1/silences', payload: { matchers: { nonsense: 1 }, comment: '' } });
+    expect(r.statusCode).toBe(401);
+    expect(r.json()).not.toHaveProperty('parameter');
+    expect(r.json().message).not.toMatch(/matchers|comment/);
   });
 });

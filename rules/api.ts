@@ -9,17 +9,22 @@
  * POST   /api/v1/silences            { matchers, comment, endsAt | duration, startsAt? }  (role steward)
  * DELETE /api/v1/silences/:id        ends a silence now                    (role steward)
  * ```
- * Reading alerts needs no token (alerts carry no personal data; hubs read them); acknowledging
- * and silencing need a bearer token with role `steward` (the API's `requireRole`).
+ * Reading alerts needs no token (alerts carry no personal data; hubs read them; the comments
+ * stewards type are scrubbed for readers without a token, privacy/README.md); acknowledging
+ * and silencing need a bearer token with role `steward` (the API's `requireRole`). A token limited
+ * to hubs (`steward tokens add --hub`) sees and acts on only their alerts and silences: 403 for
+ * another hub's alert, a silence must name one of its hubs.
  * The plugin sets the zod compilers of api/zod.ts inside its own scope, so it works registered
  * anywhere; errors are `ApiError`s, answered by the API's error handler.
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ApiRole } from '../api/auth.ts';
+import { assertHub, hubsOf, mayUseHub, type ApiRole, type RoleHook } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { ID_PATTERN } from '../core/ids.ts';
+import { scrubForPublic } from '../privacy/scrub.ts';
+import type { AlertMessage } from './alert.ts';
 import { parseDuration } from './duration.ts';
 import type { RulesEngine, SilenceView } from './engine.ts';
 import { RulesError } from './errors.ts';
@@ -28,8 +33,8 @@ import { SEVERITIES } from './spec.ts';
 
 export interface AlertsRoutesDeps {
   engine: Pick<RulesEngine, 'alerts' | 'get' | 'ack' | 'silences' | 'addSilence' | 'expireSilence'>;
-  /** The API's preHandler factory (api/auth.ts `app.requireRole`). */
-  requireRole: (...roles: ApiRole[]) => preHandlerAsyncHookHandler;
+  /** The API's role hook factory (api/auth.ts `app.requireRole`), run onRequest: before the body is validated. */
+  requireRole: (...roles: ApiRole[]) => RoleHook;
   /** Roles that may acknowledge and silence (default steward). */
   writeRoles?: ApiRole[];
   /** Path prefix (default `/api/v1`; pass '' when registering inside the v1 scope). */
@@ -106,13 +111,27 @@ const silenceSchema = z.object({
   expiredBy: z.string().optional(),
 });
 
-function silenceOut(s: SilenceView): z.input<typeof silenceSchema> {
+/** An alert as a reader without a token sees it: the acknowledgement's comment scrubbed. */
+function publicAlert<A extends Pick<AlertMessage, 'acknowledged'>>(a: A, request: FastifyRequest): A {
+  const ack = a.acknowledged;
+  if (request.principal || !ack?.comment) return a;
+  return { ...a, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } };
+}
+
+/** A history entry as a reader without a token sees it: the comment after an ack or a silence scrubbed. */
+function publicHistory<H extends { event: string; message: string }>(e: H, request: FastifyRequest): H {
+  if (request.principal || (e.event !== 'ack' && e.event !== 'silenced')) return e;
+  const m = /^(acknowledged by \S+|silenced by \S+ until \S+): ([\s\S]*)$/.exec(e.message);
+  return m ? { ...e, message: `${m[1]}: ${scrubForPublic(m[2]!)}` } : e;
+}
+
+function silenceOut(s: SilenceView, request?: FastifyRequest): z.input<typeof silenceSchema> {
   const out: z.input<typeof silenceSchema> = {
     id: s.id,
     status: s.status,
     matchers: s.matchers,
     createdBy: s.createdBy,
-    comment: s.comment,
+    comment: request && !request.principal ? scrubForPublic(s.comment) : s.comment,
     startsAt: new Date(s.startsAt).toISOString(),
     endsAt: new Date(s.endsAt).toISOString(),
     createdAt: new Date(s.createdAt).toISOString(),
@@ -166,12 +185,22 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
         const q = request.query;
         const f: Parameters<typeof engine.alerts>[0] = {};
         if (q.state) f.state = q.state;
-        if (q.hub) f.hub = q.hub;
+        if (q.hub) {
+          assertHub(request, q.hub, 'the hub asked for');
+          f.hub = q.hub;
+        }
+        const hubs = hubsOf(request);
+        if (hubs && !q.hub) {
+          // Filter first, then apply the limit, so a limited token still gets `limit` of its own.
+          const { limit, ...rest } = f;
+          const mine = engine.alerts(rest).filter((a) => hubs.includes(a.hub));
+          return { alerts: limit ? mine.slice(0, limit) : mine };
+        }
         if (q.severity) f.severity = q.severity;
         if (q.rule) f.rule = q.rule;
         if (q.subject) f.subject = q.subject;
         if (q.limit) f.limit = q.limit;
-        return { alerts: engine.alerts(f) };
+        return { alerts: engine.alerts(f).map((a) => publicAlert(a, request)) };
       },
     );
 
@@ -188,8 +217,9 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
       async (request) => {
         const a = engine.get(request.params.id);
         if (!a) throw new ApiError('API_ERR_NOT_FOUND', `no alert "${request.params.id}"`);
+        assertHub(request, a.hub, `alert ${a.id}`);
         const { history, ...alert } = a;
-        return { alert, history };
+        return { alert: publicAlert(alert, request), history: history.map((e) => publicHistory(e, request)) };
       },
     );
 
@@ -204,9 +234,11 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           body: z.strictObject({ comment: z.string().max(1000).optional() }).optional(),
           response: { 200: z.object({ alert: alertSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request) => {
+        const a = engine.get(request.params.id);
+        if (a) assertHub(request, a.hub, `alert ${a.id}`);
         try {
           return { alert: engine.ack(request.params.id, who(request), request.body?.comment) };
         } catch (e) {
@@ -225,7 +257,12 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           response: { 200: z.object({ silences: z.array(silenceSchema) }) },
         },
       },
-      async (request) => ({ silences: engine.silences({ status: request.query.status ?? 'all' }).map(silenceOut) }),
+      async (request) => ({
+        silences: engine
+          .silences({ status: request.query.status ?? 'all' })
+          .filter((s) => !hubsOf(request) || (s.matchers.hub !== undefined && mayUseHub(request.principal, s.matchers.hub)))
+          .map((s) => silenceOut(s, request)),
+      }),
     );
 
     r.post(
@@ -248,10 +285,13 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
             }),
           response: { 201: z.object({ silence: silenceSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request, reply) => {
         const b = request.body;
+        const hubs = hubsOf(request);
+        if (hubs && (b.matchers.hub === undefined || !mayUseHub(request.principal, b.matchers.hub)))
+          throw new ApiError('API_ERR_FORBIDDEN', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: the silence must match one of them (matchers.hub), not ${b.matchers.hub === undefined ? 'every hub' : `"${b.matchers.hub}"`}`);
         if ((b.endsAt === undefined) === (b.duration === undefined))
           throw new ApiError('API_ERR_VALIDATION', 'body: give exactly one of endsAt (ISO 8601) or duration (e.g. 2h)', { parameter: 'endsAt' });
         try {
@@ -277,9 +317,13 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           params: z.strictObject({ id: z.string().uuid('must be a silence id') }),
           response: { 200: z.object({ silence: silenceSchema }) },
         },
-        preHandler: deps.requireRole(...write),
+        onRequest: deps.requireRole(...write),
       },
       async (request) => {
+        if (hubsOf(request)) {
+          const s = engine.silences({ status: 'all' }).find((x) => x.id === request.params.id);
+          if (s && (s.matchers.hub === undefined || !mayUseHub(request.principal, s.matchers.hub))) assertHub(request, s.matchers.hub ?? '*', `silence ${s.id}`);
+        }
         try {
           return { silence: silenceOut(engine.expireSilence(request.params.id, who(request))) };
         } catch (e) {

@@ -43,7 +43,7 @@ have_bin() {
 }
 
 # ---------------------------------------------------------------------------
-step 1/6 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium)'
+step 1/7 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium)'
 missing_pkgs=()
 for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium; do
   if ! have_bin "$bin"; then
@@ -105,7 +105,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-step 2/6 'node dependencies'
+step 2/7 'node dependencies'
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "node_modules missing or older than package-lock.json: npm ci"
   npm ci
@@ -114,19 +114,23 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-step 3/6 'lint: eslint .'
+step 3/7 'lint: eslint .'
 npx eslint .
 
 # ---------------------------------------------------------------------------
-step 4/6 'typecheck: tsc --noEmit -p tsconfig.json'
+step 4/7 'typecheck: tsc --noEmit -p tsconfig.json'
 npx tsc --noEmit -p tsconfig.json
 
 # ---------------------------------------------------------------------------
-step 5/6 'unit tests: vitest run --project unit'
+step 5/7 'unit tests: vitest run --project unit'
 npx vitest run --project unit
 
 # ---------------------------------------------------------------------------
-step 6/6 'integration tests: vitest run --project integration'
+step 6/7 'integration tests: vitest run --project integration'
 npx vitest run --project integration
+
+# ---------------------------------------------------------------------------
+step 7/7 'fault tests (kill -9, SIGSTOP, full disk, storage down 300 s; files in parallel): vitest run --project faults'
+npx vitest run --project faults
 
 printf '\n==> all steps passed\n'

@@ -53,6 +53,9 @@ const HUB = 'contract';
 const FAR_FUTURE = Date.UTC(2099, 0, 1);
 const encoder = new TextEncoder();
 
+/** The registration a simulated device is added with (`steward sim` registers its site and kind): ingest refuses other ids. */
+const registration = (p: ReadingPayload): { kind?: string; site?: string } => ({ ...(p.kind ? { kind: p.kind } : {}), ...(p.site ? { site: p.site } : {}) });
+
 interface Step {
   t: number;
   payloads: ReadingPayload[];
@@ -101,7 +104,7 @@ export function runSimulatorContract(name: string, factory: SensorFactory, opts:
           if (!schema.success) throw new Error(`schema rejected ${JSON.stringify(p)}: ${schema.error.message}`);
           let readings;
           try {
-            readings = parsePayload(encoder.encode(JSON.stringify(p)), { hub: HUB, domain: sensor.domain, sensor: sensor.id, now: FAR_FUTURE });
+            readings = parsePayload(encoder.encode(JSON.stringify(p)), { hub: HUB, domain: sensor.domain, sensor: sensor.id, now: FAR_FUTURE, ...registration(p) });
           } catch (err) {
             throw new Error(`parsePayload rejected ${JSON.stringify(p)}: ${(err as Error).message}`, { cause: err });
           }
@@ -163,7 +166,7 @@ export function runSimulatorContract(name: string, factory: SensorFactory, opts:
         t += gap * stepMs;
         for (const p of sensor.next(t)) {
           expect(() =>
-            parsePayload(encoder.encode(JSON.stringify(p)), { hub: HUB, domain: sensor.domain, sensor: sensor.id, now: FAR_FUTURE }),
+            parsePayload(encoder.encode(JSON.stringify(p)), { hub: HUB, domain: sensor.domain, sensor: sensor.id, now: FAR_FUTURE, ...registration(p) }),
           ).not.toThrow();
           expect(p.seq).toBeGreaterThan(lastSeq);
           lastSeq = p.seq;

@@ -58,7 +58,7 @@ describe('scenarios', () => {
       if (Object.values(m.payload.metrics).includes(GARBAGE_VALUE)) {
         garbage++;
         expect(() =>
-          parsePayload(new TextEncoder().encode(JSON.stringify(m.payload)), { hub: 'demo', domain: m.domain, sensor: m.sensor, now: start + 10 * DAY }),
+          parsePayload(new TextEncoder().encode(JSON.stringify(m.payload)), { hub: 'demo', domain: m.domain, sensor: m.sensor, now: start + 10 * DAY, kind: m.payload.kind, ...(m.payload.site ? { site: m.payload.site } : {}) }),
         ).toThrow(RejectionError);
       }
     }

@@ -20,6 +20,8 @@ export interface PipelineMetrics {
   intakePauses: Counter<'reason'>;
   spoolBytes: Gauge;
   rawFeedDropped: Counter;
+  /** What the privacy scrubber removed from free text, by kind (email, link, phone, coordinates, postcode, address, name). */
+  privacyScrubbed: Counter<'kind'>;
 }
 
 /** Creates the metrics on a fresh registry. `defaults` adds process metrics (RSS, event loop lag). */
@@ -54,5 +56,6 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
     intakePauses: new Counter({ name: 'steward_intake_pauses_total', help: 'Times the intake began holding acknowledgements, by reason', labelNames: ['reason'], registers }),
     spoolBytes: new Gauge({ name: 'steward_spool_bytes', help: 'Size of the durable spool file, bytes', registers }),
     rawFeedDropped: new Counter({ name: 'steward_raw_feed_dropped_total', help: 'Readings not copied to raw-tier subscribers (QoS 0 feed) because they lagged; the readings themselves are spooled', registers }),
+    privacyScrubbed: new Counter({ name: 'steward_privacy_scrubbed_total', help: 'What the privacy scrubber removed from free text, by kind', labelNames: ['kind'], registers }),
   };
 }

@@ -44,7 +44,8 @@ export async function readiness(checks: readonly ReadinessCheck[]): Promise<{ re
 }
 
 export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
-  const app = Fastify({ loggerInstance: o.logger.child({ role: o.role, component: 'ops-http' }), disableRequestLogging: true });
+  // Probes come every few seconds: their requests are not worth a log line (warnings and errors are).
+  const app = Fastify({ loggerInstance: o.logger.child({ role: o.role, component: 'ops-http' }, { level: 'warn' }) });
   app.get('/health', async () => ({ status: 'ok', role: o.role }));
   app.get('/ready', async (_req, reply) => {
     const r = await readiness(o.checks);

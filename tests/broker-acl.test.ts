@@ -54,15 +54,14 @@ describe('broker ACL and authentication', () => {
     expect(got.find((m) => m.topic.endsWith('/data'))?.payload).toBe('{"seq":1}');
   });
 
-  it("drops a device's publish to another sensor's topic and closes its connection", async () => {
+  it("acknowledges and drops a device's publish to another sensor's topic, keeping its connection (MQTT 3.1.1, as Mosquitto)", async () => {
     const sub = await service('svc-2');
     const got = collect(sub);
     await sub.subscribeAsync('csm/#', { qos: 1 });
     const dev = await device('well-1');
-    const closed = new Promise<void>((r) => dev.once('close', () => r()));
-    dev.publish('csm/v1/north/water/well-2/data', '{"forged":true}', { qos: 0 });
-    dev.publish('csm/v1/north/energy/well-1/data', '{"forged":true}', { qos: 0 });
-    await closed;
+    await dev.publishAsync('csm/v1/north/water/well-2/data', '{"forged":true}', { qos: 1 });
+    await dev.publishAsync('csm/v1/north/energy/well-1/data', '{"forged":true}', { qos: 1 });
+    expect(dev.connected).toBe(true);
     // A legitimate reading from the real well-2 arrives; the forged one never does.
     const other = await device('well-2');
     await other.publishAsync('csm/v1/north/water/well-2/data', '{"real":true}', { qos: 1 });
@@ -115,10 +114,8 @@ describe('broker ACL and authentication', () => {
     await waitFor(() => got.length === 1, 5000, 'the new sensor reading');
 
     expect(tb.registry.removeSensor('north', 'pv-9')).toBe(true);
-    // Still connected: its next publish is refused (and the connection closed).
-    const closed = new Promise<void>((r) => dev.once('close', () => r()));
-    dev.publish('csm/v1/north/energy/pv-9/data', '{"seq":2}', { qos: 0 });
-    await closed;
+    // Still connected: its next publish is refused (acknowledged and dropped).
+    await dev.publishAsync('csm/v1/north/energy/pv-9/data', '{"seq":2}', { qos: 1 });
     const again = await rawConnect(tb.ports.mqtt, { clientId: creds.clientId, username: creds.username, password: creds.password });
     track(again.raw);
     expect(again.returnCode).toBe(CONNACK_NOT_AUTHORIZED);
@@ -166,9 +163,13 @@ describe('broker ACL and authentication', () => {
       raw.send({ cmd: 'subscribe', messageId: 9, subscriptions: [...c.ok, ...c.refused].map((topic) => ({ topic, qos: 1 as const })) });
       const suback = await raw.next('suback');
       expect(suback && 'granted' in suback ? suback.granted : undefined, c.who.username).toEqual([...c.ok.map(() => 1), ...c.refused.map(() => 128)]);
-      // No role but service publishes: the publish is dropped and the connection closed.
-      raw.send({ cmd: 'publish', topic: 'public/v1/north/x', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
-      expect(await raw.closesWithin(2000), `${c.who.username} publish closes`).toBe(true);
+      // No role but service publishes: the publish is acknowledged and dropped (MQTT 3.1.1 has no
+      // negative PUBACK), the connection kept, and nothing is delivered.
+      raw.send({ cmd: 'publish', topic: 'public/v1/north/x', payload: Buffer.from('x'), qos: 1, messageId: 21, retain: false, dup: false });
+      const ack = await raw.next('puback');
+      expect(ack && 'messageId' in ack ? ack.messageId : undefined, `${c.who.username} publish acknowledged`).toBe(21);
+      expect(await raw.closesWithin(300), `${c.who.username} stays connected`).toBe(false);
+      expect(raw.packets.filter((p) => p.cmd === 'publish' && p.topic === 'public/v1/north/x'), `${c.who.username} receives no dropped publish`).toEqual([]);
     }
   });
 
@@ -234,10 +235,11 @@ describe('broker ACL and authentication', () => {
     const dev = track(await connectClient(tb.wsUrl, { username: 'north.well-1', password: DEVICE_PASSWORD, clientId: 'north.well-1' }));
     await dev.publishAsync('csm/v1/north/water/well-1/data', '{"via":"ws"}', { qos: 1 });
     await waitFor(() => got.find((m) => m.payload === '{"via":"ws"}'), 5000, 'the reading over ws');
-    // The WebSocket listener enforces the ACL too.
-    const closed = new Promise<void>((r) => dev.once('close', () => r()));
-    dev.publish('csm/v1/north/water/well-2/data', 'forged');
-    await closed;
+    // The WebSocket listener enforces the ACL too: acknowledged, dropped, never delivered.
+    await dev.publishAsync('csm/v1/north/water/well-2/data', 'forged', { qos: 1 });
+    await dev.publishAsync('csm/v1/north/water/well-1/data', '{"via":"ws","after":"forged"}', { qos: 1 });
+    await waitFor(() => got.find((m) => m.payload.includes('after')), 5000, 'the reading after the forged one');
+    expect(got.filter((m) => m.payload === 'forged')).toEqual([]);
     const res = await fetch(`http://127.0.0.1:${tb.ports.ws}/`);
     expect(res.status).toBe(426);
   });
@@ -268,9 +270,11 @@ describe('broker with anonymous public access', () => {
       expect(msg && 'topic' in msg ? msg.topic : undefined).toBe('public/v1/north/water');
       await sleep(200);
       expect(raw.packets.filter((p) => p.cmd === 'publish')).toEqual([]);
-      // Anonymous readers publish nothing.
-      raw.send({ cmd: 'publish', topic: 'public/v1/north/water', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
-      expect(await raw.closesWithin(2000)).toBe(true);
+      // Anonymous readers publish nothing: acknowledged and dropped, never delivered (not even to itself).
+      raw.send({ cmd: 'publish', topic: 'public/v1/north/water', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false });
+      expect(await raw.next('puback')).toBeTruthy();
+      await sleep(200);
+      expect(raw.packets.filter((p) => p.cmd === 'publish')).toEqual([]);
     } finally {
       raw.destroy();
     }

@@ -86,24 +86,34 @@ describe('roles in separate processes', () => {
   delete base.STEWARD_CONFIG;
   delete base.STEWARD_INGEST_PASSWORD;
 
-  it('broker + api + ingest + sim, each its own process, share readings through MQTT and the data dir', async () => {
-    const broker = steward(['broker'], { ...base, STEWARD_MQTT_PORT: '0', STEWARD_WS_PORT: '0' }, dir);
-    const listening = await broker.logLine((l) => l.msg === 'broker listening');
-    const port = (listening.ports as { mqtt: number }).mqtt;
+  it('broker (node) + api + sim, each its own process, share readings through MQTT and the data dir; each serves /ready', async () => {
     const config = join(dir, 'steward.yaml');
-    writeFileSync(config, `ingest:\n  brokerUrl: mqtt://127.0.0.1:${port}\nsimulators:\n  brokerUrl: mqtt://127.0.0.1:${port}\n  hub: north\n`);
+    const writeConf = (port?: number): void =>
+      writeFileSync(
+        config,
+        `http:\n  rolePorts: { broker: 0, ingest: 0, rules: 0 }\n` + (port ? `ingest:\n  brokerUrl: mqtt://127.0.0.1:${port}\nsimulators:\n  brokerUrl: mqtt://127.0.0.1:${port}\n  hub: north\n` : ''),
+      );
+    writeConf();
+    const broker = steward(['broker'], { ...base, STEWARD_CONFIG: config, STEWARD_MQTT_PORT: '0', STEWARD_WS_PORT: '0' }, dir);
+    const listening = await broker.logLine((l) => l.msg === 'broker listening');
+    const opsUrl = String((await broker.logLine((l) => l.msg === 'health, readiness and metrics served')).url);
+    const port = (listening.ports as { mqtt: number }).mqtt;
+    writeConf(port);
     const env = { ...base, STEWARD_CONFIG: config };
 
-    // Without its password, ingest refuses to start and says how to fix it.
+    // The node alone answers /ready (broker up, intake acknowledging, storage reachable) and /metrics.
+    const ready = await fetch(`${opsUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', role: 'broker', checks: { broker: { ok: true }, intake: { ok: true }, storage: { ok: true } } });
+    expect(await (await fetch(`${opsUrl}/metrics`)).text()).toContain('steward_spool_depth');
+
+    // `steward ingest` (for a broker Steward does not run) refuses to start without its password and says how to fix it.
     const noPw = await runCli(process.execPath, [BIN, 'ingest'], { env, cwd: dir });
     expect(noPw.code).toBe(2);
     expect(noPw.stderr).toContain('steward accounts add ingest --role service');
-    expect((await runCli(process.execPath, [BIN, 'accounts', 'add', 'ingest', '--role', 'service', '--password', 'ingest-secret-1'], { env, cwd: dir })).code).toBe(0);
 
     const api = steward(['api'], { ...env, STEWARD_HTTP_PORT: '0' }, dir);
     const apiUrl = String((await api.logLine((l) => l.msg === 'API listening')).url);
-    const ingest = steward(['ingest'], { ...env, STEWARD_INGEST_PASSWORD: 'ingest-secret-1' }, dir);
-    await ingest.logLine((l) => l.msg === 'ingest subscribed');
     const sim = steward(['sim', '--seed', '7'], env, dir);
     await sim.logLine((l) => l.msg === 'simulated fleet publishing');
 
@@ -115,9 +125,8 @@ describe('roles in separate processes', () => {
     expect(domains.has('water')).toBe(true);
     expect(statSync(join(dir, 'data', 'sim-credentials.json')).mode & 0o777).toBe(0o600);
 
-    // Stop in the order an operator would: sim, ingest, api, broker. Each exits 0.
+    // Stop in the order an operator would: sim, api, broker. Each exits 0.
     expect(await stop(sim)).toBe(0);
-    expect(await stop(ingest)).toBe(0);
     expect(await stop(api)).toBe(0);
     expect(await stop(broker)).toBe(0);
   });
@@ -147,6 +156,6 @@ describe('steward start with its simulated fleet', () => {
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(0);
     const stopped = [...p.stdout().matchAll(/"role":"(\w+)","msg":"stopped"/g)].map((m) => m[1]);
-    expect(stopped).toEqual(['sim', 'ingest', 'rules', 'api', 'privacy', 'status', 'broker', 'storage']);
+    expect(stopped).toEqual(['sim', 'rules', 'api', 'status', 'broker', 'privacy', 'storage']);
   });
 });

@@ -104,6 +104,6 @@ describe('steward start (all in one, real process)', () => {
     expect(code).toBe(0);
     expect(Date.now() - t0).toBeLessThan(15_000);
     const stopped = [...stdout.matchAll(/"role":"(\w+)","msg":"stopped"/g)].map((m) => m[1]);
-    expect(stopped).toEqual(['ingest', 'rules', 'api', 'privacy', 'status', 'broker', 'storage']);
+    expect(stopped).toEqual(['rules', 'api', 'status', 'broker', 'privacy', 'storage']);
   });
 });

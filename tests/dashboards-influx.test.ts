@@ -81,7 +81,7 @@ async function writeDemoReadings(): Promise<void> {
   try {
     for (const m of generate(fleet(), 7, now - 3 * DAY, now)) {
       stats.readings++;
-      const readings = parsePayload(Buffer.from(JSON.stringify(m.payload)), { hub: m.hub, domain: m.domain, sensor: m.sensor, kind: m.kind, now });
+      const readings = parsePayload(Buffer.from(JSON.stringify(m.payload)), { hub: m.hub, domain: m.domain, sensor: m.sensor, kind: m.kind, ...(m.payload.site ? { site: m.payload.site } : {}), now });
       for (const r of readings) {
         const s = boundary.apply(r);
         if (s) batch.push(s);

@@ -79,6 +79,7 @@ describe('ingest process with a real InfluxDB', () => {
     ingestPassword = (await registry.addAccount({ name: 'ingest', role: 'service' })).password;
     configPath = writeConfig(dir, {
       dataDir: dir,
+      http: { rolePorts: { broker: 0, ingest: 0, rules: 0 } },
       ingest: { brokerUrl, username: 'ingest', clientId: 'ingest-e2e', flushIntervalMs: 100 },
       storage: { influx: { url: influx.url, database: 'steward', timeoutMs: 2000 } },
     });

@@ -13,7 +13,7 @@ import { Forwarder } from '../ingest/forwarder.ts';
 import { Spool } from '../ingest/spool.ts';
 import { createPrivacyBoundary, type PrivacyBoundary } from '../privacy/boundary.ts';
 import { fixedPolicy } from '../privacy/policy.ts';
-import { defaultPolicy } from '../privacy/testing.ts';
+import { defaultPolicyWithWindow } from '../privacy/testing.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createEmbeddedStore, type EmbeddedStore } from '../storage/embedded.ts';
 import { silentLogger } from '../telemetry/log.ts';
@@ -44,7 +44,9 @@ beforeEach(async () => {
   store = createEmbeddedStore({ dataDir: dir, logger: silentLogger, retentionDays: 0 });
   await store.start();
   metrics = createMetrics();
-  boundary = createPrivacyBoundary({ policy: fixedPolicy(defaultPolicy()), dataDir: dir, metrics, clock });
+  // The shipped policy with 15-minute household windows and the noise drawn at 0 (its median), so
+  // the area total can be checked; the noise has its own tests (privacy/households.test.ts).
+  boundary = createPrivacyBoundary({ policy: fixedPolicy(defaultPolicyWithWindow('15m')), dataDir: dir, metrics, clock, noiseUniform: () => 0.5 });
   fwd = new Forwarder({ spool, store, privacy: boundary, deadLetters: dead, metrics, logger: silentLogger, clock: systemClock, batchSize: 100, flushIntervalMs: 20 });
 });
 
@@ -105,5 +107,8 @@ it('only filtered data reaches storage; household loads only as area totals; unf
   const letters = dead.list({});
   expect(letters).toEqual([expect.objectContaining({ code: 'privacy_failed', sensor: 'meter-x', reason: expect.stringContaining('attributes.area') })]);
   const actions = Object.fromEntries((await metrics.privacyActions.get()).values.map((v) => [v.labels.action, v.value]));
-  expect(actions).toMatchObject({ aggregated: 16, emitted: 1, generalised: 1, coarsened: 1, scrubbed: 1 });
+  expect(actions).toMatchObject({ aggregated: 16, emitted: 1, generalised: 1, coarsened: 1 });
+  // Free text is not published by default: the note stayed in the raw tier, whole.
+  expect(actions.scrubbed).toBeUndefined();
+  expectNoPersonalData(Buffer.concat(files.map((f) => readFileSync(join(dir, f)))), ['Bee orchid by the path'], 'store.db (note)');
 });

@@ -99,7 +99,7 @@ describe('simulator runner over MQTT (in-process Aedes)', () => {
       expect(entry?.domain).toBe(parsed.domain);
       expect(publishers.get(`${d.topic}#${HUB}.${parsed.sensor}`)).toBe(`${HUB}.${parsed.sensor}`);
       // Valid for ingest as it stands, judged at the moment it arrived: never from the future.
-      const readings = parsePayload(d.payload, { hub: HUB, domain: parsed.domain, sensor: parsed.sensor, now: d.receivedAt, maxSkewMs: 0 });
+      const readings = parsePayload(d.payload, { hub: HUB, domain: parsed.domain, sensor: parsed.sensor, now: d.receivedAt, maxSkewMs: 0, ...(entry ? { site: entry.site, kind: entry.kind } : {}) });
       expect(readings[0]?.ts).toBeLessThanOrEqual(d.receivedAt);
       bySensor.set(parsed.sensor, (bySensor.get(parsed.sensor) ?? 0) + 1);
     }

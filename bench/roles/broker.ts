@@ -18,7 +18,7 @@ const args = roleArgs();
 const registry = Registry.open(need(args, 'registry-dir'));
 const config = parseConfig({
   dataDir: need(args, 'registry-dir'),
-  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: Number(args['max-connections'] ?? 10_000) },
+  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: Number(args['max-connections'] ?? 10_000), maxConnectionsPerAddress: Number(args['max-connections'] ?? 10_000) },
 });
 const logger = roleLogger('broker');
 const metrics = createMetrics();

@@ -23,7 +23,7 @@ const hub = need(args, 'hub');
 const probeSensor = need(args, 'probe-sensor');
 const probeRule = need(args, 'probe-rule');
 const logger = roleLogger('rules-broker', args['log-level'] ?? 'info');
-const config = parseConfig({ dataDir: need(args, 'data-dir'), logLevel: args['log-level'] ?? 'info', mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: 10_000 } });
+const config = parseConfig({ dataDir: need(args, 'data-dir'), logLevel: args['log-level'] ?? 'info', mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 } });
 setAedesConcurrency(args['aedes-concurrency']);
 
 const role = await startBrokerRole(config, logger);

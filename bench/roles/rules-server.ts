@@ -40,7 +40,7 @@ const logger = roleLogger('rules-server', args['log-level'] ?? 'info');
 const config = parseConfig({
   dataDir: need(args, 'data-dir'),
   logLevel: args['log-level'] ?? 'info',
-  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: 10_000 },
+  mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
   http: { host: '127.0.0.1', port: 0 },
   rules: { paths: need(args, 'rules').split(',') },
 });

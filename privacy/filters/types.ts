@@ -6,6 +6,7 @@
  * policy itself (policy.ts), not value filters.
  */
 import type { PrivacyAction, PrivacyErrorCode } from '../errors.ts';
+import type { NameMatcher, ScrubKind } from '../scrub.ts';
 
 export type FieldTarget = 'attribute' | 'metric';
 export type ValueType = 'string' | 'number' | 'boolean';
@@ -39,9 +40,14 @@ export interface FilterInput {
   value: FieldValue;
   /** Personal string values of the same reading (names, emails…), which `scrub` also removes. */
   personalValues: readonly string[];
+  /** Every name the hub knows (observers, account holders), which `scrub` also removes. */
+  names?: NameMatcher;
 }
 
-export type FilterResult = { keep: true; value: FieldValue; action?: PrivacyAction } | { keep: false; action: PrivacyAction };
+/** What the scrubber removed from the value, by kind (counted in `steward_privacy_scrubbed_total{kind}`). */
+export type ScrubCounts = Partial<Record<ScrubKind, number>>;
+
+export type FilterResult = { keep: true; value: FieldValue; action?: PrivacyAction; scrubbed?: ScrubCounts } | { keep: false; action: PrivacyAction; scrubbed?: ScrubCounts };
 
 /** A filter compiled for one field: pure, synchronous, never throws for a value of the field's type. */
 export type CompiledValueFilter = (input: FilterInput) => FilterResult;

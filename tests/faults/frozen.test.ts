@@ -47,7 +47,9 @@ describe('frozen processes', () => {
   it('a raw-tier reader frozen for 90 s neither slows nor breaks the node; nothing is lost', async () => {
     node = await startNode(spec);
     rules = spawnSteward(['rules', '--config', spec.configPath], { env: { STEWARD_RULES_PASSWORD: rulesPassword, STEWARD_LOG_LEVEL: 'info' } });
-    await rules.waitFor(/rules subscribed to readings/);
+    await rules.waitFor(/rules subscribed to readings/, 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nnode:\n${node?.output().slice(-3000)}`);
+    });
     const fleet = startFleet([node.mqttUrl], devices, { everyMs: 40 });
     await fleet.progress(1000);
     const before = Date.now();

@@ -196,6 +196,24 @@ describe('harness: Mosquitto', () => {
     expect(await roundTrip(broker.port, 'steward/again', 'back')).toBe('back');
   });
 
+  it('with persistence, keeps a persistent session and its queued message across a restart', async () => {
+    const durable = await startMosquitto({ persistence: true, maxQueuedMessages: 0 });
+    try {
+      const at = ['-h', '127.0.0.1', '-p', String(durable.port)];
+      // A persistent session (-c) subscribes at QoS 1 and leaves; a message is queued for it.
+      const sub = await runCli('mosquitto_sub', [...at, '-c', '-i', 'keeper', '-q', '1', '-t', 'steward/kept', '-E']);
+      expect(sub.code, sub.stderr).toBe(0);
+      const pub = await runCli('mosquitto_pub', [...at, '-q', '1', '-t', 'steward/kept', '-m', 'still here']);
+      expect(pub.code, pub.stderr).toBe(0);
+      await durable.restart(); // SIGTERM: mosquitto writes mosquitto.db, then starts from it
+      const back = await runCli('mosquitto_sub', [...at, '-c', '-i', 'keeper', '-q', '1', '-t', 'steward/kept', '-C', '1', '-W', '10']);
+      expect(back.code, back.stderr).toBe(0);
+      expect(back.stdout.trim()).toBe('still here');
+    } finally {
+      await durable.stop();
+    }
+  });
+
   it('honours extra config (password file) even when run as root', async () => {
     const secured = await startMosquitto({
       prepare: async (dir) => {

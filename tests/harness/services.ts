@@ -892,6 +892,16 @@ export interface MosquittoOptions {
   config?: string | ((dir: string) => string);
   /** Runs before the broker starts, with the temp dir (e.g. to run `mosquitto_passwd`). */
   prepare?: (dir: string) => Promise<void> | void;
+  /** Keep sessions and queued messages in `<dir>/mosquitto.db` across restarts (default false). */
+  persistence?: boolean;
+  /**
+   * `max_queued_messages` per client (mosquitto's default is 1000; 0 = no limit). Past it
+   * mosquitto drops QoS 1 messages for that client, which a persistent subscriber that is down
+   * for a while reaches quickly.
+   */
+  maxQueuedMessages?: number;
+  /** `max_inflight_messages` per client (mosquitto's default is 20; 0 = no limit). */
+  maxInflightMessages?: number;
   /** How long to wait for the TCP port (default 10 s). */
   readyTimeoutMs?: number;
 }
@@ -960,7 +970,12 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
 
   try {
     await opts.prepare?.(dir);
-    const extra = typeof opts.config === 'function' ? opts.config(dir) : (opts.config ?? '');
+    const extra = [
+      ...(opts.persistence ? ['persistence true', `persistence_location ${dir}/`] : []),
+      ...(opts.maxQueuedMessages !== undefined ? [`max_queued_messages ${opts.maxQueuedMessages}`] : []),
+      ...(opts.maxInflightMessages !== undefined ? [`max_inflight_messages ${opts.maxInflightMessages}`] : []),
+      typeof opts.config === 'function' ? opts.config(dir) : (opts.config ?? ''),
+    ].join('\n');
     await startWithRetries(() => proc, ready, readyTimeoutMs, {
       beforeAttempt: async () => {
         port = await freePort();

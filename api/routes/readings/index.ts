@@ -1,10 +1,12 @@
 /**
  * Readings: the newest value of every sensor and metric, and one metric of one sensor over time
  * (raw, or aggregated into windows). Values are in the catalogue's canonical units and have
- * already passed the privacy boundary.
+ * already passed the privacy boundary. Readable without a token; a token limited to hubs sees only
+ * those hubs (403 for another).
  */
 import { z } from 'zod';
 import { metricDef } from '../../../core/catalogue.ts';
+import { assertHub, hubsOf } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
 import { formatWindow, latestQuerySchema, latestSchema, MAX_POINTS, rangeQuerySchema, seriesSchema } from '../../schemas.ts';
@@ -33,10 +35,14 @@ export default definePlugin(
       async (request) => {
         const filter: LatestFilter = {};
         const { hub, domain, sensor } = request.query;
-        if (hub) filter.hub = hub;
+        if (hub) {
+          assertHub(request, hub, 'the hub asked for');
+          filter.hub = hub;
+        }
         if (domain) filter.domain = domain;
         if (sensor) filter.sensor = sensor;
-        const entries = await store.latest(filter);
+        const hubs = hubsOf(request);
+        const entries = (await store.latest(filter)).filter((e) => !hubs || hubs.includes(e.hub));
         entries.sort((a, b) => a.hub.localeCompare(b.hub) || a.sensor.localeCompare(b.sensor) || a.metric.localeCompare(b.metric));
         return { readings: entries.map((e) => ({ ...e, time: iso(e.ts) })) };
       },
@@ -54,7 +60,12 @@ export default definePlugin(
         },
       },
       async (request) => {
-        const q = request.query;
+        const q = { ...request.query };
+        // A token limited to hubs: its one hub by default, and no other.
+        const hubs = hubsOf(request);
+        if (hubs && q.hub === undefined && hubs.length === 1) q.hub = hubs[0];
+        if (hubs && q.hub === undefined) throw invalidParameter('hub', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: say which with "hub"`);
+        if (q.hub !== undefined) assertHub(request, q.hub, 'the hub asked for');
         const to = q.to ?? clock.now();
         const from = q.from ?? to - DAY_MS;
         if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);

@@ -1,9 +1,11 @@
 /**
  * `/api/v1/rejections`: dead letters, newest first, with the reason and the raw payload. Raw payloads
- * may hold personal data, so only technicians (bearer token with role `technician`) may read them.
+ * may hold personal data, so only technicians (bearer token with role `technician`) may read them,
+ * and a token limited to hubs only those of its hubs.
  */
 import { z } from 'zod';
-import { ApiError } from '../../errors.ts';
+import { assertHub, hubsOf } from '../../auth.ts';
+import { ApiError, invalidParameter } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
 import { deadLetterSchema, hubParam, intParam, rejectionCodeParam } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
@@ -30,12 +32,19 @@ export default definePlugin(
           querystring: query,
           response: { 200: z.object({ rejections: z.array(deadLetterSchema), next: z.number().int().nullable().describe('pass as `before` for the next page; null at the end') }) },
         },
-        preHandler: app.requireRole('technician'),
+        onRequest: app.requireRole('technician'),
       },
       async (request) => {
         if (!deadLetters) throw new ApiError('API_ERR_UNAVAILABLE', 'dead letters are not available in this process (run the API with the data dir of ingest)');
         const q: DeadLetterQuery = { limit: request.query.limit ?? 100 };
-        if (request.query.hub) q.hub = request.query.hub;
+        // A token limited to hubs reads only their dead letters: name the hub, or have only one.
+        const hubs = hubsOf(request);
+        const hub = request.query.hub ?? (hubs?.length === 1 ? hubs[0] : undefined);
+        if (hubs && !hub) throw invalidParameter('hub', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: say which with "hub"`);
+        if (hub) {
+          assertHub(request, hub, 'this dead letter query');
+          q.hub = hub;
+        }
         if (request.query.code) q.code = request.query.code;
         if (request.query.before) q.before = request.query.before;
         const rows = deadLetters.list(q);

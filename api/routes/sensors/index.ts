@@ -3,6 +3,7 @@
  * online (its MQTT status when known, else data within the online window).
  */
 import { z } from 'zod';
+import { assertHub, hubsOf } from '../../auth.ts';
 import { definePlugin } from '../../plugin.ts';
 import { domainParam, hubParam, sensorSchema } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
@@ -26,7 +27,9 @@ export default definePlugin(
       },
       async (request) => {
         const { hub, domain } = request.query;
-        const sensors = registry.listSensors(hub).filter((s) => !domain || s.domain === domain);
+        if (hub) assertHub(request, hub, 'the hub asked for');
+        const hubs = hubsOf(request);
+        const sensors = registry.listSensors(hub).filter((s) => (!domain || s.domain === domain) && (!hubs || hubs.includes(s.hub)));
         const filter: { hub?: string; domain?: typeof domain } = {};
         if (hub) filter.hub = hub;
         if (domain) filter.domain = domain;

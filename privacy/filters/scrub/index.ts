@@ -1,14 +1,16 @@
 /**
- * `scrub`: free text is published without links, email addresses, phone numbers, precise
- * coordinates and the personal values of the same reading (../../scrub.ts). Allowed on a personal
- * field only if it is free text: scrubbing a name would leave the name.
+ * `scrub`: free text is published only after the scrubber (../../scrub.ts) removed addresses,
+ * postcodes, coordinates in any notation, links, emails, phone numbers, every name the hub knows
+ * and anything that looks like a name. Free text is never published unless the policy names this
+ * filter for it (the default for free text is `drop`). Allowed on a personal field only if it is
+ * free text: scrubbing a name would leave the name.
  */
 import { scrubText } from '../../scrub.ts';
 import { FREE_TEXT_ATTRIBUTES, type ValueFilter } from '../types.ts';
 
 export const scrubFilter: ValueFilter = {
   name: 'scrub',
-  summary: 'removes links, emails, phone numbers, precise coordinates and the reading’s own personal values from free text',
+  summary: 'publishes free text only after removing addresses, postcodes, coordinates, links, emails, phone numbers and names',
   targets: ['attribute'],
   types: ['string'],
   publishesRaw: false,
@@ -16,13 +18,14 @@ export const scrubFilter: ValueFilter = {
     f.personal && !f.freeText
       ? {
           code: 'PRIVACY_ERR_POLICY_PERSONAL',
-          message: `scrub would publish the personal attribute ${f.name}: it removes contact details from free text (${[...FREE_TEXT_ATTRIBUTES].join(', ')}), not the value itself; use drop or pseudonymise`,
+          message: `scrub would publish the personal attribute ${f.name}: it removes personal details from free text (${[...FREE_TEXT_ATTRIBUTES].join(', ')}), not the value itself; use drop or pseudonymise`,
         }
       : undefined,
-  explain: (f) => `${f.description}: published only after web links, email addresses, phone numbers, precise coordinates and the sender's own name and contact details are removed from it.`,
+  explain: (f) =>
+    `${f.description}: published only after street addresses, postcodes, coordinates in any notation, web links, email addresses, phone numbers, the names of everyone the hub knows and every word that looks like a name are removed from it.`,
   compile: () => (input) => {
-    const { text, removed } = scrubText(String(input.value), input.personalValues);
-    if (text.trim() === '') return { keep: false, action: 'dropped' };
-    return removed > 0 ? { keep: true, value: text, action: 'scrubbed' } : { keep: true, value: text };
+    const { text, removed, byKind } = scrubText(String(input.value), input.personalValues, { ...(input.names ? { names: input.names } : {}), namePatterns: true });
+    if (text.replace(/\[[a-z]+ removed\]/g, '').replace(/[\s\p{P}\p{S}]/gu, '') === '') return removed > 0 ? { keep: false, action: 'dropped', scrubbed: byKind } : { keep: false, action: 'dropped' };
+    return removed > 0 ? { keep: true, value: text, action: 'scrubbed', scrubbed: byKind } : { keep: true, value: text };
   },
 };
