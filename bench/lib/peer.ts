@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,18 +88,24 @@ export class WriteProxy {
   failed = 0;
   writes = 0;
   #server: Server | undefined;
+  /** Keep-alive connections to InfluxDB, as Node-RED's client keeps them to the proxy. */
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 64 });
   port = 0;
 
   constructor(readonly target: URL) {}
 
   async start(): Promise<number> {
     this.port = await freePort();
-    this.#server = createServer((req, res) => {
+    // No keep-alive or request timeouts: InfluxDB (Go's http.Server, no IdleTimeout) keeps an idle
+    // keep-alive connection open, so the proxy must too. With Node's default 5 s keep-alive
+    // timeout, a write sent on a connection the proxy is just closing fails with "socket hang up",
+    // a failure the peer would not have without the proxy.
+    this.#server = createServer({ requestTimeout: 0 }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const up = request({ host: this.target.hostname, port: Number(this.target.port), method: req.method, path: req.url, headers: { ...req.headers, host: this.target.host } }, (ur) => {
+        const up = request({ agent: this.#agent, host: this.target.hostname, port: Number(this.target.port), method: req.method, path: req.url, headers: { ...req.headers, host: this.target.host } }, (ur) => {
           const out: Buffer[] = [];
           ur.on('data', (c: Buffer) => out.push(c));
           ur.on('end', () => {
@@ -121,6 +127,7 @@ export class WriteProxy {
         up.end(body);
       });
     });
+    this.#server.keepAliveTimeout = 0;
     await new Promise<void>((resolve) => this.#server!.listen(this.port, '127.0.0.1', resolve));
     return this.port;
   }
@@ -143,7 +150,9 @@ export class WriteProxy {
   }
 
   async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    this.#agent.destroy();
   }
 }
 
