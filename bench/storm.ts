@@ -248,6 +248,19 @@ async function hold(gens: RoleProcess[], node: RoleProcess): Promise<{ rss: Proc
   return { rss: procStats(node.pid), clients, published };
 }
 
+/** Counters of `b` minus those of `a` (numbers and the `errorKinds` record). */
+function since(b: Record<string, unknown>, a: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') out[k] = v - Number(a[k] ?? 0);
+    else if (k === 'errorKinds') {
+      const prev = (a[k] ?? {}) as Record<string, number>;
+      out[k] = Object.fromEntries(Object.entries(v as Record<string, number>).map(([e, n]) => [e, n - (prev[e] ?? 0)]).filter(([, n]) => Number(n) > 0));
+    } else out[k] = v;
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   let commit = 'unknown';
@@ -316,7 +329,8 @@ async function main(): Promise<void> {
       allConnectedFromListeningMs: storm.doneAt !== undefined ? storm.doneAt - readyAt : undefined,
       nodeCpuS: stormCpu?.cpuS,
       curve: storm.curve,
-      counters: storm.last,
+      // The generators count from their start: the restart's own share is the difference.
+      counters: since(storm.last, first.last),
       hold: after,
     },
   };
