@@ -58,7 +58,8 @@ const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
   --peer-max-queued Q      Mosquitto max_queued_messages (default 1000000: "queue raised")
   --peer-max-inflight I    Mosquitto max_inflight_messages (default 1000)
   --peer-cache DIR         where Node-RED is installed with npm (default ${DEFAULT_PEER_CACHE})
-  --window W               readings in flight in total in the closed-loop phases (default 2000)
+  --window W               readings in flight in total in the closed-loop phases (default 20000:
+                           100 per device of 200; with fewer the window, not the system, limits)
   --max-inflight K         per-device PUBACKs outstanding before a due reading is skipped in an
                            open-loop phase (default: 2 s of one device's readings at that
                            phase's rate, at least 16)
@@ -89,7 +90,7 @@ const { values: opt } = parseArgs({
     'peer-max-inflight': { type: 'string', default: '1000' },
     'peer-cache': { type: 'string', default: DEFAULT_PEER_CACHE },
     'max-inflight': { type: 'string' },
-    window: { type: 'string', default: '2000' },
+    window: { type: 'string', default: '20000' },
     'drain-s': { type: 'string', default: '180' },
     'hash-batch': { type: 'string', default: '32' },
     'registry-cache': { type: 'string' },
