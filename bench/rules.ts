@@ -9,19 +9,21 @@
  *
  * Latency (real processes, real sockets). The system under test, `--topology`:
  * - `all-in-one` (default): `steward start` without the simulator (bench/roles/rules-server.ts:
- *   cli/roles.ts `startAll`, i.e. embedded store, broker, API, ingest and rules in one process, as
- *   `npm start` runs them), rules fed by ingest's listener, alerts published in-process;
- * - `split`: `steward broker`, `steward ingest` and `steward rules` as three processes
- *   (bench/roles/rules-broker.ts, rules-ingest.ts, rules-standalone.ts); the rules process reads
- *   the raw tier itself and publishes alerts over its own mqtt.js connection.
+ *   cli/roles.ts `startAll`, i.e. embedded store, the node (broker with the durable intake in its
+ *   publish path, forwarder), API and rules in one process, as `npm start` runs them), rules fed
+ *   by the intake's `onReadings` after each spool commit, alerts published in-process;
+ * - `split`: `steward broker` (a node) and `steward rules` as two processes
+ *   (bench/roles/rules-broker.ts, rules-standalone.ts); the rules process reads the QoS 0
+ *   raw-tier copies the node sends after each commit and publishes alerts over its own mqtt.js
+ *   connection.
  * Both load the shipped demo rules plus the probe rule `probe-battery-low` (threshold below 20 %,
  * hysteresis 5, no for-duration). `load` (bench/roles/load.ts) is N registered devices of the demo
  * hub publishing quiet readings at QoS 1 (R/s in total, none of which fires anything); `probe`
  * (bench/roles/rules-probe.ts) is one battery device alternating 9 % (fires) and 30 % (resolves)
  * a few times per second, and a hub member (account of role `hub`) subscribed to
  * `csm/v1/demo/alerts/#` in the same process. Latency = arrival of the `firing` / `resolved` alert
- * at the member minus the publish; the instrumented roles add marks on the way (routed by the
- * broker, handled by the rules, alert in the broker) for a split by stage. Phases: `idle` (probe
+ * at the member minus the publish; the instrumented roles add marks on the way (committed and
+ * handled by the rules, alert in the broker) for a split by stage. Phases: `idle` (probe
  * alone), then one `load@R` per rate (probe during the background load, after a warm-up). If the
  * system under test dies, the phase fails with the end of its log and the run goes on.
  *
@@ -51,21 +53,21 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   --rate R[,R2…]       background readings/s of the load phase; a list runs one load phase
                        per rate, in that order (default 5000)
   --topology T         all-in-one: \`steward start\` in one process (default); split: \`steward
-                       broker\`, \`steward ingest\` and \`steward rules\` as three processes (rules
+                       broker\` (a node) and \`steward rules\` as two processes (rules
                        reads the raw tier and publishes alerts over its own mqtt.js connection)
   --devices N          background devices of the demo hub, each its own MQTT client (default 100)
   --duration D         seconds the probe runs in the load phase (default 30)
   --idle-duration S    seconds the probe runs in the idle phase (default 10)
   --warmup S           seconds of background load before the probe starts (default 5)
   --hz H               probe readings per second (default 5: one alert transition each)
-  --service-nodelay    experiment: the service processes' own mqtt.js connections (ingest's;
-                       in the split topology also rules', which publishes the alerts) set
+  --service-nodelay    experiment: the service processes' own mqtt.js connections (in the
+                       split topology rules', which reads the raw tier and publishes alerts) set
                        TCP_NODELAY (default: as Steward does, Nagle on)
   --nodelay            probe clients set TCP_NODELAY (default: plain mqtt.js, Nagle on, as a
                        real device or hub member would connect)
   --log-level L        server log level (default info, as \`steward start\`)
   --aedes-concurrency N  experiment: Aedes's emitter concurrency in the server (default:
-                       Steward's, i.e. Aedes's 100)
+                       Steward's, 0: no emitter queue, flow control per publisher)
   Throughput:
   --rules N            generated rules (default 1000)
   --eval-sensors S     sensors of the generated fleet (default 400)
@@ -332,14 +334,13 @@ interface RoleStats extends RoleMessage {
   spoolDepth?: number;
   marks: Partial<Record<MarkName, Array<[string, number]>>>;
 }
-type MarkName = 'routed' | 'handled' | 'published' | 'alerted';
-const MARK_ORDER: MarkName[] = ['routed', 'handled', 'published', 'alerted'];
+type MarkName = 'handled' | 'published' | 'alerted';
+const MARK_ORDER: MarkName[] = ['handled', 'published', 'alerted'];
 
 /** Words for the stage between two marks (`sent`, the marks, `arrived`). */
 function stageName(from: string, to: string): string {
   const names: Record<string, string> = {
-    'sent>routed': 'publish → broker routed',
-    'routed>handled': TOPOLOGY === 'split' ? 'broker → rules done' : 'broker → ingest + rules done',
+    'sent>handled': TOPOLOGY === 'split' ? 'publish → committed, raw copy to rules, rules done' : 'publish → committed + rules done',
     'handled>published': 'rules → alert to mqtt.js',
     'handled>alerted': 'rules → alert in broker',
     'published>alerted': 'mqtt.js → alert in broker',
@@ -399,7 +400,7 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
   for (const s of samples) {
     if (s.arrivedAt === null) continue;
     const at = (m: string): number | undefined =>
-      m === 'sent' ? s.sentAt : m === 'arrived' ? (s.arrivedAt ?? undefined) : marks.get(m as MarkName)?.get(m === 'routed' || m === 'handled' ? String(s.ts) : `${s.ts}|${s.event}`);
+      m === 'sent' ? s.sentAt : m === 'arrived' ? (s.arrivedAt ?? undefined) : marks.get(m as MarkName)?.get(m === 'handled' ? String(s.ts) : `${s.ts}|${s.event}`);
     const times = chain.map(at);
     if (times.some((t) => t === undefined)) continue;
     for (let i = 1; i < chain.length; i++) stage.get(stageName(chain[i - 1]!, chain[i]!))!.push(times[i]! - times[i - 1]!);
@@ -478,12 +479,11 @@ async function main(): Promise<void> {
     const concurrency = opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : [];
 
     // Registry: the probe device, the hub member, the background devices (in parallel),
-    // and in the split topology the service accounts of ingest and rules.
+    // and in the split topology the service account of rules.
     const tReg = performance.now();
     const registry = Registry.open(dataDir);
     const probePw = (await registry.addSensor({ hub: HUB, domain: PROBE.domain, sensor: PROBE.sensor })).password;
     const memberPw = (await registry.addAccount({ name: PROBE.member, role: 'hub', hub: HUB })).password;
-    const ingestPw = TOPOLOGY === 'split' ? (await registry.addAccount({ name: 'ingest', role: 'service' })).password : '';
     const rulesPw = TOPOLOGY === 'split' ? (await registry.addAccount({ name: 'rules', role: 'service' })).password : '';
     const creds: BenchSensor[] = [];
     for (let i = 0; i < DEVICES; i += 32) {
@@ -509,26 +509,23 @@ async function main(): Promise<void> {
     const instrumented: RoleProcess[] = [];
     let brokerUrl: string;
     if (TOPOLOGY === 'all-in-one') {
-      const server = spawn('rules-server', ['--data-dir', dataDir, '--rules', rulesArg, ...probeArgs, '--probe-domain', PROBE.domain, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
+      const server = spawn('rules-server', ['--data-dir', dataDir, '--rules', rulesArg, ...probeArgs, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
       const ready = await server.waitFor((m) => m.type === 'ready', 120_000, 'ready');
       brokerUrl = `mqtt://127.0.0.1:${String((ready.ports as { mqtt: number }).mqtt)}`;
       tracked.push({ role: 'server', pid: server.pid });
       instrumented.push(server);
       log(`server (steward start without the simulator) at ${brokerUrl}, pid ${server.pid}`);
     } else {
-      const broker = spawn('rules-broker', ['--data-dir', dataDir, ...probeArgs, '--probe-domain', PROBE.domain, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
+      const broker = spawn('rules-broker', ['--data-dir', dataDir, ...probeArgs, '--probe-rule', PROBE.rule, ...logLevel, ...concurrency]);
       const ready = await broker.waitFor((m) => m.type === 'ready', 120_000, 'ready');
       brokerUrl = `mqtt://127.0.0.1:${String((ready.ports as { mqtt: number }).mqtt)}`;
       tracked.push({ role: 'broker', pid: broker.pid });
-      // One data dir for the three, as on one host running the three commands with one config.
-      const ingest = spawn('rules-ingest', ['--data-dir', dataDir, '--broker-url', brokerUrl, ...logLevel], { ...process.env, BENCH_INGEST_PASSWORD: ingestPw });
-      await ingest.waitFor((m) => m.type === 'ready', 120_000, 'ready');
-      tracked.push({ role: 'ingest', pid: ingest.pid });
+      // One data dir for both, as on one host running the two commands with one config.
       const rules = spawn('rules-standalone', ['--data-dir', dataDir, '--broker-url', brokerUrl, '--rules', rulesArg, ...probeArgs, ...logLevel], { ...process.env, BENCH_RULES_PASSWORD: rulesPw });
       await rules.waitFor((m) => m.type === 'ready', 120_000, 'ready');
       tracked.push({ role: 'rules', pid: rules.pid });
-      instrumented.push(broker, ingest, rules);
-      log(`split: broker at ${brokerUrl} (pid ${broker.pid}), ingest pid ${ingest.pid}, rules pid ${rules.pid}`);
+      instrumented.push(broker, rules);
+      log(`split: node at ${brokerUrl} (pid ${broker.pid}), rules pid ${rules.pid}`);
     }
 
     const probe = spawn('rules-probe', ['--broker-url', brokerUrl, '--hub', HUB, '--domain', PROBE.domain, '--sensor', PROBE.sensor, '--rule', PROBE.rule, '--member', PROBE.member, '--nodelay', String(opt.nodelay)], {
@@ -546,7 +543,7 @@ async function main(): Promise<void> {
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? 'Steward default (Aedes 100)', rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {

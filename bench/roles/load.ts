@@ -12,8 +12,8 @@
  * `{"type":"done",…}` once every PUBACK is in:
  * - `rate > 0`: open loop. R readings/s in total, spread evenly (round-robin) over the sensors. A
  *   reading falls due whether or not the system keeps up; a sensor already waiting for
- *   `--max-inflight` PUBACKs skips it (counted in `skipped`), as a device with a full send queue
- *   would. Achieved = acked / D.
+ *   `--max-inflight` PUBACKs (or the command's `maxInflight`) skips it (counted in `skipped`), as
+ *   a device with a full send queue would. Achieved = acked / D.
  * - `rate = 0`: closed loop, as fast as the system takes it: `--window` readings in flight in total
  *   (spread over the sensors), each PUBACK releasing the next publish.
  * @module
@@ -83,6 +83,7 @@ async function run(c: Command): Promise<void> {
   const rate = Number(c.rate ?? 0);
   const durationMs = Number(c.durationS ?? 10) * 1000;
   const window = Number(c.window ?? 2000);
+  const maxInflightNow = c.maxInflight === undefined ? maxInflight : Number(c.maxInflight);
   const live = devices.filter((d) => d.client);
   const n = live.length;
   for (const d of live) d.acked = 0;
@@ -132,7 +133,7 @@ async function run(c: Command): Promise<void> {
       for (; issued < due; issued++) {
         const d = live[ptr]!;
         ptr = ptr + 1 === n ? 0 : ptr + 1;
-        if (d.inflight >= maxInflight || !d.client!.connected) skipped++;
+        if (d.inflight >= maxInflightNow || !d.client!.connected) skipped++;
         else publish(d);
       }
     }, 2);

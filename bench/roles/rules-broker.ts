@@ -1,22 +1,22 @@
 /**
  * Bench role of the rules benchmark, split topology: `steward broker` alone (cli/roles.ts
- * `startBrokerRole`: Aedes, registry authentication, ACLs, packet guard), on free loopback ports,
- * with two in-process subscriptions for the stage split (./rules-marks.ts): `routed` (the broker
- * routed the probe's PUBLISH) and `alerted` (the probe's alert PUBLISH entered the broker).
+ * `startBrokerRole`: a node, i.e. Aedes with registry authentication and ACLs, the durable intake
+ * in its publish path and the forwarder into the embedded store), on free loopback ports, with
+ * an in-process subscription for the stage split (./rules-marks.ts): `alerted` (the probe's alert
+ * PUBLISH entered the broker). `steward rules` reads the QoS 0 raw-tier copies the node sends
+ * after each commit.
  *
  *   node --import tsx bench/roles/rules-broker.ts --data-dir DIR --hub demo \
- *     --probe-sensor probe-battery --probe-domain energy --probe-rule probe-battery-low \
- *     [--aedes-concurrency N]
+ *     --probe-sensor probe-battery --probe-rule probe-battery-low [--aedes-concurrency N]
  *
  * Prints `{"type":"ready","ports":…}`; commands `reset`, `stats`.
  * @module
  */
 import { startBrokerRole } from '../../cli/roles.ts';
 import { parseConfig } from '../../core/config.ts';
-import type { Domain } from '../../core/ids.ts';
-import { alertTopic, dataTopic } from '../../core/topics.ts';
+import { alertTopic } from '../../core/topics.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
-import { alertKey, PhaseMarks, payloadTs, setAedesConcurrency } from './rules-marks.ts';
+import { alertKey, PhaseMarks, setAedesConcurrency } from './rules-marks.ts';
 
 const args = roleArgs();
 const hub = need(args, 'hub');
@@ -28,8 +28,6 @@ setAedesConcurrency(args['aedes-concurrency']);
 
 const role = await startBrokerRole(config, logger);
 const marks = new PhaseMarks();
-const probeTopic = dataTopic({ hub, domain: need(args, 'probe-domain') as Domain, sensor: probeSensor });
-const offData = await role.broker.subscribe(probeTopic, (_t, payload) => marks.mark('routed', payloadTs(payload)));
 const offAlerts = await role.broker.subscribe(`${alertTopic(hub, probeRule, probeSensor).slice(0, -probeSensor.length)}+`, (_t, payload) => {
   const key = alertKey(payload);
   if (key) marks.mark('alerted', key);
@@ -43,7 +41,6 @@ serve(
   async () => {
     marks.stop();
     await offAlerts();
-    await offData();
     await role.stop();
   },
 );

@@ -1,20 +1,20 @@
 /**
  * Bench role of the rules benchmark: `steward start` without the simulated fleet, i.e.
- * `startAll` of cli/roles.ts (embedded store, broker, API, ingest, rules engine in one process,
- * sharing one registry and one metrics registry), on free loopback ports. Instrumented from the
- * outside only, for the stage split of the publish-to-alert latency:
+ * `startAll` of cli/roles.ts (embedded store, the node (broker with the durable intake in its
+ * publish path, forwarder), API and rules engine in one process, sharing one registry and one
+ * metrics registry; rules fed by the intake's `onReadings`), on free loopback ports. Instrumented
+ * from the outside only, for the stage split of the publish-to-alert latency:
  *
- * - `routed`: an in-process broker subscription to the probe device's data topic: the broker has
- *   received and routed the probe's PUBLISH;
- * - `handled`: an `ingest.onReadings` listener registered after the rules engine's: the reading
- *   is spooled and the stream rules have run (listeners are called in order, synchronously);
+ * - `handled`: an `intake.onReadings` listener registered after the rules engine's: the reading
+ *   is committed to the spool and the stream rules have run (listeners are called in order,
+ *   synchronously);
  * - `alerted`: an in-process broker subscription to the probe's alert topics: the alert's
  *   PUBLISH has entered the broker.
  *
  * (./rules-marks.ts explains the marks.)
  *
  *   node --import tsx bench/roles/rules-server.ts --data-dir DIR --rules PATH[,PATH…] \
- *     --hub demo --probe-sensor probe-battery --probe-domain energy --probe-rule probe-battery-low \
+ *     --hub demo --probe-sensor probe-battery --probe-rule probe-battery-low \
  *     [--log-level info] [--aedes-concurrency N]
  *
  * Prints `{"type":"ready","ports":…}`. Commands: `reset` (starts a phase), `stats` (the phase so
@@ -24,20 +24,17 @@
 import type { SharedResources } from '../../cli/roles.ts';
 import { startAll } from '../../cli/roles.ts';
 import { parseConfig } from '../../core/config.ts';
-import { alertTopic, dataTopic } from '../../core/topics.ts';
-import type { Domain } from '../../core/ids.ts';
-import type { Ingest } from '../../ingest/ingest.ts';
-import type { Broker } from '../../broker/broker.ts';
+import { alertTopic } from '../../core/topics.ts';
+import type { BrokerRole } from '../../cli/roles.ts';
 import { forceNoDelay } from '../lib/mqtt.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
-import { alertKey, PhaseMarks, payloadTs, setAedesConcurrency } from './rules-marks.ts';
+import { alertKey, PhaseMarks, setAedesConcurrency } from './rules-marks.ts';
 
 const args = roleArgs();
 // Experiment knob: TCP_NODELAY on the process's own mqtt.js connections (Steward leaves Nagle on).
 if (args['service-nodelay'] === 'true') forceNoDelay();
 const hub = need(args, 'hub');
 const probeSensor = need(args, 'probe-sensor');
-const probeDomain = need(args, 'probe-domain') as Domain;
 const probeRule = need(args, 'probe-rule');
 const logger = roleLogger('rules-server', args['log-level'] ?? 'info');
 const config = parseConfig({
@@ -52,30 +49,27 @@ setAedesConcurrency(args['aedes-concurrency']);
 
 const all = await startAll(config, logger, { sim: false });
 const storage = all.handles.find((h) => h.name === 'storage') as unknown as { resources: SharedResources };
-const brokerHandle = all.handles.find((h) => h.name === 'broker') as unknown as { broker: Broker };
-const ingestHandle = all.handles.find((h) => h.name === 'ingest') as unknown as { ingest: Ingest };
-const broker = brokerHandle.broker;
+const node = all.handles.find((h) => h.name === 'broker') as BrokerRole;
+const broker = node.broker;
+const pipeline = node.pipeline!;
 const marks = new PhaseMarks(storage.resources.metrics);
 
-const probeTopic = dataTopic({ hub, domain: probeDomain, sensor: probeSensor });
-const unsubscribeData = await broker.subscribe(probeTopic, (_t, payload) => marks.mark('routed', payloadTs(payload)));
 const unsubscribeAlerts = await broker.subscribe(`${alertTopic(hub, probeRule, probeSensor).slice(0, -probeSensor.length)}+`, (_t, payload) => {
   const key = alertKey(payload);
   if (key) marks.mark('alerted', key);
 });
 // Registered after the engine's listener: called once the reading is spooled and the stream rules have run.
-const offReadings = ingestHandle.ingest.onReadings((rs) => marks.markReadings('handled', rs, hub, probeSensor));
+const offReadings = pipeline.intake.onReadings((rs) => marks.markReadings('handled', rs, hub, probeSensor));
 
 serve(
   'rules-server',
   async (c) => {
-    if (!(await marks.handle(c, () => ({ spoolDepth: ingestHandle.ingest.spoolDepth() })))) reply(c, { type: 'error', message: `unknown command ${c.cmd}` });
+    if (!(await marks.handle(c, () => ({ spoolDepth: pipeline.spoolDepth() })))) reply(c, { type: 'error', message: `unknown command ${c.cmd}` });
   },
   async () => {
     marks.stop();
     offReadings();
     await unsubscribeAlerts();
-    await unsubscribeData();
     // Reverse order of start, as `runUntilSignal` does.
     for (const h of [...all.handles].reverse()) await h.stop();
   },
