@@ -230,6 +230,12 @@ export const configSchema = z.strictObject({
        */
       spoolMaxBytes: z.number().int().min(65_536).default(1_073_741_824),
       /**
+       * Overload: while storage takes readings but more than this many wait in the spool, devices
+       * are acknowledged only as storage catches up (the excess waits at the devices). While
+       * storage is down the spool absorbs readings up to spoolMaxBytes instead.
+       */
+      backlogHighWater: z.number().int().positive().default(20_000),
+      /**
        * `steward ingest` on a broker Steward does not run: subscribe as `$share/{shareGroup}/...`
        * (MQTT shared subscriptions, Mosquitto 2 and EMQX) so several workers split the load.
        */

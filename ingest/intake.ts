@@ -77,6 +77,13 @@ export interface IntakeOptions {
   onBacklog?: () => void;
   /** How often a paused intake tries again, ms (default 1000). */
   retryMs?: number;
+  /**
+   * Flow control under overload: while storage takes readings (`flowing()`) but more than
+   * `highWater` wait in the spool, committed messages are acknowledged only as the forwarder
+   * catches up, so the excess waits at the devices instead of piling up in the spool (and its
+   * latency). While storage is down the spool absorbs readings up to its quota instead.
+   */
+  backlog?: { highWater: number; flowing: () => boolean };
 }
 
 interface Entry {
@@ -100,6 +107,9 @@ export class Intake {
   #scheduled = false;
   #pressure: Pressure | undefined;
   #retry: NodeJS.Timeout | undefined;
+  /** Committed entries whose acknowledgement waits for the forwarder (flow control, in order). */
+  #held: Entry[] = [];
+  #heldTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(o: IntakeOptions) {
@@ -160,15 +170,23 @@ export class Intake {
     return this.#pressure ? { ...this.#pressure } : undefined;
   }
 
-  /** Messages submitted and not yet durable. */
+  /** Messages submitted and not yet acknowledged (not yet durable, or held by flow control). */
   waiting(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#held.length;
   }
 
   /** Commits what is waiting now (graceful shutdown). Returns false if the spool refused it. */
   flush(): boolean {
-    if (this.#queue.length === 0) return true;
-    return this.#commit();
+    const ok = this.#queue.length === 0 || this.#commit();
+    // Held entries are durable: on shutdown their acknowledgements go out.
+    if (this.#held.length) {
+      clearInterval(this.#heldTimer);
+      this.#heldTimer = undefined;
+      const held = this.#held;
+      this.#held = [];
+      this.#answer(held);
+    }
+    return ok;
   }
 
   /** Stops retrying. What is still waiting is not acknowledged (devices resend it). */
@@ -176,6 +194,8 @@ export class Intake {
     this.#closed = true;
     clearInterval(this.#retry);
     this.#retry = undefined;
+    clearInterval(this.#heldTimer);
+    this.#heldTimer = undefined;
   }
 
   #commit(): boolean {
@@ -204,6 +224,43 @@ export class Intake {
     this.#queue = [];
     if (this.#pressure) this.#resume();
     metrics.spoolDepth.set(spool.depth());
+    if (spool.depth() >= this.#o.config.batchSize) this.#o.onBacklog?.();
+    if (readings.length) {
+      for (const l of this.#listeners) {
+        try {
+          l(readings);
+        } catch (err) {
+          this.#log.error({ err }, 'a reading listener failed');
+        }
+      }
+    }
+    if (this.#held.length || this.#overloaded()) {
+      for (const e of batch) this.#held.push(e);
+      this.#heldTimer ??= setInterval(() => this.#releaseHeld(), 5);
+      return true;
+    }
+    this.#answer(batch);
+    return true;
+  }
+
+  /** Storage takes readings but the spool's backlog is past its high-water mark. */
+  #overloaded(): boolean {
+    const b = this.#o.backlog;
+    return b !== undefined && this.#o.spool.depth() > b.highWater && b.flowing();
+  }
+
+  #releaseHeld(): void {
+    if (this.#overloaded() && !this.#closed) return;
+    clearInterval(this.#heldTimer);
+    this.#heldTimer = undefined;
+    const held = this.#held;
+    this.#held = [];
+    this.#answer(held);
+  }
+
+  /** Calls the `done` of durable entries, in order. */
+  #answer(batch: Entry[]): void {
+    const { metrics } = this.#o;
     for (const e of batch) {
       try {
         if (e.readings) {
@@ -223,17 +280,6 @@ export class Intake {
         this.#log.error({ err }, 'an intake callback failed');
       }
     }
-    if (spool.depth() >= this.#o.config.batchSize) this.#o.onBacklog?.();
-    if (readings.length) {
-      for (const l of this.#listeners) {
-        try {
-          l(readings);
-        } catch (err) {
-          this.#log.error({ err }, 'a reading listener failed');
-        }
-      }
-    }
-    return true;
   }
 
   #pause(err: unknown): void {

@@ -73,6 +73,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
     clock,
     config: cfg,
     onBacklog: () => forwarder.poke(),
+    backlog: { highWater: cfg.backlogHighWater, flowing: () => forwarder.reachable() },
     ...(o.onRejected ? { onRejected: o.onRejected } : {}),
   });
   const bytes = setInterval(() => o.metrics.spoolBytes.set(spool.sizeBytes()), 5000);
