@@ -135,9 +135,16 @@ export async function lossesInInflux(influx: InfluxHandle, acked: Map<string, nu
 /** Waits until InfluxDB holds every acknowledged reading (or `ms` pass), then returns the count. */
 export async function settle(influx: InfluxHandle, acked: Map<string, number>, since: number, ms = 120_000): Promise<Awaited<ReturnType<typeof lossesInInflux>>> {
   const until = Date.now() + ms;
+  let previous: string | undefined;
   for (;;) {
     const r = await lossesInInflux(influx, acked, since).catch(() => undefined);
-    if (r && r.lost === 0) return r;
+    // Settled: nothing missing, and the same counts twice in a row (a write still landing, e.g. a
+    // redelivered reading overwriting its point, can skew one query's two aggregates).
+    if (r && r.lost === 0) {
+      const now = JSON.stringify(r);
+      if (now === previous) return r;
+      previous = now;
+    } else previous = undefined;
     if (Date.now() > until) return r ?? lossesInInflux(influx, acked, since);
     await new Promise((res) => setTimeout(res, 1000));
   }
