@@ -21,7 +21,7 @@ import { privacyRoutes } from '../privacy/api.ts';
 import { createPrivacy, type Privacy } from '../privacy/config.ts';
 import { createKeyring } from '../privacy/keys.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from '../privacy/policy.ts';
-import { createPublicPublisher } from '../privacy/public-publisher.ts';
+import { createPublicPublisher, type PublishFn } from '../privacy/public-publisher.ts';
 import { createUpstream, type Upstream } from '../privacy/upstream.ts';
 import type { StoredReading } from '../storage/types.ts';
 import { SimulatorError } from '../simulators/errors.ts';
@@ -99,6 +99,45 @@ export async function openResources(config: Config, logger: Logger, parts: { sto
   };
 }
 
+/**
+ * The privacy boundary of a process, from the whole config: besides the registry's accounts it
+ * knows the names of the config file's API token holders (the scrubber removes them). Throws
+ * CliError naming the policy problem.
+ */
+export function openPrivacy(config: Config, logger: Logger, metrics: PipelineMetrics): Privacy {
+  try {
+    return createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
+  } catch (e) {
+    throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+  }
+}
+
+/** Open data, sent only once storage took it: public MQTT topics and the regional upstream. */
+interface Egress {
+  /** The pipeline's `onStored`. */
+  onStored(records: StoredReading[]): void;
+  upstream?: Upstream;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function createEgress(config: Config, logger: Logger, metrics: PipelineMetrics, publish: PublishFn, o: { liveSubscribers?: () => boolean; onStored?: (records: StoredReading[]) => void } = {}): Egress {
+  const upstream = config.privacy.upstream ? createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics }) : undefined;
+  const publicPublisher = config.privacy.public.mqtt
+    ? createPublicPublisher({ publish, logger, metrics, retain: config.privacy.public.retain, ...(o.liveSubscribers ? { liveSubscribers: o.liveSubscribers } : {}) })
+    : undefined;
+  return {
+    onStored(records) {
+      void publicPublisher?.publish(records);
+      upstream?.enqueue(records);
+      o.onStored?.(records);
+    },
+    ...(upstream ? { upstream } : {}),
+    start: async () => upstream?.start(),
+    stop: async () => upstream?.stop(),
+  };
+}
+
 /** What a node's broker role returns. */
 export interface BrokerRole extends RoleHandle {
   broker: Broker;
@@ -130,31 +169,24 @@ export async function startBrokerRole(
     await own?.stop();
   };
   let privacy: Privacy | undefined;
-  let upstream: Upstream | undefined;
+  let egress: Egress | undefined;
   let pipeline: Pipeline | undefined;
   const brokerRef: { current?: Broker } = {};
   const inProcessPublish = (t: string, p: string | Buffer, o: { qos: 0 | 1; retain?: boolean }): Promise<void> =>
     brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
   if (withIntake) {
     try {
-      privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
+      privacy = opts.privacy ?? openPrivacy(config, logger, r.metrics);
     } catch (e) {
       await undo();
-      throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
+      throw e;
     }
     if (!opts.privacy) cleanup.push(() => privacy!.stop());
-    // Open data goes out only after storage took it: public MQTT topics and the regional upstream.
-    if (config.privacy.upstream) upstream = createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics: r.metrics });
     // hasSubscribers() knows this node's clients only: on a cluster every node publishes.
-    const publicPublisher = config.privacy.public.mqtt
-      ? createPublicPublisher({
-          publish: inProcessPublish,
-          logger,
-          metrics: r.metrics,
-          retain: config.privacy.public.retain,
-          ...(config.cluster.redis ? {} : { liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false }),
-        })
-      : undefined;
+    egress = createEgress(config, logger, r.metrics, inProcessPublish, {
+      ...(config.cluster.redis ? {} : { liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false }),
+      ...(opts.onStored ? { onStored: opts.onStored } : {}),
+    });
     pipeline = createPipeline({
       config,
       store: r.store,
@@ -163,11 +195,7 @@ export async function startBrokerRole(
       privacy: privacy.boundary,
       metrics: r.metrics,
       logger,
-      onStored: (records) => {
-        void publicPublisher?.publish(records);
-        upstream?.enqueue(records);
-        opts.onStored?.(records);
-      },
+      onStored: egress.onStored,
       onRejected: (rej) => {
         if (!rej.hub) return;
         // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
@@ -203,8 +231,8 @@ export async function startBrokerRole(
   let ops: OpsServer | undefined;
   try {
     privacy?.start();
-    await upstream?.start();
-    if (upstream) cleanup.push(() => upstream!.stop());
+    await egress?.start();
+    if (egress) cleanup.push(() => egress!.stop());
     ports = await broker.start();
     pipeline?.start();
     if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, [...nodeChecks(broker, pipeline), ...(cluster ? [cluster.readinessCheck()] : [])]);
@@ -220,7 +248,7 @@ export async function startBrokerRole(
     broker,
     ports,
     ...(pipeline ? { pipeline } : {}),
-    ...(upstream ? { upstream } : {}),
+    ...(egress?.upstream ? { upstream: egress.upstream } : {}),
     ...(cluster ? { cluster } : {}),
     stop: once(async () => {
       await ops?.close();
@@ -287,25 +315,13 @@ export async function startIngestRole(
   const r = (opts.shared ?? own!.resources) as SharedResources;
   let privacy: Privacy;
   try {
-    privacy = opts.privacy ?? createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
+    privacy = opts.privacy ?? openPrivacy(config, logger, r.metrics);
   } catch (e) {
     await own?.stop();
-    throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
-  }
-  // Open data goes out only after storage took it: public MQTT topics and the regional upstream.
-  let upstream: Upstream | undefined;
-  if (config.privacy.upstream) {
-    upstream = createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics: r.metrics });
+    throw e;
   }
   const ingestRef: { current?: Ingest } = {};
-  const publicPublisher = config.privacy.public.mqtt
-    ? createPublicPublisher({ publish: (t, p, o) => ingestRef.current!.publish(t, p, o), logger, metrics: r.metrics, retain: config.privacy.public.retain })
-    : undefined;
-  const onStored = (records: StoredReading[]): void => {
-    void publicPublisher?.publish(records);
-    upstream?.enqueue(records);
-    opts.onStored?.(records);
-  };
+  const egress = createEgress(config, logger, r.metrics, (t, p, o) => ingestRef.current!.publish(t, p, o), opts.onStored ? { onStored: opts.onStored } : {});
   const ingest = createIngest({
     config,
     store: r.store,
@@ -315,17 +331,17 @@ export async function startIngestRole(
     metrics: r.metrics,
     logger,
     credentials,
-    onStored,
+    onStored: egress.onStored,
     ...(opts.brokerUrl ? { brokerUrl: opts.brokerUrl } : {}),
   });
   ingestRef.current = ingest;
   try {
     privacy.start();
-    await upstream?.start();
+    await egress.start();
     await ingest.start();
   } catch (e) {
     await ingest.stop().catch(() => undefined);
-    await upstream?.stop().catch(() => undefined);
+    await egress.stop().catch(() => undefined);
     if (!opts.privacy) privacy.stop();
     await own?.stop();
     throw new CliError(`ingest could not subscribe at ${opts.brokerUrl ?? config.ingest.brokerUrl}: ${(e as Error).message}`, EXIT.FAILED, { cause: e });
@@ -345,11 +361,11 @@ export async function startIngestRole(
   return {
     name: 'ingest',
     ingest,
-    ...(upstream ? { upstream } : {}),
+    ...(egress.upstream ? { upstream: egress.upstream } : {}),
     stop: once(async () => {
       await ops?.close();
       await ingest.stop();
-      await upstream?.stop();
+      await egress.stop();
       if (!opts.privacy) privacy.stop();
       await own?.stop();
     }),
@@ -555,12 +571,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const storage = await openResources(config, logger);
     handles.push(storage);
     const shared = storage.resources as SharedResources;
-    let privacy: Privacy;
-    try {
-      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: shared.metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
-    } catch (e) {
-      throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
-    }
+    const privacy = openPrivacy(config, logger, shared.metrics);
     handles.push({ name: 'privacy', stop: once(async () => privacy.stop()) });
     // The console's live feed: stored (filtered) records and alert transitions.
     const live = createLiveFeed();
