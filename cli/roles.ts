@@ -9,10 +9,10 @@ import type { Logger } from 'pino';
 import { startApi } from '../api/server.ts';
 import type { SensorState } from '../api/context.ts';
 import type { Config } from '../core/config.ts';
-import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic, rejectedTopic } from '../core/topics.ts';
+import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { rejectionMessage } from '../ingest/intake.ts';
+import { rejectionPublisher } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
@@ -196,12 +196,7 @@ export async function startBrokerRole(
       metrics: r.metrics,
       logger,
       onStored: egress.onStored,
-      onRejected: (rej) => {
-        if (!rej.hub) return;
-        // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
-        const body = rejectionMessage(rej);
-        inProcessPublish(rejectedTopic(rej.hub), body, { qos: 1 }).catch((err: unknown) => logger.warn({ err }, 'could not publish a rejection'));
-      },
+      onRejected: rejectionPublisher(inProcessPublish, logger),
     });
     const pl = pipeline;
     cleanup.push(() => pl.stop());

@@ -8,29 +8,12 @@
  * rejection is durable in the dead letters: nothing is lost, nothing is dropped silently.
  * (On Steward's own broker the intake sits in the broker's publish path instead: broker/.)
  */
-import type { Clock } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
-import type { Reading } from '../core/reading.ts';
-import { rejectedTopic } from '../core/topics.ts';
-import type { PrivacyFilter } from '../privacy/boundary.ts';
-import type { Registry } from '../registry/registry.ts';
-import type { DeadLetterStore } from '../storage/deadletters.ts';
-import type { ReadingStore, StoredReading } from '../storage/types.ts';
-import type { Logger } from '../telemetry/log.ts';
-import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import { rejectionMessage, type Pressure, type Rejection } from './intake.ts';
-import { createPipeline } from './pipeline.ts';
+import { rejectionPublisher, type Pressure, type ReadingListener } from './intake.ts';
+import { createPipeline, type PipelineOptions } from './pipeline.ts';
 import { createSubscriber, type Subscriber } from './subscriber.ts';
 
-export interface IngestOptions {
-  config: Config;
-  store: ReadingStore;
-  registry: Registry;
-  deadLetters: DeadLetterStore;
-  privacy: PrivacyFilter;
-  metrics: PipelineMetrics;
-  logger: Logger;
-  clock?: Clock;
+/** The pipeline's options (its rejections go out on the subscriber's connection) and the subscriber's. */
+export interface IngestOptions extends Omit<PipelineOptions, 'onRejected'> {
   /** MQTT credentials of a service account. */
   credentials: { username: string; password: string };
   /** Overrides `config.ingest.brokerUrl`. */
@@ -39,11 +22,7 @@ export interface IngestOptions {
   clientId?: string;
   /** Overrides `config.ingest.topics`. */
   topics?: string[];
-  /** Called with every batch storage took (public MQTT, upstream). */
-  onStored?: (records: StoredReading[]) => void;
 }
-
-export type ReadingListener = (readings: Reading[]) => void;
 
 export interface Ingest {
   /** Connects and subscribes; resolves once subscribed (or rejects after `timeoutMs`). */
@@ -78,30 +57,15 @@ export function createIngest(o: IngestOptions): Ingest {
   const url = o.brokerUrl ?? cfg.brokerUrl;
   // Rejections go out through the subscriber's connection, which is built after the pipeline.
   const ref: { subscriber?: Subscriber } = {};
-  const publishRejection = (r: Rejection): void => {
-    if (!r.hub || !ref.subscriber) return;
-    // Technicians watch csm/v1/{hub}/rejected; the payload travels as text when it is text.
-    const body = rejectionMessage(r);
-    ref.subscriber.publish(rejectedTopic(r.hub), body, { qos: 1 }).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not publish a rejection'));
-  };
-  const pipeline = createPipeline({
-    config: o.config,
-    store: o.store,
-    registry: o.registry,
-    deadLetters: o.deadLetters,
-    privacy: o.privacy,
-    metrics: o.metrics,
-    logger: o.logger,
-    ...(o.clock ? { clock: o.clock } : {}),
-    ...(o.onStored ? { onStored: o.onStored } : {}),
-    onRejected: publishRejection,
-  });
-  const filters = subscriptionFilters(o.topics ?? cfg.topics, cfg.shareGroup);
+  const publishRejection = rejectionPublisher((t, p, opts) => (ref.subscriber ? ref.subscriber.publish(t, p, opts) : Promise.reject(new Error('not connected'))), log);
+  const { credentials, brokerUrl: _url, clientId, topics, ...pipelineOptions } = o;
+  const pipeline = createPipeline({ ...pipelineOptions, onRejected: publishRejection });
+  const filters = subscriptionFilters(topics ?? cfg.topics, cfg.shareGroup);
   const sub = createSubscriber({
     url,
-    clientId: o.clientId ?? cfg.clientId,
-    username: o.credentials.username,
-    password: o.credentials.password,
+    clientId: clientId ?? cfg.clientId,
+    username: credentials.username,
+    password: credentials.password,
     filters,
     sink: pipeline.intake,
     logger: log,

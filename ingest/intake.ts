@@ -20,7 +20,7 @@ import type { Config } from '../core/config.ts';
 import { RejectionError, type RejectionCode } from '../core/errors.ts';
 import { parsePayload } from '../core/parse.ts';
 import type { Reading } from '../core/reading.ts';
-import { parseTopic } from '../core/topics.ts';
+import { parseTopic, rejectedTopic } from '../core/topics.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -42,11 +42,16 @@ export interface Rejection {
 }
 
 /**
- * The message technicians read on `csm/v1/{hub}/rejected`: what was refused, why, when, and the
- * payload (as text, at most 4 KiB).
+ * An `onRejected` that tells technicians on `csm/v1/{hub}/rejected` what was refused, why, when,
+ * and the payload (as text, at most 4 KiB), through `publish` (the broker in-process, or the
+ * subscriber's connection). A failed publish is logged: the rejection itself is a dead letter.
  */
-export function rejectionMessage(r: Rejection): string {
-  return JSON.stringify({ topic: r.topic, code: r.code, reason: r.reason, receivedAt: new Date(r.receivedAt).toISOString(), sensor: r.sensor, payload: r.payload.subarray(0, 4096).toString('utf8') });
+export function rejectionPublisher(publish: (topic: string, payload: string, opts: { qos: 1 }) => Promise<void>, logger: Logger): (r: Rejection) => void {
+  return (r) => {
+    if (!r.hub) return;
+    const body = JSON.stringify({ topic: r.topic, code: r.code, reason: r.reason, receivedAt: new Date(r.receivedAt).toISOString(), sensor: r.sensor, payload: r.payload.subarray(0, 4096).toString('utf8') });
+    publish(rejectedTopic(r.hub), body, { qos: 1 }).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not publish a rejection'));
+  };
 }
 
 /** Why the intake is holding acknowledgements. */
