@@ -87,6 +87,25 @@ describe('broker lifecycle and in-process API', () => {
     await expect(b.subscribe('a/#/b', () => undefined)).rejects.toMatchObject({ code: 'BROKER_ERR_TOPIC' });
   });
 
+  it('knows whether a topic has a subscriber here (clients and in-process), and forgets one that leaves', async () => {
+    await registry.addAccount({ name: 'reader', role: 'service', password: 'service-pw-2' });
+    const b = make();
+    const { mqtt: port } = await b.start();
+    expect(b.hasSubscribers('public/v1/demo/water/well-1')).toBe(false);
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'reader', password: 'service-pw-2', clientId: 'reader-1', reconnectPeriod: 0 });
+    await c.subscribeAsync('public/v1/demo/+/+', { qos: 0 });
+    expect(b.hasSubscribers('public/v1/demo/water/well-1')).toBe(true);
+    expect(b.hasSubscribers('public/v1/north/water/well-1')).toBe(false);
+    await c.endAsync();
+    const until = Date.now() + 5000;
+    while (b.hasSubscribers('public/v1/demo/water/well-1') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(b.hasSubscribers('public/v1/demo/water/well-1')).toBe(false);
+    const off = await b.subscribe('csm/v1/+/+/+/data', () => undefined);
+    expect(b.hasSubscribers('csm/v1/demo/water/well-1/data')).toBe(true);
+    await off();
+    expect(b.hasSubscribers('csm/v1/demo/water/well-1/data')).toBe(false);
+  });
+
   it('fails to start with BROKER_ERR_LISTEN when a port is taken, and releases what it bound', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));

@@ -20,7 +20,7 @@ import { statusTopic } from '../core/topics.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
-import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, identifierProblem, isValidFilter, isValidTopicName, sessionOwner, type Acl, type BrokerPrincipal } from './acl.ts';
+import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, filterWithin, identifierProblem, isValidFilter, isValidTopicName, sessionOwner, type Acl, type BrokerPrincipal } from './acl.ts';
 import { BrokerError, type RefusalReason } from './errors.ts';
 import { guardConnection } from './guard.ts';
 import { LoginGuard } from './login-guard.ts';
@@ -136,10 +136,10 @@ export interface Broker {
    */
   subscribe(filter: string, handler: MessageHandler): Promise<() => Promise<void>>;
   /**
-   * Does a client connected to this broker hold a subscription that can match topics under
-   * `prefix` (e.g. `public/v1`)? Lets publishers skip work nobody asked for.
+   * Would a message on `topic` reach a subscriber of this broker (a connected client or an
+   * in-process subscription)? Lets publishers skip work nobody asked for.
    */
-  hasSubscribers(prefix: string): boolean;
+  hasSubscribers(topic: string): boolean;
 }
 
 /**
@@ -154,6 +154,8 @@ export function createBroker(opts: BrokerOptions): Broker {
 interface Session {
   principal: BrokerPrincipal;
   acl: Acl;
+  /** The ACL's answer for topics this client published to (a device uses two): not re-checked per message. */
+  mayPublish: Map<string, boolean>;
 }
 
 /** Who holds a client id: only the same principal may take it over (see acl.ts sessionOwner). */
@@ -360,21 +362,19 @@ class MqttBroker implements Broker {
 
   /** In-process subscriptions (broker.subscribe), counted per filter. */
   readonly #localFilters = new Map<string, number>();
-  /** hasSubscribers answers per prefix, until a subscription changes. */
+  /** hasSubscribers answers per topic, until a subscription changes. */
   readonly #subscriberMemo = new Map<string, boolean>();
 
-  hasSubscribers(prefix: string): boolean {
-    const memo = this.#subscriberMemo.get(prefix);
+  hasSubscribers(topic: string): boolean {
+    const memo = this.#subscriberMemo.get(topic);
     if (memo !== undefined) return memo;
-    const levels = prefix.split('/');
-    let found = false;
-    for (const f of this.#localFilters.keys()) if (filterCanMatchPrefix(f, levels)) found = true;
-    for (const set of this.#filters.values()) {
-      if (found) break;
-      for (const f of set) if (filterCanMatchPrefix(f, levels)) found = true;
-    }
+    const matches = (filters: Iterable<string>): boolean => {
+      for (const f of filters) if (filterWithin(topic, f)) return true;
+      return false;
+    };
+    const found = matches(this.#localFilters.keys()) || [...this.#filters.values()].some(matches);
     if (this.#subscriberMemo.size > 100_000) this.#subscriberMemo.clear();
-    this.#subscriberMemo.set(prefix, found);
+    this.#subscriberMemo.set(topic, found);
     return found;
   }
 
@@ -437,7 +437,7 @@ class MqttBroker implements Broker {
       },
       authorizePublish: (client, packet, done) => {
         const s = client ? this.#sessions.get(client) : undefined;
-        if (s && canPublish(s.acl, packet.topic) && this.#stillRegistered(s.principal)) {
+        if (s && mayPublish(s, packet.topic) && this.#stillRegistered(s.principal)) {
           const intake = o.intake;
           if (intake && s.principal.type === 'device' && packet.topic.endsWith('/data')) {
             // Durable before acknowledged: Aedes writes the PUBACK only after this callback, and
@@ -547,7 +547,7 @@ class MqttBroker implements Broker {
     const bound = this.#bindings.get(client.id);
     if (bound && bound.owner !== owner) throw authError(2, 'client_id', `client id ${client.id} belongs to another user`);
     this.#bindings.set(client.id, { owner, holder: client, persistent: !client.clean });
-    this.#sessions.set(client, { principal, acl: (this.#opts.aclFor ?? aclFor)(principal) });
+    this.#sessions.set(client, { principal, acl: (this.#opts.aclFor ?? aclFor)(principal), mayPublish: new Map() });
   }
 
   /** A device removed from (or moved to another domain in) the registry may no longer publish. */
@@ -696,16 +696,14 @@ class MqttBroker implements Broker {
   }
 }
 
-/** Can a topic under the levels of `prefix` match `filter`? (`$` topics aside.) */
-function filterCanMatchPrefix(filter: string, prefix: readonly string[]): boolean {
-  const f = filter.split('/');
-  for (let i = 0; i < prefix.length; i++) {
-    const level = f[i];
-    if (level === undefined) return false;
-    if (level === '#') return true;
-    if (level !== '+' && level !== prefix[i]) return false;
+/** The session's ACL answer for `topic`, remembered for the few topics a client publishes to. */
+function mayPublish(s: Session, topic: string): boolean {
+  let ok = s.mayPublish.get(topic);
+  if (ok === undefined) {
+    ok = canPublish(s.acl, topic);
+    if (s.mayPublish.size < 32) s.mayPublish.set(topic, ok);
   }
-  return true;
+  return ok;
 }
 
 /** Sends a publish the broker has taken care of nowhere (see SINK_TOPIC): not routed, not retained. */

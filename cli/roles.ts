@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { startApi } from '../api/server.ts';
 import type { SensorState } from '../api/context.ts';
 import type { Config } from '../core/config.ts';
-import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic } from '../core/topics.ts';
+import { ALL_STATUS_FILTER, parseTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/broker.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
 import { rejectionPublisher } from '../ingest/intake.ts';
@@ -121,7 +121,7 @@ interface Egress {
   stop(): Promise<void>;
 }
 
-function createEgress(config: Config, logger: Logger, metrics: PipelineMetrics, publish: PublishFn, o: { liveSubscribers?: () => boolean; onStored?: (records: StoredReading[]) => void } = {}): Egress {
+function createEgress(config: Config, logger: Logger, metrics: PipelineMetrics, publish: PublishFn, o: { liveSubscribers?: (topic: string) => boolean; onStored?: (records: StoredReading[]) => void } = {}): Egress {
   const upstream = config.privacy.upstream ? createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics }) : undefined;
   const publicPublisher = config.privacy.public.mqtt
     ? createPublicPublisher({ publish, logger, metrics, retain: config.privacy.public.retain, ...(o.liveSubscribers ? { liveSubscribers: o.liveSubscribers } : {}) })
@@ -184,7 +184,7 @@ export async function startBrokerRole(
     if (!opts.privacy) cleanup.push(() => privacy!.stop());
     // hasSubscribers() knows this node's clients only: on a cluster every node publishes.
     egress = createEgress(config, logger, r.metrics, inProcessPublish, {
-      ...(config.cluster.redis ? {} : { liveSubscribers: () => brokerRef.current?.hasSubscribers(PUBLIC_ROOT) ?? false }),
+      ...(config.cluster.redis ? {} : { liveSubscribers: (topic: string) => brokerRef.current?.hasSubscribers(topic) ?? false }),
       ...(opts.onStored ? { onStored: opts.onStored } : {}),
     });
     pipeline = createPipeline({

@@ -64,3 +64,21 @@ it('counts a failing MQTT side without throwing', async () => {
   expect(await publisher.publish([{ ...r, policy: 'p' }])).toEqual({ published: 0, refused: 0, failed: 1 });
   expect(publicTopic({ hub: 'demo', domain: 'water', sensor: 'well-1' })).toBe('public/v1/demo/water/well-1');
 });
+
+it('publishes every record of a topic someone reads, and only the latest of a topic nobody reads (kept retained)', async () => {
+  const sent: string[] = [];
+  const read = new Set(['public/v1/demo/water/well-1']);
+  const publisher = createPublicPublisher({
+    publish: async (topic, payload) => void sent.push(`${topic} ${JSON.parse(payload.toString()).metrics.groundwater_level}`),
+    liveSubscribers: (topic) => read.has(topic),
+  });
+  const rec = (sensor: string, level: number): StoredReading => ({ ...reading({ sensor, metrics: { groundwater_level: level } }), policy: 'p' });
+  const res = await publisher.publish([rec('well-1', 1), rec('well-2', 2), rec('well-1', 3), rec('well-2', 4)]);
+  expect(sent).toEqual(['public/v1/demo/water/well-1 1', 'public/v1/demo/water/well-1 3', 'public/v1/demo/water/well-2 4']);
+  expect(res).toEqual({ published: 3, refused: 0, failed: 0 });
+  // Without retain a topic nobody reads costs nothing at all.
+  const bare = createPublicPublisher({ publish: async (topic) => void sent.push(topic), liveSubscribers: () => false, retain: false });
+  sent.length = 0;
+  expect(await bare.publish([rec('well-1', 1)])).toEqual({ published: 0, refused: 0, failed: 0 });
+  expect(sent).toEqual([]);
+});

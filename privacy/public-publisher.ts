@@ -23,11 +23,11 @@ export interface PublicPublisherOptions {
   /** Default 0: open data is best effort; storage and the public API hold the history. */
   qos?: 0 | 1;
   /**
-   * Does anyone subscribe to public topics now? When it says no, only the latest record of each
-   * sensor in a batch is published (to keep the retained message current): per-reading work that
-   * nobody asked for costs next to nothing. Default: always publish every record.
+   * Does anyone subscribe to this public topic now? For a topic nobody reads, only the latest
+   * record of a batch is published (to keep the retained message current), or none without
+   * retain: per-reading work nobody asked for costs next to nothing. Default: publish every record.
    */
-  liveSubscribers?: () => boolean;
+  liveSubscribers?: (topic: string) => boolean;
 }
 
 export interface PublishOutcome {
@@ -56,10 +56,13 @@ export function createPublicPublisher(o: PublicPublisherOptions): PublicPublishe
     async publish(all) {
       const res: PublishOutcome = { published: 0, refused: 0, failed: 0 };
       let records: readonly StoredReading[] = all;
-      if (o.liveSubscribers && !o.liveSubscribers()) {
-        const last = new Map<string, StoredReading>();
-        for (const r of all) last.set(`${r.hub}/${r.domain}/${r.sensor}`, r);
-        records = retain ? [...last.values()] : [];
+      const live = o.liveSubscribers;
+      if (live) {
+        // The last record of each unread topic stands for its batch; read topics get every record.
+        const topics = all.map((r) => publicTopic(r));
+        const last = new Map<string, number>();
+        topics.forEach((t, i) => last.set(t, i));
+        records = all.filter((_, i) => live(topics[i]!) || (retain && last.get(topics[i]!) === i));
       }
       for (const r of records) {
         let rec: PublicRecord;
