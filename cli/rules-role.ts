@@ -8,8 +8,8 @@ import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import type { ApiExtension } from '../api/context.ts';
 import type { Config } from '../core/config.ts';
-import { parsePayload } from '../core/parse.ts';
-import { ALL_DATA_FILTER, parseTopic } from '../core/topics.ts';
+import { ALL_DATA_FILTER } from '../core/topics.ts';
+import { validateMessage } from '../ingest/intake.ts';
 import type { Registry } from '../registry/registry.ts';
 import { alertsRoutes } from '../rules/api.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
@@ -74,7 +74,7 @@ export function alertsExtension(engine: RulesEngine): ApiExtension {
 /**
  * `steward rules` alone: reads the raw tier with its own service account (clean session; the node
  * sends its copies of committed readings at QoS 0: best effort, the spool holds the readings),
- * parses readings exactly as ingest does (refused ones are ingest's business and ignored here),
+ * parses readings exactly as the intake does (validateMessage; refused ones are ignored here),
  * and publishes alerts on the same connection.
  */
 export async function subscribeRaw(o: { config: Config; registry: Registry; engine: RulesEngine; logger: Logger; password: string }): Promise<{ publish: PublishFn; connected(): boolean; stop(): Promise<void> }> {
@@ -85,15 +85,9 @@ export async function subscribeRaw(o: { config: Config; registry: Registry; engi
   noDelay();
   client.on('connect', noDelay);
   client.on('message', (topic, payload) => {
-    const t = parseTopic(topic);
-    if (!t || t.type !== 'data') return;
-    const reg = o.registry.getSensor(t.hub, t.sensor);
-    if (!reg || reg.domain !== t.domain) return;
-    try {
-      o.engine.onReadings(parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: Date.now(), maxSkewMs: o.config.ingest.maxSkewMs, maxBytes: o.config.ingest.maxPayloadBytes, site: reg.site, kind: reg.kind }));
-    } catch {
-      // Refused readings are dead-lettered by ingest.
-    }
+    // The same readings the intake kept from these bytes; refused ones are its business.
+    const v = validateMessage(topic, payload, { registry: o.registry, config: o.config.ingest, now: Date.now() });
+    if (Array.isArray(v)) o.engine.onReadings(v);
   });
   await client.subscribeAsync(ALL_DATA_FILTER, { qos: 1 });
   o.logger.info({ broker: c.brokerUrl }, 'rules subscribed to readings');

@@ -22,8 +22,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Broker } from '../broker/broker.ts';
 import type { Config } from '../core/config.ts';
-import { parsePayload } from '../core/parse.ts';
-import { parseTopic } from '../core/topics.ts';
+import { validateMessage } from '../ingest/intake.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RulesEngine } from '../rules/engine.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -136,15 +135,9 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
       const engine = await o.makeEngine(fencedPublish);
       current = engine;
       unsubscribe = await o.broker.subscribe(`csm/v1/${o.hub}/+/+/data`, (topic, payload) => {
-        const t = parseTopic(topic);
-        if (!t || t.type !== 'data') return;
-        const reg = o.registry.getSensor(t.hub, t.sensor);
-        if (!reg || reg.domain !== t.domain) return;
-        try {
-          engine.onReadings(parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: Date.now(), maxSkewMs: o.config.ingest.maxSkewMs, maxBytes: o.config.ingest.maxPayloadBytes, site: reg.site, kind: reg.kind }));
-        } catch {
-          // Refused readings were dead-lettered by the node that received them.
-        }
+        // The readings the receiving node kept from these bytes; refused ones are its business.
+        const v = validateMessage(topic, payload, { registry: o.registry, config: o.config.ingest, now: Date.now() });
+        if (Array.isArray(v)) engine.onReadings(v);
       });
       engine.start();
       running = true;

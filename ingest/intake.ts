@@ -102,6 +102,37 @@ interface Entry {
   spooled: boolean;
 }
 
+/**
+ * Parses and checks one MQTT message against the topic scheme, the registry and the reading
+ * schema: its readings, or why it is refused. A message whose readings are partly valid is
+ * accepted with its valid metrics, and each metric left out is pushed to `dropped`. Pure but for
+ * the registry lookup: the intake keeps what it returns; raw-tier readers (`steward rules`) read
+ * the same readings from the same bytes.
+ */
+export function validateMessage(
+  topic: string,
+  payload: Buffer,
+  ctx: { registry: Pick<Registry, 'getSensor'>; config: Pick<Config['ingest'], 'maxSkewMs' | 'maxPayloadBytes'>; now: number },
+  dropped: Rejection[] = [],
+): Reading[] | Rejection {
+  const receivedAt = ctx.now;
+  const refuse = (code: RejectionCode, reason: string, hub?: string, sensor?: string): Rejection => ({ topic, code, reason, hub, sensor, receivedAt, payload });
+  const t = parseTopic(topic);
+  if (!t || t.type !== 'data') return refuse('bad_topic', `topic "${topic.slice(0, 200)}" is not csm/v1/{hub}/{domain}/{sensor}/data with valid ids`);
+  const reg = ctx.registry.getSensor(t.hub, t.sensor);
+  if (!reg) return refuse('unregistered_sensor', `sensor "${t.sensor}" of hub "${t.hub}" is not registered`, t.hub, t.sensor);
+  if (reg.domain !== t.domain) return refuse('topic_mismatch', `sensor "${t.sensor}" is registered for domain "${reg.domain}", not "${t.domain}"`, t.hub, t.sensor);
+  const partial: RejectionError[] = [];
+  try {
+    const readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: receivedAt, maxSkewMs: ctx.config.maxSkewMs, maxBytes: ctx.config.maxPayloadBytes, site: reg.site, kind: reg.kind, onMetricRejected: (e) => partial.push(e) });
+    for (const e of partial) dropped.push(refuse(e.code, e.message, t.hub, t.sensor));
+    return readings;
+  } catch (e) {
+    if (e instanceof RejectionError) return refuse(e.code, e.message, t.hub, t.sensor);
+    return refuse('schema', `could not parse: ${(e as Error).message}`, t.hub, t.sensor);
+  }
+}
+
 /** Validates and durably keeps MQTT messages; see the module comment. */
 export class Intake {
   readonly #o: IntakeOptions;
@@ -140,28 +171,11 @@ export class Intake {
   }
 
   /**
-   * Parses and checks a message without keeping it: its readings, or why it is refused. A message
-   * whose readings are partly valid is accepted with its valid metrics; each metric left out is
-   * pushed to `dropped` (to be kept as a dead letter with its reason).
+   * Parses and checks a message without keeping it (see {@link validateMessage}); each metric left
+   * out of a partly valid message is pushed to `dropped`.
    */
   validate(topic: string, payload: Buffer, dropped: Rejection[] = []): Reading[] | Rejection {
-    const receivedAt = this.#clock.now();
-    const refuse = (code: RejectionCode, reason: string, hub?: string, sensor?: string): Rejection => ({ topic, code, reason, hub, sensor, receivedAt, payload });
-    const t = parseTopic(topic);
-    if (!t || t.type !== 'data') return refuse('bad_topic', `topic "${topic.slice(0, 200)}" is not csm/v1/{hub}/{domain}/{sensor}/data with valid ids`);
-    const reg = this.#o.registry.getSensor(t.hub, t.sensor);
-    if (!reg) return refuse('unregistered_sensor', `sensor "${t.sensor}" of hub "${t.hub}" is not registered`, t.hub, t.sensor);
-    if (reg.domain !== t.domain) return refuse('topic_mismatch', `sensor "${t.sensor}" is registered for domain "${reg.domain}", not "${t.domain}"`, t.hub, t.sensor);
-    const cfg = this.#o.config;
-    const partial: RejectionError[] = [];
-    try {
-      const readings = parsePayload(payload, { hub: t.hub, domain: t.domain, sensor: t.sensor, now: receivedAt, maxSkewMs: cfg.maxSkewMs, maxBytes: cfg.maxPayloadBytes, site: reg.site, kind: reg.kind, onMetricRejected: (e) => partial.push(e) });
-      for (const e of partial) dropped.push(refuse(e.code, e.message, t.hub, t.sensor));
-      return readings;
-    } catch (e) {
-      if (e instanceof RejectionError) return refuse(e.code, e.message, t.hub, t.sensor);
-      return refuse('schema', `could not parse: ${(e as Error).message}`, t.hub, t.sensor);
-    }
+    return validateMessage(topic, payload, { registry: this.#o.registry, config: this.#o.config, now: this.#clock.now() }, dropped);
   }
 
   /** Called with each committed batch of accepted readings (raw tier: the rules engine). */
@@ -184,13 +198,7 @@ export class Intake {
   flush(): boolean {
     const ok = this.#queue.length === 0 || this.#commit();
     // Held entries are durable: on shutdown their acknowledgements go out.
-    if (this.#held.length) {
-      clearInterval(this.#heldTimer);
-      this.#heldTimer = undefined;
-      const held = this.#held;
-      this.#held = [];
-      this.#answer(held);
-    }
+    this.#releaseHeld(true);
     return ok;
   }
 
@@ -254,8 +262,8 @@ export class Intake {
     return b !== undefined && this.#o.spool.depth() > b.highWater && b.flowing();
   }
 
-  #releaseHeld(): void {
-    if (this.#overloaded() && !this.#closed) return;
+  #releaseHeld(force = false): void {
+    if (!force && this.#overloaded() && !this.#closed) return;
     clearInterval(this.#heldTimer);
     this.#heldTimer = undefined;
     const held = this.#held;
