@@ -535,7 +535,7 @@ export function startBanner(config: Config, apiUrl: string, ports: BrokerPorts, 
   const mqttHost = urlHost(config.mqtt.host);
   return [
     '',
-    `Steward is running: broker, ingest, API${withSim ? ' and a simulated fleet' : ''} in one process.`,
+    `Steward is running: broker with its durable intake, rules, API${withSim ? ' and a simulated fleet' : ''} in one process.`,
     '',
     '  Console           ' + `${apiUrl}/`,
     '  Latest readings   ' + `${apiUrl}/api/v1/readings/latest`,
