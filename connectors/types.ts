@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { ConnectorsConfig } from '../core/config.ts';
+import { normaliseEui } from '../registry/registry.ts';
 
 /** One source of `connectors.sources` in the config. */
 export type SourceConfig = ConnectorsConfig['sources'][number];
@@ -74,4 +75,65 @@ export function asObject(v: unknown): Record<string, unknown> | undefined {
 /** A finite number, or undefined. */
 export function asNumber(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** Reads a message body as JSON; `invalid` names the parse error (`hint`: what to set on the server). */
+export function readJson(payload: Buffer, hint = ''): { doc: unknown } | { invalid: Decoded } {
+  try {
+    return { doc: JSON.parse(payload.toString('utf8')) };
+  } catch (err) {
+    return { invalid: { kind: 'invalid', reason: `not JSON (${(err as Error).message})${hint}` } };
+  }
+}
+
+/**
+ * The shared shape of a LoRaWAN network server's uplink (ChirpStack, The Things Stack): the device
+ * by DevEUI and/or name, the decoded payload, the frame counter (omitted by both servers when 0)
+ * and each gateway's reception (`gatewayId` reads a reception's gateway id).
+ */
+export function lorawanUplink(u: {
+  eui: unknown;
+  name: unknown;
+  /** The error when both ids are missing, naming them as this format does. */
+  noIds: string;
+  decoded: unknown;
+  /** What to do when `decoded` is missing, after "uplink of DEVICE has no …". */
+  decodedHint: string;
+  fCnt: unknown;
+  fCntName: string;
+  deviceProfile: unknown;
+  networkTime: number | undefined;
+  receptions: unknown;
+  gatewayId: (rx: Record<string, unknown>) => unknown;
+}): Decoded {
+  const eui = typeof u.eui === 'string' ? normaliseEui(u.eui) : undefined;
+  const name = typeof u.name === 'string' && u.name ? u.name : undefined;
+  if (!eui && !name) return { kind: 'invalid', reason: u.noIds };
+  const fields = asObject(u.decoded);
+  if (!fields) return { kind: 'invalid', reason: `uplink of ${eui ?? name} has no ${u.decodedHint}` };
+  const fCnt = u.fCnt === undefined ? 0 : asNumber(u.fCnt);
+  if (fCnt === undefined || !Number.isInteger(fCnt) || fCnt < 0) return { kind: 'invalid', reason: `${u.fCntName} ${JSON.stringify(u.fCnt)} is not a frame counter` };
+  const gateways: GatewayRx[] = [];
+  for (const rx of Array.isArray(u.receptions) ? u.receptions : []) {
+    const r = asObject(rx);
+    const id = r && u.gatewayId(r);
+    if (!r || typeof id !== 'string') continue;
+    const g: GatewayRx = { id };
+    const rssi = asNumber(r.rssi);
+    const snr = asNumber(r.snr);
+    if (rssi !== undefined) g.rssi = rssi;
+    if (snr !== undefined) g.snr = snr;
+    gateways.push(g);
+  }
+  return {
+    kind: 'uplink',
+    uplink: {
+      device: { ...(eui ? { eui } : {}), ...(name ? { name } : {}) },
+      ...(typeof u.deviceProfile === 'string' ? { deviceProfile: u.deviceProfile } : {}),
+      fCnt,
+      ...(u.networkTime !== undefined ? { networkTime: u.networkTime } : {}),
+      fields,
+      gateways,
+    },
+  };
 }

@@ -4,7 +4,7 @@
  * this mirror keeps the files of all nodes equal through Redis.
  *
  * - **Out.** A node watches its own file (SQLite `data_version`, every `pollMs`, default 200 ms):
- *   whoever wrote it (`steward sensors add|remove`, `steward accounts add`, the node itself), the
+ *   whoever wrote it (`steward sensors add|remove`, `steward accounts add`, `steward tokens add|revoke`, the node itself), the
  *   rows that changed are copied whole (password hashes included; nothing in clear) into the
  *   Redis hash `steward:registry`, a removed row as a tombstone, and announced on the channel of
  *   the same name.
@@ -17,8 +17,10 @@
  *   was apart while a device was removed drops its copy when it comes back, and rows added on a
  *   node while Redis was away are pushed when it returns.
  *
- * Only the `sensors` and `accounts` tables are mirrored, row by row, whatever their columns, and
- * the key of the keyed hashes (one for the whole cluster).
+ * The `sensors`, `accounts`, `api_tokens` and `sensor_euis` (DevEUI links of the connectors)
+ * tables are mirrored, row by row, whatever their columns, and the key of the keyed hashes (one
+ * for the whole cluster). A row without `created_at` (a DevEUI link) has no time of its own: the
+ * last one announced wins, and a removal wins over it.
  * @module
  */
 import { join } from 'node:path';
@@ -30,13 +32,15 @@ import { Registry } from './registry.ts';
 export const REGISTRY_KEY = 'steward:registry';
 /** The cluster's key of generated device secrets and API tokens (registry table meta). */
 const KEY_KEY = 'steward:registry:secret-key';
-const TABLES = { sensors: ['hub', 'sensor'], accounts: ['name'] } as const;
+const TABLES = { sensors: ['hub', 'sensor'], accounts: ['name'], api_tokens: ['name'], sensor_euis: ['eui'] } as const;
 type Table = keyof typeof TABLES;
-type Row = Record<string, unknown> & { created_at: number };
+type Row = Record<string, unknown> & { created_at?: number };
+/** When a row was made (ms); 0 for a table without `created_at`. */
+const timeOf = (r: Row): number => (typeof r.created_at === 'number' ? r.created_at : 0);
 interface Entry {
   /** Absent: a tombstone. */
   row?: Row;
-  /** When the change was made (ms): a row's created_at, a removal's time. */
+  /** When the change was made (ms): a row's created_at (0 without one), a removal's time. */
   at: number;
 }
 
@@ -78,7 +82,7 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
     const where = TABLES[t].map((k) => `${k} = ?`).join(' AND ');
     if (!e.row) {
       // A removal: wins over a row older than it.
-      if (mine && mine.created_at <= e.at) {
+      if (mine && timeOf(mine) <= e.at) {
         db.prepare(`DELETE FROM ${t} WHERE ${where}`).run(...key);
         local.delete(field);
         applied++;
@@ -91,7 +95,7 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
       known.set(field, json);
       return;
     }
-    if (mine && mine.created_at > e.row.created_at) return; // ours is newer: pushed by the next sync
+    if (mine && timeOf(mine) > timeOf(e.row)) return; // ours is newer: pushed by the next sync
     const cols = Object.keys(e.row).filter((c) => columns.get(t)!.has(c));
     db.prepare(`INSERT OR REPLACE INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => e.row![c] as string | number | null));
     local.set(field, e.row);
@@ -103,7 +107,7 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
   const push = async (): Promise<void> => {
     const local = readLocal();
     const changes: Array<[string, Entry]> = [];
-    for (const [f, r] of local) if (known.get(f) !== JSON.stringify(r)) changes.push([f, { row: r, at: r.created_at }]);
+    for (const [f, r] of local) if (known.get(f) !== JSON.stringify(r)) changes.push([f, { row: r, at: timeOf(r) }]);
     for (const f of known.keys()) if (!local.has(f)) changes.push([f, { at: Date.now() }]);
     if (!changes.length) return;
     const multi = o.redis.multi();

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { normaliseEui } from '../../registry/registry.ts';
 import { at } from '../mapping.ts';
-import { asObject, parseTime, type ConnectorFormat } from '../types.ts';
+import { asObject, parseTime, readJson, type ConnectorFormat } from '../types.ts';
 
 const options = z.strictObject({
   device: z.union([z.strictObject({ topicLevel: z.number().int().nonnegative() }), z.strictObject({ field: z.string().min(1) })]),
@@ -29,13 +29,9 @@ const mqttJson: ConnectorFormat<Options> = {
   defaultQos: 1,
   options: options as z.ZodType<Options>,
   fromMqtt(topic, payload, o) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      return { kind: 'invalid', reason: `not JSON (${(err as Error).message})` };
-    }
-    const fields = asObject(doc);
+    const r = readJson(payload);
+    if (!('doc' in r)) return r.invalid;
+    const fields = asObject(r.doc);
     if (!fields) return { kind: 'invalid', reason: 'the message is not a JSON object' };
     const raw = 'topicLevel' in o.device ? topic.split('/')[o.device.topicLevel] : at(fields, o.device.field);
     if (typeof raw !== 'string' && typeof raw !== 'number') return { kind: 'invalid', reason: `no device name at ${'topicLevel' in o.device ? `topic level ${o.device.topicLevel}` : `field ${o.device.field}`}` };

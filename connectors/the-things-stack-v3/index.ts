@@ -8,8 +8,7 @@
  * @module
  */
 import { z } from 'zod';
-import { normaliseEui } from '../../registry/registry.ts';
-import { asNumber, asObject, parseTime, type ConnectorFormat, type Decoded, type GatewayRx } from '../types.ts';
+import { asObject, lorawanUplink, parseTime, readJson, type ConnectorFormat, type Decoded } from '../types.ts';
 
 export function fromTtsMessage(doc: unknown): Decoded {
   const m = asObject(doc);
@@ -18,38 +17,19 @@ export function fromTtsMessage(doc: unknown): Decoded {
   if (!up) return { kind: 'ignore', why: 'not an uplink message' };
   const ids = asObject(m.end_device_ids);
   if (!ids) return { kind: 'invalid', reason: 'end_device_ids is missing' };
-  const eui = typeof ids.dev_eui === 'string' ? normaliseEui(ids.dev_eui) : undefined;
-  const name = typeof ids.device_id === 'string' && ids.device_id ? ids.device_id : undefined;
-  if (!eui && !name) return { kind: 'invalid', reason: 'end_device_ids has neither dev_eui nor device_id' };
-  const decoded = asObject(up.decoded_payload);
-  if (!decoded) return { kind: 'invalid', reason: `uplink of ${eui ?? name} has no decoded_payload: set a payload formatter for the device or application` };
-  const fCnt = up.f_cnt === undefined ? 0 : asNumber(up.f_cnt);
-  if (fCnt === undefined || !Number.isInteger(fCnt) || fCnt < 0) return { kind: 'invalid', reason: `f_cnt ${JSON.stringify(up.f_cnt)} is not a frame counter` };
-  const gateways: GatewayRx[] = [];
-  for (const rx of Array.isArray(up.rx_metadata) ? up.rx_metadata : []) {
-    const r = asObject(rx);
-    const gid = asObject(r?.gateway_ids)?.gateway_id;
-    if (!r || typeof gid !== 'string') continue;
-    const g: GatewayRx = { id: gid };
-    const rssi = asNumber(r.rssi);
-    const snr = asNumber(r.snr);
-    if (rssi !== undefined) g.rssi = rssi;
-    if (snr !== undefined) g.snr = snr;
-    gateways.push(g);
-  }
-  const model = asObject(up.version_ids)?.model_id;
-  const networkTime = parseTime(up.received_at) ?? parseTime(m.received_at);
-  return {
-    kind: 'uplink',
-    uplink: {
-      device: { ...(eui ? { eui } : {}), ...(name ? { name } : {}) },
-      ...(typeof model === 'string' ? { deviceProfile: model } : {}),
-      fCnt,
-      ...(networkTime !== undefined ? { networkTime } : {}),
-      fields: decoded,
-      gateways,
-    },
-  };
+  return lorawanUplink({
+    eui: ids.dev_eui,
+    name: ids.device_id,
+    noIds: 'end_device_ids has neither dev_eui nor device_id',
+    decoded: up.decoded_payload,
+    decodedHint: 'decoded_payload: set a payload formatter for the device or application',
+    fCnt: up.f_cnt,
+    fCntName: 'f_cnt',
+    deviceProfile: asObject(up.version_ids)?.model_id,
+    networkTime: parseTime(up.received_at) ?? parseTime(m.received_at),
+    receptions: up.rx_metadata,
+    gatewayId: (rx) => asObject(rx.gateway_ids)?.gateway_id,
+  });
 }
 
 const theThingsStackV3: ConnectorFormat = {
@@ -61,13 +41,8 @@ const theThingsStackV3: ConnectorFormat = {
   options: z.strictObject({}),
   fromMqtt(topic, payload) {
     if (!/^v3\/[^/]+\/devices\/[^/]+\/up$/.test(topic)) return { kind: 'ignore', why: `topic ${topic} is not an uplink` };
-    let doc: unknown;
-    try {
-      doc = JSON.parse(payload.toString('utf8'));
-    } catch (err) {
-      return { kind: 'invalid', reason: `not JSON (${(err as Error).message})` };
-    }
-    return fromTtsMessage(doc);
+    const r = readJson(payload);
+    return 'doc' in r ? fromTtsMessage(r.doc) : r.invalid;
   },
   fromWebhook: (body) => fromTtsMessage(body),
 };

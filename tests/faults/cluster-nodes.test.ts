@@ -6,14 +6,10 @@
  * nodes, and its spool drains into storage when it comes back. Losses are counted per sensor by
  * sequence number against what the devices saw acknowledged.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from '../../registry/registry.ts';
-import { nodeSpec, registerFleet, settle, startFleet, startNode, type FleetDevice, type NodeProcess, type NodeSpec } from '../harness/fleet.ts';
-import { startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from '../harness/services.ts';
+import { settle, startFleet, startNode, useClusterRig } from '../harness/fleet.ts';
 
 /** Tries to connect until it succeeds or `ms` pass; resolves to the ms it took, or rejects with the last error. */
 async function connectWithin(url: string, username: string, password: string, ms: number): Promise<number> {
@@ -43,30 +39,9 @@ async function refused(url: string, username: string, password: string): Promise
 }
 
 describe('three nodes on one Redis', () => {
-  let root: string;
-  let redis: RedisHandle;
-  let influx: InfluxHandle;
-  const specs: NodeSpec[] = [];
-  const nodes: Array<NodeProcess | undefined> = [];
-  let devices: FleetDevice[];
-
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'steward-cluster-'));
-    [redis, influx] = await Promise.all([startRedis(), startInfluxDB({ database: 'steward' })]);
-    for (let i = 1; i <= 3; i++) {
-      const dir = join(root, `node-${i}`);
-      mkdirSync(dir);
-      specs.push(await nodeSpec(dir, influx, { cluster: { redis: redis.url, nodeId: `node-${i}` } }));
-    }
-    // The fleet is registered on node 1 only; nodes 2 and 3 learn it through Redis.
-    devices = await registerFleet(specs[0]!.dataDir, 24);
-    for (const s of specs) nodes.push(await startNode(s));
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n?.stop('SIGKILL')));
-    await Promise.all([redis?.stop(), influx?.stop()]);
-    rmSync(root, { recursive: true, force: true });
-  });
+  // The fleet is registered on node 1 only; nodes 2 and 3 learn it through Redis.
+  const rig = useClusterRig('cluster', { nodes: 3, devices: 24 });
+  const { specs, nodes } = rig;
 
   it('a device registered on node 1 connects on node 3 at once; removed on node 1, it is refused on every node', async () => {
     const reg = Registry.open(specs[0]!.dataDir);
@@ -86,18 +61,18 @@ describe('three nodes on one Redis', () => {
     const until = Date.now() + 5000;
     let everywhere = false;
     while (!everywhere && Date.now() < until) {
-      everywhere = (await Promise.all(nodes.map((n) => refused(n!.mqttUrl, 'demo.late-1', password)))).every(Boolean);
+      everywhere = (await Promise.all(nodes.map((n) => refused(n.mqttUrl, 'demo.late-1', password)))).every(Boolean);
       if (!everywhere) await new Promise((r) => setTimeout(r, 100));
     }
     expect(everywhere).toBe(true);
   });
 
   it('kill -9 of one node mid-stream: its devices move to the others, and every acknowledged reading reaches InfluxDB once (its spool drains when it restarts)', async () => {
-    const urls = nodes.map((n) => n!.mqttUrl);
-    const fleet = startFleet(urls, devices, { everyMs: 50, failover: true });
+    const urls = nodes.map((n) => n.mqttUrl);
+    const fleet = startFleet(urls, rig.devices, { everyMs: 50, failover: true });
     await fleet.progress(1500);
     // Storage away: node 2's acknowledged readings wait in its spool when it is killed.
-    await influx.pause();
+    await rig.influx.pause();
     await fleet.progress(1500);
     nodes[1]!.proc.kill('SIGKILL');
     await nodes[1]!.exited;
@@ -105,12 +80,12 @@ describe('three nodes on one Redis', () => {
     await fleet.progress(1500, 90_000);
     const where = fleet.where();
     expect([...where.values()].filter((u) => u === urls[1]).length).toBe(0);
-    expect(where.size).toBe(devices.length);
-    await influx.resume();
+    expect(where.size).toBe(rig.devices.length);
+    await rig.influx.resume();
     nodes[1] = await startNode(specs[1]!);
     await fleet.progress(1000);
     const acked = await fleet.stop();
-    const r = await settle(influx, acked, fleet.since);
+    const r = await settle(rig.influx, acked, fleet.since);
     expect([...acked.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(5000);
     expect(r.lost, JSON.stringify(r.perSensor)).toBe(0);
     expect(r.duplicated).toBe(0);

@@ -5,14 +5,10 @@
  * recover (ready again, a device registered on one node connects on the other). Losses are
  * counted per sensor by sequence number against what the devices saw acknowledged.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from '../../registry/registry.ts';
-import { nodeSpec, registerFleet, settle, startFleet, startNode, type FleetDevice, type NodeProcess, type NodeSpec } from '../harness/fleet.ts';
-import { startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from '../harness/services.ts';
+import { settle, startFleet, useClusterRig } from '../harness/fleet.ts';
 
 async function ready(opsUrl: string): Promise<{ status: number; body: string }> {
   try {
@@ -32,36 +28,15 @@ async function until(what: string, cond: () => Promise<boolean>, ms: number): Pr
 }
 
 describe('Redis down for 60 s under a cluster', () => {
-  let root: string;
-  let redis: RedisHandle;
-  let influx: InfluxHandle;
-  const specs: NodeSpec[] = [];
-  const nodes: NodeProcess[] = [];
-  let devices: FleetDevice[];
-
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'steward-cluster-redis-'));
-    [redis, influx] = await Promise.all([startRedis(), startInfluxDB({ database: 'steward' })]);
-    for (let i = 1; i <= 2; i++) {
-      const dir = join(root, `node-${i}`);
-      mkdirSync(dir);
-      specs.push(await nodeSpec(dir, influx, { cluster: { redis: redis.url, nodeId: `node-${i}` } }));
-    }
-    devices = await registerFleet(specs[0]!.dataDir, 16);
-    for (const s of specs) nodes.push(await startNode(s));
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-    await Promise.all([redis?.stop(), influx?.stop()]);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const rig = useClusterRig('cluster-redis', { nodes: 2, devices: 16 });
+  const { specs, nodes } = rig;
 
   it('keeps acknowledging with 0 loss, says degraded on /ready, and recovers when Redis returns', async () => {
-    const fleet = startFleet(nodes.map((n) => n.mqttUrl), devices, { everyMs: 50, failover: true });
+    const fleet = startFleet(nodes.map((n) => n.mqttUrl), rig.devices, { everyMs: 50, failover: true });
     await fleet.progress(1000);
     for (const n of nodes) expect((await ready(n.opsUrl)).status).toBe(200);
 
-    await redis.pause();
+    await rig.redis.pause();
     const downAt = Date.now();
     for (const n of nodes) await until(`${n.opsUrl}/ready says the cluster is degraded`, async () => {
       const r = await ready(n.opsUrl);
@@ -74,11 +49,11 @@ describe('Redis down for 60 s under a cluster', () => {
     expect(fleet.acked() - before).toBeGreaterThan(3000);
     for (const n of nodes) expect(n.proc.exitCode, n.output().slice(-2000)).toBeNull();
 
-    await redis.resume();
+    await rig.redis.resume();
     for (const n of nodes) await until(`${n.opsUrl}/ready is ready again`, async () => (await ready(n.opsUrl)).status === 200, 30_000);
     await fleet.progress(1000);
     const acked = await fleet.stop();
-    const r = await settle(influx, acked, fleet.since);
+    const r = await settle(rig.influx, acked, fleet.since);
     expect(r.lost, JSON.stringify(r.perSensor)).toBe(0);
     expect(r.duplicated).toBe(0);
     expect(nodes[0]!.output()).toMatch(/cluster recovered/);

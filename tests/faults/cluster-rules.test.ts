@@ -5,18 +5,16 @@
  * depletion alert once. The holder is killed with -9: another node takes the rules over within
  * 30 s, the alert is still firing there (not forgotten) and the member is not notified again.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { rulesStateKey } from '../../cluster/rules.ts';
 import { Registry } from '../../registry/registry.ts';
-import { nodeSpec, startNode, type NodeProcess, type NodeSpec } from '../harness/fleet.ts';
-import { startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from '../harness/services.ts';
+import { useClusterRig } from '../harness/fleet.ts';
 import { writeConfig } from '../harness/steward.ts';
 
 const RULES = `
@@ -47,42 +45,36 @@ async function until<T>(what: string, get: () => Promise<T | undefined> | T | un
 const holderRe = /rules engine running on this node/;
 
 describe('rules exactly once on a cluster', () => {
-  let root: string;
-  let redis: RedisHandle;
-  let influx: InfluxHandle;
-  const specs: Array<NodeSpec & { api: string }> = [];
-  const nodes: NodeProcess[] = [];
+  /** The HTTP API of each node. */
+  const apis: string[] = [];
+  const rig = useClusterRig('cluster-rules', {
+    nodes: 3,
+    role: 'start',
+    args: ['--no-sim'],
+    prepare: async ({ root, specs }) => {
+      const rulesFile = writeConfig(root, parse(RULES) as Record<string, unknown>, 'rules.yaml');
+      for (const spec of specs) {
+        // nodeSpec wrote the config; add the rules file to it.
+        const cfg = parse(readFileSync(spec.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
+        cfg.rules = { ...cfg.rules, paths: [rulesFile] };
+        writeConfig(spec.dataDir, cfg);
+        apis.push(`http://127.0.0.1:${(cfg.http as { port: number }).port}`);
+      }
+      const reg = Registry.open(specs[0]!.dataDir);
+      await reg.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: 'pw-well-1-0123456789' });
+      await reg.addAccount({ name: 'member', role: 'hub', hub: 'demo', password: 'pw-member-0123456789' });
+      reg.close();
+    },
+  });
+  const { nodes } = rig;
   let device: MqttClient | undefined;
   let member: MqttClient | undefined;
   let publishing = true;
 
-  beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), 'steward-cluster-rules-'));
-    [redis, influx] = await Promise.all([startRedis(), startInfluxDB({ database: 'steward' })]);
-    const rulesFile = writeConfig(root, parse(RULES) as Record<string, unknown>, 'rules.yaml');
-    for (let i = 1; i <= 3; i++) {
-      const dir = join(root, `node-${i}`);
-      mkdirSync(dir);
-      const spec = await nodeSpec(dir, influx, { cluster: { redis: redis.url, nodeId: `node-${i}` } });
-      // nodeSpec wrote the config; add the rules file to it.
-      const cfg = parse(readFileSync(spec.configPath, 'utf8')) as Record<string, Record<string, unknown>>;
-      cfg.rules = { ...cfg.rules, paths: [rulesFile] };
-      writeConfig(dir, cfg);
-      specs.push({ ...spec, api: `http://127.0.0.1:${(cfg.http as { port: number }).port}` });
-    }
-    const reg = Registry.open(specs[0]!.dataDir);
-    await reg.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: 'pw-well-1-0123456789' });
-    await reg.addAccount({ name: 'member', role: 'hub', hub: 'demo', password: 'pw-member-0123456789' });
-    reg.close();
-    for (const s of specs) nodes.push(await startNode(s, 'start', ['--no-sim']));
-  });
   afterAll(async () => {
     publishing = false;
     await device?.endAsync(true).catch(() => undefined);
     await member?.endAsync(true).catch(() => undefined);
-    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-    await Promise.all([redis?.stop(), influx?.stop()]);
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('a depletion alert fires once, and after kill -9 of the holder the rules move within 30 s, the alert still firing and not notified again', async () => {
@@ -120,12 +112,12 @@ describe('rules exactly once on a cluster', () => {
     expect(alertId).toMatch(/aquifer-depletion/);
     // The holder records the delivery in the cluster's copy of the alert state right after it
     // publishes (within milliseconds); the alert "was firing" once that is there.
-    const r = new Redis(redis.url);
+    const r = new Redis(rig.redis.url);
     try {
       await until('the delivery is in the alert state in Redis', async () => {
         const snap = await r.getBuffer(rulesStateKey('demo'));
         if (!snap) return undefined;
-        const file = join(root, 'snapshot.db');
+        const file = join(rig.root, 'snapshot.db');
         writeFileSync(file, snap);
         const db = new Database(file, { readonly: true });
         try {
@@ -147,7 +139,7 @@ describe('rules exactly once on a cluster', () => {
 
     // The alert is still firing on the new holder (restored, not forgotten)...
     const state = async (): Promise<string | undefined> => {
-      const res = await fetch(`${specs[next]!.api}/api/v1/alerts`).catch(() => undefined);
+      const res = await fetch(`${apis[next]!}/api/v1/alerts`).catch(() => undefined);
       if (!res?.ok) return undefined;
       const body = (await res.json()) as { alerts: Array<{ id: string; state: string }> };
       return body.alerts.find((a) => a.id === alertId)?.state;
@@ -155,7 +147,7 @@ describe('rules exactly once on a cluster', () => {
     expect(await until('the new holder shows the alert', state, 20_000)).toBe('firing');
     // ...and after the new holder evaluated the rule on fresh readings many times, nobody was notified again.
     const evaluations = async (): Promise<number> => {
-      const text = await (await fetch(`${specs[next]!.api}/metrics`)).text();
+      const text = await (await fetch(`${apis[next]!}/metrics`)).text();
       const m = /steward_rules_evaluations_total\{kind="depletion"\} (\d+)/.exec(text);
       return m ? Number(m[1]) : 0;
     };

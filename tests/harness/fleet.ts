@@ -4,14 +4,14 @@
  * broker acknowledged (PUBACK received); the test then counts, per sensor and by sequence number,
  * what storage holds against that, never by eye.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll } from 'vitest';
 import { Registry } from '../../registry/registry.ts';
 import { spawnSteward, writeConfig, type StewardProcess } from './steward.ts';
-import { freePort, startInfluxDB, type InfluxHandle } from './services.ts';
+import { freePort, startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from './services.ts';
 
 export interface FleetDevice {
   sensor: string;
@@ -218,6 +218,46 @@ export function useFaultRig(name: string, opts: { devices?: number; dataDir?: st
     await rig.influx?.stop();
     opts.cleanup?.();
     if (rig.dir) rmSync(rig.dir, { recursive: true, force: true });
+  });
+  return rig;
+}
+
+/** What a cluster fault test works with: one Redis, one InfluxDB, `nodes` node configs and their processes. */
+export interface ClusterRig {
+  root: string;
+  redis: RedisHandle;
+  influx: InfluxHandle;
+  /** Node i's config (`cluster.nodeId` node-{i+1}), data dir `<root>/node-{i+1}`. */
+  specs: NodeSpec[];
+  /** The running nodes, in the order of `specs`; all stopped with SIGKILL after the file. */
+  nodes: NodeProcess[];
+  /** The fleet, registered on node 1 only (the others learn it through Redis). */
+  devices: FleetDevice[];
+}
+
+/**
+ * Registers the before/after hooks of a cluster fault test file: a temporary root, a fresh Redis
+ * and InfluxDB, `nodes` node configs in the cluster, `devices` sensors (default none) registered
+ * on node 1, then `prepare` (more config or registry entries), then every node started as `role`.
+ */
+export function useClusterRig(name: string, opts: { nodes: number; devices?: number; role?: 'broker' | 'start'; args?: string[]; prepare?: (rig: ClusterRig) => Promise<void> | void }): ClusterRig {
+  const rig = { specs: [] as NodeSpec[], nodes: [] as NodeProcess[], devices: [] as FleetDevice[] } as ClusterRig;
+  beforeAll(async () => {
+    rig.root = mkdtempSync(join(tmpdir(), `steward-${name}-`));
+    [rig.redis, rig.influx] = await Promise.all([startRedis(), startInfluxDB({ database: 'steward' })]);
+    for (let i = 1; i <= opts.nodes; i++) {
+      const dir = join(rig.root, `node-${i}`);
+      mkdirSync(dir);
+      rig.specs.push(await nodeSpec(dir, rig.influx, { cluster: { redis: rig.redis.url, nodeId: `node-${i}` } }));
+    }
+    if (opts.devices) rig.devices = await registerFleet(rig.specs[0]!.dataDir, opts.devices);
+    await opts.prepare?.(rig);
+    for (const s of rig.specs) rig.nodes.push(await startNode(s, opts.role, opts.args));
+  });
+  afterAll(async () => {
+    await Promise.all(rig.nodes.map((n) => n.stop('SIGKILL')));
+    await Promise.all([rig.redis?.stop(), rig.influx?.stop()]);
+    if (rig.root) rmSync(rig.root, { recursive: true, force: true });
   });
   return rig;
 }
