@@ -10,13 +10,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import type { Intake } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
-import { createPrivacy, type Privacy } from '../privacy/config.ts';
+import type { Privacy } from '../privacy/config.ts';
 import { CliError, EXIT } from '../cli/errors.ts';
-import { openResources, pipelineChecks, type RoleHandle, type SharedResources } from '../cli/roles.ts';
+import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from '../cli/roles.ts';
 import { checkConnectors } from './check.ts';
 import { startConnectors, type Connectors } from './service.ts';
 
-export async function startConnectRole(config: Config, logger: Logger, opts: { shared?: SharedResources; intake?: Pick<Intake, 'submit' | 'pressure'> } = {}): Promise<RoleHandle & { connectors: Connectors; pipeline?: Pipeline }> {
+export async function startConnectRole(config: Config, logger: Logger, opts: { shared?: SharedResources; intake?: Pick<Intake, 'submit' | 'pressure' | 'flush'> } = {}): Promise<RoleHandle & { connectors: Connectors; pipeline?: Pipeline }> {
   const checked = checkConnectors(config);
   if (!checked.ok) throw new CliError(`connectors:\n${checked.errors.join('\n')}`, EXIT.USAGE);
   if (!checked.sources.length) throw new CliError('connectors: no sources configured (connectors.sources in the config)', EXIT.USAGE);
@@ -27,7 +27,7 @@ export async function startConnectRole(config: Config, logger: Logger, opts: { s
   let intake = opts.intake;
   try {
     if (!intake) {
-      privacy = createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics: r.metrics });
+      privacy = openPrivacy(config, logger, r.metrics);
       pipeline = createPipeline({ config: { ...config, dataDir: join(config.dataDir, 'connectors') }, store: r.store, registry: r.registry, deadLetters: r.deadLetters, privacy: privacy.boundary, metrics: r.metrics, logger });
       privacy.start();
       pipeline.start();

@@ -4,11 +4,10 @@
  * `/metrics` next to them. Every message goes through the {@link ConnectorHost} to the intake and
  * is acknowledged only once durable:
  *
- * - MQTT: mqtt.js sends the PUBACK of a QoS 1 message when `handleMessage` calls back, which it does
- *   in the intake's `done`. mqtt.js hands over one message at a time, so a source carries at most
- *   one spool commit per message (~1–5 ms): hundreds of uplinks a second, far above any LoRaWAN
- *   network's rate. The session is persistent (clean: false, fixed client id), so a broker keeps
- *   what arrives while the connector is down, and resends what it did not acknowledge.
+ * - MQTT: the subscriber of `steward ingest` (ingest/subscriber.ts) writes the PUBACK of a QoS 1
+ *   message in the intake's `done`, with many messages in flight (the intake commits them
+ *   together). The session is persistent (clean: false, fixed client id), so a broker keeps what
+ *   arrives while the connector is down, and resends what it did not acknowledge.
  * - HTTP: 200 once the spool has the reading (or its dead letter); 503 with Retry-After while the
  *   intake holds acknowledgements (spool quota, full disk) or when the spool did not answer within
  *   `webhookTimeoutMs`; 401 without the source's secret in `X-Steward-Secret`.
@@ -16,10 +15,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.ts';
 import type { ConnectorsConfig } from '../core/config.ts';
 import type { Intake } from '../ingest/intake.ts';
+import { createSubscriber, type Subscriber } from '../ingest/subscriber.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -34,7 +33,7 @@ export interface ConnectorsOptions {
   config: ConnectorsConfig;
   sources: ResolvedSource[];
   profiles: Profile[];
-  intake: Pick<Intake, 'submit' | 'pressure'>;
+  intake: Pick<Intake, 'submit' | 'pressure' | 'flush'>;
   registry: Registry;
   deadLetters: DeadLetterStore;
   metrics: PipelineMetrics;
@@ -68,15 +67,15 @@ function decodeSafely(fn: () => Decoded): Decoded {
 export async function startConnectors(o: ConnectorsOptions): Promise<Connectors> {
   const log = o.logger.child({ role: 'connect' });
   const host = new ConnectorHost({ intake: o.intake, registry: o.registry, deadLetters: o.deadLetters, profiles: o.profiles, logger: o.logger, metrics: o.metrics, dedupWindowMs: o.config.dedupWindowMs, ...(o.clock ? { clock: o.clock } : {}) });
-  const clients = new Map<string, MqttClient>();
+  const clients = new Map<string, Subscriber>();
   const app = Fastify({ loggerInstance: log.child({ component: 'connect-http' }, { level: 'warn' }), bodyLimit: 1024 * 1024 });
   const stopAll = async (): Promise<void> => {
     host.close();
     await app.close().catch(() => undefined);
-    await Promise.all([...clients.values()].map((c) => new Promise<void>((r) => c.end(false, {}, () => r()))));
+    await Promise.all([...clients.values()].map((c) => c.stop()));
   };
   try {
-    for (const s of o.sources) if (s.mqtt) clients.set(s.config.name, await connectSource(s, host, log, o.subscribeTimeoutMs));
+    for (const s of o.sources) if (s.mqtt) clients.set(s.config.name, await connectSource(s, host, o.intake, log, o.subscribeTimeoutMs));
     const webhooks = new Map(o.sources.filter((s) => s.webhookSecret).map((s) => [s.config.name, s]));
     app.post<{ Params: { name: string }; Querystring: Record<string, string | undefined> }>('/api/v1/connect/:name', async (req, reply) => {
       const s = webhooks.get(req.params.name);
@@ -100,7 +99,7 @@ export async function startConnectors(o: ConnectorsOptions): Promise<Connectors>
     });
     const checks: ReadinessCheck[] = [
       { name: 'intake', check: () => (o.intake.pressure() ? { ok: false, detail: o.intake.pressure()!.message } : { ok: true }) },
-      ...[...clients].map(([name, c]): ReadinessCheck => ({ name: `mqtt:${name}`, check: () => (c.connected ? { ok: true } : { ok: false, detail: `not connected to the broker of source ${name}` }) })),
+      ...[...clients].map(([name, c]): ReadinessCheck => ({ name: `mqtt:${name}`, check: () => (c.connected() ? { ok: true } : { ok: false, detail: `not connected to the broker of source ${name}` }) })),
       ...(o.checks ?? []),
     ];
     app.get('/health', async () => ({ status: 'ok', role: 'connect' }));
@@ -115,7 +114,7 @@ export async function startConnectors(o: ConnectorsOptions): Promise<Connectors>
     return {
       host,
       url,
-      connected: () => [...clients.values()].every((c) => c.connected),
+      connected: () => [...clients.values()].every((c) => c.connected()),
       stop: () => (stopped ??= stopAll().then(() => log.info('connectors stopped'))),
     };
   } catch (e) {
@@ -125,63 +124,25 @@ export async function startConnectors(o: ConnectorsOptions): Promise<Connectors>
 }
 
 /** Connects one source's MQTT client and subscribes; resolves once subscribed, or after `timeoutMs` while it keeps trying. */
-async function connectSource(s: ResolvedSource, host: ConnectorHost, log: Logger, timeoutMs = 10_000): Promise<MqttClient> {
+async function connectSource(s: ResolvedSource, host: ConnectorHost, intake: Pick<Intake, 'flush'>, log: Logger, timeoutMs = 10_000): Promise<Subscriber> {
   const m = s.mqtt!;
-  const name = s.config.name;
-  const c = mqtt.connect(m.url, {
+  const sub = createSubscriber({
+    url: m.url,
     clientId: m.clientId,
-    ...(m.username !== undefined ? { username: m.username } : {}),
-    ...(m.password !== undefined ? { password: m.password } : {}),
-    clean: false,
-    // We subscribe ourselves at every connection (below).
-    resubscribe: false,
-    protocolVersion: 4,
-    keepalive: 30,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
+    username: m.username,
+    password: m.password,
+    filters: m.topics,
+    qos: m.qos,
+    // A network server's broker that is not reachable yet does not stop the node: the subscriber
+    // keeps reconnecting and /ready says the source is not connected.
+    keepTrying: true,
+    logger: log.child({ source: s.config.name }),
+    sink: {
+      // The PUBACK (QoS 1) is written in `done`: once the reading or its dead letter is durable.
+      submit: (topic, payload, done) => host.handle(s.config, { topic, payload }, decodeSafely(() => s.format.fromMqtt!(topic, payload, s.options)), () => done()),
+      flush: () => intake.flush(),
+    },
   });
-  // The PUBACK (QoS 1) goes when this calls back: only once the reading or its dead letter is durable.
-  c.handleMessage = (packet, done) => {
-    if (packet.cmd !== 'publish') return done();
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const decoded = decodeSafely(() => s.format.fromMqtt!(packet.topic, payload, s.options));
-    host.handle(s.config, { topic: packet.topic, payload }, decoded, () => done());
-  };
-  c.on('error', (err) => log.warn({ source: name, err: err.message }, 'connector mqtt error'));
-  c.on('offline', () => log.warn({ source: name, url: m.url }, 'connector disconnected from the broker; reconnecting'));
-  // Subscribes at every connection (a broker without our session forgot it). Start waits for the
-  // first subscription, but a broker that is not reachable yet does not stop the node from
-  // running: mqtt.js keeps reconnecting and /ready says the source is not connected.
-  await new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      log.warn({ source: name, url: m.url }, `connector could not reach the broker of source ${name} within ${timeoutMs} ms; it keeps trying`);
-      resolve();
-    }, timeoutMs);
-    c.on('connect', (ack) => {
-      log.info({ source: name, url: m.url, sessionPresent: ack.sessionPresent }, 'connector connected');
-      c.subscribe(m.topics, { qos: m.qos }, (err, granted) => {
-        const refused = granted?.filter((g) => g.qos === 128) ?? [];
-        if (err || refused.length) {
-          const msg = `source ${name}: subscription refused: ${err ? err.message : refused.map((g) => g.topic).join(', ')}`;
-          log.error({ source: name, topics: m.topics }, msg);
-          if (!settled) {
-            settled = true;
-            clearTimeout(timer);
-            c.end(true);
-            reject(new Error(msg));
-          }
-          return;
-        }
-        log.info({ source: name, topics: m.topics, qos: m.qos }, 'connector subscribed');
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  });
-  return c;
+  await sub.start(timeoutMs);
+  return sub;
 }

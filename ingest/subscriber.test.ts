@@ -191,6 +191,30 @@ describe('external-broker subscriber', () => {
     await expect(s.start(5000)).rejects.toThrow(/refused the subscription to csm\/v1\/\+\/\+\/\+\/data/);
   });
 
+  it('with keepTrying, starts while the broker is still unreachable and subscribes once it is up', async () => {
+    const relay = await gatedRelay(url); // refuses connections until opened: the broker is not up yet
+    try {
+      const s = subscriber({ sink: intake, url: relay.url, keepTrying: true });
+      await s.start(500); // resolves: the source may come up later
+      expect(s.connected()).toBe(false);
+      relay.open();
+      await until(() => s.connected(), 10_000);
+      await device.publishAsync(TOPIC, reading(3), { qos: 1 });
+      await until(() => spool.depth() === 1);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('without keepTrying, fails its start when the broker is unreachable', async () => {
+    const relay = await gatedRelay(url);
+    try {
+      await expect(subscriber({ sink: intake, url: relay.url }).start(500)).rejects.toThrow(/not subscribed at .* within 500 ms/);
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('publishes at QoS 1, and keeps a QoS 1 publish made while disconnected until the connection is back', async () => {
     const watcher = await mqtt.connectAsync(url, { clientId: 'watcher', username: 'ingest', password: ingestPassword, protocolVersion: 4 });
     const got: string[] = [];
@@ -323,6 +347,38 @@ function takeOverSession(url: string, clientId: string, username: string, passwo
  * A TCP relay in front of the broker whose existing connections can be frozen: the broker's bytes
  * stop reaching the client (a hung broker, a dead network path). New connections pass normally.
  */
+/** A TCP relay to `target` that drops every connection until `open()` (a broker not up yet). */
+async function gatedRelay(target: string): Promise<{ url: string; open(): void; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  let opened = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    if (!opened) return void client.destroy();
+    const up = netConnect({ host: hostname, port: Number(port) });
+    client.pipe(up);
+    up.pipe(client);
+    const end = (): void => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+    sockets.add(client).add(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as { port: number };
+  return {
+    url: `mqtt://127.0.0.1:${addr.port}`,
+    open() {
+      opened = true;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 async function freezableRelay(target: string): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
   const { hostname, port } = new URL(target);
   const pairs: Array<{ client: Socket; up: Socket }> = [];

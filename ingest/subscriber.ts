@@ -42,8 +42,19 @@ export interface SubscriberOptions {
   clientId: string;
   username?: string | undefined;
   password?: string | undefined;
-  /** Topic filters, subscribed at QoS 1. */
+  /** Topic filters. */
   filters: readonly string[];
+  /**
+   * QoS of the subscription (default 1). 0 only where the broker offers nothing else (The Things
+   * Stack): its messages are not acknowledged, so a broker may drop them while we are down.
+   */
+  qos?: 0 | 1;
+  /**
+   * When `start`'s time runs out before the first subscription, resolve and keep reconnecting
+   * (`connected()` says false meanwhile) instead of failing: for a source that may come up later.
+   * A CONNACK or SUBACK refusal still fails the start.
+   */
+  keepTrying?: boolean;
   sink: MessageSink;
   logger: Logger;
   /** Keepalive, seconds (default 30). */
@@ -324,7 +335,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
           return;
         }
         const degraded = o.filters.filter((_, i) => granted[i] === 0);
-        if (degraded.length) log.warn({ filters: degraded }, 'the broker granted QoS 0 only: these messages are not acknowledged and may be lost');
+        if (degraded.length && (o.qos ?? 1) > 0) log.warn({ filters: degraded }, 'the broker granted QoS 0 only: these messages are not acknowledged and may be lost');
         subscribedOnce = true;
         log.info({ filters: o.filters, granted }, 'subscribed');
         const w = startWaiter;
@@ -370,7 +381,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       const mid = allocMid();
       c.subscribeMid = mid;
       outboundReserved.add(mid);
-      send(c, { cmd: 'subscribe', messageId: mid, subscriptions: o.filters.map((topic) => ({ topic, qos: 1 })) });
+      send(c, { cmd: 'subscribe', messageId: mid, subscriptions: o.filters.map((topic) => ({ topic, qos: o.qos ?? 1 })) });
     }
     scheduleKeepalive(c);
   }
@@ -494,7 +505,13 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       if (stopping) return Promise.reject(new SubscriberError('the subscriber was stopped', 'stopped'));
       if (conn || startWaiter) return Promise.reject(new Error('the subscriber is already started'));
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => failStart(new SubscriberError(`not subscribed at ${o.url} within ${timeoutMs} ms (is the broker up?)`, 'timeout')), timeoutMs);
+        const timer = setTimeout(() => {
+          if (!o.keepTrying) return failStart(new SubscriberError(`not subscribed at ${o.url} within ${timeoutMs} ms (is the broker up?)`, 'timeout'));
+          log.warn({ url: o.url }, `not subscribed at ${o.url} within ${timeoutMs} ms; still trying`);
+          const w = startWaiter;
+          startWaiter = undefined;
+          w?.resolve();
+        }, timeoutMs);
         startWaiter = {
           resolve: () => {
             clearTimeout(timer);
