@@ -31,17 +31,16 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Registry } from '../registry/registry.ts';
 import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/services.ts';
 import { BENCH_HUB, DOMAINS, sensorAt, type BenchSensor } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { findPids, liveRoles, loadAverage, procStats, round1, RoleProcess, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { findPids, loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -105,14 +104,7 @@ if (opt.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const num = (name: string, v: string | undefined): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) {
-    process.stderr.write(`--${name}: "${v}" is not a non-negative number\n${HELP}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = numberOption(HELP);
 const list = (name: string, v: string | undefined): number[] => (v === 'none' || !v ? [] : v.split(',').map((x) => num(name, x)));
 const SYSTEMS = new Set((opt.systems ?? '').split(',').filter(Boolean));
 for (const s of SYSTEMS) {
@@ -137,66 +129,25 @@ if (N < 1 || DURATION <= 0) {
 /** Per-device PUBACKs outstanding in an open-loop phase at `rate`: 2 s of one device's readings. */
 const maxInflightAt = (rate: number): number => (opt['max-inflight'] !== undefined ? num('max-inflight', opt['max-inflight']) : Math.max(16, Math.ceil((2 * rate) / N)));
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-const outDir = join(opt.out ?? join(repo, 'bench', 'results'), `pipeline-${stamp}`);
-mkdirSync(outDir, { recursive: true });
-const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
-const tmp = mkdtempSync(join(os.tmpdir(), 'steward-bench-'));
-/** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
-const nodeDir = join(tmp, 'node');
-
-const log = (msg: string): void => {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-// ------------------------------------------------------------------------------------------------
-// Cleanup: every role, the peer, influxd and the temp dir, on success, error or Ctrl-C.
-
-let influx: InfluxHandle | undefined;
+// The run: results and temp dirs; every role, the peer, influxd and the temp dir go on success,
+// error or Ctrl-C.
 let peer: Peer | undefined;
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
+const run = startBenchRun({
+  name: 'pipeline',
+  out: opt.out,
+  tmpPrefix: 'steward-bench-',
+  onCleanup: async () => {
+    clearInterval(sampler);
     await peer?.stop().catch(() => undefined);
     await stopAll();
-    rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) {
-      for (const r of liveRoles()) r.kill();
-      peer?.nodeRed.kill('SIGKILL');
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`${sig}: stopping every process (again to force)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-let roleDied = false;
-/** A role that dies on its own ends the run at once, with the end of its log. */
-function watch(r: RoleProcess): RoleProcess {
-  void r.exited.then(async (e) => {
-    if (r.stopRequested || interrupted || cleaning) return;
-    roleDied = true;
-    let tail = '';
-    try {
-      tail = readFileSync(r.logFile, 'utf8').split('\n').slice(-25).join('\n');
-    } catch {
-      // no log
-    }
-    process.stderr.write(`\nbench failed: the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`}). End of ${r.logFile}:\n${tail}\n`);
-    await cleanup();
-    process.exit(1);
-  });
-  return r;
-}
+  },
+  onForceExit: () => peer?.nodeRed.kill('SIGKILL'),
+});
+const { outDir, tmp, log, watch } = run;
+const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
+/** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
+const nodeDir = join(tmp, 'node');
+let influx: InfluxHandle | undefined;
 
 // ------------------------------------------------------------------------------------------------
 // Process figures
@@ -524,23 +475,7 @@ function machine(): Record<string, unknown> {
   } catch {
     // reported as unknown
   }
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
-  return {
-    nproc: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memTotalGiB: round1(os.totalmem() / 2 ** 30),
-    memFreeGiB: round1(os.freemem() / 2 ** 30),
-    node: process.version,
-    influxd: influxVersion,
-    kernel: os.release(),
-    commit,
-    loadAtStart: loadAverage(),
-  };
+  return { ...machineInfo(), memFreeGiB: round1(freemem() / 2 ** 30), influxd: influxVersion };
 }
 
 interface Secrets {
@@ -728,7 +663,7 @@ async function main(): Promise<void> {
       untrack('peer', 'mosquitto');
       untrack('peer', 'node-red');
     } catch (e) {
-      if (roleDied || interrupted) throw e;
+      if (run.roleDied || run.interrupted) throw e;
       peerInfo = { ...peerInfo, error: (e as Error).message };
       log(`peer could not run: ${(e as Error).message}`);
     }
@@ -863,16 +798,4 @@ function markdown(r: {
   return lines.join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  if (interrupted) process.exitCode = 130;
-  else if (roleDied) process.exitCode = 1; // reported by watch()
-  else {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(role logs in ${outDir})\n`);
-    process.exitCode = 1;
-  }
-} finally {
-  clearInterval(sampler);
-  await cleanup();
-}
+await run.main(main);
