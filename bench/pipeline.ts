@@ -31,13 +31,12 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Registry } from '../registry/registry.ts';
 import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/services.ts';
-import { BENCH_HUB, DOMAINS, sensorAt, type BenchSensor } from './lib/fleet.ts';
+import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
 import { findPids, loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
@@ -478,48 +477,18 @@ function machine(): Record<string, unknown> {
   return { ...machineInfo(), memFreeGiB: round1(freemem() / 2 ** 30), influxd: influxVersion };
 }
 
-interface Secrets {
-  sinkPw: string;
-  creds: BenchSensor[];
-}
-
-/** Registers the fleet (scrypt or whatever the registry uses), or reuses the cached one. */
-async function registerFleet(regDir: string): Promise<{ secrets: Secrets; registration: Record<string, unknown> }> {
-  const batch = Math.max(1, num('hash-batch', opt['hash-batch']));
-  const cache = opt['registry-cache'];
-  if (cache && existsSync(join(cache, 'secrets.json')) && existsSync(join(cache, 'registry.db'))) {
-    const cached = JSON.parse(readFileSync(join(cache, 'secrets.json'), 'utf8')) as Secrets | undefined;
-    if (cached?.creds.length === N && cached.sinkPw) {
-      mkdirSync(regDir, { recursive: true });
-      copyFileSync(join(cache, 'registry.db'), join(regDir, 'registry.db'));
-      log(`reusing the ${N} sensors registered in ${cache}`);
-      return { secrets: cached, registration: { sensors: N, reused: cache } };
-    }
-  }
-  const registry = Registry.open(regDir);
-  const sinkPw = (await registry.addAccount({ name: 'sink', role: 'service' })).password;
-  const creds: BenchSensor[] = [];
-  const tReg = performance.now();
-  for (let i = 0; i < N; i += batch) {
-    const part = await Promise.all(
-      Array.from({ length: Math.min(batch, N - i) }, async (_, k) => {
-        const { domain, sensor } = sensorAt(i + k);
-        const { password } = await registry.addSensor({ hub: BENCH_HUB, domain, sensor });
-        return { hub: BENCH_HUB, domain, sensor, username: `${BENCH_HUB}.${sensor}`, password };
-      }),
-    );
-    creds.push(...part);
-  }
-  const registerMs = Math.round(performance.now() - tReg);
-  registry.close(); // checkpoints the WAL into registry.db
-  const secrets = { sinkPw, creds };
-  log(`registered ${N} sensors in ${registerMs} ms (${Math.round(N / (registerMs / 1000))}/s, ${batch} hashed in parallel)`);
-  if (cache) {
-    mkdirSync(cache, { recursive: true, mode: 0o700 });
-    copyFileSync(join(regDir, 'registry.db'), join(cache, 'registry.db'));
-    writeFileSync(join(cache, 'secrets.json'), JSON.stringify(secrets), { mode: 0o600 });
-  }
-  return { secrets, registration: { sensors: N, ms: registerMs, perSecond: Math.round(N / (registerMs / 1000)), parallel: batch } };
+/** Registers the fleet and the sink's account, or reuses the cached ones. */
+function registerBenchFleet(dir: string): ReturnType<typeof registerFleet<{ sinkPw: string }>> {
+  return registerFleet({
+    dir,
+    n: N,
+    batch: Math.max(1, num('hash-batch', opt['hash-batch'])),
+    cache: opt['registry-cache'],
+    noun: 'sensors',
+    log,
+    extra: async (registry) => ({ sinkPw: (await registry.addAccount({ name: 'sink', role: 'service' })).password }),
+    extraKeys: ['sinkPw'],
+  });
 }
 
 /** Spawns the load generator against `url` and waits until every device is connected. */
@@ -542,7 +511,7 @@ async function main(): Promise<void> {
   log(`bench: ${N} sensors; systems ${[...SYSTEMS].join(',')}; ${DURATION} s per phase; results in ${relative(process.cwd(), outDir) || outDir}`);
   log(`machine: ${String(info.nproc)} cores (${String(info.cpuModel)}), ${String(info.memTotalGiB)} GiB, Node ${process.version}, ${String(info.influxd)}, load ${JSON.stringify(info.loadAtStart)}`);
 
-  const { secrets, registration } = await registerFleet(nodeDir);
+  const { secrets, registration } = await registerBenchFleet(nodeDir);
   const credFile = join(tmp, 'credentials.json');
   writeFileSync(credFile, JSON.stringify(secrets.creds), { mode: 0o600 });
 

@@ -16,12 +16,11 @@
  * Results: bench/results/storm-<time>/ (result.json, summary.md, logs).
  * @module
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Registry } from '../registry/registry.ts';
 import { freePort } from '../tests/harness/services.ts';
-import { BENCH_HUB, sensorAt, type BenchSensor } from './lib/fleet.ts';
+import { registerFleet } from './lib/fleet.ts';
 import { loadAverage, machineInfo, numberOption, procStats, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 
 const HELP = `Usage: node --import tsx bench/storm.ts [options]
@@ -87,52 +86,6 @@ const RESTART = opt.restart;
 
 const { outDir, tmp, log, watch, main: run } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
 const nodeDir = join(tmp, 'node');
-
-interface Secrets {
-  creds: BenchSensor[];
-}
-
-async function registerFleet(): Promise<{ creds: BenchSensor[]; registration: Record<string, unknown> }> {
-  const batch = Math.max(1, num('hash-batch', opt['hash-batch'], 1));
-  const cache = opt['registry-cache'];
-  if (cache && existsSync(join(cache, 'secrets.json')) && existsSync(join(cache, 'registry.db'))) {
-    const cached = JSON.parse(readFileSync(join(cache, 'secrets.json'), 'utf8')) as Secrets | undefined;
-    if (cached?.creds.length === N) {
-      mkdirSync(nodeDir, { recursive: true });
-      copyFileSync(join(cache, 'registry.db'), join(nodeDir, 'registry.db'));
-      log(`reusing the ${N} devices registered in ${cache}`);
-      return { creds: cached.creds, registration: { devices: N, reused: cache } };
-    }
-  }
-  const registry = Registry.open(nodeDir);
-  const creds: BenchSensor[] = [];
-  const t0 = performance.now();
-  let lastLog = t0;
-  for (let i = 0; i < N; i += batch) {
-    creds.push(
-      ...(await Promise.all(
-        Array.from({ length: Math.min(batch, N - i) }, async (_, k) => {
-          const { domain, sensor } = sensorAt(i + k);
-          const { password } = await registry.addSensor({ hub: BENCH_HUB, domain, sensor });
-          return { hub: BENCH_HUB, domain, sensor, username: `${BENCH_HUB}.${sensor}`, password };
-        }),
-      )),
-    );
-    if (performance.now() - lastLog > 10_000) {
-      lastLog = performance.now();
-      log(`  registered ${creds.length}/${N}`);
-    }
-  }
-  const ms = Math.round(performance.now() - t0);
-  registry.close();
-  log(`registered ${N} devices in ${ms} ms (${Math.round(N / (ms / 1000))}/s)`);
-  if (cache) {
-    mkdirSync(cache, { recursive: true, mode: 0o700 });
-    copyFileSync(join(nodeDir, 'registry.db'), join(cache, 'registry.db'));
-    writeFileSync(join(cache, 'secrets.json'), JSON.stringify({ creds }), { mode: 0o600 });
-  }
-  return { creds, registration: { devices: N, ms, perSecond: Math.round(N / (ms / 1000)) } };
-}
 
 /** The node process (bench/roles/node.ts, embedded store) on a fixed port, so devices find it again. */
 async function startNode(port: number, name: string, profile: boolean): Promise<{ node: RoleProcess; spawnedAt: number; readyAt: number }> {
@@ -212,7 +165,8 @@ async function main(): Promise<void> {
   const machine = machineInfo() as { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; loadAtStart: Record<string, number> };
   log(`storm bench: ${N} devices in ${G} generator processes; node maxConnections ${MAX_CONN}; restart ${RESTART}; results in ${relative(process.cwd(), outDir)}`);
   log(`machine: ${machine.nproc} cores, load ${JSON.stringify(machine.loadAtStart)}`);
-  const { creds, registration } = await registerFleet();
+  const { secrets, registration } = await registerFleet({ dir: nodeDir, n: N, batch: Math.max(1, num('hash-batch', opt['hash-batch'], 1)), cache: opt['registry-cache'], noun: 'devices', log });
+  const { creds } = secrets;
   if (opt['register-only']) {
     log(`registered; ${opt['registry-cache'] ? `kept in ${opt['registry-cache']}` : 'not kept (no --registry-cache)'}`);
     return;
