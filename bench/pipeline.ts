@@ -39,7 +39,7 @@ import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/serv
 import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { findPids, loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -516,7 +516,7 @@ async function main(): Promise<void> {
   writeFileSync(credFile, JSON.stringify(secrets.creds), { mode: 0o600 });
 
   influx = await startInfluxDB({ database: 'bench' });
-  const influxPid = findPids(influx.dataDir).find((p) => procStats(p));
+  const influxPid = influx.pid;
   if (influxPid) track('influxd', influxPid);
   log(`InfluxDB at ${influx.url} (pid ${String(influxPid)})`);
 

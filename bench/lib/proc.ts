@@ -6,7 +6,7 @@
  * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -43,20 +43,6 @@ export function procStats(pid: number): ProcStats | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Pids of processes whose command line contains `fragment` (e.g. influxd's temp config path). */
-export function findPids(fragment: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(fragment)) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /** 1-minute load average and the number of runnable tasks, from /proc/loadavg. */

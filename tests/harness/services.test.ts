@@ -89,8 +89,10 @@ describe('harness: InfluxDB 1.6', () => {
   });
 
   it('pause() makes storage unreachable, resume() brings it back with its data', async () => {
+    expect(influx.pid).toBeGreaterThan(0);
     await influx.pause();
     expect(influx.running).toBe(false);
+    expect(influx.pid).toBeUndefined();
     await expect(fetch(`${influx.url}/ping`)).rejects.toThrow();
     await influx.resume();
     expect(influx.running).toBe(true);
@@ -187,6 +189,7 @@ describe('harness: Mosquitto', () => {
 
   it('relays mosquitto_pub to mosquitto_sub', async () => {
     expect(broker.url).toBe(`mqtt://127.0.0.1:${broker.port}`);
+    expect(broker.pid).toBeGreaterThan(0);
     expect(await roundTrip(broker.port, 'steward/test', 'hello')).toBe('hello');
   });
 

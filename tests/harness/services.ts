@@ -517,6 +517,11 @@ class Service implements Stoppable {
     return this.proc?.running ?? false;
   }
 
+  /** The running process's pid (undefined while it is down). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** The first start: new ports until one is free, then `afterStart`. */
   async start(bin: string): Promise<void> {
     const { spec, dir } = this;
@@ -640,6 +645,8 @@ export interface InfluxHandle {
   readonly logFile: string;
   /** Whether the process is currently running. */
   readonly running: boolean;
+  /** Pid of influxd while it runs (for /proc figures). */
+  readonly pid: number | undefined;
   /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILL the process now (simulated crash); data dir is kept. Use {@link InfluxHandle.restart} to bring it back. */
@@ -940,6 +947,8 @@ export interface MosquittoHandle {
   readonly configFile: string;
   /** Log file receiving the broker's log (stderr). */
   readonly logFile: string;
+  /** Pid of mosquitto while it runs (for /proc figures). */
+  readonly pid: number | undefined;
   /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILL now (broker crash); {@link MosquittoHandle.restart} brings it back. */
