@@ -11,7 +11,7 @@
  * used_cpu_user + used_cpu_sys). Prints a Markdown table and writes bench/results/cluster-<time>.json.
  * @module
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,9 @@ import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { nodeSpec, registerFleet, startNode, type FleetDevice, type NodeProcess } from '../tests/harness/fleet.ts';
 import { startInfluxDB, startRedis, stopAll } from '../tests/harness/services.ts';
+import { numberOption, procStats } from './lib/proc.ts';
+
+const HELP = `Usage: node --import tsx bench/cluster.ts [--devices 60] [--window 20] [--duration 20] [--warmup 5] [--nodes 0,1,2,3]\n`;
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,20 +30,26 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
     nodes: { type: 'string', default: '0,1,2,3' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-const DEVICES = Number(opt.devices);
-const WINDOW = Number(opt.window);
-const DURATION_S = Number(opt.duration);
-const WARMUP_S = Number(opt.warmup);
+if (opt.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const num = numberOption(HELP);
+const DEVICES = num('devices', opt.devices, 1);
+const WINDOW = num('window', opt.window, 1);
+const DURATION_S = num('duration', opt.duration, 1);
+const WARMUP_S = num('warmup', opt.warmup);
 /** 0 = one node without Redis (the baseline). */
-const CONFIGS = opt.nodes.split(',').map(Number);
+const CONFIGS = opt.nodes.split(',').map((n) => num('nodes', n));
 
-const TICK = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) of a running process. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / TICK;
+  const s = procStats(pid);
+  if (!s) throw new Error(`process ${pid} is gone`);
+  return s.cpuS;
 }
 
 async function redisInfo(r: Redis): Promise<{ commands: number; cpu: number }> {

@@ -31,17 +31,15 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Registry } from '../registry/registry.ts';
 import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/services.ts';
-import { BENCH_HUB, DOMAINS, sensorAt, type BenchSensor } from './lib/fleet.ts';
+import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { findPids, liveRoles, loadAverage, procStats, round1, RoleProcess, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -105,14 +103,7 @@ if (opt.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const num = (name: string, v: string | undefined): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) {
-    process.stderr.write(`--${name}: "${v}" is not a non-negative number\n${HELP}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = numberOption(HELP);
 const list = (name: string, v: string | undefined): number[] => (v === 'none' || !v ? [] : v.split(',').map((x) => num(name, x)));
 const SYSTEMS = new Set((opt.systems ?? '').split(',').filter(Boolean));
 for (const s of SYSTEMS) {
@@ -137,66 +128,25 @@ if (N < 1 || DURATION <= 0) {
 /** Per-device PUBACKs outstanding in an open-loop phase at `rate`: 2 s of one device's readings. */
 const maxInflightAt = (rate: number): number => (opt['max-inflight'] !== undefined ? num('max-inflight', opt['max-inflight']) : Math.max(16, Math.ceil((2 * rate) / N)));
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-const outDir = join(opt.out ?? join(repo, 'bench', 'results'), `pipeline-${stamp}`);
-mkdirSync(outDir, { recursive: true });
-const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
-const tmp = mkdtempSync(join(os.tmpdir(), 'steward-bench-'));
-/** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
-const nodeDir = join(tmp, 'node');
-
-const log = (msg: string): void => {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-// ------------------------------------------------------------------------------------------------
-// Cleanup: every role, the peer, influxd and the temp dir, on success, error or Ctrl-C.
-
-let influx: InfluxHandle | undefined;
+// The run: results and temp dirs; every role, the peer, influxd and the temp dir go on success,
+// error or Ctrl-C.
 let peer: Peer | undefined;
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
+const run = startBenchRun({
+  name: 'pipeline',
+  out: opt.out,
+  tmpPrefix: 'steward-bench-',
+  onCleanup: async () => {
+    clearInterval(sampler);
     await peer?.stop().catch(() => undefined);
     await stopAll();
-    rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) {
-      for (const r of liveRoles()) r.kill();
-      peer?.nodeRed.kill('SIGKILL');
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`${sig}: stopping every process (again to force)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-let roleDied = false;
-/** A role that dies on its own ends the run at once, with the end of its log. */
-function watch(r: RoleProcess): RoleProcess {
-  void r.exited.then(async (e) => {
-    if (r.stopRequested || interrupted || cleaning) return;
-    roleDied = true;
-    let tail = '';
-    try {
-      tail = readFileSync(r.logFile, 'utf8').split('\n').slice(-25).join('\n');
-    } catch {
-      // no log
-    }
-    process.stderr.write(`\nbench failed: the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`}). End of ${r.logFile}:\n${tail}\n`);
-    await cleanup();
-    process.exit(1);
-  });
-  return r;
-}
+  },
+  onForceExit: () => peer?.nodeRed.kill('SIGKILL'),
+});
+const { outDir, tmp, log, watch } = run;
+const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
+/** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
+const nodeDir = join(tmp, 'node');
+let influx: InfluxHandle | undefined;
 
 // ------------------------------------------------------------------------------------------------
 // Process figures
@@ -524,67 +474,21 @@ function machine(): Record<string, unknown> {
   } catch {
     // reported as unknown
   }
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
-  return {
-    nproc: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memTotalGiB: round1(os.totalmem() / 2 ** 30),
-    memFreeGiB: round1(os.freemem() / 2 ** 30),
-    node: process.version,
-    influxd: influxVersion,
-    kernel: os.release(),
-    commit,
-    loadAtStart: loadAverage(),
-  };
+  return { ...machineInfo(), memFreeGiB: round1(freemem() / 2 ** 30), influxd: influxVersion };
 }
 
-interface Secrets {
-  sinkPw: string;
-  creds: BenchSensor[];
-}
-
-/** Registers the fleet (scrypt or whatever the registry uses), or reuses the cached one. */
-async function registerFleet(regDir: string): Promise<{ secrets: Secrets; registration: Record<string, unknown> }> {
-  const batch = Math.max(1, num('hash-batch', opt['hash-batch']));
-  const cache = opt['registry-cache'];
-  if (cache && existsSync(join(cache, 'secrets.json')) && existsSync(join(cache, 'registry.db'))) {
-    const cached = JSON.parse(readFileSync(join(cache, 'secrets.json'), 'utf8')) as Secrets | undefined;
-    if (cached?.creds.length === N && cached.sinkPw) {
-      mkdirSync(regDir, { recursive: true });
-      copyFileSync(join(cache, 'registry.db'), join(regDir, 'registry.db'));
-      log(`reusing the ${N} sensors registered in ${cache}`);
-      return { secrets: cached, registration: { sensors: N, reused: cache } };
-    }
-  }
-  const registry = Registry.open(regDir);
-  const sinkPw = (await registry.addAccount({ name: 'sink', role: 'service' })).password;
-  const creds: BenchSensor[] = [];
-  const tReg = performance.now();
-  for (let i = 0; i < N; i += batch) {
-    const part = await Promise.all(
-      Array.from({ length: Math.min(batch, N - i) }, async (_, k) => {
-        const { domain, sensor } = sensorAt(i + k);
-        const { password } = await registry.addSensor({ hub: BENCH_HUB, domain, sensor });
-        return { hub: BENCH_HUB, domain, sensor, username: `${BENCH_HUB}.${sensor}`, password };
-      }),
-    );
-    creds.push(...part);
-  }
-  const registerMs = Math.round(performance.now() - tReg);
-  registry.close(); // checkpoints the WAL into registry.db
-  const secrets = { sinkPw, creds };
-  log(`registered ${N} sensors in ${registerMs} ms (${Math.round(N / (registerMs / 1000))}/s, ${batch} hashed in parallel)`);
-  if (cache) {
-    mkdirSync(cache, { recursive: true, mode: 0o700 });
-    copyFileSync(join(regDir, 'registry.db'), join(cache, 'registry.db'));
-    writeFileSync(join(cache, 'secrets.json'), JSON.stringify(secrets), { mode: 0o600 });
-  }
-  return { secrets, registration: { sensors: N, ms: registerMs, perSecond: Math.round(N / (registerMs / 1000)), parallel: batch } };
+/** Registers the fleet and the sink's account, or reuses the cached ones. */
+function registerBenchFleet(dir: string): ReturnType<typeof registerFleet<{ sinkPw: string }>> {
+  return registerFleet({
+    dir,
+    n: N,
+    batch: Math.max(1, num('hash-batch', opt['hash-batch'])),
+    cache: opt['registry-cache'],
+    noun: 'sensors',
+    log,
+    extra: async (registry) => ({ sinkPw: (await registry.addAccount({ name: 'sink', role: 'service' })).password }),
+    extraKeys: ['sinkPw'],
+  });
 }
 
 /** Spawns the load generator against `url` and waits until every device is connected. */
@@ -607,12 +511,12 @@ async function main(): Promise<void> {
   log(`bench: ${N} sensors; systems ${[...SYSTEMS].join(',')}; ${DURATION} s per phase; results in ${relative(process.cwd(), outDir) || outDir}`);
   log(`machine: ${String(info.nproc)} cores (${String(info.cpuModel)}), ${String(info.memTotalGiB)} GiB, Node ${process.version}, ${String(info.influxd)}, load ${JSON.stringify(info.loadAtStart)}`);
 
-  const { secrets, registration } = await registerFleet(nodeDir);
+  const { secrets, registration } = await registerBenchFleet(nodeDir);
   const credFile = join(tmp, 'credentials.json');
   writeFileSync(credFile, JSON.stringify(secrets.creds), { mode: 0o600 });
 
   influx = await startInfluxDB({ database: 'bench' });
-  const influxPid = findPids(influx.dataDir).find((p) => procStats(p));
+  const influxPid = influx.pid;
   if (influxPid) track('influxd', influxPid);
   log(`InfluxDB at ${influx.url} (pid ${String(influxPid)})`);
 
@@ -728,7 +632,7 @@ async function main(): Promise<void> {
       untrack('peer', 'mosquitto');
       untrack('peer', 'node-red');
     } catch (e) {
-      if (roleDied || interrupted) throw e;
+      if (run.roleDied || run.interrupted) throw e;
       peerInfo = { ...peerInfo, error: (e as Error).message };
       log(`peer could not run: ${(e as Error).message}`);
     }
@@ -863,16 +767,4 @@ function markdown(r: {
   return lines.join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  if (interrupted) process.exitCode = 130;
-  else if (roleDied) process.exitCode = 1; // reported by watch()
-  else {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(role logs in ${outDir})\n`);
-    process.exitCode = 1;
-  }
-} finally {
-  clearInterval(sampler);
-  await cleanup();
-}
+await run.main(main);

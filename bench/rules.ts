@@ -36,15 +36,13 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Registry } from '../registry/registry.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { sensorAt, type BenchSensor } from './lib/fleet.ts';
-import { liveRoles, loadAverage, procStats, round1, RoleProcess, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 
 const HELP = `Usage: node --import tsx bench/rules.ts [options]
 
@@ -110,14 +108,7 @@ if (opt.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const num = (name: string, v: string | undefined, min = 0): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`--${name}: "${v}" is not a number >= ${min}\n${HELP}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = numberOption(HELP);
 const PHASES = new Set((opt.phases ?? '').split(',').filter(Boolean));
 for (const p of PHASES) {
   if (!['idle', 'load', 'throughput'].includes(p)) {
@@ -157,49 +148,11 @@ rules:
     renotify: 0s
 `;
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-const outDir = join(opt.out ?? join(repo, 'bench', 'results'), `rules-${stamp}`);
-mkdirSync(outDir, { recursive: true });
-const tmp = mkdtempSync(join(os.tmpdir(), 'steward-bench-rules-'));
+// The run: results and temp dirs; every role and the temp dir go on success, error or Ctrl-C.
+const { outDir, tmp, log, watch: watchRole, main: run } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 const logFile = (role: string): string => join(outDir, `${role}.log`);
 
-const log = (msg: string): void => {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-// ------------------------------------------------------------------------------------------------
-// Cleanup: every role and the temp dir, on success, error or Ctrl-C.
-
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
-    rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) {
-      for (const r of liveRoles()) r.kill();
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`${sig}: stopping every process (again to force)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-/** The end of a role's log. */
-function logTail(r: RoleProcess, lines = 25): string {
-  try {
-    return readFileSync(r.logFile, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
 /** Roles that exited on their own (a latency phase then fails, and the run goes on). */
 const died = new Map<string, string>();
 /**
@@ -207,19 +160,11 @@ const died = new Map<string, string>();
  * log; a non-fatal one (the system under test) is noted, and the phase waiting on it fails.
  */
 function watch(r: RoleProcess, fatal = true): RoleProcess {
-  void r.exited.then(async (e) => {
-    if (r.stopRequested || interrupted || cleaning) return;
-    const why = `the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`})`;
-    if (!fatal) {
-      died.set(r.role, `${why}. End of ${r.logFile}:\n${logTail(r)}`);
-      log(`${why}; see ${r.logFile}`);
-      return;
-    }
-    process.stderr.write(`\nbench failed: ${why}. End of ${r.logFile}:\n${logTail(r)}\n`);
-    await cleanup();
-    process.exit(1);
+  if (fatal) return watchRole(r);
+  return watchRole(r, (why, tail) => {
+    died.set(r.role, `${why}. End of ${r.logFile}:\n${tail}`);
+    log(`${why}; see ${r.logFile}`);
   });
-  return r;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -253,22 +198,13 @@ function fmtMs(x: number): string {
 }
 
 function machine(): Record<string, unknown> {
-  const sh = (cmd: string, args: string[]): string => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-    } catch {
-      return 'unavailable';
-    }
-  };
-  return {
-    nproc: os.availableParallelism(),
-    cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    memTotalGiB: round1(os.totalmem() / 2 ** 30),
-    freeH: sh('free', ['-h']),
-    node: process.version,
-    kernel: os.release(),
-    loadAtStart: loadAverage(),
-  };
+  let freeH = 'unavailable';
+  try {
+    freeH = execFileSync('free', ['-h'], { encoding: 'utf8' }).trim();
+  } catch {
+    // reported as unavailable
+  }
+  return { ...machineInfo(), freeH };
 }
 
 /** The busiest processes right now (other engineers' suites show up here). */
@@ -677,14 +613,4 @@ function markdown(r: {
   return lines.join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  if (interrupted) process.exitCode = 130;
-  else {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(role logs in ${outDir})\n`);
-    process.exitCode = 1;
-  }
-} finally {
-  await cleanup();
-}
+await run(main);

@@ -16,16 +16,12 @@
  * Results: bench/results/storm-<time>/ (result.json, summary.md, logs).
  * @module
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Registry } from '../registry/registry.ts';
 import { freePort } from '../tests/harness/services.ts';
-import { BENCH_HUB, sensorAt, type BenchSensor } from './lib/fleet.ts';
-import { liveRoles, loadAverage, procStats, round1, RoleProcess, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { registerFleet } from './lib/fleet.ts';
+import { loadAverage, machineInfo, numberOption, procStats, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 
 const HELP = `Usage: node --import tsx bench/storm.ts [options]
 
@@ -73,14 +69,7 @@ if (opt.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const num = (name: string, v: string | undefined, min = 0): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    process.stderr.write(`--${name}: "${v}" is not a number >= ${min}\n${HELP}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = numberOption(HELP);
 const N = num('devices', opt.devices, 1);
 const G = Math.min(N, num('generators', opt.generators, 1));
 const MAX_CONN = opt['max-connections'] !== undefined ? num('max-connections', opt['max-connections'], 1) : N + 2000;
@@ -95,98 +84,8 @@ if (opt.restart !== 'graceful' && opt.restart !== 'kill') {
 }
 const RESTART = opt.restart;
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-const outDir = join(opt.out ?? join(repo, 'bench', 'results'), `storm-${stamp}`);
-mkdirSync(outDir, { recursive: true });
-const tmp = mkdtempSync(join(os.tmpdir(), 'steward-bench-storm-'));
+const { outDir, tmp, log, watch, main: run } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
 const nodeDir = join(tmp, 'node');
-
-const log = (msg: string): void => {
-  process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
-
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
-    rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) {
-      for (const r of liveRoles()) r.kill();
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`${sig}: stopping every process (again to force)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-function watch(r: RoleProcess): RoleProcess {
-  void r.exited.then(async (e) => {
-    if (r.stopRequested || interrupted || cleaning) return;
-    let tail = '';
-    try {
-      tail = readFileSync(r.logFile, 'utf8').split('\n').slice(-25).join('\n');
-    } catch {
-      // no log
-    }
-    process.stderr.write(`\nbench failed: the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`}). End of ${r.logFile}:\n${tail}\n`);
-    await cleanup();
-    process.exit(1);
-  });
-  return r;
-}
-
-interface Secrets {
-  creds: BenchSensor[];
-}
-
-async function registerFleet(): Promise<{ creds: BenchSensor[]; registration: Record<string, unknown> }> {
-  const batch = Math.max(1, num('hash-batch', opt['hash-batch'], 1));
-  const cache = opt['registry-cache'];
-  if (cache && existsSync(join(cache, 'secrets.json')) && existsSync(join(cache, 'registry.db'))) {
-    const cached = JSON.parse(readFileSync(join(cache, 'secrets.json'), 'utf8')) as Secrets | undefined;
-    if (cached?.creds.length === N) {
-      mkdirSync(nodeDir, { recursive: true });
-      copyFileSync(join(cache, 'registry.db'), join(nodeDir, 'registry.db'));
-      log(`reusing the ${N} devices registered in ${cache}`);
-      return { creds: cached.creds, registration: { devices: N, reused: cache } };
-    }
-  }
-  const registry = Registry.open(nodeDir);
-  const creds: BenchSensor[] = [];
-  const t0 = performance.now();
-  let lastLog = t0;
-  for (let i = 0; i < N; i += batch) {
-    creds.push(
-      ...(await Promise.all(
-        Array.from({ length: Math.min(batch, N - i) }, async (_, k) => {
-          const { domain, sensor } = sensorAt(i + k);
-          const { password } = await registry.addSensor({ hub: BENCH_HUB, domain, sensor });
-          return { hub: BENCH_HUB, domain, sensor, username: `${BENCH_HUB}.${sensor}`, password };
-        }),
-      )),
-    );
-    if (performance.now() - lastLog > 10_000) {
-      lastLog = performance.now();
-      log(`  registered ${creds.length}/${N}`);
-    }
-  }
-  const ms = Math.round(performance.now() - t0);
-  registry.close();
-  log(`registered ${N} devices in ${ms} ms (${Math.round(N / (ms / 1000))}/s)`);
-  if (cache) {
-    mkdirSync(cache, { recursive: true, mode: 0o700 });
-    copyFileSync(join(nodeDir, 'registry.db'), join(cache, 'registry.db'));
-    writeFileSync(join(cache, 'secrets.json'), JSON.stringify({ creds }), { mode: 0o600 });
-  }
-  return { creds, registration: { devices: N, ms, perSecond: Math.round(N / (ms / 1000)) } };
-}
 
 /** The node process (bench/roles/node.ts, embedded store) on a fixed port, so devices find it again. */
 async function startNode(port: number, name: string, profile: boolean): Promise<{ node: RoleProcess; spawnedAt: number; readyAt: number }> {
@@ -263,16 +162,11 @@ function since(b: Record<string, unknown>, a: Record<string, unknown>): Record<s
 
 async function main(): Promise<void> {
   const started = Date.now();
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-  } catch {
-    // not a git checkout
-  }
-  const machine = { nproc: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', memTotalGiB: round1(os.totalmem() / 2 ** 30), node: process.version, commit, loadAtStart: loadAverage() };
+  const machine = machineInfo() as { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; loadAtStart: Record<string, number> };
   log(`storm bench: ${N} devices in ${G} generator processes; node maxConnections ${MAX_CONN}; restart ${RESTART}; results in ${relative(process.cwd(), outDir)}`);
   log(`machine: ${machine.nproc} cores, load ${JSON.stringify(machine.loadAtStart)}`);
-  const { creds, registration } = await registerFleet();
+  const { secrets, registration } = await registerFleet({ dir: nodeDir, n: N, batch: Math.max(1, num('hash-batch', opt['hash-batch'], 1)), cache: opt['registry-cache'], noun: 'devices', log });
+  const { creds } = secrets;
   if (opt['register-only']) {
     log(`registered; ${opt['registry-cache'] ? `kept in ${opt['registry-cache']}` : 'not kept (no --registry-cache)'}`);
     return;
@@ -377,14 +271,4 @@ function markdown(r: {
   ].join('\n');
 }
 
-try {
-  await main();
-} catch (err) {
-  if (interrupted) process.exitCode = 130;
-  else {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(logs in ${outDir})\n`);
-    process.exitCode = 1;
-  }
-} finally {
-  await cleanup();
-}
+await run(main);

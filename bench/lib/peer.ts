@@ -21,7 +21,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startMosquitto, type MosquittoHandle } from '../../tests/harness/services.ts';
-import { findPids } from './proc.ts';
 import type { BenchSensor } from './fleet.ts';
 import { MsHistogram, type LatencySummary } from './histogram.ts';
 
@@ -189,16 +188,16 @@ export async function startPeer(o: { redJs: string; influxUrl: string; database:
       [
         'allow_anonymous false',
         `password_file ${join(dir, 'passwd')}`,
-        // "Queue raised": Mosquitto's defaults are 1,000 queued and 20 in flight per client.
-        `max_queued_messages ${o.maxQueued}`,
-        `max_inflight_messages ${o.maxInflight}`,
         'max_queued_bytes 0',
         'log_type error',
         'log_type warning',
       ].join('\n'),
+    // "Queue raised": Mosquitto's defaults are 1,000 queued and 20 in flight per client.
+    maxQueuedMessages: o.maxQueued,
+    maxInflightMessages: o.maxInflight,
     readyTimeoutMs: 30_000,
   });
-  const mosquittoPid = findPids(mosquitto.configFile)[0];
+  const mosquittoPid = mosquitto.pid;
   o.log(`mosquitto at ${mosquitto.url} (pid ${String(mosquittoPid)}), ${o.creds.length} device passwords, max_queued_messages ${o.maxQueued}, max_inflight_messages ${o.maxInflight}`);
 
   const proxy = new WriteProxy(new URL(o.influxUrl));

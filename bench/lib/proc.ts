@@ -1,10 +1,14 @@
 /**
  * The orchestrator side of the bench: role child processes spoken to in JSON lines (see
- * ./role.ts), and per-process figures from /proc (peak RSS, CPU seconds).
+ * ./role.ts), per-process figures from /proc (peak RSS, CPU seconds), and the frame every
+ * orchestrator runs in ({@link startBenchRun}: results dir, temp dir, cleanup on Ctrl-C, a role
+ * dying ends the run).
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -39,20 +43,6 @@ export function procStats(pid: number): ProcStats | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Pids of processes whose command line contains `fragment` (e.g. influxd's temp config path). */
-export function findPids(fragment: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(fragment)) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /** 1-minute load average and the number of runnable tasks, from /proc/loadavg. */
@@ -212,4 +202,159 @@ export class RoleProcess {
     this.stopRequested = true;
     if (this.running) this.child.kill('SIGKILL');
   }
+}
+
+/** Parses a numeric option or exits with code 2, naming it and printing `help`. */
+export function numberOption(help: string): (name: string, v: string | undefined, min?: number) => number {
+  return (name, v, min = 0) => {
+    const n = Number(v);
+    if (v === undefined || v === '' || !Number.isFinite(n) || n < min) {
+      process.stderr.write(`--${name}: "${String(v)}" is not a number >= ${min}\n${help}`);
+      process.exit(2);
+    }
+    return n;
+  };
+}
+
+/** The repository root. */
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/** This machine as every result records it (callers add their own fields). */
+export function machineInfo(): Record<string, unknown> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memTotalGiB: round1(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: os.release(),
+    commit,
+    loadAtStart: loadAverage(),
+  };
+}
+
+/** One orchestrator run: see {@link startBenchRun}. */
+export interface BenchRun {
+  /** `<out>/<name>-<time>`, created. */
+  readonly outDir: string;
+  /** A temp dir, removed by {@link BenchRun.cleanup}. */
+  readonly tmp: string;
+  /** True once Ctrl-C (SIGINT) or SIGTERM was received. */
+  readonly interrupted: boolean;
+  /** True once a watched role died on its own and ended the run. */
+  readonly roleDied: boolean;
+  /** A timestamped progress line on stdout. */
+  log(msg: string): void;
+  /** Stops every role, runs `onCleanup`, removes the temp dir; only once. */
+  cleanup(): Promise<void>;
+  /**
+   * Watches a role. One that exits on its own (not stopped) ends the run at once, with the end of
+   * its log; with `onDeath`, that is called instead (with the reason and the log's end) and the
+   * run goes on.
+   */
+  watch(r: RoleProcess, onDeath?: (why: string, tail: string) => void): RoleProcess;
+  /** Runs `main`, sets the exit code (130 interrupted, 1 failed: reported once), cleans up. */
+  main(main: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * The frame every orchestrator (bench/pipeline.ts, rules.ts, storm.ts) runs in: a results dir,
+ * a temp dir, and on success, error or Ctrl-C every role stopped and the temp dir removed
+ * (a second Ctrl-C kills at once).
+ */
+export function startBenchRun(o: {
+  /** Results subdirectory prefix, e.g. `storm`. */
+  name: string;
+  /** Results root (default bench/results). */
+  out?: string;
+  /** Temp dir prefix under the OS temp dir. */
+  tmpPrefix: string;
+  /** More to stop at cleanup, after the roles (e.g. services). */
+  onCleanup?: () => Promise<void>;
+  /** More to kill on a second Ctrl-C. */
+  onForceExit?: () => void;
+}): BenchRun {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const outDir = join(o.out ?? join(REPO, 'bench', 'results'), `${o.name}-${stamp}`);
+  mkdirSync(outDir, { recursive: true });
+  const tmp = mkdtempSync(join(os.tmpdir(), o.tmpPrefix));
+  const log = (msg: string): void => {
+    process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  };
+  let cleaning: Promise<void> | undefined;
+  let interrupted = false;
+  let roleDied = false;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      await Promise.allSettled(liveRoles().map((r) => r.stop(5000)));
+      await o.onCleanup?.().catch(() => undefined);
+      rmSync(tmp, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (interrupted) {
+        for (const r of liveRoles()) r.kill();
+        o.onForceExit?.();
+        process.exit(130);
+      }
+      interrupted = true;
+      log(`${sig}: stopping every process (again to force)`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  const tail = (file: string, lines = 25): string => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    outDir,
+    tmp,
+    get interrupted() {
+      return interrupted;
+    },
+    get roleDied() {
+      return roleDied;
+    },
+    log,
+    cleanup,
+    watch(r, onDeath) {
+      void r.exited.then(async (e) => {
+        if (r.stopRequested || interrupted || cleaning) return;
+        const why = `the ${r.role} process exited unexpectedly (${e.signal ?? `code ${String(e.code)}`})`;
+        if (onDeath) {
+          onDeath(why, tail(r.logFile));
+          return;
+        }
+        roleDied = true;
+        process.stderr.write(`\nbench failed: ${why}. End of ${r.logFile}:\n${tail(r.logFile)}\n`);
+        await cleanup();
+        process.exit(1);
+      });
+      return r;
+    },
+    async main(main) {
+      try {
+        await main();
+      } catch (err) {
+        if (interrupted) process.exitCode = 130;
+        else if (roleDied) process.exitCode = 1; // reported by watch()
+        else {
+          process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n(logs in ${outDir})\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await cleanup();
+      }
+    },
+  };
 }

@@ -4,11 +4,13 @@ import { existsSync } from 'node:fs';
 import {
   type InfluxHandle,
   type MosquittoHandle,
+  type RedisHandle,
   type VmHandle,
   freePort,
   runCli,
   startInfluxDB,
   startMosquitto,
+  startRedis,
   startVictoriaMetrics,
   stopAll,
 } from './services.ts';
@@ -87,8 +89,10 @@ describe('harness: InfluxDB 1.6', () => {
   });
 
   it('pause() makes storage unreachable, resume() brings it back with its data', async () => {
+    expect(influx.pid).toBeGreaterThan(0);
     await influx.pause();
     expect(influx.running).toBe(false);
+    expect(influx.pid).toBeUndefined();
     await expect(fetch(`${influx.url}/ping`)).rejects.toThrow();
     await influx.resume();
     expect(influx.running).toBe(true);
@@ -185,6 +189,7 @@ describe('harness: Mosquitto', () => {
 
   it('relays mosquitto_pub to mosquitto_sub', async () => {
     expect(broker.url).toBe(`mqtt://127.0.0.1:${broker.port}`);
+    expect(broker.pid).toBeGreaterThan(0);
     expect(await roundTrip(broker.port, 'steward/test', 'hello')).toBe('hello');
   });
 
@@ -229,5 +234,39 @@ describe('harness: Mosquitto', () => {
     } finally {
       await secured.stop();
     }
+  });
+});
+
+describe('harness: Redis', () => {
+  let redis: RedisHandle;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    const dir = redis.dir;
+    await redis.stop();
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  const cli = (...args: string[]) => runCli('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), ...args], { timeoutMs: 5000 });
+
+  it('answers on its url, and pause()/resume() is an outage that keeps the data and the port', async () => {
+    expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
+    expect((await cli('SET', 'steward:kept', 'yes')).stdout.trim()).toBe('OK');
+    const port = redis.port;
+    await redis.pause();
+    expect((await cli('PING')).code).not.toBe(0);
+    await redis.resume();
+    expect(redis.port).toBe(port);
+    expect((await cli('GET', 'steward:kept')).stdout.trim()).toBe('yes');
+  });
+
+  it('comes back on the same port after kill -9', async () => {
+    const port = redis.port;
+    redis.kill9();
+    await redis.resume();
+    expect(redis.port).toBe(port);
+    expect((await cli('PING')).stdout.trim()).toBe('PONG');
   });
 });

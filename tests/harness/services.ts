@@ -1,5 +1,5 @@
 /**
- * Integration-test harness: real InfluxDB 1.x, VictoriaMetrics and Mosquitto
+ * Integration-test harness: real InfluxDB 1.x, VictoriaMetrics, Mosquitto and Redis
  * as child processes on free loopback ports, each in its own temporary
  * directory, with their output captured in a log file in that directory.
  *
@@ -466,6 +466,137 @@ async function startWithRetries(
   }
 }
 
+/** How {@link startService} runs one kind of service. */
+interface ServiceSpec {
+  /** The binary (one of {@link REQUIRED_BINARIES}); also the process name in errors. */
+  bin: RequiredBinary;
+  /** Temp dir name part, e.g. `influxdb` gives `steward-influxdb-XXXXXX`. */
+  kind: string;
+  /** Log file name inside the temp dir. */
+  logName: string;
+  /** URL scheme of the handle's `url`. */
+  scheme: string;
+  readyTimeoutMs: number;
+  /** Environment variable prefixes the service would read as config overrides. */
+  dropEnv?: string[];
+  /** Runs once, before the first start, with the temp dir (e.g. to write a password file). */
+  prepare?: (dir: string) => Promise<void> | void;
+  /** Before each first-start attempt, with a fresh free port: writes the config, returns the arguments. */
+  configure: (dir: string, port: number) => Promise<string[]> | string[];
+  /** True once the service on `port` answers. */
+  ready: (port: number) => Promise<boolean>;
+  /** After the first successful start (e.g. CREATE DATABASE); if it throws, the service is stopped. */
+  afterStart?: (url: string) => Promise<void>;
+}
+
+/**
+ * One service child process and its lifecycle, shared by every handle: a temp dir, a port picked
+ * at the first start and kept across restarts, stop/kill9/restart/pause/resume, the log tail.
+ * Registered for {@link stopAll} while running.
+ */
+class Service implements Stoppable {
+  port = 0;
+  readonly logFile: string;
+  private proc: ManagedProcess | undefined;
+  private stopped = false;
+  /** kill9() was called: the process may still be running for a moment, but it is going. */
+  private killed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly spec: ServiceSpec,
+  ) {
+    this.logFile = join(dir, spec.logName);
+  }
+
+  get url(): string {
+    return `${this.spec.scheme}://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  /** The running process's pid (undefined while it is down). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** The first start: new ports until one is free, then `afterStart`. */
+  async start(bin: string): Promise<void> {
+    const { spec, dir } = this;
+    const probe = (): Promise<boolean> => spec.ready(this.port);
+    try {
+      await spec.prepare?.(dir);
+      await startWithRetries(this.current, probe, spec.readyTimeoutMs, {
+        beforeAttempt: async () => {
+          this.port = await freePort();
+          const args = await spec.configure(dir, this.port);
+          this.proc = new ManagedProcess(spec.bin, bin, args, this.logFile, dir, childEnv(spec.dropEnv));
+        },
+      });
+      await spec.afterStart?.(this.url);
+    } catch (err) {
+      await this.proc?.stop(2000);
+      await removeTempDir(dir);
+      throw err;
+    }
+    liveServices.add(this);
+  }
+
+  private readonly current = (): ManagedProcess => {
+    if (this.proc === undefined) throw new Error(`${this.spec.bin} not started`);
+    return this.proc;
+  };
+
+  /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    liveServices.delete(this);
+    await this.proc?.stop();
+    await removeTempDir(this.dir);
+  }
+
+  /** SIGKILL now (a crash); the temp dir is kept. */
+  kill9(): void {
+    this.killed = true;
+    this.proc?.kill9();
+  }
+
+  /** Start again on the same port and data (stops it first if running). */
+  async restart(): Promise<void> {
+    if (this.stopped) throw new Error(`${this.spec.bin} handle was stopped; start a new one`);
+    await this.current().stop();
+    await this.current().waitExit();
+    this.killed = false;
+    // Same port and data: retry while the old socket lingers, but never move ports.
+    await startWithRetries(this.current, () => this.spec.ready(this.port), this.spec.readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
+  }
+
+  /** Stop gracefully but keep the data (an outage). No-op if not running. */
+  async pause(): Promise<void> {
+    await this.proc?.stop();
+  }
+
+  /** Start again after pause or kill9 (even one whose exit is not yet seen). No-op if running. */
+  async resume(): Promise<void> {
+    if (this.killed || !this.running) await this.restart();
+  }
+
+  logTail(lines = 40): Promise<string> {
+    return logTail(this.logFile, lines);
+  }
+}
+
+/** Start a service as `spec` says and wait until it answers; the caller adds its own methods. */
+async function startService(spec: ServiceSpec): Promise<Service> {
+  const bin = requireBinary(spec.bin);
+  const svc = new Service(await makeTempDir(spec.kind), spec);
+  await svc.start(bin);
+  return svc;
+}
+
 // ---------------------------------------------------------------------------
 // InfluxDB 1.x
 // ---------------------------------------------------------------------------
@@ -514,6 +645,8 @@ export interface InfluxHandle {
   readonly logFile: string;
   /** Whether the process is currently running. */
   readonly running: boolean;
+  /** Pid of influxd while it runs (for /proc figures). */
+  readonly pid: number | undefined;
   /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILL the process now (simulated crash); data dir is kept. Use {@link InfluxHandle.restart} to bring it back. */
@@ -579,85 +712,39 @@ bind-address = ${q(`127.0.0.1:${rpcPort}`)}
  * @returns a handle; call `stop()` in `afterAll`
  */
 export async function startInfluxDB(opts: InfluxOptions = {}): Promise<InfluxHandle> {
-  const bin = requireBinary('influxd');
   const database = opts.database ?? 'steward';
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
-  const dir = await makeTempDir('influxdb');
-  const configFile = join(dir, 'influxdb.conf');
-  const logFile = join(dir, 'influxd.log');
-  const env = childEnv(['INFLUXDB_']);
-  const proc = new ManagedProcess('influxd', bin, ['run', '-config', configFile], logFile, dir, env);
-  let port = 0;
-  let stopped = false;
-  const url = (): string => `http://127.0.0.1:${port}`;
-  const ping = async (): Promise<boolean> => (await httpStatus(`${url()}/ping`)) === 204;
-
-  try {
-    await startWithRetries(() => proc, ping, readyTimeoutMs, {
-      beforeAttempt: async () => {
-        port = await freePort();
-        await writeFile(configFile, influxConfig(dir, port, await freePort()));
-      },
-    });
-    const res = await fetch(`${url()}/query`, {
-      method: 'POST',
-      body: new URLSearchParams({ q: `CREATE DATABASE ${JSON.stringify(database)}` }),
-    });
-    const body = (await res.json()) as InfluxQueryResponse;
-    const err = body.error ?? body.results?.find((r) => r.error !== undefined)?.error;
-    if (!res.ok || err !== undefined) throw new Error(`CREATE DATABASE failed (${res.status}): ${err ?? ''}`);
-  } catch (err) {
-    await proc.stop(2000);
-    await removeTempDir(dir);
-    throw err;
-  }
-
-  const start = async (): Promise<void> => {
-    if (stopped) throw new Error('influxd handle was stopped; start a new one');
-    await proc.waitExit();
-    // Same port and data: retry while the old socket lingers, but never move ports.
-    await startWithRetries(() => proc, ping, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
-  };
-
-  const handle: InfluxHandle & Stoppable = {
-    get url() {
-      return url();
+  const svc = await startService({
+    bin: 'influxd',
+    kind: 'influxdb',
+    logName: 'influxd.log',
+    scheme: 'http',
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+    dropEnv: ['INFLUXDB_'],
+    configure: async (dir, port) => {
+      const configFile = join(dir, 'influxdb.conf');
+      await writeFile(configFile, influxConfig(dir, port, await freePort()));
+      return ['run', '-config', configFile];
     },
-    get port() {
-      return port;
+    ready: async (port) => (await httpStatus(`http://127.0.0.1:${port}/ping`)) === 204,
+    afterStart: async (url) => {
+      const res = await fetch(`${url}/query`, {
+        method: 'POST',
+        body: new URLSearchParams({ q: `CREATE DATABASE ${JSON.stringify(database)}` }),
+      });
+      const body = (await res.json()) as InfluxQueryResponse;
+      const err = body.error ?? body.results?.find((r) => r.error !== undefined)?.error;
+      if (!res.ok || err !== undefined) throw new Error(`CREATE DATABASE failed (${res.status}): ${err ?? ''}`);
     },
+  });
+  const handle = Object.assign(svc, {
     database,
-    dataDir: dir,
-    logFile,
-    get running() {
-      return proc.running;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveServices.delete(handle);
-      await proc.stop();
-      await removeTempDir(dir);
-    },
-    kill9() {
-      proc.kill9();
-    },
-    async restart() {
-      await proc.stop();
-      await start();
-    },
-    async pause() {
-      await proc.stop();
-    },
-    async resume() {
-      if (!proc.running) await start();
-    },
+    dataDir: svc.dir,
     async query(q: string) {
       const params = new URLSearchParams({ db: database, q, epoch: 'ms' });
       const readOnly = /^\s*(SELECT|SHOW)\b/i.test(q) && !/\bINTO\b/i.test(q);
       const res = readOnly
-        ? await fetch(`${url()}/query?${params.toString()}`)
-        : await fetch(`${url()}/query`, { method: 'POST', body: params });
+        ? await fetch(`${svc.url}/query?${params.toString()}`)
+        : await fetch(`${svc.url}/query`, { method: 'POST', body: params });
       const text = await res.text();
       if (!res.ok) throw new Error(`influx query failed (${res.status}): ${text.trim()}`);
       return JSON.parse(text) as InfluxQueryResponse;
@@ -677,18 +764,14 @@ export async function startInfluxDB(opts: InfluxOptions = {}): Promise<InfluxHan
       }
       return rows;
     },
-    async write(lines, precision = 'ms') {
+    async write(lines: string | string[], precision: 'ns' | 'u' | 'ms' | 's' = 'ms') {
       const body = Array.isArray(lines) ? lines.join('\n') : lines;
       const params = new URLSearchParams({ db: database, precision });
-      const res = await fetch(`${url()}/write?${params.toString()}`, { method: 'POST', body });
+      const res = await fetch(`${svc.url}/write?${params.toString()}`, { method: 'POST', body });
       const text = await res.text();
       if (res.status !== 204) throw new Error(`influx write failed (${res.status}): ${text.trim()}`);
     },
-    logTail(lines = 40) {
-      return logTail(logFile, lines);
-    },
-  };
-  liveServices.add(handle);
+  });
   return handle;
 }
 
@@ -765,58 +848,32 @@ export interface VmHandle {
  * @returns a handle; call `stop()` in `afterAll`
  */
 export async function startVictoriaMetrics(opts: VmOptions = {}): Promise<VmHandle> {
-  const bin = requireBinary('victoria-metrics');
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
-  const dir = await makeTempDir('victoria-metrics');
-  const logFile = join(dir, 'victoria-metrics.log');
-  let port = 0;
-  let proc: ManagedProcess | undefined;
-  let stopped = false;
-  const url = (): string => `http://127.0.0.1:${port}`;
-  const health = async (): Promise<boolean> => (await httpStatus(`${url()}/health`)) === 200;
-  const makeProc = (): ManagedProcess =>
-    new ManagedProcess(
-      'victoria-metrics',
-      bin,
-      [
-        `-storageDataPath=${join(dir, 'data')}`,
-        `-httpListenAddr=127.0.0.1:${port}`,
-        '-search.latencyOffset=0s',
-        '-loggerLevel=ERROR',
-        ...(opts.extraArgs ?? []),
-      ],
-      logFile,
-      dir,
-      childEnv(),
-    );
-  const current = (): ManagedProcess => {
-    if (proc === undefined) throw new Error('victoria-metrics not started');
-    return proc;
-  };
-
-  try {
-    await startWithRetries(current, health, readyTimeoutMs, {
-      beforeAttempt: async () => {
-        port = await freePort();
-        proc = makeProc();
-      },
-    });
-  } catch (err) {
-    await proc?.stop(2000);
-    await removeTempDir(dir);
-    throw err;
-  }
+  const svc = await startService({
+    bin: 'victoria-metrics',
+    kind: 'victoria-metrics',
+    logName: 'victoria-metrics.log',
+    scheme: 'http',
+    readyTimeoutMs: opts.readyTimeoutMs ?? 30_000,
+    configure: (dir, port) => [
+      `-storageDataPath=${join(dir, 'data')}`,
+      `-httpListenAddr=127.0.0.1:${port}`,
+      '-search.latencyOffset=0s',
+      '-loggerLevel=ERROR',
+      ...(opts.extraArgs ?? []),
+    ],
+    ready: async (port) => (await httpStatus(`http://127.0.0.1:${port}/health`)) === 200,
+  });
 
   const flush = async (): Promise<void> => {
     // Exists in 1.79; an unknown path would answer 400, which we ignore.
-    await httpStatus(`${url()}/internal/force_flush`, 10_000);
+    await httpStatus(`${svc.url}/internal/force_flush`, 10_000);
   };
 
   const exportOnce = async (match: string): Promise<VmSeries[]> => {
     await flush();
     const end = Math.ceil(Date.now() / 1000) + 86_400;
     const params = new URLSearchParams({ 'match[]': match, start: '0', end: String(end) });
-    const res = await fetch(`${url()}/api/v1/export?${params.toString()}`);
+    const res = await fetch(`${svc.url}/api/v1/export?${params.toString()}`);
     const text = await res.text();
     if (!res.ok) throw new Error(`victoria-metrics export failed (${res.status}): ${text.trim()}`);
     const series = text
@@ -827,40 +884,16 @@ export async function startVictoriaMetrics(opts: VmOptions = {}): Promise<VmHand
     return series.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   };
 
-  const handle: VmHandle & Stoppable = {
-    get url() {
-      return url();
-    },
-    get port() {
-      return port;
-    },
-    dir,
-    logFile,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveServices.delete(handle);
-      await proc?.stop();
-      await removeTempDir(dir);
-    },
-    kill9() {
-      proc?.kill9();
-    },
-    async restart() {
-      if (stopped) throw new Error('victoria-metrics handle was stopped; start a new one');
-      await current().stop();
-      await current().waitExit();
-      await startWithRetries(current, health, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
-    },
+  return Object.assign(svc, {
     flush,
-    async write(lines, precision = 'ms') {
+    async write(lines: string | string[], precision: 'ns' | 'us' | 'ms' | 's' = 'ms') {
       const body = Array.isArray(lines) ? lines.join('\n') : lines;
       const params = new URLSearchParams({ org: 'steward', bucket: 'steward', precision });
-      const res = await fetch(`${url()}/api/v2/write?${params.toString()}`, { method: 'POST', body });
+      const res = await fetch(`${svc.url}/api/v2/write?${params.toString()}`, { method: 'POST', body });
       const text = await res.text();
       if (res.status !== 204) throw new Error(`victoria-metrics write failed (${res.status}): ${text.trim()}`);
     },
-    async exportSeries(match, o = {}) {
+    async exportSeries(match: string, o: { waitForSeries?: number; timeoutMs?: number } = {}) {
       const want = o.waitForSeries ?? 0;
       const deadline = Date.now() + (o.timeoutMs ?? 10_000);
       for (;;) {
@@ -869,12 +902,7 @@ export async function startVictoriaMetrics(opts: VmOptions = {}): Promise<VmHand
         await sleep(100);
       }
     },
-    logTail(lines = 40) {
-      return logTail(logFile, lines);
-    },
-  };
-  liveServices.add(handle);
-  return handle;
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -919,6 +947,8 @@ export interface MosquittoHandle {
   readonly configFile: string;
   /** Log file receiving the broker's log (stderr). */
   readonly logFile: string;
+  /** Pid of mosquitto while it runs (for /proc figures). */
+  readonly pid: number | undefined;
   /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILL now (broker crash); {@link MosquittoHandle.restart} brings it back. */
@@ -959,68 +989,27 @@ function mosquittoConfig(port: number, extra: string): string {
  * @returns a handle; call `stop()` in `afterAll`
  */
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoHandle> {
-  const bin = requireBinary('mosquitto');
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
-  const dir = await makeTempDir('mosquitto');
-  const configFile = join(dir, 'mosquitto.conf');
-  const logFile = join(dir, 'mosquitto.log');
-  const proc = new ManagedProcess('mosquitto', bin, ['-c', configFile], logFile, dir, childEnv());
-  let port = 0;
-  let stopped = false;
-  const ready = (): Promise<boolean> => tcpConnects(port);
-
-  try {
-    await opts.prepare?.(dir);
-    const extra = [
-      ...(opts.persistence ? ['persistence true', `persistence_location ${dir}/`] : []),
-      ...(opts.maxQueuedMessages !== undefined ? [`max_queued_messages ${opts.maxQueuedMessages}`] : []),
-      ...(opts.maxInflightMessages !== undefined ? [`max_inflight_messages ${opts.maxInflightMessages}`] : []),
-      typeof opts.config === 'function' ? opts.config(dir) : (opts.config ?? ''),
-    ].join('\n');
-    await startWithRetries(() => proc, ready, readyTimeoutMs, {
-      beforeAttempt: async () => {
-        port = await freePort();
-        await writeFile(configFile, mosquittoConfig(port, extra));
-      },
-    });
-  } catch (err) {
-    await proc.stop(2000);
-    await removeTempDir(dir);
-    throw err;
-  }
-
-  const handle: MosquittoHandle & Stoppable = {
-    get url() {
-      return `mqtt://127.0.0.1:${port}`;
+  const svc = await startService({
+    bin: 'mosquitto',
+    kind: 'mosquitto',
+    logName: 'mosquitto.log',
+    scheme: 'mqtt',
+    readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
+    prepare: opts.prepare,
+    configure: async (dir, port) => {
+      const extra = [
+        ...(opts.persistence ? ['persistence true', `persistence_location ${dir}/`] : []),
+        ...(opts.maxQueuedMessages !== undefined ? [`max_queued_messages ${opts.maxQueuedMessages}`] : []),
+        ...(opts.maxInflightMessages !== undefined ? [`max_inflight_messages ${opts.maxInflightMessages}`] : []),
+        typeof opts.config === 'function' ? opts.config(dir) : (opts.config ?? ''),
+      ].join('\n');
+      const configFile = join(dir, 'mosquitto.conf');
+      await writeFile(configFile, mosquittoConfig(port, extra));
+      return ['-c', configFile];
     },
-    get port() {
-      return port;
-    },
-    dir,
-    configFile,
-    logFile,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveServices.delete(handle);
-      await proc.stop();
-      await removeTempDir(dir);
-    },
-    kill9() {
-      proc.kill9();
-    },
-    async restart() {
-      if (stopped) throw new Error('mosquitto handle was stopped; start a new one');
-      await proc.stop();
-      await proc.waitExit();
-      await startWithRetries(() => proc, ready, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
-    },
-    logTail(lines = 40) {
-      return logTail(logFile, lines);
-    },
-  };
-  liveServices.add(handle);
-  return handle;
+    ready: (port) => tcpConnects(port),
+  });
+  return Object.assign(svc, { configFile: join(svc.dir, 'mosquitto.conf') });
 }
 
 // ---------------------------------------------------------------------------
@@ -1051,88 +1040,39 @@ export interface RedisHandle {
  * fsync every second, no RDB snapshots) and wait until it answers PING.
  */
 export async function startRedis(opts: { readyTimeoutMs?: number } = {}): Promise<RedisHandle> {
-  const bin = requireBinary('redis-server');
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
-  const dir = await makeTempDir('redis');
-  const configFile = join(dir, 'redis.conf');
-  const logFile = join(dir, 'redis.log');
-  const proc = new ManagedProcess('redis-server', bin, [configFile], logFile, dir, childEnv());
-  let port = 0;
-  let stopped = false;
-  const ping = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const sock = connect({ host: '127.0.0.1', port });
-      let buf = '';
-      const done = (ok: boolean): void => {
-        sock.destroy();
-        resolve(ok);
-      };
-      sock.setTimeout(1000, () => done(false));
-      sock.on('error', () => done(false));
-      sock.on('connect', () => sock.write('PING\r\n'));
-      sock.on('data', (d) => {
-        buf += d.toString();
-        if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
-      });
+  return startService({
+    bin: 'redis-server',
+    kind: 'redis',
+    logName: 'redis.log',
+    scheme: 'redis',
+    readyTimeoutMs: opts.readyTimeoutMs ?? 10_000,
+    configure: async (dir, port) => {
+      const configFile = join(dir, 'redis.conf');
+      const conf = [`port ${port}`, 'bind 127.0.0.1', 'protected-mode no', 'daemonize no', `dir ${dir}`, 'appendonly yes', 'appendfsync everysec', 'save ""', 'logfile ""', ''];
+      await writeFile(configFile, conf.join('\n'));
+      return [configFile];
+    },
+    ready: redisPing,
+  });
+}
+
+/** True when a Redis on 127.0.0.1:port answers PING with PONG. */
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
     });
-  const conf = (): string =>
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      'protected-mode no',
-      'daemonize no',
-      `dir ${dir}`,
-      'appendonly yes',
-      'appendfsync everysec',
-      'save ""',
-      'logfile ""',
-      '',
-    ].join('\n');
-  try {
-    await startWithRetries(() => proc, ping, readyTimeoutMs, {
-      beforeAttempt: async () => {
-        port = await freePort();
-        await writeFile(configFile, conf());
-      },
-    });
-  } catch (err) {
-    await proc.stop(2000);
-    await removeTempDir(dir);
-    throw err;
-  }
-  const handle: RedisHandle & Stoppable = {
-    get url() {
-      return `redis://127.0.0.1:${port}`;
-    },
-    get port() {
-      return port;
-    },
-    dir,
-    logFile,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      liveServices.delete(handle);
-      await proc.stop();
-      await removeTempDir(dir);
-    },
-    kill9() {
-      proc.kill9();
-    },
-    async pause() {
-      await proc.stop();
-    },
-    async resume() {
-      if (proc.running) return;
-      await proc.waitExit();
-      await startWithRetries(() => proc, ping, readyTimeoutMs, { attempts: 20, retryDelayMs: 250 });
-    },
-    logTail(lines = 40) {
-      return logTail(logFile, lines);
-    },
-  };
-  liveServices.add(handle);
-  return handle;
+  });
 }
 
 // ---------------------------------------------------------------------------
