@@ -76,6 +76,24 @@ describe('scrubText: each kind', () => {
     expect(note(r.text)).toMatchObject({ text: r.text, removed: 0 });
   });
 
+  it('gives a repeated text the same result, yet one that follows the reading’s personal values, the known names and the mode', () => {
+    // Short texts (species, areas) are answered from a cache: each of these must still see its own inputs.
+    const species = 'Tit seen by Ada Lovelace';
+    expect(scrubText(species).text).toBe(species);
+    expect(scrubText(species, ['Ada Lovelace']).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, ['Ada', 'Lovelace']).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, ['Grace Hopper']).text).toBe(species);
+    const before = compileNames(['Grace Hopper']);
+    expect(scrubText(species, [], { names: before }).text).toBe(species);
+    // A name learned since: the boundary's new matcher knows it.
+    expect(scrubText(species, [], { names: compileNames(['Grace Hopper', 'Ada Lovelace']) }).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, [], { names: before }).text).toBe(species);
+    expect(scrubText(species, [], { namePatterns: true }).text).toBe('[name removed] seen by [name removed]');
+    expect(scrubText(species)).toEqual({ text: species, removed: 0, byKind: {} });
+    // Shared results are frozen: no caller can change what the next reading gets.
+    expect(Object.isFrozen(scrubText(species, ['Ada Lovelace']).byKind)).toBe(true);
+  });
+
   it('folds every normalisation form, accents, compatibility forms and invisible characters alike', () => {
     expect(fold('Zoë')).toBe(fold('Zoe\u0308'));
     expect(fold('Ｚｏｅ')).toBe('Zoe');
