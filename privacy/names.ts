@@ -33,6 +33,8 @@ export interface NameBookOptions {
 export class NameBook {
   readonly #db: Database.Database;
   readonly #learned = new Set<string>();
+  /** Folded keys of the learned names: a name seen again is known without asking the database. */
+  readonly #keys = new Set<string>();
   readonly #o: NameBookOptions;
   readonly #insert: Database.Statement;
   #fromSources: string[] = [];
@@ -47,7 +49,10 @@ export class NameBook {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec('CREATE TABLE IF NOT EXISTS names (folded TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID');
-    for (const r of this.#db.prepare('SELECT name FROM names').all() as Array<{ name: string }>) this.#learned.add(r.name);
+    for (const r of this.#db.prepare('SELECT folded, name FROM names').all() as Array<{ folded: string; name: string }>) {
+      this.#learned.add(r.name);
+      this.#keys.add(r.folded);
+    }
     this.#insert = this.#db.prepare('INSERT OR IGNORE INTO names (folded, name) VALUES (?, ?)');
   }
 
@@ -57,7 +62,10 @@ export class NameBook {
     const n = name.normalize('NFC').trim().replace(/\s+/g, ' ');
     if (n.length < 2 || n.length > MAX_NAME) return false;
     const key = fold(n).toLowerCase();
-    if (this.#insert.run(key, n).changes === 0) return false;
+    if (this.#keys.has(key)) return false;
+    const added = this.#insert.run(key, n).changes > 0;
+    this.#keys.add(key);
+    if (!added) return false;
     this.#learned.add(n);
     this.#matcher = undefined;
     return true;
