@@ -8,10 +8,11 @@
  * Learned names are kept in `<dataDir>/privacy-names.db` (raw tier, next to the spool and the
  * dead letters that hold the same names), so they are still known after a restart.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type NameMatcher, compileNames, fold } from './scrub.ts';
+import { openStateDb } from './statedb.ts';
 
 /** File of the learned names under the data dir. */
 export const NAMES_DB = 'privacy-names.db';
@@ -44,10 +45,7 @@ export class NameBook {
 
   constructor(o: NameBookOptions = {}) {
     this.#o = o;
-    if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
-    this.#db = new Database(o.dataDir ? join(o.dataDir, NAMES_DB) : ':memory:');
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db = openStateDb(o.dataDir, NAMES_DB, 'FULL');
     this.#db.exec('CREATE TABLE IF NOT EXISTS names (folded TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID');
     for (const r of this.#db.prepare('SELECT folded, name FROM names').all() as Array<{ folded: string; name: string }>) {
       this.#learned.add(r.name);
