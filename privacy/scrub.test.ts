@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
-import { SCRUB_MARKERS, compileNames, fold, scrubText } from './scrub.ts';
+import { SCRUB_MARKERS, compileNames, fold, scrubText, withPublicAckComment } from './scrub.ts';
 
 const FORMS = ['NFC', 'NFD', 'NFKC', 'NFKD'] as const;
 const note = (t: string, personal: string[] = [], names?: string[]) => scrubText(t, personal, { namePatterns: true, ...(names ? { names: compileNames(names) } : {}) });
@@ -92,6 +92,15 @@ describe('scrubText: each kind', () => {
     expect(scrubText(species)).toEqual({ text: species, removed: 0, byKind: {} });
     // Shared results are frozen: no caller can change what the next reading gets.
     expect(Object.isFrozen(scrubText(species, ['Ada Lovelace']).byKind)).toBe(true);
+  });
+
+  it("gives an alert to readers without a token with its acknowledgement's comment scrubbed, and nothing else changed", () => {
+    const alert = { id: 'demo.battery-low.battery-1', message: 'Battery at 8 %', acknowledged: { by: 'ana', at: '2026-11-25T00:00:00.000Z', comment: 'Mrs Green at 12 Mill Lane; ring 07700 900461' } };
+    const out = withPublicAckComment(alert);
+    expect(out).toEqual({ ...alert, acknowledged: { ...alert.acknowledged, comment: '[name removed] at [address removed]; ring [phone removed]' } });
+    expect(alert.acknowledged.comment).toContain('Mill Lane');
+    const plain = { id: 'x', acknowledged: null };
+    expect(withPublicAckComment(plain)).toBe(plain);
   });
 
   it('folds every normalisation form, accents, compatibility forms and invisible characters alike', () => {

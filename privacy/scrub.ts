@@ -394,3 +394,9 @@ function scrubUncached(text: string, personalValues: readonly string[], opts: Sc
 export function scrubForPublic(text: string): string {
   return scrubText(text, [], { namePatterns: true }).text;
 }
+
+/** An alert as an unauthenticated reader may see it: its acknowledgement's comment {@link scrubForPublic scrubbed}. */
+export function withPublicAckComment<A extends { acknowledged: { comment?: string } | null }>(alert: A): A {
+  const ack = alert.acknowledged;
+  return ack?.comment ? { ...alert, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } } : alert;
+}

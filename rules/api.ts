@@ -23,7 +23,7 @@ import { assertHub, hubsOf, mayUseHub, type ApiRole, type RoleHook } from '../ap
 import { ApiError } from '../api/errors.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { ID_PATTERN } from '../core/ids.ts';
-import { scrubForPublic } from '../privacy/scrub.ts';
+import { scrubForPublic, withPublicAckComment } from '../privacy/scrub.ts';
 import type { AlertMessage } from './alert.ts';
 import { parseDuration } from './duration.ts';
 import type { RulesEngine, SilenceView } from './engine.ts';
@@ -113,9 +113,7 @@ const silenceSchema = z.object({
 
 /** An alert as a reader without a token sees it: the acknowledgement's comment scrubbed. */
 function publicAlert<A extends Pick<AlertMessage, 'acknowledged'>>(a: A, request: FastifyRequest): A {
-  const ack = a.acknowledged;
-  if (request.principal || !ack?.comment) return a;
-  return { ...a, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } };
+  return request.principal ? a : withPublicAckComment(a);
 }
 
 /** A history entry as a reader without a token sees it: the comment after an ack or a silence scrubbed. */
