@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
-import { SCRUB_MARKERS, compileNames, fold, scrubText, withPublicAckComment } from './scrub.ts';
+import { SCRUB_MARKERS, compileNames, fold, scrubText, withPublicAckComment, withPublicHistoryComment } from './scrub.ts';
 
 const FORMS = ['NFC', 'NFD', 'NFKC', 'NFKD'] as const;
 const note = (t: string, personal: string[] = [], names?: string[]) => scrubText(t, personal, { namePatterns: true, ...(names ? { names: compileNames(names) } : {}) });
@@ -101,6 +101,21 @@ describe('scrubText: each kind', () => {
     expect(alert.acknowledged.comment).toContain('Mill Lane');
     const plain = { id: 'x', acknowledged: null };
     expect(withPublicAckComment(plain)).toBe(plain);
+  });
+
+  it('gives an alert history to readers without a token with the comments of acks and silences scrubbed, whoever wrote them', () => {
+    const comment = 'Mrs Green at 12 Mill Lane; ring 07700 900461';
+    const entry = (event: string, message: string) => ({ alertId: 'a', event, message, by: 'x' });
+    // Stewards' names as the engine writes them: a token name, or a configured one with spaces or a colon.
+    for (const by of ['ana', 'Ana Lopez', 'ops: night shift']) {
+      expect(withPublicHistoryComment(entry('ack', `acknowledged by ${by}: ${comment}`)).message).toMatch(/^acknowledged by .*: \[name removed\] at \[address removed\]; ring \[phone removed\]$/);
+      expect(withPublicHistoryComment(entry('silenced', `silenced by ${by} until 2026-11-25T02:00:00.000Z: ${comment}`)).message).toMatch(/: \[name removed\] at \[address removed\]; ring \[phone removed\]$/);
+    }
+    expect(withPublicHistoryComment(entry('ack', 'acknowledged by ana')).message).toBe('acknowledged by ana');
+    // Another shape: scrubbed whole rather than published as it is.
+    expect(withPublicHistoryComment(entry('silenced', `silenced by ana — ${comment}`)).message).not.toMatch(/Green|Mill Lane|900461/);
+    const transition = entry('transition', 'Battery at 8 % at Mill Lane');
+    expect(withPublicHistoryComment(transition)).toBe(transition);
   });
 
   it('folds every normalisation form, accents, compatibility forms and invisible characters alike', () => {

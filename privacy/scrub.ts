@@ -400,3 +400,22 @@ export function withPublicAckComment<A extends { acknowledged: { comment?: strin
   const ack = alert.acknowledged;
   return ack?.comment ? { ...alert, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } } : alert;
 }
+
+/** What precedes the comment in the rules engine's history messages: "acknowledged by <who>", "silenced by <who> until <time>". */
+const HISTORY_COMMENT: Readonly<Record<string, RegExp>> = {
+  ack: /^(acknowledged by .+?): ([\s\S]*)$/,
+  silenced: /^(silenced by .+? until \S+): ([\s\S]*)$/,
+};
+
+/**
+ * An alert's history entry as an unauthenticated reader may see it: the comment after an
+ * acknowledgement or a silence {@link scrubForPublic scrubbed}. The message is split at the
+ * earliest place its shape allows, so the scrubbed part holds the whole comment whatever the
+ * author's name holds (spaces, a colon); a message of another shape is scrubbed whole (fail closed).
+ */
+export function withPublicHistoryComment<H extends { event: string; message: string }>(entry: H): H {
+  const shape = HISTORY_COMMENT[entry.event];
+  if (!shape) return entry;
+  const m = shape.exec(entry.message);
+  return { ...entry, message: m ? `${m[1]}: ${scrubForPublic(m[2]!)}` : scrubForPublic(entry.message) };
+}
