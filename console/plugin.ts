@@ -25,7 +25,7 @@ import { definePlugin } from '../api/plugin.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { metricDef } from '../core/catalogue.ts';
 import { ID_PATTERN } from '../core/ids.ts';
-import { scrubForPublic } from '../privacy/scrub.ts';
+import { withPublicAckComment } from '../privacy/scrub.ts';
 import type { AlertEvent } from '../rules/alert.ts';
 import { DEFAULT_DIST_DIR, ensureConsoleBuilt } from './build.ts';
 import type { AlertsListener, LiveReadingInput, ReadingsListener, Subscribe } from './live.ts';
@@ -270,9 +270,7 @@ class StreamClient {
 
 /** An alert event as the unauthenticated stream carries it: a steward's comment only scrubbed (privacy/README.md). */
 function alertPayload(e: AlertEvent): Record<string, unknown> {
-  const ack = e.alert.acknowledged;
-  const alert = ack?.comment ? { ...e.alert, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } } : e.alert;
-  return { event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString(), alert };
+  return { event: e.event, from: e.from, to: e.to, at: new Date(e.at).toISOString(), alert: withPublicAckComment(e.alert) };
 }
 
 /**

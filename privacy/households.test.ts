@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../simulators/random.ts';
 import type { StoredReading } from '../storage/types.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import type { PrivacyAction } from './errors.ts';
@@ -242,16 +243,10 @@ describe('household aggregator', () => {
 const DAY = 86_400_000;
 const D0 = Date.UTC(2025, 4, 1); // a UTC day
 
-/** A small seeded generator (mulberry32) of uniforms in (0, 1): reproducible noise for the tests. */
+/** Seeded uniforms in (0, 1) (the simulators' mulberry32, moved off 0 by half a step): reproducible noise for the tests. */
 function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() + 0.5 / 4294967296;
 }
 
 const dpRules = (windowsPerDay: number, epsilonPerDay: number, maxLoadW: number): HouseholdRules => ({

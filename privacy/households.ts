@@ -27,13 +27,12 @@
  * Household ids are kept only as an HMAC under a random salt of this file.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
 import type { StoredReading } from '../storage/types.ts';
 import type { ActionSink } from './errors.ts';
 import type { HouseholdContribution, HouseholdRules } from './policy.ts';
+import { openStateDb } from './statedb.ts';
 
 /** File of the aggregator's state under the data dir. */
 export const HOUSEHOLDS_DB = 'privacy-households.db';
@@ -138,11 +137,7 @@ export class HouseholdAggregator {
 
   constructor(o: HouseholdAggregatorOptions) {
     this.#o = o;
-    if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
-    this.#db = new Database(o.dataDir ? join(o.dataDir, HOUSEHOLDS_DB) : ':memory:');
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db = openStateDb(o.dataDir, HOUSEHOLDS_DB, 'NORMAL');
     this.#db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS watermarks (hub TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;

@@ -25,6 +25,7 @@ it('learns observer names once, in any Unicode form, and still knows them after 
   book.close();
   const again = new NameBook({ dataDir: dir });
   expect(again.names()).toEqual(['Éloïse Marchetti']);
+  expect(again.learn('eloise marchetti')).toBe(false);
   expect(scrubText('ask eloise marchetti', [], { names: again.matcher() }).text).toBe('ask [name removed]');
   again.close();
 });

@@ -8,10 +8,11 @@
  * Learned names are kept in `<dataDir>/privacy-names.db` (raw tier, next to the spool and the
  * dead letters that hold the same names), so they are still known after a restart.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type NameMatcher, compileNames, fold } from './scrub.ts';
+import { openStateDb } from './statedb.ts';
 
 /** File of the learned names under the data dir. */
 export const NAMES_DB = 'privacy-names.db';
@@ -33,6 +34,8 @@ export interface NameBookOptions {
 export class NameBook {
   readonly #db: Database.Database;
   readonly #learned = new Set<string>();
+  /** Folded keys of the learned names: a name seen again is known without asking the database. */
+  readonly #keys = new Set<string>();
   readonly #o: NameBookOptions;
   readonly #insert: Database.Statement;
   #fromSources: string[] = [];
@@ -42,12 +45,12 @@ export class NameBook {
 
   constructor(o: NameBookOptions = {}) {
     this.#o = o;
-    if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
-    this.#db = new Database(o.dataDir ? join(o.dataDir, NAMES_DB) : ':memory:');
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db = openStateDb(o.dataDir, NAMES_DB, 'FULL');
     this.#db.exec('CREATE TABLE IF NOT EXISTS names (folded TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID');
-    for (const r of this.#db.prepare('SELECT name FROM names').all() as Array<{ name: string }>) this.#learned.add(r.name);
+    for (const r of this.#db.prepare('SELECT folded, name FROM names').all() as Array<{ folded: string; name: string }>) {
+      this.#learned.add(r.name);
+      this.#keys.add(r.folded);
+    }
     this.#insert = this.#db.prepare('INSERT OR IGNORE INTO names (folded, name) VALUES (?, ?)');
   }
 
@@ -57,7 +60,10 @@ export class NameBook {
     const n = name.normalize('NFC').trim().replace(/\s+/g, ' ');
     if (n.length < 2 || n.length > MAX_NAME) return false;
     const key = fold(n).toLowerCase();
-    if (this.#insert.run(key, n).changes === 0) return false;
+    if (this.#keys.has(key)) return false;
+    const added = this.#insert.run(key, n).changes > 0;
+    this.#keys.add(key);
+    if (!added) return false;
     this.#learned.add(n);
     this.#matcher = undefined;
     return true;

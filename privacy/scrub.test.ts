@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
-import { SCRUB_MARKERS, compileNames, fold, scrubText } from './scrub.ts';
+import { SCRUB_MARKERS, compileNames, fold, scrubText, withPublicAckComment, withPublicHistoryComment } from './scrub.ts';
 
 const FORMS = ['NFC', 'NFD', 'NFKC', 'NFKD'] as const;
 const note = (t: string, personal: string[] = [], names?: string[]) => scrubText(t, personal, { namePatterns: true, ...(names ? { names: compileNames(names) } : {}) });
@@ -74,6 +74,48 @@ describe('scrubText: each kind', () => {
     const r = note('Mail jane@example.org or ring +44 7700 900123; nest at 51.5074, -0.1278 behind 12 Mill Lane, OX1 2JD.');
     expect(r.byKind).toEqual({ email: 1, phone: 1, coordinates: 1, address: 1, postcode: 1 });
     expect(note(r.text)).toMatchObject({ text: r.text, removed: 0 });
+  });
+
+  it('gives a repeated text the same result, yet one that follows the reading’s personal values, the known names and the mode', () => {
+    // Short texts (species, areas) are answered from a cache: each of these must still see its own inputs.
+    const species = 'Tit seen by Ada Lovelace';
+    expect(scrubText(species).text).toBe(species);
+    expect(scrubText(species, ['Ada Lovelace']).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, ['Ada', 'Lovelace']).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, ['Grace Hopper']).text).toBe(species);
+    const before = compileNames(['Grace Hopper']);
+    expect(scrubText(species, [], { names: before }).text).toBe(species);
+    // A name learned since: the boundary's new matcher knows it.
+    expect(scrubText(species, [], { names: compileNames(['Grace Hopper', 'Ada Lovelace']) }).text).toBe('Tit seen by [name removed]');
+    expect(scrubText(species, [], { names: before }).text).toBe(species);
+    expect(scrubText(species, [], { namePatterns: true }).text).toBe('[name removed] seen by [name removed]');
+    expect(scrubText(species)).toEqual({ text: species, removed: 0, byKind: {} });
+    // Shared results are frozen: no caller can change what the next reading gets.
+    expect(Object.isFrozen(scrubText(species, ['Ada Lovelace']).byKind)).toBe(true);
+  });
+
+  it("gives an alert to readers without a token with its acknowledgement's comment scrubbed, and nothing else changed", () => {
+    const alert = { id: 'demo.battery-low.battery-1', message: 'Battery at 8 %', acknowledged: { by: 'ana', at: '2026-11-25T00:00:00.000Z', comment: 'Mrs Green at 12 Mill Lane; ring 07700 900461' } };
+    const out = withPublicAckComment(alert);
+    expect(out).toEqual({ ...alert, acknowledged: { ...alert.acknowledged, comment: '[name removed] at [address removed]; ring [phone removed]' } });
+    expect(alert.acknowledged.comment).toContain('Mill Lane');
+    const plain = { id: 'x', acknowledged: null };
+    expect(withPublicAckComment(plain)).toBe(plain);
+  });
+
+  it('gives an alert history to readers without a token with the comments of acks and silences scrubbed, whoever wrote them', () => {
+    const comment = 'Mrs Green at 12 Mill Lane; ring 07700 900461';
+    const entry = (event: string, message: string) => ({ alertId: 'a', event, message, by: 'x' });
+    // Stewards' names as the engine writes them: a token name, or a configured one with spaces or a colon.
+    for (const by of ['ana', 'Ana Lopez', 'ops: night shift']) {
+      expect(withPublicHistoryComment(entry('ack', `acknowledged by ${by}: ${comment}`)).message).toMatch(/^acknowledged by .*: \[name removed\] at \[address removed\]; ring \[phone removed\]$/);
+      expect(withPublicHistoryComment(entry('silenced', `silenced by ${by} until 2026-11-25T02:00:00.000Z: ${comment}`)).message).toMatch(/: \[name removed\] at \[address removed\]; ring \[phone removed\]$/);
+    }
+    expect(withPublicHistoryComment(entry('ack', 'acknowledged by ana')).message).toBe('acknowledged by ana');
+    // Another shape: scrubbed whole rather than published as it is.
+    expect(withPublicHistoryComment(entry('silenced', `silenced by ana — ${comment}`)).message).not.toMatch(/Green|Mill Lane|900461/);
+    const transition = entry('transition', 'Battery at 8 % at Mill Lane');
+    expect(withPublicHistoryComment(transition)).toBe(transition);
   });
 
   it('folds every normalisation form, accents, compatibility forms and invisible characters alike', () => {

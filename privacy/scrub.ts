@@ -329,8 +329,47 @@ function scrubPart(part: string, personal: NameMatcher, opts: ScrubOptions, byKi
  * @param personalValues - personal values of the same reading (observer name, email, phone,
  *   household id), removed like known names
  * @param opts - names the hub knows, and whether to remove what looks like a name
+ * @returns the result; for a short text it is kept and shared, frozen (see below)
  */
 export function scrubText(text: string, personalValues: readonly string[] = [], opts: ScrubOptions = {}): ScrubResult {
+  if (text.length > CACHE_MAX_TEXT) return scrubUncached(text, personalValues, opts);
+  const byNames = cacheOf(opts.names ?? NO_NAMES);
+  const cache = opts.namePatterns ? byNames.patterns : byNames.plain;
+  const key = personalValues.length ? JSON.stringify([text, personalValues]) : text;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const r = scrubUncached(text, personalValues, opts);
+  Object.freeze(r.byKind);
+  if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, Object.freeze(r));
+  return r;
+}
+
+/*
+ * Results of short texts are kept: species names, areas and device tokens repeat on every reading.
+ * A result depends only on the text, the reading's personal values, the known names (a matcher is
+ * compiled again whenever a name is added, so a new matcher starts an empty cache) and the mode.
+ * Cached results are frozen (callers only read them). Oldest entries go first when one is full.
+ */
+const CACHE_MAX_TEXT = 256;
+const CACHE_MAX_ENTRIES = 4096;
+const NO_NAMES: NameMatcher = { size: 0, find: () => [] };
+interface ScrubCache {
+  plain: Map<string, ScrubResult>;
+  patterns: Map<string, ScrubResult>;
+}
+const caches = new WeakMap<NameMatcher, ScrubCache>();
+
+function cacheOf(names: NameMatcher): ScrubCache {
+  let c = caches.get(names);
+  if (!c) {
+    c = { plain: new Map(), patterns: new Map() };
+    caches.set(names, c);
+  }
+  return c;
+}
+
+function scrubUncached(text: string, personalValues: readonly string[], opts: ScrubOptions): ScrubResult {
   const byKind: Partial<Record<ScrubKind, number>> = {};
   const personal = compileNames(personalValues);
   // Markers already in the text are left alone. A removal can bring two harmless pieces together
@@ -354,4 +393,29 @@ export function scrubText(text: string, personalValues: readonly string[] = [], 
  */
 export function scrubForPublic(text: string): string {
   return scrubText(text, [], { namePatterns: true }).text;
+}
+
+/** An alert as an unauthenticated reader may see it: its acknowledgement's comment {@link scrubForPublic scrubbed}. */
+export function withPublicAckComment<A extends { acknowledged: { comment?: string } | null }>(alert: A): A {
+  const ack = alert.acknowledged;
+  return ack?.comment ? { ...alert, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } } : alert;
+}
+
+/** What precedes the comment in the rules engine's history messages: "acknowledged by <who>", "silenced by <who> until <time>". */
+const HISTORY_COMMENT: Readonly<Record<string, RegExp>> = {
+  ack: /^(acknowledged by .+?): ([\s\S]*)$/,
+  silenced: /^(silenced by .+? until \S+): ([\s\S]*)$/,
+};
+
+/**
+ * An alert's history entry as an unauthenticated reader may see it: the comment after an
+ * acknowledgement or a silence {@link scrubForPublic scrubbed}. The message is split at the
+ * earliest place its shape allows, so the scrubbed part holds the whole comment whatever the
+ * author's name holds (spaces, a colon); a message of another shape is scrubbed whole (fail closed).
+ */
+export function withPublicHistoryComment<H extends { event: string; message: string }>(entry: H): H {
+  const shape = HISTORY_COMMENT[entry.event];
+  if (!shape) return entry;
+  const m = shape.exec(entry.message);
+  return { ...entry, message: m ? `${m[1]}: ${scrubForPublic(m[2]!)}` : scrubForPublic(entry.message) };
 }

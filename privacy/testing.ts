@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 /**
  * Helpers for the privacy tests (and the cross-folder ones in tests/): keyrings with test keys,
  * compiled policies, and fast-check arbitraries of readings carrying personal data.
  */
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, type Socket, createServer } from 'node:net';
 import { Aedes } from 'aedes';
 import fc from 'fast-check';
@@ -31,12 +31,12 @@ export function defaultPolicy(keyring: Keyring = testKeyring()): CompiledPolicy 
 
 /**
  * The shipped policy with its household window changed (e.g. `15m`, so a test need not wait for
- * a day to end): everything else as shipped.
+ * a day to end) and a grace of 1 minute: everything else as shipped.
  */
 export function defaultPolicyWithWindow(window: string, keyring: Keyring = testKeyring()): CompiledPolicy {
-  const text = readFileSync(DEFAULT_POLICY_PATH, 'utf8');
-  if (!/\n {2}window: 1d\n/.test(text)) throw new Error('the shipped policy no longer has "window: 1d"');
-  return compilePolicy(parsePolicy(text.replace(/\n {2}window: 1d\n/, `\n  window: ${window}\n`).replace(/\n {2}grace: \d+m\n/, '\n  grace: 1m\n'), 'default-window.yaml'), { keyring, source: 'default-window.yaml' });
+  const doc = parsePolicy(readFileSync(DEFAULT_POLICY_PATH, 'utf8'), DEFAULT_POLICY_PATH);
+  if (!doc.households) throw new Error('the shipped policy no longer has a households section');
+  return compilePolicy({ ...doc, households: { ...doc.households, window, grace: '1m' } }, { keyring, source: 'default-window.yaml' });
 }
 
 /** Compiles a policy from YAML text. */

@@ -12,9 +12,6 @@
  * Delivery is at least once: a message in flight when the connection drops is sent again.
  * Records are idempotent at the region (hub, sensor and timestamp identify them), as in storage.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
@@ -26,6 +23,7 @@ import { PrivacyError } from './errors.ts';
 import { snapToGridCell } from './geo.ts';
 import { toPublicRecord } from './record.ts';
 import { scrubText } from './scrub.ts';
+import { openStateDb } from './statedb.ts';
 
 /** File of the outbox under the data dir. */
 export const UPSTREAM_DB = 'upstream-outbox.db';
@@ -171,11 +169,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   const log = o.logger;
   const m = o.metrics ? metricsOn(o.metrics.registry) : undefined;
 
-  if (o.dataDir) mkdirSync(o.dataDir, { recursive: true });
-  const db = new Database(o.dataDir ? join(o.dataDir, UPSTREAM_DB) : ':memory:');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  const db = openStateDb(o.dataDir, UPSTREAM_DB, 'NORMAL');
   db.exec('CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)');
   const st = {
     insert: db.prepare('INSERT INTO outbox (topic, payload, qos, retain, at) VALUES (?, ?, ?, ?, ?)'),

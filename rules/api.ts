@@ -23,7 +23,7 @@ import { assertHub, hubsOf, mayUseHub, type ApiRole, type RoleHook } from '../ap
 import { ApiError } from '../api/errors.ts';
 import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
 import { ID_PATTERN } from '../core/ids.ts';
-import { scrubForPublic } from '../privacy/scrub.ts';
+import { scrubForPublic, withPublicAckComment, withPublicHistoryComment } from '../privacy/scrub.ts';
 import type { AlertMessage } from './alert.ts';
 import { parseDuration } from './duration.ts';
 import type { RulesEngine, SilenceView } from './engine.ts';
@@ -113,16 +113,12 @@ const silenceSchema = z.object({
 
 /** An alert as a reader without a token sees it: the acknowledgement's comment scrubbed. */
 function publicAlert<A extends Pick<AlertMessage, 'acknowledged'>>(a: A, request: FastifyRequest): A {
-  const ack = a.acknowledged;
-  if (request.principal || !ack?.comment) return a;
-  return { ...a, acknowledged: { ...ack, comment: scrubForPublic(ack.comment) } };
+  return request.principal ? a : withPublicAckComment(a);
 }
 
 /** A history entry as a reader without a token sees it: the comment after an ack or a silence scrubbed. */
 function publicHistory<H extends { event: string; message: string }>(e: H, request: FastifyRequest): H {
-  if (request.principal || (e.event !== 'ack' && e.event !== 'silenced')) return e;
-  const m = /^(acknowledged by \S+|silenced by \S+ until \S+): ([\s\S]*)$/.exec(e.message);
-  return m ? { ...e, message: `${m[1]}: ${scrubForPublic(m[2]!)}` } : e;
+  return request.principal ? e : withPublicHistoryComment(e);
 }
 
 function silenceOut(s: SilenceView, request?: FastifyRequest): z.input<typeof silenceSchema> {

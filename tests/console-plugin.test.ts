@@ -217,6 +217,15 @@ describe('the console plugin on the API', () => {
     live.publishAlerts([alertEvent('firing')]);
     const alert = JSON.parse((await s.next('alert')).data) as { event: string; to: string; alert: { id: string; state: string } };
     expect(alert).toMatchObject({ event: 'transition', to: 'firing', alert: { id: 'demo.battery-low.battery-1', state: 'firing' } });
+
+    // The stream needs no token: a steward's acknowledgement comment reaches it only scrubbed.
+    const acked = alertEvent('firing');
+    acked.alert.acknowledged = { by: 'ana', at: new Date(acked.at).toISOString(), comment: 'Mrs Green at 12 Mill Lane says the inverter tripped; ring 07700 900461' };
+    live.publishAlerts([acked]);
+    const ack = JSON.parse((await s.next('alert')).data) as { alert: { acknowledged: { by: string; comment: string } } };
+    expect(ack.alert.acknowledged.by).toBe('ana');
+    expect(ack.alert.acknowledged.comment).toContain('[address removed]');
+    for (const secret of ['Green', 'Mill Lane', '900461']) expect(ack.alert.acknowledged.comment).not.toContain(secret);
   });
 
   it('readings published within one flush interval arrive as one event', async () => {
