@@ -138,7 +138,8 @@ export interface BacktestReport {
 export const BACKTEST_START = Date.UTC(2025, 4, 1);
 
 function subjectsOf(e: ExpectedAlert, truth: GroundTruth): string[] {
-  return typeof e.subject === 'function' ? [...e.subject(truth)] : [e.subject];
+  if (typeof e.subject === 'function') return [...e.subject(truth)];
+  return typeof e.subject === 'string' ? [e.subject] : [...e.subject];
 }
 
 /** Runs one scenario through the rules and scores the alerts. Throws RulesError on invalid rules, SimulatorError on an unknown scenario. */
