@@ -13,21 +13,15 @@ import Database from 'better-sqlite3';
 import type { Config } from '../core/config.ts';
 import { SCENARIOS } from '../simulators/scenarios.ts';
 
-/** The data dir of a scenario run (`undefined` for normal weather or no scenario). */
-export function scenarioDataDir(config: Config, scenario: string | undefined): string | undefined {
-  const name = scenario ?? config.simulators.scenario;
-  if (!name || name === 'normal') return undefined;
-  return join(config.dataDir, 'scenarios', name);
-}
-
 /**
  * The configuration of `steward start` with `scenario`: the same, on the scenario's own (emptied)
  * data dir. Returns the config unchanged for normal weather, without the simulators, or an unknown
  * scenario (the simulators then report it).
  */
 export function scenarioConfig(config: Config, scenario: string | undefined, sim: boolean): Config {
-  const dir = sim ? scenarioDataDir(config, scenario) : undefined;
-  if (!dir || !Object.hasOwn(SCENARIOS, scenario ?? config.simulators.scenario ?? '')) return config;
+  const name = scenario ?? config.simulators.scenario;
+  if (!sim || !name || name === 'normal' || !Object.hasOwn(SCENARIOS, name)) return config;
+  const dir = join(config.dataDir, 'scenarios', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // The hub's accounts, tokens and devices work in the scenario too: it starts from a copy of the
@@ -36,7 +30,7 @@ export function scenarioConfig(config: Config, scenario: string | undefined, sim
   if (existsSync(registry)) {
     const db = new Database(registry, { readonly: true });
     try {
-      db.exec(`VACUUM INTO '${join(dir, 'registry.db').replaceAll("'", "''")}'`);
+      db.prepare('VACUUM INTO ?').run(join(dir, 'registry.db'));
     } finally {
       db.close();
     }

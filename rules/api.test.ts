@@ -156,6 +156,10 @@ describe('alerts API', () => {
     expect((await api.inject({ url: '/api/v1/alerts/demo.battery-low.battery-1', headers: nora })).statusCode).toBe(403);
     const listed = await api.inject({ url: '/api/v1/alerts', headers: nora });
     expect(listed.json().alerts.map((a: { id: string }) => a.id)).toEqual(['north.battery-low.battery-9']);
+    // The other filters still apply to a limited token's list.
+    expect((await api.inject({ url: '/api/v1/alerts?severity=info', headers: nora })).json().alerts).toEqual([]);
+    expect((await api.inject({ url: '/api/v1/alerts?subject=battery-1', headers: nora })).json().alerts).toEqual([]);
+    expect((await api.inject({ url: '/api/v1/alerts?rule=battery-low&subject=battery-9', headers: nora })).json().alerts).toHaveLength(1);
     expect((await api.inject({ url: '/api/v1/alerts?hub=demo', headers: nora })).statusCode).toBe(403);
     // Without a token, alerts stay readable by everyone (no personal data).
     expect((await api.inject('/api/v1/alerts')).json().alerts).toHaveLength(2);

@@ -11,8 +11,9 @@ const days = (v: number | null, atLeast = false): string => (v === null ? '–' 
 /** Simulated day of a time, counted from the scenario's start (negative: the warm-up). */
 const dayOf = (r: BacktestReport, t: number): string => `day ${((t - Date.parse(r.start)) / DAY).toFixed(1)}`;
 
-function leadOf(r: BacktestReport, rule: string): string {
-  const leads = r.firings.filter((f) => f.rule === rule && f.expected && f.leadDays !== undefined);
+/** Shortest lead of the true depletion firings of `rule` (of every rule without one). */
+function leadOf(r: BacktestReport, rule?: string): string {
+  const leads = r.firings.filter((f) => (rule === undefined || f.rule === rule) && f.expected && f.leadDays !== undefined);
   if (!leads.length) return '–';
   const min = leads.reduce((a, b) => ((b.leadDays as number) < (a.leadDays as number) ? b : a));
   return days(min.leadDays as number, min.leadAtLeast === true);
@@ -77,11 +78,9 @@ export function formatMarkdown(reports: readonly BacktestReport[], command: stri
     const t = r.firings.filter((f) => f.expected).length;
     const req = r.rules.reduce((a, s) => a + s.expected, 0);
     const miss = r.misses.length;
-    const leads = r.firings.filter((f) => f.expected && f.leadDays !== undefined);
-    const lead = leads.length ? leads.reduce((a, b) => ((b.leadDays as number) < (a.leadDays as number) ? b : a)) : undefined;
     const flaps = r.firings.filter((f) => f.flap).length;
     out.push(
-      `| [${r.scenario}](#${r.scenario}) | ${r.days} | ${r.verdict.ok ? 'meets the bar' : '**fails**'} | ${n} | ${t} | ${n - t} | ${miss} | ${pct(n ? t / n : null)} | ${pct(req ? (req - miss) / req : null)} | ${lead ? days(lead.leadDays as number, lead.leadAtLeast === true) : '–'} | ${(flaps / (r.days + r.warmupDays)).toFixed(3)} |`,
+      `| [${r.scenario}](#${r.scenario}) | ${r.days} | ${r.verdict.ok ? 'meets the bar' : '**fails**'} | ${n} | ${t} | ${n - t} | ${miss} | ${pct(n ? t / n : null)} | ${pct(req ? (req - miss) / req : null)} | ${leadOf(r)} | ${(flaps / (r.days + r.warmupDays)).toFixed(3)} |`,
     );
   }
   for (const r of reports) {

@@ -30,6 +30,7 @@ import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { generate } from '../simulators/runner.ts';
 import { type ExpectedAlert, getScenario, SCENARIOS } from '../simulators/scenarios.ts';
 import { type GroundTruth, groundTruth } from '../simulators/truth.ts';
+import { simRegistration } from '../simulators/types.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import type { AlertEvent } from './alert.ts';
 import { DEFAULT_RULES_DIR } from './check.ts';
@@ -138,7 +139,8 @@ export interface BacktestReport {
 export const BACKTEST_START = Date.UTC(2025, 4, 1);
 
 function subjectsOf(e: ExpectedAlert, truth: GroundTruth): string[] {
-  return typeof e.subject === 'function' ? [...e.subject(truth)] : [e.subject];
+  if (typeof e.subject === 'function') return [...e.subject(truth)];
+  return typeof e.subject === 'string' ? [e.subject] : [...e.subject];
 }
 
 /** Runs one scenario through the rules and scores the alerts. Throws RulesError on invalid rules, SimulatorError on an unknown scenario. */
@@ -258,7 +260,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
       if (ts > now) now = ts;
       readings++;
       try {
-        batch.push(...parsePayload(Buffer.from(JSON.stringify(m.payload)), { hub, domain: m.domain, sensor: m.sensor, now: ts, site: m.payload.site ?? m.sensor, kind: m.kind }));
+        batch.push(...parsePayload(Buffer.from(JSON.stringify(m.payload)), { hub, domain: m.domain, sensor: m.sensor, now: ts, ...simRegistration(m.payload) }));
       } catch (err) {
         if (!(err instanceof RejectionError)) throw err;
         refused++; // ingest refuses it: the rules never see it

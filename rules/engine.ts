@@ -82,7 +82,8 @@ export interface RulesEngineOptions {
 /** Filter of `alerts()`. */
 export interface AlertFilter {
   state?: AlertState | readonly AlertState[];
-  hub?: string;
+  /** One hub, or any of several (a token limited to hubs). */
+  hub?: string | readonly string[];
   severity?: Severity;
   rule?: string;
   subject?: string;
@@ -989,6 +990,7 @@ class Engine implements RulesEngine {
 
   alerts(filter: AlertFilter = {}): AlertMessage[] {
     const states = filter.state === undefined ? null : new Set(typeof filter.state === 'string' ? [filter.state] : filter.state);
+    const hubs = filter.hub === undefined ? null : new Set(typeof filter.hub === 'string' ? [filter.hub] : filter.hub);
     const now = this.#clock.now();
     const rank: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
     const sev: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
@@ -996,7 +998,7 @@ class Engine implements RulesEngine {
       .filter(
         (a) =>
           (states ? states.has(a.state) : a.state !== 'inactive') &&
-          (!filter.hub || a.hub === filter.hub) &&
+          (!hubs || hubs.has(a.hub)) &&
           (!filter.severity || a.severity === filter.severity) &&
           (!filter.rule || a.rule === filter.rule) &&
           (!filter.subject || a.subject === filter.subject),

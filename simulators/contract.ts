@@ -17,7 +17,7 @@ import { parsePayload } from '../core/parse.ts';
 import { nativeReadingSchema } from '../core/reading.ts';
 import { createSensor } from './define.ts';
 import { type Environment, type EnvironmentParamsInput, createEnvironment } from './environment.ts';
-import type { ReadingPayload, SimulatedSensor, SimulatorDefinition } from './types.ts';
+import { type ReadingPayload, type SimulatedSensor, type SimulatorDefinition, simRegistration as registration } from './types.ts';
 
 /** What a contract factory receives. */
 export interface ContractContext {
@@ -52,9 +52,6 @@ export interface ContractOptions {
 const HUB = 'contract';
 const FAR_FUTURE = Date.UTC(2099, 0, 1);
 const encoder = new TextEncoder();
-
-/** The registration a simulated device is added with (`steward sim` registers its site and kind): ingest refuses other ids. */
-const registration = (p: ReadingPayload): { kind?: string; site?: string } => ({ ...(p.kind ? { kind: p.kind } : {}), ...(p.site ? { site: p.site } : {}) });
 
 interface Step {
   t: number;

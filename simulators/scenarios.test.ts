@@ -5,6 +5,7 @@ import { createEnvironment } from './environment.ts';
 import { GARBAGE_VALUE, createFleetSimulation, demoFleet } from './fleet.ts';
 import { generate } from './runner.ts';
 import { SCENARIOS, getScenario, resolveModifiers } from './scenarios.ts';
+import { simRegistration } from './types.ts';
 
 const DAY = 86_400_000;
 
@@ -58,7 +59,7 @@ describe('scenarios', () => {
       if (Object.values(m.payload.metrics).includes(GARBAGE_VALUE)) {
         garbage++;
         expect(() =>
-          parsePayload(new TextEncoder().encode(JSON.stringify(m.payload)), { hub: 'demo', domain: m.domain, sensor: m.sensor, now: start + 10 * DAY, kind: m.payload.kind, ...(m.payload.site ? { site: m.payload.site } : {}) }),
+          parsePayload(new TextEncoder().encode(JSON.stringify(m.payload)), { hub: 'demo', domain: m.domain, sensor: m.sensor, now: start + 10 * DAY, ...simRegistration(m.payload) }),
         ).toThrow(RejectionError);
       }
     }

@@ -86,8 +86,11 @@ export interface ScenarioTruth {
 export interface ExpectedAlert {
   /** Rule id (rules/defaults/demo.yaml). */
   rule: string;
-  /** The alert's subject (a sensor, site or hub id), or the subjects the ground truth says (e.g. the sensors that failed). */
-  subject: string | ((truth: ScenarioTruth) => readonly string[]);
+  /**
+   * The alert's subject (a sensor, site or hub id), several (one alert on each), or the subjects
+   * the ground truth says (e.g. the sensors that failed).
+   */
+  subject: string | readonly string[] | ((truth: ScenarioTruth) => readonly string[]);
   severity: 'info' | 'warning' | 'critical';
   /** Simulated days after the scenario began within which it must fire: [from, to]. */
   window: readonly [number, number];

@@ -31,6 +31,12 @@ import type { Environment } from './environment.ts';
 /** One native JSON payload, as published on the data topic. `ts` is epoch milliseconds. */
 export type ReadingPayload = NativeReading & { ts: number };
 
+/**
+ * The registration a simulated device is added with (`steward sim` registers its site and kind),
+ * for `parsePayload`'s context: ingest refuses a payload whose ids differ from it.
+ */
+export const simRegistration = (p: ReadingPayload): { kind?: string; site?: string } => ({ ...(p.kind ? { kind: p.kind } : {}), ...(p.site ? { site: p.site } : {}) });
+
 /** What `SimulatorDefinition.create` receives. */
 export interface SimulatorCreateOptions<Config> {
   /** Sensor id (the `{sensor}` topic level). */

@@ -6,10 +6,18 @@
  * every simulated hour (stated in docs/alerts.md, which the same code generates).
  */
 import { describe, expect, it } from 'vitest';
-import { runBacktest } from '../rules/backtest.ts';
+import { type BacktestReport, runBacktest } from '../rules/backtest.ts';
 import { SCENARIOS } from '../simulators/scenarios.ts';
 
 const DAY = 86_400_000;
+
+/** Each scenario's backtest runs once (the slowest part); the tests below read the same report. */
+const reports = new Map<string, Promise<BacktestReport>>();
+function backtest(scenario: string): Promise<BacktestReport> {
+  let r = reports.get(scenario);
+  if (!r) reports.set(scenario, (r = runBacktest({ scenario })));
+  return r;
+}
 
 describe('backtest of the demo rules (docs/alerts.md)', () => {
   it('normal weather, 365 simulated days: no critical alert and at most 2 warnings, nothing flaps', async () => {
@@ -22,7 +30,7 @@ describe('backtest of the demo rules (docs/alerts.md)', () => {
 
   for (const name of Object.keys(SCENARIOS).filter((n) => n !== 'normal')) {
     it(`${name}: raises every alert it declares, in its window, and nothing critical it does not; nothing flaps`, async () => {
-      const r = await runBacktest({ scenario: name });
+      const r = await backtest(name);
       expect(r.misses).toEqual([]);
       expect(r.firings.filter((f) => !f.expected && f.severity === 'critical')).toEqual([]);
       expect(r.firings.filter((f) => f.flap)).toEqual([]);
@@ -32,7 +40,7 @@ describe('backtest of the demo rules (docs/alerts.md)', () => {
   }
 
   it('drought: the depletion forecast fires at least 7 days before the well really reaches its floor', async () => {
-    const r = await runBacktest({ scenario: 'drought' });
+    const r = await backtest('drought');
     const depletion = r.firings.filter((f) => f.rule === 'aquifer-depletion');
     expect(depletion.map((f) => f.subject).sort()).toEqual(['well-1', 'well-2']);
     for (const f of depletion) expect(f.leadDays).toBeGreaterThanOrEqual(7);

@@ -46,6 +46,14 @@ async function start(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promi
   return run;
 }
 
+/** The first firing alert of `rule` the API lists, waited for (up to 150 s). */
+async function firstFiring(run: Run, rule: string): Promise<{ rule: string; subject: string; severity: string; message: string }> {
+  return until(`the ${rule} alert`, async () => {
+    const r = await fetch(`${run.api}/api/v1/alerts?state=firing&rule=${rule}`);
+    return ((await r.json()) as { alerts: Array<{ rule: string; subject: string; severity: string; message: string }> }).alerts[0];
+  }, 150_000, run);
+}
+
 async function stop(run: Run): Promise<number | null> {
   run.child.kill('SIGTERM');
   return (await run.exited).code;
@@ -82,11 +90,7 @@ describe('steward start --scenario on a reused data dir (real process)', () => {
     const drought = await start(['--scenario', 'drought'], env, dir);
     runs.push(drought);
     expect(drought.out()).toContain(join(data, 'scenarios', 'drought'));
-    const alert = await until('the aquifer depletion alert', async () => {
-      const r = await fetch(`${drought.api}/api/v1/alerts?state=firing&rule=aquifer-depletion`);
-      const body = (await r.json()) as { alerts: Array<{ rule: string; subject: string; severity: string; message: string }> };
-      return body.alerts[0];
-    }, 150_000, drought);
+    const alert = await firstFiring(drought, 'aquifer-depletion');
     const seconds = (Date.now() - t0) / 1000;
     expect(seconds).toBeLessThanOrEqual(120);
     expect(alert).toMatchObject({ rule: 'aquifer-depletion', severity: 'critical' });
@@ -105,10 +109,7 @@ describe('steward start --scenario on a reused data dir (real process)', () => {
       const t0 = Date.now();
       const run = await start(['--scenario', scenario], env, dir);
       runs.push(run);
-      const alert = await until(`the ${rule} alert`, async () => {
-        const r = await fetch(`${run.api}/api/v1/alerts?state=firing&rule=${rule}`);
-        return ((await r.json()) as { alerts: Array<{ rule: string; severity: string; subject: string }> }).alerts[0];
-      }, 150_000, run);
+      const alert = await firstFiring(run, rule);
       expect((Date.now() - t0) / 1000).toBeLessThanOrEqual(120);
       expect(alert).toMatchObject({ rule, severity });
       expect(await stop(run)).toBe(0);

@@ -88,15 +88,7 @@ rules:
     // Scenario: an accelerated simulation: well-1 reports every 30 s of wall clock, then stops. With
     // missed 3 and atLeast 1m it is silent after 1 minute (3 × 30 s = 90 s: after 90 s); a sensor
     // heard from once (rhythm unknown) is silent only after 15 minutes.
-    h = await harness(`
-rules:
-  - id: sensor-silent
-    kind: deadman
-    select: { hub: demo }
-    after: 15m
-    missed: 3
-    atLeast: 1m
-`);
+    h = await harness(`${RULE}    missed: 3\n    atLeast: 1m\n`);
     for (let i = 0; i < 6; i++) {
       await h.feed(reading('well-1', T0 + i * 30_000, { groundwater_level: 41 }));
       if (i === 0) await h.feed(reading('river-1', T0, { river_stage: 0.5 }));

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../telemetry/log.ts';
 import type { AlertMessage } from '../../alert.ts';
 import { Dispatcher, type DeliveryOutcome } from '../../dispatcher.ts';
 import { webhookSchema } from '../../spec.ts';
@@ -34,11 +34,23 @@ const status = (code: number, headers: Record<string, string> = {}) => (res: Ser
 
 const ALERT = { id: 'demo.battery-low.battery-1', hub: 'demo', rule: 'battery-low', subject: 'battery-1', episode: 1, state: 'firing', message: 'Battery charge at battery-1 (demo) is 9%' } as AlertMessage;
 
-/** Delivers one notification through the dispatcher (the retry stage) and reports how it ended. */
-async function deliver(cfg: Record<string, unknown>): Promise<DeliveryOutcome> {
+/**
+ * Delivers one notification through the dispatcher (the retry stage) and reports how it ended;
+ * `waits` receives the backoff of each retry as the dispatcher logs it (retryInMs).
+ */
+async function deliver(cfg: Record<string, unknown>, waits: number[] = []): Promise<DeliveryOutcome> {
   const notifier = createWebhookNotifier(webhookSchema.parse({ name: 'ops', ...cfg }));
   let outcome: DeliveryOutcome | undefined;
-  const d = new Dispatcher({ logger: silentLogger, random: () => 0.5, onResult: (_id, _t, _n, o) => (outcome = o) });
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        const { retryInMs } = JSON.parse(line) as { retryInMs?: number };
+        if (retryInMs !== undefined) waits.push(retryInMs);
+      },
+    },
+  );
+  const d = new Dispatcher({ logger, random: () => 0.5, onResult: (_id, _t, _n, o) => (outcome = o) });
   d.send(notifier, { event: 'firing', alert: ALERT });
   await d.idle();
   return outcome as DeliveryOutcome;
@@ -57,11 +69,13 @@ describe('webhook notifier', () => {
     // Scenario: a receiver that is briefly down; initial backoff 100 ms doubling (jitter pinned to 1×).
     const r = await receiver([status(503), status(503), status(200)]);
     servers.push(r.server);
-    expect(await deliver({ url: r.url, backoff: { initial: '100ms', max: '10s' } })).toBe('delivered');
+    const waits: number[] = [];
+    expect(await deliver({ url: r.url, backoff: { initial: '100ms', max: '10s' } }, waits)).toBe('delivered');
     expect(r.hits).toHaveLength(3);
+    expect(waits).toEqual([100, 200]); // doubled: the backoff the dispatcher chose, exactly
     const [a, b, c] = r.hits.map((x) => x.at) as [number, number, number];
     expect(b - a).toBeGreaterThanOrEqual(95);
-    expect(c - b).toBeGreaterThanOrEqual(195); // doubled (upper bounds are not asserted: a loaded machine only adds delay)
+    expect(c - b).toBeGreaterThanOrEqual(195); // and waited (upper bounds are not asserted: a loaded machine only adds delay)
     expect(r.hits[2]?.body).toMatchObject({ version: '1', event: 'firing', alert: { id: 'demo.battery-low.battery-1' } });
     expect(r.hits[2]?.headers['content-type']).toBe('application/json');
   });
