@@ -7,18 +7,14 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/services.ts';
-import { DEVICE_PASSWORD, SERVICE, addDevice, collect, connectClient, rawConnect, sleep, startTestBroker, waitFor, type RawClient, type TestBroker } from './fixtures/broker-setup.ts';
+import { DEVICE_PASSWORD, SERVICE, addDevice, clientTracker, collect, connectClient, rawConnect, sleep, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
 
 const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_NOT_AUTHORIZED = 5;
 
 describe('broker ACL and authentication', () => {
   let tb: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  const track = <T extends MqttClient | RawClient>(c: T): T => {
-    open.push(c);
-    return c;
-  };
+  const { track, closeAll } = clientTracker();
 
   beforeAll(async () => {
     tb = await startTestBroker();
@@ -29,12 +25,7 @@ describe('broker ACL and authentication', () => {
     await tb.registry.addAccount({ name: 'north-hub', role: 'hub', hub: 'north', password: 'hub-password-1' });
   });
 
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if ('endAsync' in c) await c.endAsync(true).catch(() => undefined);
-      else c.destroy();
-    }
-  });
+  afterEach(closeAll);
 
   afterAll(async () => {
     await tb?.stop();

@@ -10,24 +10,16 @@
  * The real suite, run against `steward broker`, is in docs/interop.md.
  */
 import type { MqttClient } from 'mqtt';
-import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICE_PASSWORD, RawClient, SERVICE, collect, connectClient, rawConnect, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
+import { RawClient, SERVICE, addDevice, asPublish, clientTracker, collect, connectClient, rawConnect, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
 
-const asPublish = (p: Packet | undefined): IPublishPacket => {
-  if (!p || p.cmd !== 'publish') throw new Error(`expected a PUBLISH, got ${p?.cmd ?? 'nothing'}`);
-  return p;
-};
 
 describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
   let tb: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  const track = <T extends MqttClient | RawClient>(c: T): T => {
-    open.push(c);
-    return c;
-  };
+  const { track, closeAll } = clientTracker();
   /** The device `demo.well-1` (water), with its own client id. */
-  const DEVICE = { username: 'demo.well-1', password: DEVICE_PASSWORD, clientId: 'demo.well-1' };
+  let DEVICE: Awaited<ReturnType<typeof addDevice>>;
   const DATA = 'csm/v1/demo/water/well-1/data';
   const STATUS = 'csm/v1/demo/water/well-1/status';
   const device = async (extra: Record<string, unknown> = {}): Promise<MqttClient> => track(await connectClient(tb.url, { ...DEVICE, ...extra }));
@@ -47,15 +39,10 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
 
   beforeAll(async () => {
     tb = await startTestBroker();
-    await tb.registry.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: DEVICE_PASSWORD });
+    DEVICE = await addDevice(tb.registry, 'demo', 'water', 'well-1');
     await tb.registry.addAccount({ name: 'tech', role: 'technician', hub: 'demo', password: 'technician-pw-1' });
   });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if ('endAsync' in c) await c.endAsync(true).catch(() => undefined);
-      else c.destroy();
-    }
-  });
+  afterEach(closeAll);
   afterAll(async () => {
     await tb?.stop();
   });
