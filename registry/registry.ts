@@ -382,7 +382,7 @@ export class Registry {
     if (!stored || !principal) {
       // Spend comparable time so unknown usernames cannot be told apart by timing: devices
       // (`hub.sensor`) mostly have generated secrets, accounts may have chosen passwords.
-      await verifyPassword(password, dot > 0 ? DUMMY_HMAC : DUMMY_SCRYPT, this.#secretKey);
+      await (dot > 0 ? verifyPassword(password, DUMMY_HMAC, this.#secretKey) : verifyPassword(password, DUMMY_SCRYPT));
       return undefined;
     }
     if (stored.startsWith('hmac-sha256$')) return (await verifyPassword(password, stored, this.#secretKey)) ? principal : undefined;
