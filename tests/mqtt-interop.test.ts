@@ -88,12 +88,18 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
     expect(got2.filter((m) => m.retain)).toEqual([]);
   });
 
-  it('will message: a device that vanishes without DISCONNECT has its will published', async () => {
-    const sub = await service('interop-will-sub');
+  /** A service subscriber on the device's status topic, then the device connected raw with a will. */
+  const deviceWithWill = async (subscriber: string, keepalive: number, will: string): Promise<{ dev: RawClient; got: ReturnType<typeof collect> }> => {
+    const sub = await service(subscriber);
     const got = collect(sub);
     await sub.subscribeAsync(STATUS, { qos: 2 });
-    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive: 2, will: { topic: STATUS, payload: Buffer.from('client not disconnected'), qos: 1, retain: false } });
+    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive, will: { topic: STATUS, payload: Buffer.from(will), qos: 1, retain: false } });
     expect(returnCode).toBe(0);
+    return { dev, got };
+  };
+
+  it('will message: a device that vanishes without DISCONNECT has its will published', async () => {
+    const { dev, got } = await deviceWithWill('interop-will-sub', 2, 'client not disconnected');
     dev.destroy();
     const will = await waitFor(() => got.find((m) => m.payload === 'client not disconnected'), 5000, 'the will');
     expect(will.topic).toBe(STATUS);
@@ -138,11 +144,7 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
   });
 
   it('keepalive: a client that stops talking is dropped after 1.5 × its keepalive and its will goes out', async () => {
-    const sub = await service('interop-ka-sub');
-    const got = collect(sub);
-    await sub.subscribeAsync(STATUS, { qos: 2 });
-    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive: 1, will: { topic: STATUS, payload: Buffer.from('keepalive expiry'), qos: 1, retain: false } });
-    expect(returnCode).toBe(0);
+    const { dev, got } = await deviceWithWill('interop-ka-sub', 1, 'keepalive expiry');
     const t0 = Date.now();
     await waitFor(() => got.find((m) => m.payload === 'keepalive expiry'), 5000, 'the will');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
