@@ -14,7 +14,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError, invalidParameter } from './errors.ts';
 import { definePlugin } from './plugin.ts';
 
 /** API roles (a subset of the registry's account roles). */
@@ -65,13 +65,26 @@ export function mayUseHub(principal: ApiPrincipal | null | undefined, hub: strin
 
 /** Throws 403 when the request's token is limited to other hubs than `hub`. */
 export function assertHub(request: FastifyRequest, hub: string, what = 'this'): void {
-  const p = (request as FastifyRequest & { principal?: ApiPrincipal | null }).principal;
+  const p = request.principal;
   if (!mayUseHub(p, hub)) throw new ApiError('API_ERR_FORBIDDEN', `token ${p?.name} is limited to hub${p?.hubs?.length === 1 ? '' : 's'} ${p?.hubs?.join(', ')}; ${what} belongs to hub ${hub}`);
 }
 
 /** The hubs the request's token is limited to, or undefined for every hub. */
 export function hubsOf(request: FastifyRequest): string[] | undefined {
-  return (request as FastifyRequest & { principal?: ApiPrincipal | null }).principal?.hubs;
+  return request.principal?.hubs;
+}
+
+/**
+ * The hub a query over one hub's data is about: `asked`, else the one hub the request's token is
+ * limited to, else undefined (every hub). 400 naming `hub` when the token is limited to several
+ * hubs and none is asked; 403 when `asked` is not one of them.
+ */
+export function queryHub(request: FastifyRequest, asked: string | undefined, what: string): string | undefined {
+  const hubs = hubsOf(request);
+  const hub = asked ?? (hubs?.length === 1 ? hubs[0] : undefined);
+  if (hubs && hub === undefined) throw invalidParameter('hub', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: say which with "hub"`);
+  if (hub !== undefined) assertHub(request, hub, what);
+  return hub;
 }
 
 /** Decorates requests with `principal` and the instance with `requireRole`. */

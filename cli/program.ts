@@ -49,15 +49,6 @@ async function withRegistry<T>(config: Config, fn: (r: Registry) => Promise<T> |
   }
 }
 
-function withRegistrySync<T>(config: Config, fn: (r: Registry) => T): T {
-  const registry = Registry.open(config.dataDir);
-  try {
-    return fn(registry);
-  } finally {
-    registry.close();
-  }
-}
-
 /** Registry errors on bad input are TypeErrors with a message naming the id: exit 2. */
 function asInputError(e: unknown): never {
   if (e instanceof TypeError) throw new CliError(e.message, EXIT.USAGE, { cause: e });
@@ -94,11 +85,11 @@ export function createProgram(io: CliIo = processIo): Command {
   program
     .command('check')
     .description('validate the configuration and print a summary')
-    .action((_opts, cmd: Command) => {
+    .action(async (_opts, cmd: Command) => {
       const c = configFrom(cmd);
       const fromConfig = c.http.tokens.map((t) => `${t.name} (${t.role})`).join(', ') || 'none in the config';
       // Tokens made with `steward tokens add` live in the registry; count them without creating it.
-      const registered = existsSync(join(c.dataDir, 'registry.db')) ? withRegistrySync(c, (r) => r.listTokens().length) : 0;
+      const registered = existsSync(join(c.dataDir, 'registry.db')) ? await withRegistry(c, (r) => r.listTokens().length) : 0;
       const tokens = `${fromConfig}${registered ? `; ${registered} in the registry (steward tokens list)` : ''}`;
       io.out(
         [
@@ -179,7 +170,12 @@ export function createProgram(io: CliIo = processIo): Command {
     .option('--json', 'print JSON')
     .action(async (opts: { hub?: string; json?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
-      const list = await withRegistry(config, (r) => r.listSensors(opts.hub).map((s) => ({ ...s, ...(r.euiOf(s.hub, s.sensor) ? { eui: r.euiOf(s.hub, s.sensor) } : {}) })));
+      const list = await withRegistry(config, (r) =>
+        r.listSensors(opts.hub).map((s) => {
+          const eui = r.euiOf(s.hub, s.sensor);
+          return eui ? { ...s, eui } : s;
+        }),
+      );
       if (opts.json) return io.out(JSON.stringify(list, null, 2));
       if (!list.length) return io.out(opts.hub ? `no sensors registered for hub ${opts.hub}` : 'no sensors registered (add one with: steward sensors add HUB DOMAIN SENSOR)');
       io.out(table([['HUB', 'DOMAIN', 'SENSOR', 'SITE', 'KIND', 'USERNAME', 'REGISTERED'], ...list.map((s) => [s.hub, s.domain, s.sensor, s.site ?? '-', s.kind ?? '-', s.username, new Date(s.createdAt).toISOString()])]));
@@ -333,10 +329,7 @@ function addRoleCommands(program: Command, io: CliIo): void {
       const { checkRules, DEFAULT_RULES_DIR } = await import('../rules/check.ts');
       const target = path ?? DEFAULT_RULES_DIR;
       const r = checkRules(target);
-      if (!r.ok) {
-        for (const e of r.errors) io.err(e);
-        throw new CliError(`${r.errors.length} error(s) in ${target}`, EXIT.FAILED);
-      }
+      if (!r.ok) failWithErrors(io, r.errors, `in ${target}`);
       io.out(`OK: ${r.rules} rule(s) in ${r.files.length} file(s) under ${target}`);
     });
   rules
@@ -385,10 +378,7 @@ function addRoleCommands(program: Command, io: CliIo): void {
       const config = configFrom(cmd);
       const { checkConnectors } = await import('../connectors/check.ts');
       const r = checkConnectors(config);
-      if (!r.ok) {
-        for (const e of r.errors) io.err(e);
-        throw new CliError(`${r.errors.length} error(s) in the connectors configuration`, EXIT.FAILED);
-      }
+      if (!r.ok) failWithErrors(io, r.errors, 'in the connectors configuration');
       io.out(
         [
           `OK: ${r.sources.length} source(s), ${r.profiles.length} mapping profile(s)`,
@@ -412,6 +402,12 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
     .option('--no-sim', 'do not run the simulated fleet')
     .action((opts, cmd: Command) => run(cmd, 'start', opts));
+}
+
+/** Prints each error of a `check` command and fails (exit 1) with their count `where`. */
+function failWithErrors(io: CliIo, errors: readonly string[], where: string): never {
+  for (const e of errors) io.err(e);
+  throw new CliError(`${errors.length} error(s) ${where}`, EXIT.FAILED);
 }
 
 /** `--expires`: a duration from now (90d) or an ISO 8601 date; exit 2 otherwise. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry, hashSecret, verifyPassword } from './registry.ts';
 
@@ -42,8 +43,18 @@ describe('registry', () => {
     const other = Registry.open(dir);
     expect(await other.authenticate('demo.well-2', password)).toBeDefined();
     other.close();
+    // The stored hash copied into another registry (its own key) does not verify there.
     const elsewhere = mkdtempSync(join(tmpdir(), 'steward-reg-'));
     const foreign = Registry.open(elsewhere);
+    await foreign.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-2' });
+    const src = new Database(join(dir, 'registry.db'), { readonly: true });
+    const dst = new Database(join(elsewhere, 'registry.db'));
+    const row = src.prepare("SELECT password_hash FROM sensors WHERE hub = 'demo' AND sensor = 'well-2'").get() as { password_hash: string };
+    dst.prepare("UPDATE sensors SET password_hash = ? WHERE hub = 'demo' AND sensor = 'well-2'").run(row.password_hash);
+    src.close();
+    dst.close();
+    expect(row.password_hash).toMatch(/^hmac-sha256\$/);
+    expect(await foreign.authenticate('demo.well-2', password)).toBeUndefined();
     const stored = hashSecret(password, Buffer.alloc(32));
     expect(await verifyPassword(password, stored, Buffer.alloc(32))).toBe(true);
     expect(await verifyPassword(password, stored, Buffer.alloc(32, 1))).toBe(false);

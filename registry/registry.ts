@@ -149,6 +149,7 @@ export class Registry {
   readonly #verified = new Map<string, { stored: string; mac: string }>();
   readonly #macKey = randomBytes(32);
   readonly #readKey: Database.Statement;
+  readonly #tokenByHash: Database.Statement;
   #sensorCache = new Map<string, SensorEntry>();
   #cacheVersion = -1;
   #cacheCheckedAt = 0;
@@ -156,6 +157,8 @@ export class Registry {
   private constructor(db: Database.Database) {
     this.#db = db;
     this.#readKey = db.prepare("SELECT value FROM meta WHERE key = 'secret_hmac_key'");
+    // Both run at every use (a CONNECT, an API request): compiled once.
+    this.#tokenByHash = db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?');
   }
 
   /**
@@ -341,7 +344,7 @@ export class Registry {
    * when it exists but its expiry has passed.
    */
   findToken(presented: string, now = Date.now()): (TokenEntry & { expired: boolean }) | undefined {
-    const row = this.#db.prepare('SELECT * FROM api_tokens WHERE token_hash = ?').get(hashSecret(presented, this.#secretKey)) as TokenRow | undefined;
+    const row = this.#tokenByHash.get(hashSecret(presented, this.#secretKey)) as TokenRow | undefined;
     if (!row) return undefined;
     return { ...this.#toToken(row), expired: row.expires_at !== null && now >= row.expires_at };
   }
@@ -382,7 +385,7 @@ export class Registry {
     if (!stored || !principal) {
       // Spend comparable time so unknown usernames cannot be told apart by timing: devices
       // (`hub.sensor`) mostly have generated secrets, accounts may have chosen passwords.
-      await verifyPassword(password, dot > 0 ? DUMMY_HMAC : DUMMY_SCRYPT, this.#secretKey);
+      await (dot > 0 ? verifyPassword(password, DUMMY_HMAC, this.#secretKey) : verifyPassword(password, DUMMY_SCRYPT));
       return undefined;
     }
     if (stored.startsWith('hmac-sha256$')) return (await verifyPassword(password, stored, this.#secretKey)) ? principal : undefined;

@@ -5,50 +5,34 @@
  * silence its alerts; a revoked token is refused at the very next request; a request without a
  * token gets 401 whatever its body.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './fixtures/broker-setup.ts';
-import { runCli } from './harness/services.ts';
-import { spawnSteward, type StewardProcess } from './harness/steward.ts';
-
-const BIN = new URL('../bin/steward.js', import.meta.url).pathname;
+import { stewardNode } from './fixtures/steward-node.ts';
 
 describe('API tokens from the command line, without a restart', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'steward-tokens-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, STEWARD_DATA_DIR: join(dir, 'data'), STEWARD_HTTP_PORT: '0', STEWARD_MQTT_PORT: '0', STEWARD_WS_PORT: '0', STEWARD_LOG_PRETTY: '0' };
-  delete env.STEWARD_CONFIG;
-  let steward: StewardProcess;
-  let api = '';
-  const cli = async (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => runCli(process.execPath, [BIN, ...args], { env, cwd: dir });
+  const node = stewardNode('steward-tokens-');
+  const cli = node.cli;
   const token = async (...args: string[]): Promise<string> => {
     const r = await cli('tokens', 'add', ...args, '--json');
     expect(r.code, r.stderr).toBe(0);
     return (JSON.parse(r.stdout) as { token: string }).token;
   };
-  const get = (path: string, t?: string): Promise<Response> => fetch(`${api}${path}`, t ? { headers: { authorization: `Bearer ${t}` } } : {});
+  const get = (path: string, t?: string): Promise<Response> => fetch(`${node.api}${path}`, t ? { headers: { authorization: `Bearer ${t}` } } : {});
 
   beforeAll(async () => {
-    steward = spawnSteward(['start', '--no-sim'], { env, cwd: dir });
-    await steward.waitFor(/Stop with Ctrl\+C/, 60_000);
-    api = /Latest readings\s+(http:\/\/localhost:\d+)\//.exec(steward.output())![1]!;
-    const mqttUrl = /MQTT\s+(mqtt:\/\/localhost:\d+)/.exec(steward.output())![1]!;
+    await node.start();
     // One refused message (no seq) from a device of each hub.
     for (const hub of ['demo', 'north']) {
       const add = await cli('sensors', 'add', hub, 'water', 'well-1', '--json');
       const { username, password, topic } = JSON.parse(add.stdout) as { username: string; password: string; topic: string };
-      const device = await mqtt.connectAsync(mqttUrl, { username, password, clientId: username, reconnectPeriod: 0 });
+      const device = await mqtt.connectAsync(node.mqttUrl, { username, password, clientId: username, reconnectPeriod: 0 });
       await device.publishAsync(topic, JSON.stringify({ ts: Date.now(), metrics: { groundwater_level: 1 } }), { qos: 1 });
       await device.endAsync();
     }
   }, 120_000);
 
-  afterAll(async () => {
-    await steward?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => node.stop());
 
   it('limits a hub-scoped technician token to its hub: its dead letters only, 403 for the other hub', async () => {
     const north = await token('north-tech', '--role', 'technician', '--hub', 'north');
@@ -65,7 +49,7 @@ describe('API tokens from the command line, without a restart', () => {
   it('refuses a hub-scoped steward token a silence over another hub', async () => {
     const north = await token('north-steward', '--role', 'steward', '--hub', 'north');
     const post = (matchers: Record<string, string>): Promise<Response> =>
-      fetch(`${api}/api/v1/silences`, { method: 'POST', headers: { authorization: `Bearer ${north}`, 'content-type': 'application/json' }, body: JSON.stringify({ matchers, comment: 'pump maintenance', duration: '2h' }) });
+      fetch(`${node.api}/api/v1/silences`, { method: 'POST', headers: { authorization: `Bearer ${north}`, 'content-type': 'application/json' }, body: JSON.stringify({ matchers, comment: 'pump maintenance', duration: '2h' }) });
     expect((await post({ hub: 'demo' })).status).toBe(403);
     expect((await post({ rule: 'battery-low' })).status).toBe(403);
     expect((await post({ hub: 'north' })).status).toBe(201);
@@ -81,7 +65,7 @@ describe('API tokens from the command line, without a restart', () => {
   });
 
   it('answers 401, not field details, to an unauthenticated request with an invalid body', async () => {
-    const r = await fetch(`${api}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ matchers: { colour: 'red' } }) });
+    const r = await fetch(`${node.api}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ matchers: { colour: 'red' } }) });
     expect(r.status).toBe(401);
     const body = (await r.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ code: 'API_ERR_UNAUTHORIZED' });

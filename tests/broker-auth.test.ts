@@ -3,29 +3,26 @@
  * does not notice. Real broker, real sockets; the broker's clock is a manual one so backoff
  * delays pass without waiting. A second source address is 127.0.0.2 (Linux routes 127/8 to lo).
  */
-import { connect as netConnect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { rawConnect, startTestBroker, waitFor, type RawClient, type TestBroker } from './fixtures/broker-setup.ts';
+import { RawClient, clientTracker, rawConnect, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
 
 const NOT_AUTHORIZED = 5;
 
 describe('broker: guessing gets nowhere', () => {
   let tb: TestBroker;
   const clock = { t: Date.parse('2026-06-01T12:00:00Z'), now(): number { return this.t; } };
-  const open: RawClient[] = [];
+  const { track, closeAll } = clientTracker();
   const refused = async (reason: string): Promise<number> => (await tb.metrics.brokerRefused.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
   const login = async (username: string, password: string, from?: string): Promise<number | undefined> => {
     const r = await rawConnect(tb.ports.mqtt, { clientId: username, username, password }, from);
-    open.push(r.raw);
+    track(r.raw);
     return r.returnCode;
   };
 
   beforeAll(async () => {
     tb = await startTestBroker({ broker: { clock }, mqtt: { loginBackoff: { username: { freeFailures: 3, lockoutAfter: 10 }, address: { freeFailures: 40, lockoutAfter: 100 }, baseDelayMs: 1000, maxDelayMs: 60_000, lockoutMs: 300_000, forgetAfterMs: 900_000 } } });
   });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.destroy();
-  });
+  afterEach(closeAll);
   afterAll(async () => {
     await tb?.stop();
   });
@@ -78,28 +75,21 @@ describe('broker: guessing gets nowhere', () => {
 
 describe('broker: one address cannot hold every connection slot', () => {
   let tb: TestBroker;
-  const sockets: Socket[] = [];
-  const dial = (localAddress: string): Promise<Socket> =>
-    new Promise((resolve, reject) => {
-      const s = netConnect({ host: '127.0.0.1', port: tb.ports.mqtt, localAddress });
-      s.once('error', reject);
-      s.once('connect', () => resolve(s));
-      sockets.push(s);
-    });
-  const closed = (s: Socket): Promise<boolean> => new Promise((resolve) => (s.destroyed ? resolve(true) : s.once('close', () => resolve(true))));
+  const { track, closeAll } = clientTracker();
+  const dial = async (localAddress: string): Promise<RawClient> => track(await RawClient.connect(tb.ports.mqtt, localAddress));
 
   beforeAll(async () => {
     tb = await startTestBroker({ mqtt: { maxConnectionsPerAddress: 3, maxConnections: 100 } });
   });
   afterAll(async () => {
-    for (const s of sockets) s.destroy();
+    await closeAll();
     await tb?.stop();
   });
 
   it('refuses a fourth socket from one address (loopback too), admits other addresses, and admits again when one closes', async () => {
     const mine = [await dial('127.0.0.1'), await dial('127.0.0.1'), await dial('127.0.0.1')];
     const fourth = await dial('127.0.0.1');
-    expect(await closed(fourth)).toBe(true);
+    expect(await fourth.closesWithin(5000)).toBe(true);
     const count = (await tb.metrics.brokerRefused.get()).values.find((v) => v.labels.reason === 'address_connections')?.value;
     expect(count).toBe(1);
     // Another address is unaffected: a full CONNECT succeeds from it.

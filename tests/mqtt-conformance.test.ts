@@ -5,23 +5,15 @@
  * authenticate as the `ingest` service account unless a test says otherwise.
  */
 import type { MqttClient } from 'mqtt';
-import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RawClient, SERVICE, collect, connectClient, rawConnect, sleep, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
+import { RawClient, SERVICE, asPublish, clientTracker, collect, connectClient, rawConnect, sleep, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
 
 const MAX_PACKET = 4096;
-const asPublish = (p: Packet | undefined): IPublishPacket => {
-  if (!p || p.cmd !== 'publish') throw new Error(`expected a PUBLISH, got ${p?.cmd ?? 'nothing'}`);
-  return p;
-};
 
 describe('MQTT 3.1.1 conformance of the hub broker', () => {
   let tb: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  const track = <T extends MqttClient | RawClient>(c: T): T => {
-    open.push(c);
-    return c;
-  };
+  const { track, closeAll } = clientTracker();
   const client = async (clientId: string, extra: Record<string, unknown> = {}): Promise<MqttClient> => track(await connectClient(tb.url, { ...SERVICE, clientId, ...extra }));
   const raw = async (fields: Partial<Parameters<RawClient['sendConnect']>[0]> & { clientId: string }): Promise<{ raw: RawClient; returnCode: number | undefined }> => {
     const r = await rawConnect(tb.ports.mqtt, { ...SERVICE, ...fields });
@@ -33,12 +25,7 @@ describe('MQTT 3.1.1 conformance of the hub broker', () => {
     tb = await startTestBroker({ mqtt: { maxPacketSize: MAX_PACKET } });
     await tb.registry.addAccount({ name: 'tech', role: 'technician', password: 'technician-pw-1' });
   });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if ('endAsync' in c) await c.endAsync(true).catch(() => undefined);
-      else c.destroy();
-    }
-  });
+  afterEach(closeAll);
   afterAll(async () => {
     await tb?.stop();
   });

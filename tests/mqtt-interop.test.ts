@@ -10,24 +10,16 @@
  * The real suite, run against `steward broker`, is in docs/interop.md.
  */
 import type { MqttClient } from 'mqtt';
-import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICE_PASSWORD, RawClient, SERVICE, collect, connectClient, rawConnect, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
+import { RawClient, SERVICE, addDevice, asPublish, clientTracker, collect, connectClient, rawConnect, startTestBroker, waitFor, type TestBroker } from './fixtures/broker-setup.ts';
 
-const asPublish = (p: Packet | undefined): IPublishPacket => {
-  if (!p || p.cmd !== 'publish') throw new Error(`expected a PUBLISH, got ${p?.cmd ?? 'nothing'}`);
-  return p;
-};
 
 describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
   let tb: TestBroker;
-  const open: Array<MqttClient | RawClient> = [];
-  const track = <T extends MqttClient | RawClient>(c: T): T => {
-    open.push(c);
-    return c;
-  };
+  const { track, closeAll } = clientTracker();
   /** The device `demo.well-1` (water), with its own client id. */
-  const DEVICE = { username: 'demo.well-1', password: DEVICE_PASSWORD, clientId: 'demo.well-1' };
+  let DEVICE: Awaited<ReturnType<typeof addDevice>>;
   const DATA = 'csm/v1/demo/water/well-1/data';
   const STATUS = 'csm/v1/demo/water/well-1/status';
   const device = async (extra: Record<string, unknown> = {}): Promise<MqttClient> => track(await connectClient(tb.url, { ...DEVICE, ...extra }));
@@ -47,15 +39,10 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
 
   beforeAll(async () => {
     tb = await startTestBroker();
-    await tb.registry.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: DEVICE_PASSWORD });
+    DEVICE = await addDevice(tb.registry, 'demo', 'water', 'well-1');
     await tb.registry.addAccount({ name: 'tech', role: 'technician', hub: 'demo', password: 'technician-pw-1' });
   });
-  afterEach(async () => {
-    for (const c of open.splice(0)) {
-      if ('endAsync' in c) await c.endAsync(true).catch(() => undefined);
-      else c.destroy();
-    }
-  });
+  afterEach(closeAll);
   afterAll(async () => {
     await tb?.stop();
   });
@@ -101,12 +88,18 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
     expect(got2.filter((m) => m.retain)).toEqual([]);
   });
 
-  it('will message: a device that vanishes without DISCONNECT has its will published', async () => {
-    const sub = await service('interop-will-sub');
+  /** A service subscriber on the device's status topic, then the device connected raw with a will. */
+  const deviceWithWill = async (subscriber: string, keepalive: number, will: string): Promise<{ dev: RawClient; got: ReturnType<typeof collect> }> => {
+    const sub = await service(subscriber);
     const got = collect(sub);
     await sub.subscribeAsync(STATUS, { qos: 2 });
-    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive: 2, will: { topic: STATUS, payload: Buffer.from('client not disconnected'), qos: 1, retain: false } });
+    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive, will: { topic: STATUS, payload: Buffer.from(will), qos: 1, retain: false } });
     expect(returnCode).toBe(0);
+    return { dev, got };
+  };
+
+  it('will message: a device that vanishes without DISCONNECT has its will published', async () => {
+    const { dev, got } = await deviceWithWill('interop-will-sub', 2, 'client not disconnected');
     dev.destroy();
     const will = await waitFor(() => got.find((m) => m.payload === 'client not disconnected'), 5000, 'the will');
     expect(will.topic).toBe(STATUS);
@@ -151,11 +144,7 @@ describe('MQTT interoperability (the ten Paho 3.1.1 cases)', () => {
   });
 
   it('keepalive: a client that stops talking is dropped after 1.5 × its keepalive and its will goes out', async () => {
-    const sub = await service('interop-ka-sub');
-    const got = collect(sub);
-    await sub.subscribeAsync(STATUS, { qos: 2 });
-    const { raw: dev, returnCode } = await raw({ ...DEVICE, keepalive: 1, will: { topic: STATUS, payload: Buffer.from('keepalive expiry'), qos: 1, retain: false } });
-    expect(returnCode).toBe(0);
+    const { dev, got } = await deviceWithWill('interop-ka-sub', 1, 'keepalive expiry');
     const t0 = Date.now();
     await waitFor(() => got.find((m) => m.payload === 'keepalive expiry'), 5000, 'the will');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);

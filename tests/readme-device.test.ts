@@ -6,15 +6,11 @@
  * `csm/v1/{hub}/rejected` exactly as the README shows it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './harness/services.ts';
-import { spawnSteward, type StewardProcess } from './harness/steward.ts';
 import { waitFor } from './fixtures/broker-setup.ts';
-
-const BIN = new URL('../bin/steward.js', import.meta.url).pathname;
+import { stewardNode } from './fixtures/steward-node.ts';
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const SECTION = README.slice(README.indexOf('### Connect a real device'), README.indexOf('\n## ', README.indexOf('### Connect a real device')));
 const blocks = (lang: string): string[] => [...SECTION.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => (m[1] as string).replace(/\\\n\s*/g, ''));
@@ -24,49 +20,39 @@ interface Latest {
 }
 
 describe('README: connect a real device', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'steward-readme-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, STEWARD_DATA_DIR: join(dir, 'data'), STEWARD_HTTP_PORT: '0', STEWARD_MQTT_PORT: '0', STEWARD_WS_PORT: '0', STEWARD_LOG_PRETTY: '0' };
-  delete env.STEWARD_CONFIG;
-  let steward: StewardProcess;
-  let api = '';
-  let port = 0;
+  const node = stewardNode('steward-readme-');
+  const { dir, env } = node;
   const secrets: Record<string, string> = {};
 
   /** A README shell line with this run's host, port and passwords. */
   const filled = (line: string): string =>
     line
-      .replace('-h localhost -p 1883', `-h 127.0.0.1 -p ${port}`)
+      .replace('-h localhost -p 1883', `-h 127.0.0.1 -p ${node.mqttPort}`)
       .replace("'TECH_PASSWORD'", `'${secrets.tech}'`)
       .replace("'PASSWORD'", `'${secrets.device}'`);
   const sh = (line: string): Promise<{ code: number | null; stdout: string; stderr: string }> => runCli('bash', ['-c', filled(line)], { env, cwd: dir, timeoutMs: 15_000 });
   const latest = async (): Promise<Map<string, number>> => {
-    const body = (await (await fetch(`${api}/api/v1/readings/latest?hub=demo&sensor=well-3`)).json()) as Latest;
+    const body = (await (await fetch(`${node.api}/api/v1/readings/latest?hub=demo&sensor=well-3`)).json()) as Latest;
     return new Map(body.readings.map((r) => [r.metric, r.value]));
   };
 
   beforeAll(async () => {
-    steward = spawnSteward(['start', '--no-sim'], { env, cwd: dir });
-    await steward.waitFor(/Stop with Ctrl\+C/, 60_000);
-    api = /Latest readings\s+(http:\/\/localhost:\d+)\//.exec(steward.output())![1]!;
-    port = Number(/MQTT\s+mqtt:\/\/localhost:(\d+)/.exec(steward.output())![1]);
+    await node.start();
   }, 90_000);
 
-  afterAll(async () => {
-    await steward?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => node.stop());
 
   it('registers the device with the command the README gives', async () => {
     const [add] = blocks('sh').filter((b) => b.startsWith('npx steward sensors add'));
     expect(add).toBeDefined();
     const args = (add as string).trim().replace(/^npx steward /, '').split(/\s+/);
-    const r = await runCli(process.execPath, [BIN, ...args, '--json'], { env, cwd: dir });
+    const r = await node.cli(...args, '--json');
     expect(r.code).toBe(0);
     const creds = JSON.parse(r.stdout) as { username: string; password: string; topic: string };
     expect(creds).toMatchObject({ username: 'demo.well-3', topic: 'csm/v1/demo/water/well-3/data' });
     secrets.device = creds.password;
     const tech = SECTION.match(/`steward accounts add ([^`]+)`/)?.[1] as string;
-    const t = await runCli(process.execPath, [BIN, 'accounts', 'add', ...tech.split(/\s+/), '--json'], { env, cwd: dir });
+    const t = await node.cli('accounts', 'add', ...tech.split(/\s+/), '--json');
     expect(t.code).toBe(0);
     secrets.tech = (JSON.parse(t.stdout) as { password: string }).password;
   });
@@ -117,9 +103,9 @@ describe('README: connect a real device', () => {
     expect((await sh(line)).code).toBe(0);
     await waitFor(async () => (await latest()).get('groundwater_level') === 40.9, 15_000, 'the valid metric');
     expect((await latest()).get('water_temperature')).toBe(12.4); // unchanged: the bad value was left out
-    const tok = await runCli(process.execPath, [BIN, 'tokens', 'add', 'readme-tech', '--role', 'technician', '--json'], { env, cwd: dir });
+    const tok = await node.cli('tokens', 'add', 'readme-tech', '--role', 'technician', '--json');
     const token = (JSON.parse(tok.stdout) as { token: string }).token;
-    const dl = (await (await fetch(`${api}/api/v1/rejections?hub=demo&code=unit`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rejections: Array<{ reason: string }> };
+    const dl = (await (await fetch(`${node.api}/api/v1/rejections?hub=demo&code=unit`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rejections: Array<{ reason: string }> };
     expect(dl.rejections.map((d) => d.reason)).toEqual([expect.stringMatching(/^metric "water_temperature": .*furlongs.*; left out, the other metrics of the message were accepted$/)]);
   });
 });

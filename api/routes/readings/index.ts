@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { metricDef } from '../../../core/catalogue.ts';
-import { assertHub, hubsOf } from '../../auth.ts';
+import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
 import { formatWindow, latestQuerySchema, latestSchema, MAX_POINTS, rangeQuerySchema, seriesSchema } from '../../schemas.ts';
@@ -60,12 +60,8 @@ export default definePlugin(
         },
       },
       async (request) => {
-        const q = { ...request.query };
         // A token limited to hubs: its one hub by default, and no other.
-        const hubs = hubsOf(request);
-        if (hubs && q.hub === undefined && hubs.length === 1) q.hub = hubs[0];
-        if (hubs && q.hub === undefined) throw invalidParameter('hub', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: say which with "hub"`);
-        if (q.hub !== undefined) assertHub(request, q.hub, 'the hub asked for');
+        const q = { ...request.query, hub: queryHub(request, request.query.hub, 'the hub asked for') };
         const to = q.to ?? clock.now();
         const from = q.from ?? to - DAY_MS;
         if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);

@@ -4,8 +4,8 @@
  * and a token limited to hubs only those of its hubs.
  */
 import { z } from 'zod';
-import { assertHub, hubsOf } from '../../auth.ts';
-import { ApiError, invalidParameter } from '../../errors.ts';
+import { queryHub } from '../../auth.ts';
+import { ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
 import { deadLetterSchema, hubParam, intParam, rejectionCodeParam } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
@@ -38,13 +38,8 @@ export default definePlugin(
         if (!deadLetters) throw new ApiError('API_ERR_UNAVAILABLE', 'dead letters are not available in this process (run the API with the data dir of ingest)');
         const q: DeadLetterQuery = { limit: request.query.limit ?? 100 };
         // A token limited to hubs reads only their dead letters: name the hub, or have only one.
-        const hubs = hubsOf(request);
-        const hub = request.query.hub ?? (hubs?.length === 1 ? hubs[0] : undefined);
-        if (hubs && !hub) throw invalidParameter('hub', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: say which with "hub"`);
-        if (hub) {
-          assertHub(request, hub, 'this dead letter query');
-          q.hub = hub;
-        }
+        const hub = queryHub(request, request.query.hub, 'this dead letter query');
+        if (hub) q.hub = hub;
         if (request.query.code) q.code = request.query.code;
         if (request.query.before) q.before = request.query.before;
         const rows = deadLetters.list(q);
