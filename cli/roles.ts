@@ -22,7 +22,7 @@ import { createPrivacy, type Privacy } from '../privacy/config.ts';
 import { createKeyring } from '../privacy/keys.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from '../privacy/policy.ts';
 import { createPublicPublisher, type PublishFn } from '../privacy/public-publisher.ts';
-import { createUpstream, type Upstream } from '../privacy/upstream.ts';
+import { createUpstream, type Upstream, type UpstreamHandover } from '../privacy/upstream.ts';
 import type { StoredReading } from '../storage/types.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
@@ -45,6 +45,7 @@ import type { CliIo } from './program.ts';
 import { ensureSimCredentials, type SimSensorSpec } from './sim-credentials.ts';
 import { connectCluster, type ClusterLink } from '../cluster/redis.ts';
 import { startClusterRules } from '../cluster/rules.ts';
+import { startClusterUpstream, streamHandover } from '../cluster/upstream.ts';
 import { startRegistryMirror } from '../registry/cluster.ts';
 
 /** A running role. */
@@ -121,8 +122,14 @@ interface Egress {
   stop(): Promise<void>;
 }
 
-function createEgress(config: Config, logger: Logger, metrics: PipelineMetrics, publish: PublishFn, o: { liveSubscribers?: (topic: string) => boolean; onStored?: (records: StoredReading[]) => void } = {}): Egress {
-  const upstream = config.privacy.upstream ? createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics }) : undefined;
+function createEgress(
+  config: Config,
+  logger: Logger,
+  metrics: PipelineMetrics,
+  publish: PublishFn,
+  o: { liveSubscribers?: (topic: string) => boolean; onStored?: (records: StoredReading[]) => void; handover?: UpstreamHandover } = {},
+): Egress {
+  const upstream = config.privacy.upstream ? createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics, ...(o.handover ? { handover: o.handover } : {}) }) : undefined;
   const publicPublisher = config.privacy.public.mqtt
     ? createPublicPublisher({ publish, logger, metrics, retain: config.privacy.public.retain, ...(o.liveSubscribers ? { liveSubscribers: o.liveSubscribers } : {}) })
     : undefined;
@@ -171,6 +178,8 @@ export async function startBrokerRole(
   let privacy: Privacy | undefined;
   let egress: Egress | undefined;
   let pipeline: Pipeline | undefined;
+  // On a cluster (connected below), set before anything starts.
+  let cluster: ClusterLink | undefined;
   const brokerRef: { current?: Broker } = {};
   const inProcessPublish = (t: string, p: string | Buffer, o: { qos: 0 | 1; retain?: boolean }): Promise<void> =>
     brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
@@ -186,7 +195,13 @@ export async function startBrokerRole(
     egress = createEgress(config, logger, r.metrics, inProcessPublish, {
       ...(config.cluster.redis ? {} : { liveSubscribers: (topic: string) => brokerRef.current?.hasSubscribers(topic) ?? false }),
       ...(opts.onStored ? { onStored: opts.onStored } : {}),
+      // On a cluster one node per hub runs the upstream; the others hand their rows over (cluster/upstream.ts).
+      ...(config.cluster.redis ? { handover: (rows) => streamHandover(cluster!.redis, config.simulators.hub)(rows) } : {}),
     });
+    // Stops after the pipeline (pushed before it: cleanup runs in reverse), so what the pipeline
+    // forwards while it stops is still buffered for the region.
+    const eg = egress;
+    cleanup.push(() => eg.stop());
     pipeline = createPipeline({
       config,
       store: r.store,
@@ -203,7 +218,6 @@ export async function startBrokerRole(
   }
   // On a cluster: sessions, retained messages and subscriptions in Redis, messages routed through
   // it, and the registry mirrored (registry/cluster.ts).
-  let cluster: ClusterLink | undefined;
   if (config.cluster.redis) {
     cluster = connectCluster(config, logger);
     const link = cluster;
@@ -227,10 +241,12 @@ export async function startBrokerRole(
   try {
     privacy?.start();
     await egress?.start();
-    if (egress) cleanup.push(() => egress!.stop());
+    const clusterUpstream = cluster && egress?.upstream ? startClusterUpstream({ link: cluster, hub: config.simulators.hub, upstream: egress.upstream, ttlMs: config.cluster.leaseMs, logger }) : undefined;
+    // Before the egress stops: the lease goes to another node and this node's outbox is handed over.
+    if (clusterUpstream) cleanup.push(() => clusterUpstream.stop());
     ports = await broker.start();
     pipeline?.start();
-    if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, [...nodeChecks(broker, pipeline), ...(cluster ? [cluster.readinessCheck()] : [])]);
+    if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, [...nodeChecks(broker, pipeline), ...(cluster ? [cluster.readinessCheck()] : []), ...(clusterUpstream ? [clusterUpstream.readinessCheck()] : [])]);
   } catch (e) {
     await broker.stop().catch(() => undefined);
     await undo();

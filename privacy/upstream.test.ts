@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredReading } from '../storage/types.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
-import { type Upstream, createUpstream, scrubAlertPayload } from './upstream.ts';
+import { type OutboxRow, type Upstream, createUpstream, scrubAlertPayload } from './upstream.ts';
 import { type TestBroker, startTestBroker } from './testing.ts';
 
 const T0 = Date.UTC(2025, 4, 1, 12, 0);
@@ -136,6 +136,46 @@ describe('upstream publisher', () => {
     right.enqueue([record(2)]);
     await right.idle(5000);
     await expect.poll(() => r.seqs()).toEqual([2]);
+  });
+
+  it('on a cluster: a follower never connects and hands its outbox over in order (kept while the hand-over fails); the leader accepts rows and sends them', async () => {
+    const r = region();
+    const port = await r.start();
+    cleanups.push(() => r.stop());
+    const handed: OutboxRow[] = [];
+    let failing = true;
+    const handover = async (rows: readonly OutboxRow[]): Promise<void> => {
+      if (failing) throw new Error('redis down');
+      handed.push(...rows);
+    };
+    const follower = upstream(port, tempDir(), { handover });
+    follower.start();
+    follower.enqueue(Array.from({ length: 700 }, (_, i) => record(i))); // more than one batch
+    // Redis is down: nothing is lost, nothing reaches the region, the follower never connected.
+    await expect.poll(() => follower.stats().buffered).toBe(700);
+    expect(follower.connected()).toBe(false);
+    failing = false;
+    await follower.idle(10_000);
+    expect(follower.stats()).toMatchObject({ buffered: 0, handedOver: 700, leading: false, connected: false });
+    expect(handed.map((h) => (JSON.parse(h.payload.toString()) as { seq: number }).seq)).toEqual([...Array(700).keys()]);
+    expect(r.received).toEqual([]);
+
+    // The leader takes the rows into its outbox and sends them; another hub's rows are refused.
+    const leader = upstream(port, tempDir(), { handover });
+    leader.start();
+    leader.lead();
+    expect(leader.accept([...handed, { topic: 'public/v1/other/water/x', payload: Buffer.from('{}'), qos: 1, retain: false }])).toBe(700);
+    await leader.idle(20_000);
+    await expect.poll(() => r.seqs().length, { timeout: 10_000 }).toBe(700);
+    expect(r.seqs()).toEqual([...Array(700).keys()]);
+    expect(leader.stats()).toMatchObject({ refused: 1, leading: true });
+
+    // It loses the lease: disconnected from the region, its new rows are handed over.
+    await leader.follow();
+    expect(leader.connected()).toBe(false);
+    leader.enqueue([record(700)]);
+    await leader.idle(5000);
+    expect(handed).toHaveLength(701);
   });
 
   it('bounds the outbox: beyond maxBuffered the oldest are dropped and counted', () => {

@@ -11,6 +11,13 @@
  *
  * Delivery is at least once: a message in flight when the connection drops is sent again.
  * Records are idempotent at the region (hub, sensor and timestamp identify them), as in storage.
+ *
+ * On a cluster (`handover` given) one node per hub runs the upstream: the holder of the hub's
+ * upstream lease (cluster/upstream.ts) is told to `lead` and connects to the region; every other
+ * node `follow`s: its pump hands its outbox rows over (to a Redis stream) instead of connecting,
+ * deleting each batch once handed over, and the leader `accept`s them into its own outbox. So the
+ * region sees one client per hub, and no row is dropped on the way (a batch handed over twice is
+ * sent twice: at least once still).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -27,6 +34,17 @@ import { openStateDb } from './statedb.ts';
 
 /** File of the outbox under the data dir. */
 export const UPSTREAM_DB = 'upstream-outbox.db';
+
+/** A message of the outbox: already past the privacy boundary, for the regional broker. */
+export interface OutboxRow {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: boolean;
+}
+
+/** Hands rows over to the node that runs the hub's upstream; resolves once they are stored there. */
+export type UpstreamHandover = (rows: readonly OutboxRow[]) => Promise<void>;
 
 /** Options of {@link createUpstream}. */
 export interface UpstreamOptions {
@@ -56,6 +74,11 @@ export interface UpstreamOptions {
   metrics?: Pick<PipelineMetrics, 'registry' | 'privacyActions'>;
   /** Extra mqtt.js options (TLS CA, keepalive…). */
   mqttOptions?: IClientOptions;
+  /**
+   * On a cluster: where this node's rows go while another node runs the hub's upstream. With it
+   * the upstream starts as a follower (no connection to the region) until `lead()`.
+   */
+  handover?: UpstreamHandover;
 }
 
 /** An alert of the rules engine, as forwarded upstream (retained; `payload: null` clears it). */
@@ -73,6 +96,10 @@ export interface UpstreamStats {
   dropped: number;
   refused: number;
   connected: boolean;
+  /** Rows handed over to the node that runs the hub's upstream (cluster). */
+  handedOver: number;
+  /** Whether this node runs the upstream (always, without a cluster). */
+  leading: boolean;
 }
 
 export interface Upstream {
@@ -90,6 +117,15 @@ export interface Upstream {
    * to 0.01°. @returns whether it was accepted
    */
   forwardAlert(alert: UpstreamAlert): boolean;
+  /**
+   * Rows another node of the cluster handed over: buffered durably, like this node's own. Rows
+   * whose topic is not this hub's upstream topic are refused and counted. @returns how many were accepted
+   */
+  accept(rows: readonly OutboxRow[]): number;
+  /** On a cluster: this node now runs the hub's upstream (connects to the region and drains the outbox there). */
+  lead(): void;
+  /** On a cluster: another node runs it; disconnects from the region and hands the outbox over. Needs `handover`. */
+  follow(): Promise<void>;
   /** Resolves when the outbox is empty and nothing is in flight, or rejects after `timeoutMs`. */
   idle(timeoutMs?: number): Promise<void>;
   stats(): UpstreamStats;
@@ -111,6 +147,8 @@ interface UpstreamMetrics {
   connected: Gauge;
   sent: Counter;
   dropped: Counter<'reason'>;
+  leading: Gauge;
+  handedOver: Counter;
 }
 
 function metricsOn(registry: Registry): UpstreamMetrics {
@@ -121,6 +159,8 @@ function metricsOn(registry: Registry): UpstreamMetrics {
     connected: get('steward_upstream_connected', () => new Gauge({ name: 'steward_upstream_connected', help: '1 while connected to the regional broker', registers })),
     sent: get('steward_upstream_sent_total', () => new Counter({ name: 'steward_upstream_sent_total', help: 'Messages acknowledged by the regional broker', registers })),
     dropped: get('steward_upstream_dropped_total', () => new Counter({ name: 'steward_upstream_dropped_total', help: 'Messages not forwarded upstream, by reason', labelNames: ['reason'], registers })),
+    leading: get('steward_upstream_leading', () => new Gauge({ name: 'steward_upstream_leading', help: '1 while this node runs its hub\'s upstream publisher (on a cluster, one node per hub)', registers })),
+    handedOver: get('steward_upstream_handed_over_total', () => new Counter({ name: 'steward_upstream_handed_over_total', help: 'Messages handed over to the node that runs the upstream publisher (cluster)', registers })),
   };
 }
 
@@ -177,6 +217,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     remove: db.prepare('DELETE FROM outbox WHERE id = ?'),
     count: db.prepare('SELECT COUNT(*) AS n FROM outbox'),
     trim: db.prepare('DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?)'),
+    removeUpTo: db.prepare('DELETE FROM outbox WHERE id <= ?'),
   };
   let buffered = (st.count.get() as { n: number }).n;
   const insertMany = db.transaction((rows: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }>) => {
@@ -200,6 +241,14 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   let generation = 0;
   let idleWaiters: Array<() => void> = [];
   let warnedDown = false;
+  // Cluster: whether this node runs the upstream, and the hand-over loop of a follower.
+  let leading = !o.handover;
+  let handedOver = 0;
+  let relayRun: Promise<void> | undefined;
+  let relayTimer: NodeJS.Timeout | undefined;
+  let relayBackoff = minBackoff;
+  let warnedRelay = false;
+  m?.leading.set(leading ? 1 : 0);
 
   const gauge = (): void => {
     m?.buffered.set(buffered);
@@ -232,6 +281,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   };
 
   function pump(): void {
+    if (!leading) return relay();
     if (!client || !isConnected || stopping) return;
     const c = client;
     const gen = generation;
@@ -260,8 +310,63 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     }
   }
 
+  /** A follower's pump: hands the outbox over in order, batch by batch, deleting each once stored at the leader's side. */
+  function relay(): void {
+    if (relayRun || leading || !started || stopping || relayTimer) return;
+    const handover = o.handover!;
+    relayRun = (async () => {
+      // Runs after `relayRun` is set (with an empty outbox it would otherwise finish before).
+      await null;
+      try {
+        for (;;) {
+          if (leading || stopping || closed) return;
+          const rows = st.next.all(0, 500) as Row[];
+          if (!rows.length) break;
+          await handover(rows.map((r) => ({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain === 1 })));
+          if (closed) return; // handed over but still here: sent again after a restart (at least once)
+          buffered -= st.removeUpTo.run(rows[rows.length - 1]!.id).changes;
+          handedOver += rows.length;
+          m?.handedOver.inc(rows.length);
+          gauge();
+        }
+        relayBackoff = minBackoff;
+        if (warnedRelay) log?.info({ buffered }, 'upstream hand-over to the cluster works again');
+        warnedRelay = false;
+        checkIdle();
+      } catch (err) {
+        if (!warnedRelay) log?.warn({ err: { message: (err as Error).message }, buffered }, 'upstream messages cannot be handed over to the cluster; they stay in this node\'s outbox');
+        warnedRelay = true;
+        relayTimer = setTimeout(() => {
+          relayTimer = undefined;
+          relay();
+        }, relayBackoff);
+        relayTimer.unref?.();
+        relayBackoff = Math.min(maxBackoff, relayBackoff * 2);
+      } finally {
+        relayRun = undefined;
+      }
+    })();
+  }
+
+  /** Drops the connection to the region (what is unacknowledged stays in the outbox). */
+  async function disconnect(): Promise<void> {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = undefined;
+    const c = client;
+    generation++;
+    client = undefined;
+    isConnected = false;
+    inflight.clear();
+    m?.connected.set(0);
+    if (c) {
+      c.removeAllListeners();
+      c.on('error', () => {});
+      await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
+    }
+  }
+
   function scheduleReconnect(): void {
-    if (stopping || reconnectTimer) return;
+    if (stopping || reconnectTimer || !leading) return;
     const wait = backoff;
     backoff = Math.min(maxBackoff, backoff * 2);
     reconnectTimer = setTimeout(() => {
@@ -272,7 +377,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   }
 
   function connect(): void {
-    if (stopping) return;
+    if (stopping || !leading) return;
     const gen = ++generation;
     const opts: IClientOptions = {
       connectTimeout: 10_000,
@@ -325,7 +430,8 @@ export function createUpstream(o: UpstreamOptions): Upstream {
       if (closed) throw new PrivacyError('PRIVACY_ERR_STATE', 'upstream started after stop()');
       if (started) return;
       started = true;
-      connect();
+      if (leading) connect();
+      else relay();
     },
     enqueue(records) {
       const rows: Array<{ topic: string; payload: Buffer; qos: number; retain: boolean }> = [];
@@ -343,6 +449,37 @@ export function createUpstream(o: UpstreamOptions): Upstream {
       }
       add(rows);
       return rows.length;
+    },
+    accept(rows) {
+      const ours = `${prefix}/${o.hub}/`;
+      const ok = rows.filter((r) => r.topic.startsWith(ours) && Buffer.isBuffer(r.payload) && (r.qos === 0 || r.qos === 1));
+      if (ok.length < rows.length) {
+        const n = rows.length - ok.length;
+        refused += n;
+        m?.dropped.inc({ reason: 'refused' }, n);
+        log?.error({ refused: n, hub: o.hub }, `rows handed over that are not this hub's upstream messages (topic outside ${ours}) were refused`);
+      }
+      add(ok.map((r) => ({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain })));
+      return ok.length;
+    },
+    lead() {
+      if (leading || closed) return;
+      leading = true;
+      m?.leading.set(1);
+      clearTimeout(relayTimer);
+      relayTimer = undefined;
+      log?.info({ buffered }, 'this node runs the hub\'s upstream publisher');
+      // A hand-over still running stops at its next batch; the connection resends from the oldest row.
+      if (started) connect();
+    },
+    async follow() {
+      if (!o.handover) throw new PrivacyError('PRIVACY_ERR_STATE', 'upstream.follow() needs a handover (cluster)');
+      if (!leading || closed) return;
+      leading = false;
+      m?.leading.set(0);
+      await disconnect();
+      log?.info({ buffered }, 'another node runs the hub\'s upstream publisher; this node hands its messages over');
+      relay();
     },
     forwardAlert(a) {
       if (!severities.has(a.severity)) return false;
@@ -370,26 +507,21 @@ export function createUpstream(o: UpstreamOptions): Upstream {
         idleWaiters.push(done);
       });
     },
-    stats: () => ({ buffered, inflight: inflight.size, sent, dropped, refused, connected: isConnected }),
+    stats: () => ({ buffered, inflight: inflight.size, sent, dropped, refused, connected: isConnected, handedOver, leading }),
     connected: () => isConnected,
     async stop(drainMs = 2000) {
       if (closed) return;
       stopping = true;
       clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
+      clearTimeout(relayTimer);
+      relayTimer = undefined;
       const until = Date.now() + drainMs;
       while (inflight.size > 0 && isConnected && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-      const c = client;
-      generation++;
-      client = undefined;
-      isConnected = false;
-      m?.connected.set(0);
-      if (c) {
-        c.removeAllListeners();
-        c.on('error', () => {});
-        // Forced: what is still unacknowledged stays in the outbox and is sent after the next start.
-        await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
-      }
+      // A hand-over under way finishes its batch (or the time runs out: the batch is handed over again later).
+      if (relayRun) await Promise.race([relayRun, new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref?.())]);
+      // Forced: what is still unacknowledged stays in the outbox and is sent after the next start.
+      await disconnect();
       closed = true;
       db.close();
     },
