@@ -136,7 +136,8 @@ function createEgress(
   return {
     onStored(records) {
       void publicPublisher?.publish(records);
-      upstream?.enqueue(records);
+      // The upstream forwards its own hub's records (a node may carry several hubs' devices).
+      if (upstream) upstream.enqueue(records.filter((r) => r.hub === config.simulators.hub));
       o.onStored?.(records);
     },
     ...(upstream ? { upstream } : {}),
@@ -619,7 +620,6 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
           broker: node.broker,
           registry: shared.registry,
           logger,
-          hub: config.simulators.hub,
           publish: (t, p, o) => node.broker.publish(t, p, o),
           makeEngine: (publish) => createRules({ config, store: shared.store, registry: shared.registry, metrics: shared.metrics, logger, publish, wrapSink: (sink) => live.alertSink(sink) }),
         });

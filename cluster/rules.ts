@@ -1,12 +1,16 @@
 /**
- * The rules engine of a hub on a cluster: it runs on exactly one node at a time, the holder of the
- * hub's lease (./lease.ts), fed with the readings of that hub from every node.
+ * The rules engine on a cluster: it runs on exactly one node at a time, the holder of the rules
+ * lease (./lease.ts), for every hub of the cluster, fed with the readings of every node. One
+ * engine for all hubs, as on a single node (subjects, windows and alerts are keyed by hub inside
+ * it): every hub's rules run on exactly one node, and a hub whose node is not its "own" still
+ * gets its rules. (Spreading hubs over several holders, a lease each, is left for when one node's
+ * share of rules work is measured to matter.)
  *
  * - **Feed.** Every node republishes each committed reading on its raw topic (QoS 0); through the
  *   Redis emitter that copy reaches every node, so the holder subscribes in-process to
- *   `csm/v1/{hub}/+/+/data` and sees the readings of all nodes.
+ *   `csm/v1/+/+/+/data` and sees the readings of all nodes and hubs.
  * - **State.** The engine keeps its alert state in `rules.db` (rules/state.ts). The holder ships
- *   a snapshot of that file to Redis (`steward:rules:{hub}:state`) whenever it changes, with the
+ *   a snapshot of that file to Redis (`steward:rules:state`) whenever it changes, with the
  *   lease's fencing check (a node that lost the lease cannot overwrite it), and always right
  *   before and right after an alert is published. The next holder writes the snapshot back into
  *   its own state dir before it opens the engine: alerts, their deliveries, silences, last-seen
@@ -38,8 +42,6 @@ export interface ClusterRulesOptions {
   broker: Broker;
   registry: Registry;
   logger: Logger;
-  /** The hub whose lease this node competes for. */
-  hub: string;
   /** Builds and initialises an engine publishing through the given function (createRules). */
   makeEngine(publish: PublishFn): Promise<RulesEngine>;
   /** Where alerts are published (the broker). */
@@ -56,14 +58,14 @@ export interface ClusterRules {
   stop(): Promise<void>;
 }
 
-export const rulesLeaseKey = (hub: string): string => `${KEY_PREFIX}lease:rules:${hub}`;
-export const rulesStateKey = (hub: string): string => `${KEY_PREFIX}rules:${hub}:state`;
+export const RULES_LEASE_KEY = `${KEY_PREFIX}lease:rules`;
+export const RULES_STATE_KEY = `${KEY_PREFIX}rules:state`;
 
 export async function startClusterRules(o: ClusterRulesOptions): Promise<ClusterRules> {
-  const log = o.logger.child({ component: 'cluster-rules', hub: o.hub });
+  const log = o.logger.child({ component: 'cluster-rules' });
   const stateDir = join(o.config.dataDir, 'rules');
   const dbPath = join(stateDir, 'rules.db');
-  const stateKey = rulesStateKey(o.hub);
+  const stateKey = RULES_STATE_KEY;
   let current: RulesEngine | undefined;
   let running = false;
   let stopping = false;
@@ -106,7 +108,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
   // Alerts go out only once their state is in Redis (not forgotten if this node dies now), and the
   // delivery is recorded there right after (not notified again by the next holder).
   const fencedPublish: PublishFn = async (topic, payload, opts) => {
-    if (!(await ship())) throw new Error('not the rules lease holder of this hub: alert not published');
+    if (!(await ship())) throw new Error('not the rules lease holder: alert not published');
     await o.publish(topic, payload, opts);
     setTimeout(() => void ship().catch(() => undefined), 0);
   };
@@ -121,7 +123,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
 
   const lease: Lease = createLease({
     redis: o.link.redis,
-    key: rulesLeaseKey(o.hub),
+    key: RULES_LEASE_KEY,
     nodeId: o.link.nodeId,
     ttlMs: o.config.cluster.leaseMs,
     logger: log,
@@ -134,7 +136,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
       await restore();
       const engine = await o.makeEngine(fencedPublish);
       current = engine;
-      unsubscribe = await o.broker.subscribe(`csm/v1/${o.hub}/+/+/data`, (topic, payload) => {
+      unsubscribe = await o.broker.subscribe('csm/v1/+/+/+/data', (topic, payload) => {
         // The readings the receiving node kept from these bytes; refused ones are its business.
         const v = validateMessage(topic, payload, { registry: o.registry, config: o.config.ingest, now: Date.now() });
         if (Array.isArray(v)) engine.onReadings(v);
@@ -177,7 +179,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
     engine: () => current,
     view,
     holding: () => running && lease.held(),
-    readinessCheck: () => ({ name: 'rules', check: () => ({ ok: true, detail: running ? `rules of hub ${o.hub} run on this node (lease epoch ${lease.epoch()})` : `standby: another node holds the rules lease of hub ${o.hub}` }) }),
+    readinessCheck: () => ({ name: 'rules', check: () => ({ ok: true, detail: running ? `the cluster's rules run on this node (lease epoch ${lease.epoch()})` : 'standby: another node holds the rules lease' }) }),
     async stop() {
       // The holder stops its engine, ships the last state and releases the lease: another node takes over at once.
       stopping = true;

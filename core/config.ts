@@ -274,7 +274,8 @@ export const configSchema = z.strictObject({
   /**
    * Several nodes on one Redis (README "Scale out"): Aedes sessions, retained messages and
    * subscriptions in Redis, messages routed between nodes through it, the device registry
-   * mirrored, one rules engine and upstream publisher per hub (a lease). Unset: one node, all in memory.
+   * mirrored, one rules engine for the cluster and one upstream publisher per hub (a lease each).
+   * Unset: one node, all in memory.
    */
   cluster: z
     .strictObject({
@@ -285,7 +286,7 @@ export const configSchema = z.strictObject({
         .optional(),
       /** This node's id, unique in the cluster (default: the host name and MQTT port). */
       nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
-      /** Lease of a hub's rules engine and upstream publisher, ms: the failover time after a holder dies. */
+      /** Lease of the rules engine and of a hub's upstream publisher, ms: the failover time after a holder dies. */
       leaseMs: z.number().int().min(2000).max(120_000).default(15_000),
     })
     .prefault({}),

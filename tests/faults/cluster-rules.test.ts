@@ -2,7 +2,7 @@
  * The hub's rules on a cluster of three all-in-one nodes (`steward start --no-sim`) on one real
  * Redis and one real InfluxDB 1.6: they run on exactly one node (the lease holder), fed with
  * readings a device sends to another node; a hub member connected to a third node gets the
- * depletion alert once. The holder is killed with -9: another node takes the rules over within
+ * depletion alert once; a second hub's well raises its own alert on the same holder. The holder is killed with -9: another node takes the rules over within
  * 30 s, the alert is still firing there (not forgotten) and the member is not notified again.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { rulesStateKey } from '../../cluster/rules.ts';
+import { RULES_STATE_KEY } from '../../cluster/rules.ts';
 import { Registry } from '../../registry/registry.ts';
 import { useClusterRig } from '../harness/fleet.ts';
 import { writeConfig } from '../harness/steward.ts';
@@ -63,21 +63,25 @@ describe('rules exactly once on a cluster', () => {
       const reg = Registry.open(specs[0]!.dataDir);
       await reg.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: 'pw-well-1-0123456789' });
       await reg.addAccount({ name: 'member', role: 'hub', hub: 'demo', password: 'pw-member-0123456789' });
+      // A second hub on the same cluster: its rules run on the same holder, fed from any node.
+      await reg.addSensor({ hub: 'north', domain: 'water', sensor: 'well-n', password: 'pw-well-n-0123456789' });
       reg.close();
     },
   });
   const { nodes } = rig;
   let device: MqttClient | undefined;
+  let northDevice: MqttClient | undefined;
   let member: MqttClient | undefined;
   let publishing = true;
 
   afterAll(async () => {
     publishing = false;
     await device?.endAsync(true).catch(() => undefined);
+    await northDevice?.endAsync(true).catch(() => undefined);
     await member?.endAsync(true).catch(() => undefined);
   });
 
-  it('a depletion alert fires once, and after kill -9 of the holder the rules move within 30 s, the alert still firing and not notified again', async () => {
+  it('a depletion alert fires once (a second hub\'s too, on the same holder), and after kill -9 of the holder the rules move within 30 s, the alerts still firing and not notified again', async () => {
     const holder = await until('one node holds the rules lease', () => nodes.findIndex((n) => holderRe.test(n.output())) + 1 || undefined, 40_000) - 1;
     const others = [0, 1, 2].filter((i) => i !== holder);
     const [devNode, memberNode] = others as [number, number];
@@ -98,24 +102,35 @@ describe('rules exactly once on a cluster', () => {
 
     // The well falls 1 cm a second: the floor is hours away, well within the 30-day horizon.
     device = await mqtt.connectAsync(nodes[devNode]!.mqttUrl, { clientId: 'demo.well-1', username: 'demo.well-1', password: 'pw-well-1-0123456789', protocolVersion: 4, reconnectPeriod: 500 });
+    northDevice = await mqtt.connectAsync(nodes[memberNode]!.mqttUrl, { clientId: 'north.well-n', username: 'north.well-n', password: 'pw-well-n-0123456789', protocolVersion: 4, reconnectPeriod: 500 });
     const t0 = Date.now();
-    void (async () => {
-      for (let seq = 0; publishing; seq++) {
-        const level = 45 - (Date.now() - t0) / 100_000;
-        await device!.publishAsync('csm/v1/demo/water/well-1/data', JSON.stringify({ ts: Date.now(), seq, metrics: { groundwater_level: level } }), { qos: 1 }).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
+    for (const [client, topic] of [[device, 'csm/v1/demo/water/well-1/data'], [northDevice, 'csm/v1/north/water/well-n/data']] as const) {
+      void (async () => {
+        for (let seq = 0; publishing; seq++) {
+          const level = 45 - (Date.now() - t0) / 100_000;
+          await client.publishAsync(topic, JSON.stringify({ ts: Date.now(), seq, metrics: { groundwater_level: level } }), { qos: 1 }).catch(() => undefined);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      })();
+    }
 
     await until('the member is notified of the depletion alert', () => firing.length > 0 || undefined, 60_000);
     const alertId = firing[0]!;
     expect(alertId).toMatch(/aquifer-depletion/);
+    // The other hub's well, on another node, raises its own alert on the same holder.
+    const northAlert = async (api: string): Promise<string | undefined> => {
+      const res = await fetch(`${api}/api/v1/alerts?hub=north`).catch(() => undefined);
+      if (!res?.ok) return undefined;
+      const body = (await res.json()) as { alerts: Array<{ id: string; state: string }> };
+      return body.alerts.find((a) => a.id === 'north.aquifer-depletion.well-n')?.state;
+    };
+    expect(await until("the north hub's alert fires on the holder", async () => ((await northAlert(apis[holder]!)) === 'firing' ? 'firing' : undefined), 60_000)).toBe('firing');
     // The holder records the delivery in the cluster's copy of the alert state right after it
     // publishes (within milliseconds); the alert "was firing" once that is there.
     const r = new Redis(rig.redis.url);
     try {
       await until('the delivery is in the alert state in Redis', async () => {
-        const snap = await r.getBuffer(rulesStateKey('demo'));
+        const snap = await r.getBuffer(RULES_STATE_KEY);
         if (!snap) return undefined;
         const file = join(rig.root, 'snapshot.db');
         writeFileSync(file, snap);
@@ -145,6 +160,7 @@ describe('rules exactly once on a cluster', () => {
       return body.alerts.find((a) => a.id === alertId)?.state;
     };
     expect(await until('the new holder shows the alert', state, 20_000)).toBe('firing');
+    expect(await northAlert(apis[next]!)).toBe('firing');
     // ...and after the new holder evaluated the rule on fresh readings many times, nobody was notified again.
     const evaluations = async (): Promise<number> => {
       const text = await (await fetch(`${apis[next]!}/metrics`)).text();
