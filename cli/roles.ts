@@ -27,7 +27,7 @@ import type { StoredReading } from '../storage/types.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
-import { getScenario } from '../simulators/scenarios.ts';
+import { getScenario, SCENARIOS, seasonShiftTo } from '../simulators/scenarios.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
@@ -458,7 +458,8 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
   const hub = opts.hub ?? config.simulators.hub;
   const scenario = opts.scenario ?? config.simulators.scenario;
   // A scenario plays at accelerated time (one simulated hour per second) unless --speed says otherwise.
-  const speed = opts.speed ?? (scenario && scenario !== 'normal' ? Math.max(config.simulators.speed, 3600) : config.simulators.speed);
+  const def = scenario !== undefined && Object.hasOwn(SCENARIOS, scenario) ? SCENARIOS[scenario] : undefined;
+  const speed = opts.speed ?? (scenario && scenario !== 'normal' ? Math.max(config.simulators.speed, def?.liveSpeed ?? 3600) : config.simulators.speed);
   let fleet: FleetEntry[];
   let runner: SimRunner;
   try {
@@ -477,6 +478,8 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
       // The scenario has been under way for a month when the run starts (a drought already biting), unless it says otherwise.
       ...(scenario ? { scenarioLeadMs: (getScenario(scenario).liveLeadDays ?? 30) * 86_400_000 } : {}),
       ...(scenario !== undefined ? { scenario } : {}),
+      // A scenario set in a season (a heatwave in summer) moves the world's calendar there.
+      ...(def?.liveSeasonDay !== undefined ? { seasonShiftMs: seasonShiftTo(def.liveSeasonDay, Date.now()) } : {}),
       credentials: (entry) => {
         const c = creds.get(`${hub}.${entry.sensor}`);
         if (!c) throw new Error(`no credentials for simulated sensor ${entry.sensor}`);

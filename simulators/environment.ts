@@ -138,6 +138,12 @@ export interface EnvironmentOptions {
   scenarioStartMs?: number;
   /** Days of spin-up before `startMs` (default 14). */
   spinUpDays?: number;
+  /**
+   * Moves the world's calendar by this much (ms, default 0): seasons (temperature, clouds, storms,
+   * which species are about) are those of `t + seasonShiftMs`; the sun keeps the real date. A
+   * scenario that needs summer (a heatwave) plays in summer whatever today's date.
+   */
+  seasonShiftMs?: number;
 }
 
 export interface Irradiance {
@@ -200,6 +206,7 @@ export class Environment {
   readonly params: Readonly<EnvironmentParams>;
   readonly scenario: ScenarioDefinition | undefined;
   readonly scenarioStartMs: number;
+  readonly seasonShiftMs: number;
   readonly #spinStartStep: number;
   /** Ring buffer of grid states; #frontier is the last step computed. */
   readonly #ring = new Float64Array(RETAIN_STEPS * NF);
@@ -221,6 +228,7 @@ export class Environment {
     this.startMs = opts.startMs;
     this.scenario = typeof opts.scenario === 'string' ? getScenario(opts.scenario) : opts.scenario;
     this.scenarioStartMs = opts.scenarioStartMs ?? opts.startMs;
+    this.seasonShiftMs = opts.seasonShiftMs ?? 0;
     const spinUpDays = opts.spinUpDays ?? 14;
     this.#spinStartStep = Math.floor((opts.startMs - spinUpDays * DAY_MS) / STEP_MS);
     const c = this.params.climate;
@@ -258,8 +266,9 @@ export class Environment {
     return Math.floor((t + this.params.utcOffsetH * HOUR_MS) / DAY_MS);
   }
 
-  /** Fraction of the year (0–1) since 1 January. */
+  /** Fraction of the year (0–1) since 1 January (of the world's calendar: see `seasonShiftMs`). */
   yearFraction(t: number): number {
+    t += this.seasonShiftMs;
     const d = new Date(t);
     const y0 = Date.UTC(d.getUTCFullYear(), 0, 1);
     const y1 = Date.UTC(d.getUTCFullYear() + 1, 0, 1);

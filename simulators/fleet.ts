@@ -93,6 +93,8 @@ export interface FleetSimulationOptions {
   intervalS?: number;
   /** Parameters of the hub's world (see environment.ts). */
   environment?: EnvironmentParamsInput;
+  /** Moves the world's seasons (Environment `seasonShiftMs`). */
+  seasonShiftMs?: number;
 }
 
 export interface FleetSimulation {
@@ -131,6 +133,7 @@ export function createFleetSimulation(opts: FleetSimulationOptions): FleetSimula
   if (opts.environment) envOpts.params = opts.environment;
   if (opts.scenario !== undefined) envOpts.scenario = opts.scenario;
   if (opts.scenarioStartMs !== undefined) envOpts.scenarioStartMs = opts.scenarioStartMs;
+  if (opts.seasonShiftMs !== undefined) envOpts.seasonShiftMs = opts.seasonShiftMs;
   const environment = createEnvironment(envOpts);
   const sensors = opts.fleet.map((entry): FleetSensor => {
     const def = getSimulator(entry.kind);

@@ -132,6 +132,8 @@ export interface SimRunnerOptions {
   intervalS?: number;
   scenario?: string;
   environment?: EnvironmentParamsInput;
+  /** Moves the world's seasons (Environment `seasonShiftMs`). */
+  seasonShiftMs?: number;
   logger?: SimLogger;
   /** Extra mqtt.js options (e.g. TLS); clientId, username, password, clean and will are the runner's. */
   mqttOptions?: Partial<IClientOptions>;
@@ -329,6 +331,7 @@ export function createSimRunner(opts: SimRunnerOptions): SimRunner {
       if (opts.scenario !== undefined && opts.scenarioLeadMs) simOpts.scenarioStartMs = simStart - opts.scenarioLeadMs;
       if (opts.intervalS !== undefined) simOpts.intervalS = opts.intervalS;
       if (opts.environment !== undefined) simOpts.environment = opts.environment;
+      if (opts.seasonShiftMs !== undefined) simOpts.seasonShiftMs = opts.seasonShiftMs;
       simulation = createFleetSimulation(simOpts);
       devices = simulation.sensors.map((fs) => ({ fs, nextDue: firstDue(simStart, fs.sensor.intervalS * 1000), inflight: 0, droppedWarned: false, errorLogged: false }));
       await Promise.all(devices.map((d) => connectDevice(d)));

@@ -4,7 +4,7 @@ import { parsePayload } from '../core/parse.ts';
 import { createEnvironment } from './environment.ts';
 import { GARBAGE_VALUE, createFleetSimulation, demoFleet } from './fleet.ts';
 import { generate } from './runner.ts';
-import { SCENARIOS, getScenario, resolveModifiers } from './scenarios.ts';
+import { SCENARIOS, getScenario, resolveModifiers, seasonShiftTo } from './scenarios.ts';
 import { simRegistration } from './types.ts';
 
 const DAY = 86_400_000;
@@ -35,6 +35,23 @@ describe('scenarios', () => {
     const t = start + 4 * DAY + 14 * 3_600_000;
     expect(hot.dailyMeanTemperature(t) - normal.dailyMeanTemperature(t)).toBeCloseTo(10, 5);
     expect(hot.airTemperature(start + 3_600_000) - normal.airTemperature(start + 3_600_000)).toBeLessThan(2);
+  });
+
+  it('a season shift sets the world in another season (December days with July temperatures); seasonShiftTo lands on the asked day', () => {
+    const dec = Date.UTC(2024, 11, 4, 12);
+    const shift = seasonShiftTo(196, dec);
+    expect(shift % DAY).toBe(0);
+    expect(shift).toBeGreaterThan(0);
+    expect(shift).toBeLessThan(365 * DAY);
+    const july = createEnvironment({ hub: 'h', seed: 1, startMs: dec, seasonShiftMs: shift });
+    const winter = createEnvironment({ hub: 'h', seed: 1, startMs: dec });
+    // Day 196 is mid-July: the height of the northern summer.
+    expect(july.season(dec)).toBeGreaterThan(0.95);
+    expect(winter.season(dec)).toBeLessThan(-0.5);
+    expect(july.dailyMeanTemperature(dec) - winter.dailyMeanTemperature(dec)).toBeGreaterThan(8);
+    // The sun keeps the real date.
+    expect(july.sunTimes(dec)).toEqual(winter.sunTimes(dec));
+    expect(seasonShiftTo(196, Date.UTC(2024, 6, 14, 12))).toBe(0); // already that day
   });
 
   it('grid-outage: the hub battery runs down', () => {

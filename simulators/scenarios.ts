@@ -118,6 +118,24 @@ export interface ScenarioDefinition {
    * begins with the replay, for a scenario whose alerts compare this week with the last).
    */
   liveLeadDays?: number;
+  /**
+   * `steward start --scenario`: simulated seconds per real second (default 3600, an hour a second),
+   * for a scenario whose first alert needs more simulated time than two minutes at that speed.
+   */
+  liveSpeed?: number;
+  /**
+   * `steward start --scenario`: the day of the year (1–365) the run is set in, whatever today's
+   * date: the world's seasons are moved there (the sun keeps the real date). For a scenario that
+   * only means something in one season (a heatwave in summer). Default: today.
+   */
+  liveSeasonDay?: number;
+}
+
+/** The shift that sets the world's seasons on `day` of the year when it is really `now` (ms, 0–365 days). */
+export function seasonShiftTo(day: number, now: number): number {
+  const d = new Date(now);
+  const today = Math.floor((now - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
+  return (((day - today) % 365) + 365) % 365 * 86_400_000;
 }
 
 const LIST: readonly ScenarioDefinition[] = [normal, drought, heatwave, gridOutage, speciesDecline, sensorFailure];

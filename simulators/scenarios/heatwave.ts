@@ -21,5 +21,7 @@ const heatwave: ScenarioDefinition = {
     { rule: 'soil-moisture-low', subject: ['soil-meadow', 'soil-arable'], severity: 'warning', window: [0, 21], optional: true, because: 'hot, rainless days dry the soils' },
   ],
   backtestDays: 21,
+  // Live, a heatwave in July whatever today's date (in winter the beck never gets warm enough).
+  liveSeasonDay: 196,
 };
 export default heatwave;
