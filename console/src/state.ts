@@ -4,11 +4,14 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, getToken, setToken } from './api.ts';
+import { hubTime } from './clock.ts';
 import { type LiveStatus, connectLive } from './live.ts';
 import type { Alert, AlertStreamEvent, ConsoleConfig, LatestReading, Principal, Sensor, Silence, SiteRichness } from './types.ts';
 
 export interface State {
   config: ConsoleConfig | null;
+  /** Wall clock (this browser's) when `config.clock` arrived. */
+  clockAt: number;
   principal: Principal | null;
   hubs: string[];
   hub: string | null;
@@ -32,6 +35,7 @@ type Listener = () => void;
 
 const state: State = {
   config: null,
+  clockAt: 0,
   principal: null,
   hubs: [],
   hub: null,
@@ -77,6 +81,11 @@ export function useStore(): State {
     };
   }, []);
   return state;
+}
+
+/** Now on the hub's clock (a scenario's simulated time while it replays; else the wall clock). */
+export function hubNow(wall = Date.now()): number {
+  return hubTime(state.config?.clock, state.clockAt, wall);
 }
 
 export const latestKey = (hub: string, sensor: string, metric: string): string => `${hub}/${sensor}/${metric}`;
@@ -151,7 +160,9 @@ function message(e: unknown): string {
 /** Reads everything the views share. Called at start and after every reconnection. */
 export async function refresh(): Promise<void> {
   try {
-    const config = state.config ?? (await api.config());
+    // Read again at every refresh: the clock moves (a scenario catches up) and the rules may change.
+    const config = await api.config();
+    const clockAt = Date.now();
     const [sensors, latest] = await Promise.all([api.sensors(), api.latest(config.features.openData)]);
     const hubs = [...new Set([...sensors.sensors.map((s) => s.hub), ...latest.readings.map((r) => r.hub)])].sort();
     const wanted = new URLSearchParams(location.hash.split('?')[1] ?? '').get('hub');
@@ -163,6 +174,7 @@ export async function refresh(): Promise<void> {
     ]);
     update((s) => {
       s.config = config;
+      s.clockAt = clockAt;
       s.sensors = sensors.sensors;
       s.hubs = hubs;
       s.hub = hub;

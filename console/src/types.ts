@@ -1,3 +1,5 @@
+import type { HubClock } from './clock.ts';
+
 /** Shapes of the API answers the page reads (see api/README.md, rules/README.md, console/plugin.ts). */
 
 export type Domain = 'water' | 'soil' | 'energy' | 'biodiversity';
@@ -24,6 +26,8 @@ export interface ConsoleConfig {
   thresholds: Threshold[];
   features: { openData: boolean; alerts: boolean; silences: boolean; rejections: boolean };
   stream: { url: string; heartbeatMs: number; retryMs: number };
+  /** The clock the hub's data is on (a scenario's simulated clock, else the wall clock). */
+  clock: HubClock;
 }
 
 export interface Principal {

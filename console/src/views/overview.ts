@@ -7,7 +7,7 @@ import { useMemo } from 'preact/hooks';
 import { type Limit, Sparkline, describeSeries } from '../chart.ts';
 import { type CommonsSpec, COMMONS, standing, thresholdsFor } from '../commons.ts';
 import { ago, fmt, metricLabel, stats, trendOf, withUnit } from '../format.ts';
-import { useSeries, useTicker } from '../hooks.ts';
+import { useHubNow, useSeries } from '../hooks.ts';
 import { html } from '../html.ts';
 import { type State, useStore } from '../state.ts';
 import type { Alert, LatestReading, SiteRichness } from '../types.ts';
@@ -25,7 +25,7 @@ function readingsOf(s: State, hub: string, metric: string): LatestReading[] {
 
 function StockRow(p: { spec: { metric: string; label: string; per: 'day' | 'year' }; reading: LatestReading; color: string }): VNode {
   const s = useStore();
-  const now = useTicker(30_000);
+  const now = useHubNow(30_000);
   const r = p.reading;
   const { series, loading, error } = useSeries({ hub: r.hub, sensor: r.sensor, metric: r.metric, rangeMs: WEEK, window: HOUR, agg: 'mean', epoch: s.epoch });
   const limits = thresholdsFor(s.config?.thresholds ?? [], r);
