@@ -180,6 +180,10 @@ const thresholdSchema = z.object({
   perMs: z.number().optional(),
   severity: z.enum(['info', 'warning', 'critical']),
   label: z.string(),
+  trend: z
+    .object({ windowMs: z.number(), smoothMs: z.number(), minPoints: z.number().int(), minSpanMs: z.number(), minR2: z.number().optional() })
+    .optional()
+    .describe('floor and rate: how the rule fits its trend (ms), for the page to fit the same'),
   hubs: z.array(z.string()).optional(),
   sensors: z.array(z.string()).optional(),
   sites: z.array(z.string()).optional(),

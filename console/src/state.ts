@@ -168,7 +168,7 @@ export async function refresh(): Promise<void> {
     const wanted = new URLSearchParams(location.hash.split('?')[1] ?? '').get('hub');
     const hub = wanted && hubs.includes(wanted) ? wanted : state.hub && hubs.includes(state.hub) ? state.hub : (hubs[0] ?? null);
     const [alerts, silences, bio] = await Promise.all([
-      config.features.alerts ? api.alerts({ limit: 200 }) : Promise.resolve({ alerts: [] as Alert[] }),
+      config.features.alerts ? api.alerts(ALL_ALERTS) : Promise.resolve({ alerts: [] as Alert[] }),
       config.features.silences ? api.silences().catch(() => ({ silences: [] as Silence[] })) : Promise.resolve({ silences: [] as Silence[] }),
       api.biodiversity().catch(() => ({ sites: null })),
     ]);
@@ -192,10 +192,17 @@ export async function refresh(): Promise<void> {
   }
 }
 
+/**
+ * Every alert, inactive ones too: an alert record holds its rule's latest evaluation of its
+ * subject (a depletion rule's fitted level and rate), which the overview shows as the stock's
+ * numbers whether or not the alert fires.
+ */
+const ALL_ALERTS = { state: 'pending,firing,resolved,inactive', limit: 1000 };
+
 export async function refreshAlerts(): Promise<void> {
   const config = state.config;
   if (!config?.features.alerts) return;
-  const [alerts, silences] = await Promise.all([api.alerts({ limit: 200 }), config.features.silences ? api.silences() : Promise.resolve({ silences: [] as Silence[] })]);
+  const [alerts, silences] = await Promise.all([api.alerts(ALL_ALERTS), config.features.silences ? api.silences() : Promise.resolve({ silences: [] as Silence[] })]);
   update((s) => {
     s.alerts = new Map(alerts.alerts.map((a) => [a.id, a]));
     s.silences = silences.silences;
@@ -203,6 +210,9 @@ export async function refreshAlerts(): Promise<void> {
 }
 
 let bioTimer: ReturnType<typeof setTimeout> | undefined;
+let alertsTimer: ReturnType<typeof setTimeout> | undefined;
+/** While readings arrive, alerts are re-read this often: the stream carries their transitions, not each evaluation. */
+const ALERTS_REREAD_MS = 10_000;
 
 function onReadings(readings: LatestReading[]): void {
   let biodiversity = false;
@@ -224,6 +234,12 @@ function onReadings(readings: LatestReading[]): void {
     });
     s.lastEventAt = Date.now();
   });
+  if (!alertsTimer && state.config?.features.alerts) {
+    alertsTimer = setTimeout(() => {
+      alertsTimer = undefined;
+      refreshAlerts().catch(() => undefined);
+    }, ALERTS_REREAD_MS);
+  }
   if (biodiversity && !bioTimer) {
     bioTimer = setTimeout(() => {
       bioTimer = undefined;

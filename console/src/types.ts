@@ -6,6 +6,15 @@ export type Domain = 'water' | 'soil' | 'energy' | 'biodiversity';
 export type Severity = 'info' | 'warning' | 'critical';
 export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
 
+/** How a rule fits a trend (ms): window, trailing moving average, minimum evidence. */
+export interface TrendSpec {
+  windowMs: number;
+  smoothMs: number;
+  minPoints: number;
+  minSpanMs: number;
+  minR2?: number;
+}
+
 export interface Threshold {
   rule: string;
   metric: string;
@@ -16,6 +25,8 @@ export interface Threshold {
   perMs?: number;
   severity: Severity;
   label: string;
+  /** `floor` and `rate`: how the rule fits its trend. */
+  trend?: TrendSpec;
   hubs?: string[];
   sensors?: string[];
   sites?: string[];
