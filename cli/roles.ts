@@ -37,7 +37,7 @@ import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
 import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/live.ts';
-import { consoleRoutes } from '../console/plugin.ts';
+import { type ConsoleClock, consoleRoutes } from '../console/plugin.ts';
 import { thresholdsFromRulesDir } from '../console/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
@@ -635,12 +635,19 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const status = await trackSensorStatus(node.broker, logger);
     handles.push({ name: 'status', stop: once(() => status.stop()) });
     const pipeline = node.pipeline!;
+    // The console shows times on the simulated fleet's clock (a scenario replays a month at 3600×).
+    let simRunner: SimRunner | undefined;
+    const scenario = opts.scenario ?? config.simulators.scenario;
+    const clock = (): ConsoleClock | undefined => {
+      const st = simRunner?.stats();
+      return st && Number.isFinite(st.simTimeMs) ? { now: st.simTimeMs, rate: st.rate, ...(scenario ? { scenario } : {}) } : undefined;
+    };
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
       extensions: [
         ...(rules ? [alertsExtension(rules)] : []),
-        { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) },
+        { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR), clock }) },
       ],
       health: { broker: () => node.broker.isUp(), ingest: () => ({ spoolDepth: pipeline.spoolDepth(), pressure: pipeline.pressure() }) },
       sensorStatus: status.states,
@@ -665,7 +672,11 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
       handles.push(await startConnectRole(config, logger, { shared, intake: pipeline.intake }));
     }
     const brokerUrl = `mqtt://127.0.0.1:${node.ports.mqtt}`;
-    if (opts.sim !== false) handles.push(await startSimRole(config, logger, { ...opts, brokerUrl, shared }));
+    if (opts.sim !== false) {
+      const sim = await startSimRole(config, logger, { ...opts, brokerUrl, shared });
+      simRunner = sim.runner;
+      handles.push(sim);
+    }
     return { handles, apiUrl: api.url, ports: node.ports };
   } catch (e) {
     for (const h of [...handles].reverse()) await h.stop().catch((err: unknown) => logger.error({ err, role: h.name }, 'stop failed'));

@@ -7,8 +7,8 @@
  *   storage took them, after the privacy boundary), `alert` (transitions and acknowledgements),
  *   a heartbeat comment every 15 s. The browser's EventSource reconnects by itself; the page
  *   re-reads the state after each reconnect.
- * - `GET /api/v1/console/config`: thresholds of the stocks (from the rules) and which optional
- *   routes this API serves (open data, alerts, silences).
+ * - `GET /api/v1/console/config`: thresholds of the stocks (from the rules), which optional
+ *   routes this API serves (open data, alerts, silences), and the hub's clock (a scenario's).
  * - `GET /api/v1/console/session`: who the bearer token belongs to (sign-in check).
  * - `GET /api/v1/console/biodiversity`: species richness per site from the detections streamed
  *   since the API started (the store keeps only the newest species per sensor).
@@ -40,6 +40,11 @@ export interface ConsoleDeps {
   subscribeReadings?: Subscribe<ReadingsListener>;
   /** Alert transitions and acknowledgements, e.g. `LiveFeed.subscribeAlerts`. */
   subscribeAlerts?: Subscribe<AlertsListener>;
+  /**
+   * The clock the hub's data runs on, when it is not the wall clock: a scenario's simulated clock
+   * (replaying a month at 3600×). The page shows times ("2 h ago", ranges of charts) on it.
+   */
+  clock?: () => ConsoleClock | undefined;
   /** Limits drawn on the stocks (`thresholdsFromRulesDir`); a function is called per request. */
   thresholds?: readonly ConsoleThreshold[] | (() => readonly ConsoleThreshold[]);
   /** Built assets (default `dist/console`). */
@@ -60,6 +65,16 @@ export interface ConsoleDeps {
   maxBufferedBytes?: number;
   /** Most readings queued per client between flushes; beyond, only the newest per series is kept (default 5000). */
   maxQueuedReadings?: number;
+}
+
+/** The hub's clock as the page is told it (`GET /api/v1/console/config`). */
+export interface ConsoleClock {
+  /** Hub time now (sensor time), epoch ms. */
+  now: number;
+  /** Hub ms per real ms at the moment: e.g. 3600 while a scenario replays, 1 once live. */
+  rate: number;
+  /** The scenario the simulated fleet plays, if any. */
+  scenario?: string;
 }
 
 /** A reading as the stream and `/api/v1/readings/latest` carry it: one metric, canonical unit. */
@@ -165,6 +180,10 @@ const thresholdSchema = z.object({
   perMs: z.number().optional(),
   severity: z.enum(['info', 'warning', 'critical']),
   label: z.string(),
+  trend: z
+    .object({ windowMs: z.number(), smoothMs: z.number(), minPoints: z.number().int(), minSpanMs: z.number(), minR2: z.number().optional() })
+    .optional()
+    .describe('floor and rate: how the rule fits its trend (ms), for the page to fit the same'),
   hubs: z.array(z.string()).optional(),
   sensors: z.array(z.string()).optional(),
   sites: z.array(z.string()).optional(),
@@ -180,6 +199,14 @@ const configSchema = z.object({
     rejections: z.boolean(),
   }),
   stream: z.object({ url: z.string(), heartbeatMs: z.number().int(), retryMs: z.number().int() }),
+  clock: z
+    .object({
+      now: z.number().describe('hub time (sensor time) now, epoch ms: a scenario\'s simulated clock, else the wall clock'),
+      wall: z.number().describe('the server\'s wall clock, epoch ms'),
+      rate: z.number().describe('hub ms per real ms: e.g. 3600 while a scenario replays, 1 live'),
+      scenario: z.string().nullable(),
+    })
+    .describe('The clock the page shows times on; hub time never runs ahead of the wall clock'),
 });
 
 const CSP = [
@@ -400,6 +427,9 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
       { schema: { summary: 'What the console page needs to know: stock thresholds (from the rules) and which routes this API serves', tags, response: { 200: configSchema } } },
       async () => {
         const t = typeof deps.thresholds === 'function' ? deps.thresholds() : (deps.thresholds ?? []);
+        const wall = Date.now();
+        const c = deps.clock?.();
+        const clock = c && Number.isFinite(c.now) ? { now: Math.min(c.now, wall), wall, rate: c.rate > 0 ? c.rate : 1, scenario: c.scenario ?? null } : { now: wall, wall, rate: 1, scenario: null };
         return {
           title,
           thresholds: t.map((x) => ({ ...x })),
@@ -410,6 +440,7 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
             rejections: has('/api/v1/rejections'),
           },
           stream: { url: '/api/v1/stream', heartbeatMs, retryMs },
+          clock,
         };
       },
     );

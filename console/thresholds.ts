@@ -1,7 +1,8 @@
 /**
  * The limits the overview draws each stock against, taken from the rules that watch it, so the
  * page and the alerts never disagree: a `threshold` rule's `below`/`above` limit, a `depletion`
- * rule's `floor` (the safe minimum) and a `rate` rule's limit on the trend.
+ * rule's `floor` (the safe minimum) and a `rate` rule's limit on the trend, with how those rules
+ * fit their trends (window, smoothing, minimum evidence).
  */
 import { loadRules } from '../rules/loader.ts';
 import type { Rule } from '../rules/kinds/all.ts';
@@ -26,6 +27,11 @@ export interface ConsoleThreshold {
   severity: 'info' | 'warning' | 'critical';
   /** Words for the line on the chart, e.g. "reserve" or "safe minimum". */
   label: string;
+  /**
+   * `floor` and `rate`: how the rule fits its trend (window, moving average, minimum evidence, ms),
+   * so the page fits the same trend on the same terms.
+   */
+  trend?: { windowMs: number; smoothMs: number; minPoints: number; minSpanMs: number; minR2?: number };
   /** Selected hubs, sensors and sites; absent = any. */
   hubs?: string[];
   sensors?: string[];
@@ -55,9 +61,11 @@ export function thresholdsFromRules(rules: readonly Rule[]): ConsoleThreshold[] 
       out.push(t);
     } else if (r.kind === 'rate') {
       const direction = r.above !== undefined ? 'above' : 'below';
-      out.push({ ...base, ...where, direction, value: (r.above ?? r.below) as number, kind: 'rate', perMs: r.per, label: 'rate limit' });
+      const trend = { windowMs: r.window, smoothMs: r.smooth, minPoints: r.minPoints, minSpanMs: r.minSpan ?? r.window / 4 };
+      out.push({ ...base, ...where, direction, value: (r.above ?? r.below) as number, kind: 'rate', perMs: r.per, label: 'rate limit', trend });
     } else if (r.kind === 'depletion') {
-      out.push({ ...base, ...where, direction: 'below', value: r.floor, kind: 'floor', label: 'safe minimum' });
+      const trend = { windowMs: r.window, smoothMs: r.smooth, minPoints: r.minPoints, minSpanMs: r.minSpan ?? r.window / 4, minR2: r.minR2 };
+      out.push({ ...base, ...where, direction: 'below', value: r.floor, kind: 'floor', label: 'safe minimum', trend });
     }
   }
   return out;

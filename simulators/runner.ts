@@ -166,6 +166,8 @@ export interface SimRunnerStats {
   simTimeMs: number;
   /** Whether the simulated clock has caught up with the real one (it then runs at speed 1). */
   caughtUp: boolean;
+  /** Simulated ms per real ms right now: the replay's rate until caught up, then 1 (0 before start). */
+  rate: number;
 }
 
 export interface SimRunner {
@@ -383,6 +385,7 @@ export function createSimRunner(opts: SimRunnerOptions): SimRunner {
         connected: devices.filter((d) => d.client?.connected).length,
         simTimeMs: state === 'new' ? Number.NaN : simNow(),
         caughtUp: state === 'new' ? false : caughtUp(),
+        rate: state === 'new' ? 0 : caughtUp() ? 1 : rate,
       };
     },
   };

@@ -114,6 +114,15 @@ describe('the console in a browser', () => {
     await alert.waitFor({ timeout: 20_000 });
     expect(await alert.textContent()).toMatch(/Aquifer at well-2 \(demo\) is projected to reach its safe minimum of 39 m/);
     expect(await alert.locator('.sev').textContent()).toBe('critical');
+    // One truth: well-2's card shows the level the alert quotes (the fitted 24-hour mean, not the raw
+    // reading of a pumped well), its badge is the alert's, and its trend says what it was fitted over.
+    const card = page.locator('article.stock[data-sensor="well-2"][data-metric="groundwater_level"]');
+    await poll(async () => {
+      const quoted = /level now ([\d.]+ m)/.exec((await alert.textContent()) ?? '')?.[1];
+      return { quoted, card: await card.locator('.stock-value').textContent() };
+    }).toSatisfy((x: { quoted?: string; card: string | null }) => x.quoted !== undefined && x.card?.startsWith(x.quoted) === true);
+    expect(await card.locator('.badge').textContent()).toBe('Alert');
+    expect(await card.locator('.stock-trend').textContent()).toMatch(/^Trend fitted over the last 3 days of 24-hour means, as the rule computed it\.$/);
     await poll(() => page.locator('nav a[href="#/alerts"] .pill').textContent()).toMatch(/^[12]$/);
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     // The announcement for screen readers.

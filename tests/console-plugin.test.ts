@@ -343,6 +343,22 @@ describe('the console plugin on the API', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it("tells the page the hub's clock: a replaying scenario's simulated time, else the wall clock", async () => {
+    type Clock = { now: number; wall: number; rate: number; scenario: string | null };
+    const clockOf = async (u: string): Promise<Clock> => ((await (await fetch(`${u}/api/v1/console/config`)).json()) as { clock: Clock }).clock;
+    const before = Date.now();
+    const live = await clockOf((await setup()).url);
+    expect(live.now).toBe(live.wall);
+    expect(live.now).toBeGreaterThanOrEqual(before);
+    expect(live).toMatchObject({ rate: 1, scenario: null });
+    const simNow = Date.now() - 24 * 86_400_000;
+    const replay = await clockOf((await setup({ clock: () => ({ now: simNow, rate: 3600, scenario: 'drought' }) })).url);
+    expect(replay).toMatchObject({ now: simNow, rate: 3600, scenario: 'drought' });
+    expect(replay.wall).toBeGreaterThanOrEqual(before);
+    // A simulator not started yet (no time) leaves the wall clock.
+    expect(await clockOf((await setup({ clock: () => undefined })).url)).toMatchObject({ rate: 1, scenario: null });
+  });
+
   it('without built assets the page says how to build them, and the API keeps serving', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'steward-console-empty-'));
     closers.push(() => rmSync(empty, { recursive: true, force: true }));

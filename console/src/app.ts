@@ -2,10 +2,11 @@
 import type { VNode } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure } from './api.ts';
-import { ago } from './format.ts';
+import { isReplay } from './clock.ts';
+import { ago, dateTime, fmt, isoOf } from './format.ts';
 import { useTicker } from './hooks.ts';
 import { html } from './html.ts';
-import { setHub, signIn, signOut, useStore } from './state.ts';
+import { hubNow, setHub, signIn, signOut, useStore } from './state.ts';
 import { Alerts, activeAlerts } from './views/alerts.ts';
 import { Overview } from './views/overview.ts';
 import { Readings } from './views/readings.ts';
@@ -40,8 +41,18 @@ function LiveIndicator(): VNode {
   const s = useStore();
   const now = useTicker(10_000);
   const words = s.live === 'live' ? 'Live' : s.live === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+  const clock = s.config?.clock;
+  // A scenario replaying last month: say which clock the page's times are on.
+  const replay = isReplay(clock, s.clockAt, now);
+  const scenario = clock?.scenario && clock.scenario !== 'normal' ? `Scenario ${clock.scenario}` : null;
+  const sim = replay
+    ? html`<span class="sim-clock small">${scenario ?? 'Replay'}: simulated time <time datetime=${isoOf(hubNow(now))}>${dateTime(hubNow(now))}</time> (${fmt(clock?.rate ?? 1)}× real time)</span>`
+    : scenario
+      ? html`<span class="sim-clock small">${scenario}</span>`
+      : null;
   return html`<p class=${`live live-${s.live}`} title=${s.lastEventAt ? `last update ${ago(Math.min(s.lastEventAt, now), now)}` : 'no update yet'}>
     <span class="dot" aria-hidden="true"></span> ${words}${s.live === 'live' && s.lastEventAt ? html`<span class="muted small"> · updated ${ago(Math.min(s.lastEventAt, now), now)}</span>` : null}
+    ${sim ? html` · ${sim}` : null}
   </p>`;
 }
 

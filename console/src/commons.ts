@@ -2,7 +2,8 @@
  * What the overview shows of each commons (docs/contract.md: stocks, regeneration, extraction), and how
  * a stock stands against the limits the rules watch.
  */
-import { withUnit, type Trend } from './format.ts';
+import { withUnit } from './format.ts';
+import type { Trend } from './trend.ts';
 import type { Alert, Domain, LatestReading, Threshold } from './types.ts';
 
 export interface StockSpec {
@@ -71,51 +72,45 @@ export interface Standing {
   words: string;
 }
 
-/** Where a value stands against its limits, using the trend for depletion floors. */
+const perWords = (perMs: number): string => (Math.abs(perMs - 365 * 86_400_000) < 86_400_000 ? 'a year' : perMs === 86_400_000 ? 'a day' : `per ${Math.round(perMs / 86_400_000)} days`);
+
+/**
+ * Where a stock stands. The badge is the state of the alerts the rules raise about it (firing:
+ * "Alert", pending: "Pending", else "OK"), not a second check of the limits here; the sentence
+ * gives the margins to the limits the rules watch, for a depletion floor from the fitted level and
+ * (as the rule projects it) the days until the floor at the current rate.
+ */
 export function standing(value: number, unit: string, limits: readonly Threshold[], trend: Trend | undefined, alerts: readonly Alert[]): Standing {
   const firing = alerts.filter((a) => a.state === 'firing');
-  if (!limits.length) {
-    if (firing.length) return { level: 'bad', badge: 'Alert', words: firing[0]!.summary };
-    return { level: 'unknown', badge: 'No limit set', words: 'No rule sets a limit for this stock.' };
-  }
+  const pending = alerts.filter((a) => a.state === 'pending');
+  const level: Standing['level'] = firing.length ? 'bad' : pending.length ? 'near' : limits.length ? 'ok' : 'unknown';
+  const badge = firing.length ? 'Alert' : pending.length ? 'Pending' : limits.length ? 'OK' : 'No limit set';
+  if (!limits.length) return { level, badge, words: firing[0]?.summary ?? 'No rule sets a limit for this stock.' };
   const parts: string[] = [];
-  let level: Standing['level'] = 'ok';
   for (const t of limits) {
     const below = t.direction === 'below';
     if (t.kind === 'rate') {
       const perMs = t.perMs ?? 86_400_000;
-      const perWords = Math.abs(perMs - 365 * 86_400_000) < 86_400_000 ? 'a year' : perMs === 86_400_000 ? 'a day' : `per ${Math.round(perMs / 86_400_000)} days`;
-      const limitWords = t.value < 0 ? `falling faster than ${withUnit(-t.value, unit === '%' ? 'points' : unit)} ${perWords}` : `rising faster than ${withUnit(t.value, unit === '%' ? 'points' : unit)} ${perWords}`;
-      const rate = trend ? trend.perDay * (perMs / 86_400_000) : undefined;
-      if (rate !== undefined && (below ? rate < t.value : rate > t.value)) {
-        level = 'bad';
-        parts.push(`changing faster than the limit (${limitWords})`);
-      } else parts.push(`a rule warns when it is ${limitWords}`);
+      const limitWords = t.value < 0 ? `falling faster than ${withUnit(-t.value, unit === '%' ? 'points' : unit)} ${perWords(perMs)}` : `rising faster than ${withUnit(t.value, unit === '%' ? 'points' : unit)} ${perWords(perMs)}`;
+      parts.push(firing.some((a) => a.rule === t.rule) ? `changing faster than the limit (${limitWords})` : `a rule warns when it is ${limitWords}`);
       continue;
     }
-    // A depletion floor is judged on the 24-hour mean (as the rule does: a pumped well's daily
-    // drawdown is not depletion); a threshold on the value itself.
-    const v = t.kind === 'floor' && trend?.smoothed ? trend.level : value;
+    // A depletion floor is judged on the fitted level of the smoothed series (as the rule does: a
+    // pumped well's daily drawdown is not depletion); a threshold on the value itself.
+    const v = t.kind === 'floor' && trend && Number.isFinite(trend.level) ? trend.level : value;
     const margin = below ? v - t.value : t.value - v;
     const name = t.kind === 'floor' ? 'safe minimum' : below ? 'lower limit' : 'upper limit';
-    const of = t.kind === 'floor' && trend?.smoothed ? `24-hour mean ${withUnit(v, unit)}: ` : '';
     if (margin < 0) {
-      level = 'bad';
-      parts.push(`${of}${withUnit(Math.abs(margin), unit)} ${below ? 'under' : 'over'} the ${name} of ${withUnit(t.value, unit)}`);
+      parts.push(`${withUnit(Math.abs(margin), unit)} ${below ? 'under' : 'over'} the ${name} of ${withUnit(t.value, unit)}`);
       continue;
     }
-    let words = `${of}${withUnit(margin, unit)} ${below ? 'above' : 'below'} the ${name} of ${withUnit(t.value, unit)}`;
-    const towards = trend && ((below && trend.perDay < 0) || (!below && trend.perDay > 0));
-    if (towards && trend.direction !== 'steady') {
-      const days = margin / Math.abs(trend.perDay);
-      if (days < 365) words += `; reaches it in about ${days < 2 ? `${Math.max(1, Math.round(days * 24))} hours` : `${Math.round(days)} days`} at this rate`;
-      if (days < 60 && level === 'ok') level = 'near';
+    let words = `${withUnit(margin, unit)} ${below ? 'above' : 'below'} the ${name} of ${withUnit(t.value, unit)}`;
+    if (t.kind === 'floor' && trend && trend.direction === 'falling') {
+      const days = trend.daysToFloor ?? margin / Math.abs(trend.perDay);
+      if (days < 365) words += `; reaches it in about ${days < 2 ? `${Math.max(1, Math.round(days * 24))} hours` : `${Math.round(days)} days`} at this rate${trend.projectedDate ? ` (on ${trend.projectedDate})` : ''}`;
     }
-    if (t.clearAt !== undefined && (below ? value < t.clearAt : value > t.clearAt) && level === 'ok') level = 'near';
     parts.push(words);
   }
-  if (firing.length && level !== 'bad') level = 'bad';
-  const badge = level === 'bad' ? (firing.length ? 'Alert' : 'Past limit') : level === 'near' ? 'Watch' : 'OK';
   const sentence = parts.join('; ');
   return { level, badge, words: sentence.charAt(0).toUpperCase() + sentence.slice(1) + '.' };
 }

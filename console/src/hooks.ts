@@ -1,7 +1,7 @@
 /** Data hooks shared by the views. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api } from './api.ts';
-import { type LiveSeries, getState, trackSeries } from './state.ts';
+import { type LiveSeries, getState, hubNow, trackSeries } from './state.ts';
 
 export interface SeriesRequest {
   hub: string;
@@ -33,7 +33,8 @@ export function useSeries(q: SeriesRequest | null): SeriesState {
     let cancelled = false;
     let untrack: (() => void) | undefined;
     setSt((s) => ({ ...s, loading: true, error: null }));
-    const to = Date.now() + 60_000;
+    // Ranges end at the hub's now: a scenario replaying last month has no data in the wall clock's last week.
+    const to = hubNow() + 60_000;
     const from = to - q.rangeMs;
     const openData = getState().config?.features.openData ?? false;
     api
@@ -77,7 +78,13 @@ export function useSeries(q: SeriesRequest | null): SeriesState {
   return st;
 }
 
-/** Re-renders every `ms` (relative times such as "3 min ago"). */
+/** Now on the hub's clock, re-rendering at least every `ms` (relative times such as "3 min ago"). */
+export function useHubNow(ms: number): number {
+  useTicker(ms);
+  return hubNow();
+}
+
+/** Re-renders every `ms` (relative times such as "3 min ago"); the wall clock. */
 export function useTicker(ms: number): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {

@@ -4,11 +4,14 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, getToken, setToken } from './api.ts';
+import { hubTime } from './clock.ts';
 import { type LiveStatus, connectLive } from './live.ts';
 import type { Alert, AlertStreamEvent, ConsoleConfig, LatestReading, Principal, Sensor, Silence, SiteRichness } from './types.ts';
 
 export interface State {
   config: ConsoleConfig | null;
+  /** Wall clock (this browser's) when `config.clock` arrived. */
+  clockAt: number;
   principal: Principal | null;
   hubs: string[];
   hub: string | null;
@@ -32,6 +35,7 @@ type Listener = () => void;
 
 const state: State = {
   config: null,
+  clockAt: 0,
   principal: null,
   hubs: [],
   hub: null,
@@ -77,6 +81,11 @@ export function useStore(): State {
     };
   }, []);
   return state;
+}
+
+/** Now on the hub's clock (a scenario's simulated time while it replays; else the wall clock). */
+export function hubNow(wall = Date.now()): number {
+  return hubTime(state.config?.clock, state.clockAt, wall);
 }
 
 export const latestKey = (hub: string, sensor: string, metric: string): string => `${hub}/${sensor}/${metric}`;
@@ -151,18 +160,21 @@ function message(e: unknown): string {
 /** Reads everything the views share. Called at start and after every reconnection. */
 export async function refresh(): Promise<void> {
   try {
-    const config = state.config ?? (await api.config());
+    // Read again at every refresh: the clock moves (a scenario catches up) and the rules may change.
+    const config = await api.config();
+    const clockAt = Date.now();
     const [sensors, latest] = await Promise.all([api.sensors(), api.latest(config.features.openData)]);
     const hubs = [...new Set([...sensors.sensors.map((s) => s.hub), ...latest.readings.map((r) => r.hub)])].sort();
     const wanted = new URLSearchParams(location.hash.split('?')[1] ?? '').get('hub');
     const hub = wanted && hubs.includes(wanted) ? wanted : state.hub && hubs.includes(state.hub) ? state.hub : (hubs[0] ?? null);
     const [alerts, silences, bio] = await Promise.all([
-      config.features.alerts ? api.alerts({ limit: 200 }) : Promise.resolve({ alerts: [] as Alert[] }),
+      config.features.alerts ? api.alerts(ALL_ALERTS) : Promise.resolve({ alerts: [] as Alert[] }),
       config.features.silences ? api.silences().catch(() => ({ silences: [] as Silence[] })) : Promise.resolve({ silences: [] as Silence[] }),
       api.biodiversity().catch(() => ({ sites: null })),
     ]);
     update((s) => {
       s.config = config;
+      s.clockAt = clockAt;
       s.sensors = sensors.sensors;
       s.hubs = hubs;
       s.hub = hub;
@@ -180,10 +192,17 @@ export async function refresh(): Promise<void> {
   }
 }
 
+/**
+ * Every alert, inactive ones too: an alert record holds its rule's latest evaluation of its
+ * subject (a depletion rule's fitted level and rate), which the overview shows as the stock's
+ * numbers whether or not the alert fires.
+ */
+const ALL_ALERTS = { state: 'pending,firing,resolved,inactive', limit: 1000 };
+
 export async function refreshAlerts(): Promise<void> {
   const config = state.config;
   if (!config?.features.alerts) return;
-  const [alerts, silences] = await Promise.all([api.alerts({ limit: 200 }), config.features.silences ? api.silences() : Promise.resolve({ silences: [] as Silence[] })]);
+  const [alerts, silences] = await Promise.all([api.alerts(ALL_ALERTS), config.features.silences ? api.silences() : Promise.resolve({ silences: [] as Silence[] })]);
   update((s) => {
     s.alerts = new Map(alerts.alerts.map((a) => [a.id, a]));
     s.silences = silences.silences;
@@ -191,6 +210,9 @@ export async function refreshAlerts(): Promise<void> {
 }
 
 let bioTimer: ReturnType<typeof setTimeout> | undefined;
+let alertsTimer: ReturnType<typeof setTimeout> | undefined;
+/** While readings arrive, alerts are re-read this often: the stream carries their transitions, not each evaluation. */
+const ALERTS_REREAD_MS = 10_000;
 
 function onReadings(readings: LatestReading[]): void {
   let biodiversity = false;
@@ -212,6 +234,12 @@ function onReadings(readings: LatestReading[]): void {
     });
     s.lastEventAt = Date.now();
   });
+  if (!alertsTimer && state.config?.features.alerts) {
+    alertsTimer = setTimeout(() => {
+      alertsTimer = undefined;
+      refreshAlerts().catch(() => undefined);
+    }, ALERTS_REREAD_MS);
+  }
   if (biodiversity && !bioTimer) {
     bioTimer = setTimeout(() => {
       bioTimer = undefined;

@@ -1,8 +1,19 @@
+import type { HubClock } from './clock.ts';
+
 /** Shapes of the API answers the page reads (see api/README.md, rules/README.md, console/plugin.ts). */
 
 export type Domain = 'water' | 'soil' | 'energy' | 'biodiversity';
 export type Severity = 'info' | 'warning' | 'critical';
 export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+
+/** How a rule fits a trend (ms): window, trailing moving average, minimum evidence. */
+export interface TrendSpec {
+  windowMs: number;
+  smoothMs: number;
+  minPoints: number;
+  minSpanMs: number;
+  minR2?: number;
+}
 
 export interface Threshold {
   rule: string;
@@ -14,6 +25,8 @@ export interface Threshold {
   perMs?: number;
   severity: Severity;
   label: string;
+  /** `floor` and `rate`: how the rule fits its trend. */
+  trend?: TrendSpec;
   hubs?: string[];
   sensors?: string[];
   sites?: string[];
@@ -24,6 +37,8 @@ export interface ConsoleConfig {
   thresholds: Threshold[];
   features: { openData: boolean; alerts: boolean; silences: boolean; rejections: boolean };
   stream: { url: string; heartbeatMs: number; retryMs: number };
+  /** The clock the hub's data is on (a scenario's simulated clock, else the wall clock). */
+  clock: HubClock;
 }
 
 export interface Principal {

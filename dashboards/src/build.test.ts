@@ -87,6 +87,21 @@ describe('the aquifer floor', () => {
     const steps = (((soc.fieldConfig as Any).defaults as Any).thresholds as Any).steps as Array<{ value: number | null }>;
     const battery = byId.get('battery-low') as { below: number; hysteresis: number };
     expect(steps.map((x) => x.value)).toEqual([null, battery.below, battery.below + battery.hysteresis]);
+    // Every panel of a metric a threshold rule watches: red below the rule's limit, orange until it resolves.
+    for (const [file, title, id] of [
+      ['soil-carbon.json', 'Soil moisture', 'soil-moisture-low'],
+      ['watershed.json', 'River stage', 'river-stage-low'],
+      ['watershed.json', 'Dissolved oxygen', 'river-oxygen-low'],
+    ] as const) {
+      const p = allPanels(dashboards[file] as Any).find((x) => x.title === title) as Any;
+      const r = byId.get(id) as { below: number; hysteresis: number };
+      const band = (((p.fieldConfig as Any).defaults as Any).thresholds as Any).steps as Array<{ color: string; value: number | null }>;
+      expect(band, `${title} in ${file}`).toEqual([
+        { color: 'red', value: null },
+        { color: 'orange', value: r.below },
+        { color: 'green', value: r.below + r.hysteresis },
+      ]);
+    }
   });
 
   it('is one value: threshold of the level panels, region shading, and the days-to-floor constant', () => {

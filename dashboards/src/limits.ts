@@ -1,7 +1,8 @@
 /**
  * The limits the dashboards draw, read from the rules that raise the alerts (rules/defaults/), so
  * Grafana, the console and the alerts cannot disagree: the aquifer's safe minimum is the depletion
- * rule's floor, the battery's reserve the battery rule's limit. Change a rule, rebuild the
+ * rule's floor, the battery's reserve the battery rule's limit, soil moisture, river stage and
+ * dissolved oxygen the limits (and hysteresis) of their threshold rules. Change a rule, rebuild the
  * dashboards (`npx tsx dashboards/src/build.ts`): the build test fails until you do.
  */
 import { DEFAULT_RULES_DIR } from '../../rules/check.ts';
@@ -30,3 +31,17 @@ export const AQUIFER_FLOOR_M = depletion.floor;
 export const BATTERY_RESERVE_PCT = battery.below as number;
 /** Where `battery-low` resolves (reserve + hysteresis), %. */
 export const BATTERY_CLEAR_PCT = (battery.below as number) + battery.hysteresis;
+
+/** A `below` threshold rule's limit and where it resolves (limit + hysteresis), in the metric's unit. */
+function belowBand(id: string): { limit: number; clear: number } {
+  const r = rule(rules, id, 'threshold');
+  if (r.below === undefined) throw new Error(`dashboards need the threshold rule "${id}" in ${DEFAULT_RULES_DIR} to have a below limit`);
+  return { limit: r.below, clear: r.below + r.hysteresis };
+}
+
+/** Soil moisture, m³/m³: `soil-moisture-low` fires below `limit` (for its duration) and resolves at `clear`. */
+export const SOIL_MOISTURE = belowBand('soil-moisture-low');
+/** Dissolved oxygen, mg/l: `river-oxygen-low`'s limit and where it resolves. */
+export const RIVER_OXYGEN = belowBand('river-oxygen-low');
+/** River stage, m: `river-stage-low`'s limit and where it resolves. */
+export const RIVER_STAGE = belowBand('river-stage-low');

@@ -1,6 +1,7 @@
 /** Soil carbon: the carbon stock per site and its trend, CO2 flux and what it releases, moisture and temperature. */
 import { alertsAnnotationQuery } from './alerts.ts';
 import { type Obj, alertsAnnotation, bargauge, base, dashboard, q, resetIds, row, scope, scopeVariables, stat, target, thresholds, timeseries } from './kit.ts';
+import { SOIL_MOISTURE } from './limits.ts';
 
 /** g C per µmol CO2 (12.011 g/mol × 1e-6). */
 const G_C_PER_UMOL = 0.000012011;
@@ -82,11 +83,11 @@ export function soilCarbon(): Obj {
     row('Soil water and temperature', 19),
     timeseries({
       title: 'Soil moisture',
-      description: 'Volumetric water content (m³ of water per m³ of soil). Below about 12% most crops wilt; near 40% the soil is saturated.',
+      description: `Volumetric water content (m³ of water per m³ of soil); near 40% the soil is saturated. Red below ${SOIL_MOISTURE.limit * 100}%, close to the wilting point, where the \`soil-moisture-low\` alert fires if it lasts; orange until ${Math.round(SOIL_MOISTURE.clear * 1000) / 10}%, where it resolves (limits from rules/defaults).`,
       gridPos: { x: 0, y: 20, w: 12, h: 8 },
       unit: 'percentunit',
       decimals: 1,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 0.12 }, { color: 'green', value: 0.2 }),
+      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: SOIL_MOISTURE.limit }, { color: 'green', value: SOIL_MOISTURE.clear }),
       thresholdsStyle: 'dashed',
       targets: [target('A', q`SELECT mean("soil_moisture") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(null)`, { alias: '$tag_site' })],
     }),

@@ -18,7 +18,7 @@ import {
   timeseries,
 } from './kit.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
-import { AQUIFER_FLOOR_M } from './limits.ts';
+import { AQUIFER_FLOOR_M, RIVER_OXYGEN, RIVER_STAGE } from './limits.ts';
 
 /**
  * Safe minimum of the aquifer head, m above datum: the floor of the `aquifer-depletion` rule
@@ -124,10 +124,12 @@ export function watershed(): Obj {
     row('River', 21),
     timeseries({
       title: 'River stage',
-      description: 'Water surface height at each gauge, metres.',
+      description: `Water surface height at each gauge, metres. Red below ${RIVER_STAGE.limit} m, where the \`river-stage-low\` alert fires if it lasts; orange until ${RIVER_STAGE.clear} m, where it resolves (limits from rules/defaults).`,
       gridPos: { x: 0, y: 22, w: 12, h: 8 },
       unit: 'lengthm',
       decimals: 2,
+      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: RIVER_STAGE.limit }, { color: 'green', value: RIVER_STAGE.clear }),
+      thresholdsStyle: 'dashed',
       targets: [target('A', q`SELECT mean("river_stage") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
     }),
     timeseries({
@@ -181,7 +183,15 @@ function quality(w: string): Obj[] {
   return [
     metric('Turbidity', 'turbidity', 'suffix: NTU', 'Cloudiness of the water. WHO: above 4 NTU is visible and shields microbes from disinfection.', { x: 0, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 1 }, { color: 'red', value: 4 }), 1),
     metric('Nitrate', 'nitrate', 'suffix: mg/l', 'Nitrate as NO₃. EU and WHO drinking-water limit: 50 mg/l.', { x: 8, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 25 }, { color: 'red', value: 50 }), 1),
-    metric('Dissolved oxygen', 'dissolved_oxygen', 'suffix: mg/l', 'Below about 5 mg/l fish are stressed; below 2 mg/l most die.', { x: 16, y: 31, w: 8, h: 7 }, thresholds({ color: 'red', value: null }, { color: 'orange', value: 2 }, { color: 'green', value: 5 }), 1),
+    metric(
+      'Dissolved oxygen',
+      'dissolved_oxygen',
+      'suffix: mg/l',
+      `Red below ${RIVER_OXYGEN.limit} mg/l, where trout and salmon are stressed and the \`river-oxygen-low\` alert fires if it lasts; orange until ${RIVER_OXYGEN.clear} mg/l, where it resolves (limits from rules/defaults). Below 2 mg/l most fish die.`,
+      { x: 16, y: 31, w: 8, h: 7 },
+      thresholds({ color: 'red', value: null }, { color: 'orange', value: RIVER_OXYGEN.limit }, { color: 'green', value: RIVER_OXYGEN.clear }),
+      1,
+    ),
     metric('pH', 'ph', 'none', 'Acidity. Healthy streams and drinking water: 6.5–8.5.', { x: 0, y: 38, w: 12, h: 7 }, thresholds({ color: 'red', value: null }, { color: 'green', value: 6.5 }, { color: 'red', value: 8.5 })),
     metric('Water temperature', 'water_temperature', 'celsius', 'Above 20 °C trout and salmon are stressed; above 25 °C lethal for many.', { x: 12, y: 38, w: 12, h: 7 }, thresholds(base(), { color: 'orange', value: 20 }, { color: 'red', value: 25 }), 1),
   ];

@@ -82,7 +82,7 @@ export const rate: KindDefinition<RateRule> = {
       ts: end,
       value: r,
       unit,
-      facts: { rate: r, limit, per: formatDuration(rule.per), points: pts.length, window: formatDuration(rule.window), metric },
+      facts: { rate: r, limit, per: formatDuration(rule.per), points: pts.length, window: formatDuration(rule.window), ...(rule.smooth ? { smooth: formatDuration(rule.smooth) } : {}), metric },
       summary,
     };
   },

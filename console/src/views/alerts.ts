@@ -8,7 +8,7 @@ import { ApiFailure, api } from '../api.ts';
 import { ago, dateTime } from '../format.ts';
 import { useTicker } from '../hooks.ts';
 import { html } from '../html.ts';
-import { type State, refreshAlerts, update, useStore } from '../state.ts';
+import { type State, hubNow, refreshAlerts, update, useStore } from '../state.ts';
 import type { Alert, HistoryEntry, Silence } from '../types.ts';
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 } as const;
@@ -27,7 +27,9 @@ const ruleTitle = (a: Alert): string => a.rule.replace(/-/g, ' ').replace(/^./, 
 function Since(p: { a: Alert; now: number }): VNode {
   const t = p.a.state === 'resolved' ? p.a.resolvedAt : (p.a.firedAt ?? p.a.activeAt);
   const label = p.a.state === 'resolved' ? 'resolved' : p.a.state === 'pending' ? 'pending since' : 'firing since';
-  return t ? html`<span>${label} <time datetime=${t} title=${t}>${dateTime(t)}</time> (${ago(Date.parse(t), p.now)})</span>` : html`<span>${p.a.state}</span>`;
+  // Alert times are sensor time (the hub's clock: a scenario's simulated time), a deadman's the wall clock.
+  const now = p.a.kind === 'deadman' ? p.now : hubNow(p.now);
+  return t ? html`<span>${label} <time datetime=${t} title=${t}>${dateTime(t)}</time> (${ago(Date.parse(t), now)})</span>` : html`<span>${p.a.state}</span>`;
 }
 
 /** Compact list for the overview. */

@@ -6,8 +6,10 @@ import type { VNode } from 'preact';
 import { useMemo } from 'preact/hooks';
 import { type Limit, Sparkline, describeSeries } from '../chart.ts';
 import { type CommonsSpec, COMMONS, standing, thresholdsFor } from '../commons.ts';
-import { ago, fmt, metricLabel, stats, trendOf, withUnit } from '../format.ts';
-import { useSeries, useTicker } from '../hooks.ts';
+import { fmt as ruleFmt } from '../../../rules/message.ts';
+import { ago, fmt, metricLabel, stats, unitLabel, withUnit } from '../format.ts';
+import { DEFAULT_TREND, alertTrend, fitTrend, overWords, trendRule } from '../trend.ts';
+import { useHubNow, useSeries } from '../hooks.ts';
 import { html } from '../html.ts';
 import { type State, useStore } from '../state.ts';
 import type { Alert, LatestReading, SiteRichness } from '../types.ts';
@@ -23,31 +25,57 @@ function readingsOf(s: State, hub: string, metric: string): LatestReading[] {
   return out.sort((a, b) => a.sensor.localeCompare(b.sensor));
 }
 
+/** The stock's number as the rules word it (`39.0 m`: what the alert quotes), with the page's unit label. */
+function ruleNumber(v: number, unit: string): string {
+  const u = unitLabel(unit);
+  return u ? `${ruleFmt(v)} ${u}` : ruleFmt(v);
+}
+
 function StockRow(p: { spec: { metric: string; label: string; per: 'day' | 'year' }; reading: LatestReading; color: string }): VNode {
   const s = useStore();
-  const now = useTicker(30_000);
+  const now = useHubNow(30_000);
   const r = p.reading;
-  const { series, loading, error } = useSeries({ hub: r.hub, sensor: r.sensor, metric: r.metric, rangeMs: WEEK, window: HOUR, agg: 'mean', epoch: s.epoch });
   const limits = thresholdsFor(s.config?.thresholds ?? [], r);
-  const ts = series?.ts ?? [];
-  const values = series?.values ?? [];
-  const trend = useMemo(() => trendOf(ts, values, r.unit, { per: p.spec.per }), [series, series?.version]);
-  const related = [...s.alerts.values()].filter((a) => a.hub === r.hub && (a.subject === r.sensor || a.subject === r.site) && limits.some((l) => l.rule === a.rule) && (a.state === 'firing' || a.state === 'pending'));
-  const st = standing(r.value, r.unit, limits, trend, related);
+  // The trend is fitted as the rule watching this stock fits it (its window may be longer than the week drawn).
+  const rule = trendRule(limits);
+  const spec = rule?.trend ?? DEFAULT_TREND;
+  const rangeMs = Math.max(WEEK, spec.windowMs + spec.smoothMs);
+  const { series, loading, error } = useSeries({ hub: r.hub, sensor: r.sensor, metric: r.metric, rangeMs, window: HOUR, agg: 'mean', epoch: s.epoch });
+  const allTs = series?.ts ?? [];
+  const allValues = series?.values ?? [];
+  // The alerts of the rules that watch this stock, about this sensor or its site, in any state: the
+  // rule's own evaluation carries the numbers it judged (an inactive alert too).
+  const ofStock = [...s.alerts.values()].filter((a) => a.hub === r.hub && (a.subject === r.sensor || a.subject === r.site) && limits.some((l) => l.rule === a.rule));
+  const evaluation = rule ? ofStock.find((a) => a.rule === rule.rule) : undefined;
+  const fitted = useMemo(() => fitTrend(allTs, allValues, r.unit, spec, p.spec.per), [series, series?.version, spec.windowMs, spec.smoothMs]);
+  const trend = alertTrend(evaluation, r.unit, p.spec.per) ?? fitted;
+  const st = standing(r.value, r.unit, limits, trend, ofStock.filter((a) => a.state === 'firing' || a.state === 'pending'));
+  // The sparkline shows the last week.
+  const cut = (allTs[allTs.length - 1] ?? 0) - WEEK;
+  const first = allTs.findIndex((t) => t > cut);
+  const ts = first > 0 ? allTs.slice(first) : allTs;
+  const values = first > 0 ? allValues.slice(first) : allValues;
   const plotLimits: Limit[] = limits.filter((l) => l.kind !== 'rate').map((l) => ({ value: l.value, label: l.label, color: LIMIT_COLOR[l.severity] }));
   const id = `stock-${r.sensor}-${r.metric}`;
-  const summary = describeSeries(`${p.spec.label} at ${r.sensor}, hourly means over 7 days`, ts, values, r.unit, `${trend ? `Trend: ${trend.words}.` : ''} ${st.words}`);
+  const trendSentence = trend ? `Trend: ${trend.words} (fit over ${trend.over}).` : `Trend: not yet, it needs ${overWords(spec.windowMs, spec.smoothMs).replace(/^the last /, '')} (at least ${Math.round(spec.minSpanMs / 3_600_000)} hours).`;
+  const summary = describeSeries(`${p.spec.label} at ${r.sensor}, hourly means over 7 days`, ts, values, r.unit, `${trendSentence} ${st.words}`);
   const arrow = trend?.direction === 'rising' ? '↗' : trend?.direction === 'falling' ? '↘' : '→';
+  // A depletion floor is judged on the fitted level of the smoothed series: that is the stock's number
+  // (the one the alert quotes), the newest raw reading beside it.
+  const headline = rule?.kind === 'floor' && trend && Number.isFinite(trend.level) && trend.smoothed ? trend.level : undefined;
   return html`<article class=${`stock level-${st.level}`} aria-labelledby=${id} data-metric=${r.metric} data-sensor=${r.sensor}>
     <header class="stock-head">
       <h3 id=${id}>${p.spec.label} <span class="where">${r.sensor}${r.site && r.site !== r.sensor ? ` · ${r.site}` : ''}</span></h3>
       <span class=${`badge badge-${st.level}`}>${st.badge}</span>
     </header>
-    <p class="stock-value"><data value=${r.value} class="value">${withUnit(r.value, r.unit)}</data>
+    <p class="stock-value">${headline !== undefined
+      ? html`<data value=${headline} class="value">${ruleNumber(headline, r.unit)}</data> <span class="vs">fitted level of the ${trend?.over.replace(/^.* of /, '') ?? 'means'}</span>`
+      : html`<data value=${r.value} class="value">${withUnit(r.value, r.unit)}</data>`}
       ${trend ? html` <span class=${`trend trend-${trend.direction}`}><span aria-hidden="true">${arrow}</span> ${trend.words}</span>` : null}</p>
+    <p class="stock-trend muted small">${trend ? `Trend fitted over ${trend.over}${trend.source === 'alert' ? ', as the rule computed it' : ''}.` : trendSentence}</p>
     <p class="stock-limit">${st.words}</p>
     ${loading && !series ? html`<div class="plot plot-spark plot-empty" aria-hidden="true">loading…</div>` : error ? html`<p class="muted small">History: ${error}</p>` : html`<${Sparkline} ts=${ts} lines=${[{ label: p.spec.label, values, color: p.color, fill: `${p.color}1f` }]} unit=${r.unit} label=${`${p.spec.label} at ${r.sensor}`} limits=${plotLimits} summary=${summary} version=${series?.version} />`}
-    <p class="updated muted small">Last reading <time datetime=${new Date(r.ts).toISOString()} title=${new Date(r.ts).toISOString()}>${ago(r.ts, now)}</time></p>
+    <p class="updated muted small">${headline !== undefined ? html`Latest reading <data value=${r.value} class="latest">${withUnit(r.value, r.unit)}</data>, ` : 'Last reading '}<time datetime=${new Date(r.ts).toISOString()} title=${new Date(r.ts).toISOString()}>${ago(r.ts, now)}</time></p>
   </article>`;
 }
 

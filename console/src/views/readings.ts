@@ -3,7 +3,8 @@ import type { VNode } from 'preact';
 import { useState } from 'preact/hooks';
 import { TimeChart, describeSeries } from '../chart.ts';
 import { COMMONS, thresholdsFor } from '../commons.ts';
-import { DOMAIN_LABEL, metricLabel, trendOf, windowFor } from '../format.ts';
+import { DOMAIN_LABEL, metricLabel, windowFor } from '../format.ts';
+import { fitTrend } from '../trend.ts';
 import { useSeries } from '../hooks.ts';
 import { html } from '../html.ts';
 import { useStore } from '../state.ts';
@@ -46,10 +47,11 @@ export function Readings(p: { params: URLSearchParams }): VNode {
   const values = series?.values ?? [];
   const reading = s.latest.get(`${hub}/${sensor}/${metric}`);
   const limits = reading ? thresholdsFor(s.config?.thresholds ?? [], reading).filter((t) => t.kind !== 'rate').map((t) => ({ value: t.value, label: t.label, color: t.severity === 'critical' ? '#b3261e' : '#a15c00' })) : [];
-  const trend = trendOf(ts, values, unit);
+  // A trend only over ranges long enough to take out daily cycles: 24-hour means over the range shown.
+  const trend = rangeMs >= 3 * 86_400_000 ? fitTrend(ts, values, unit, { windowMs: rangeMs, smoothMs: 86_400_000, minPoints: 12, minSpanMs: rangeMs / 4 }) : undefined;
   const label = `${metricLabel(metric)} at ${sensor}`;
-  const caption = `${label}, ${agg} per ${win.label} over the last ${(RANGES.find((r) => r[0] === range) ?? RANGES[1]!)[1]}${trend ? `; ${trend.words}` : ''}.`;
-  const summary = describeSeries(`${label} (${agg} per ${win.label})`, ts, values, unit, trend ? `Trend: ${trend.words}.` : '');
+  const caption = `${label}, ${agg} per ${win.label} over the last ${(RANGES.find((r) => r[0] === range) ?? RANGES[1]!)[1]}${trend ? `; ${trend.words} (fit over ${trend.over})` : ''}.`;
+  const summary = describeSeries(`${label} (${agg} per ${win.label})`, ts, values, unit, trend ? `Trend: ${trend.words} (fit over ${trend.over}).` : '');
   const update = (patch: Record<string, string>): void => setParams({ sensor, metric, range, agg, ...patch });
   return html`<h1 tabindex="-1">Readings</h1>
     <form class="picker" onSubmit=${(e: Event) => e.preventDefault()}>

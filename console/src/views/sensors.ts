@@ -3,7 +3,7 @@ import type { VNode } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api } from '../api.ts';
 import { DOMAIN_LABEL, ago, dateTime } from '../format.ts';
-import { useTicker } from '../hooks.ts';
+import { useHubNow } from '../hooks.ts';
 import { html } from '../html.ts';
 import { useStore } from '../state.ts';
 import type { Rejection } from '../types.ts';
@@ -45,7 +45,8 @@ function Rejections(p: { hub: string | null }): VNode {
 
 export function Sensors(): VNode {
   const s = useStore();
-  const now = useTicker(15_000);
+  // Last readings are sensor time: on the hub's clock (a scenario's simulated time).
+  const now = useHubNow(15_000);
   const [domain, setDomain] = useState('');
   const all = s.sensors.filter((x) => !s.hub || x.hub === s.hub);
   const list = all.filter((x) => !domain || x.domain === domain).sort((a, b) => Number(a.online) - Number(b.online) || a.domain.localeCompare(b.domain) || a.sensor.localeCompare(b.sensor));
