@@ -53,6 +53,8 @@ export async function createRules(o: { config: Config; store: ReadingStore; regi
     store: o.store,
     publish: (t, p, opts) => o.publish(t, p, { qos: opts.qos as 0 | 1, retain: opts.retain }),
     sink: o.wrapSink ? o.wrapSink(storeSink(o.store, log)) : storeSink(o.store, log),
+    // What the rules see, for the dashboards (e.g. Grafana's days to the floor): best effort.
+    evaluations: (points) => void o.store.writeEvaluations(points).catch((err: unknown) => log.debug({ err: (err as Error).message }, 'rule evaluations not stored')),
     metrics: { registry: o.metrics.registry },
     sensors: () => o.registry.listSensors(),
     logger: log,

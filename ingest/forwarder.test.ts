@@ -36,6 +36,7 @@ class ScriptedStore implements ReadingStore {
   }
   async writePipeline(): Promise<void> {}
   async writeAlerts(): Promise<void> {}
+  async writeEvaluations(): Promise<void> {}
   async latest() {
     return [];
   }

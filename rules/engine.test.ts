@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../storage/embedded.ts';
+import type { EvaluationPoint } from '../storage/types.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { DAY, harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';
@@ -86,6 +87,28 @@ describe('rules engine', () => {
     await h.feed(...more);
     await h.tick();
     expect(h.messages('aquifer-depletion').map((m) => m.event)).toEqual(['firing']);
+  });
+
+  it('hands the numbers of each scheduled evaluation to the dashboards, the same numbers the alert quotes', async () => {
+    // Scenario: well-1 falls 0.5 m a day and fires; well-2 holds steady (never reaches the floor).
+    const points: EvaluationPoint[] = [];
+    h = await harness(AQUIFER, { evaluations: (p) => void points.push(...p) });
+    const steady = Array.from({ length: 3 * 24 + 1 }, (_, hour) => reading('well-2', T0 + hour * HOUR, { groundwater_level: 45 }));
+    await h.feed(...falling(3), ...steady);
+    await h.tick();
+    const a = h.engine.get('demo.aquifer-depletion.well-1')!;
+    expect(a.state).toBe('firing');
+    const one = points.find((p) => p.subject === 'well-1')!;
+    expect(one).toMatchObject({ hub: 'demo', rule: 'aquifer-depletion', kind: 'depletion', ts: T0 + 3 * DAY });
+    expect(one.fields.daysToFloor).toBe(a.facts.daysToFloor);
+    expect(one.fields.ratePerDay).toBe(a.facts.ratePerDay);
+    expect(one.fields.level).toBe(a.facts.level);
+    expect(one.fields.value).toBe(a.value);
+    // Not falling: "never" is -1, and no days to the floor.
+    const two = points.find((p) => p.subject === 'well-2')!;
+    expect(two.fields.value).toBe(-1);
+    expect(two.fields.daysToFloor).toBeUndefined();
+    expect(Object.values(two.fields).every(Number.isFinite)).toBe(true);
   });
 
   it('restart with no storage: a windowed alert without data keeps firing (no verdict is not "resolved")', async () => {

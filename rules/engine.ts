@@ -22,7 +22,7 @@ import { metricDef } from '../core/catalogue.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { EvaluationPoint, ReadingStore } from '../storage/types.ts';
 import { type AlertEvent, type AlertMessage, type AlertSink, toMessage } from './alert.ts';
 import { type DeliveryOutcome, Dispatcher } from './dispatcher.ts';
 import { RulesError } from './errors.ts';
@@ -52,6 +52,11 @@ export interface RulesEngineOptions {
   publish?: PublishFn;
   /** Stores alert events (e.g. the InfluxDB `alerts` measurement). */
   sink?: AlertSink;
+  /**
+   * Receives the numbers of every evaluation of a scheduled (window) rule, per subject, so
+   * dashboards show what the rules see (e.g. the store's `rule_evaluations`). Best effort.
+   */
+  evaluations?: (points: EvaluationPoint[]) => void;
   clock?: Clock;
   /** When windowed and deadman rules run (default node-cron). */
   scheduler?: Scheduler;
@@ -702,7 +707,19 @@ class Engine implements RulesEngine {
     const t0 = performance.now();
     const now = this.#clock.now();
     if (c.mode === 'deadman') this.#indexSubjectsFromRegistry(c);
-    for (const s of c.subjects.values()) this.#evaluateSubject(c, s, now);
+    const out = c.mode === 'window' && this.#o.evaluations ? ([] as EvaluationPoint[]) : undefined;
+    for (const s of c.subjects.values()) {
+      const obs = this.#evaluateSubject(c, s, now);
+      const p = out && obs ? evaluationPoint(c.rule, s, obs) : undefined;
+      if (p && Object.keys(p.fields).length) out!.push(p);
+    }
+    if (out?.length) {
+      try {
+        this.#o.evaluations!(out);
+      } catch (err) {
+        this.#log.warn({ err, rule: c.rule.id }, 'rule evaluations not handed over');
+      }
+    }
     this.#metrics?.evaluationSeconds.observe({ mode: c.mode }, (performance.now() - t0) / 1000);
   }
 
@@ -724,7 +741,8 @@ class Engine implements RulesEngine {
     }
   }
 
-  #evaluateSubject(c: Compiled, s: Subject, now: number): void {
+  /** Evaluates one subject and moves its alert; returns the observation (if the rule had one). */
+  #evaluateSubject(c: Compiled, s: Subject, now: number): Observation | undefined {
     const id = alertId(s.hub, c.rule.id, s.subject);
     const prev = this.#alerts.get(id);
     let obs: Observation | undefined;
@@ -732,10 +750,10 @@ class Engine implements RulesEngine {
       obs = c.def.evaluate(c.rule, this.#view(c, s), { now, active: isActive(prev?.state) });
     } catch (err) {
       this.#log.error({ err, rule: c.rule.id, subject: s.subject }, 'rule evaluation failed');
-      return;
+      return undefined;
     }
     this.#metrics?.evaluations.inc({ kind: c.rule.kind });
-    if (!obs) return;
+    if (!obs) return undefined;
     const who: AlertIdentity = { hub: s.hub, rule: c.rule.id, subject: s.subject, scope: c.scope, kind: c.rule.kind, severity: c.rule.severity, labels: c.rule.labels };
     if (c.rule.title) who.title = c.rule.title;
     const st = step(prev, obs, who, c.rule.for, now, c.rule.renotify);
@@ -745,11 +763,12 @@ class Engine implements RulesEngine {
         this.#alerts.set(id, st.next);
         this.#dirty.add(id);
       }
-      return;
+      return obs;
     }
     this.#alerts.set(id, st.next);
     this.#recordTransition(st.next, st.from, st.to, now, 'transition');
     this.#route(st.next, now, true);
+    return obs;
   }
 
   #view(c: Compiled, s: Subject): SubjectView {
@@ -1095,3 +1114,14 @@ class Engine implements RulesEngine {
 
 export type { AlertMessage, AlertSink, AlertEvent } from './alert.ts';
 export type { PublishFn } from './notifiers/types.ts';
+
+/** The numbers of one evaluation, for dashboards: `value` (-1 for "never", e.g. not falling) and the numeric facts. */
+function evaluationPoint(rule: Rule, s: { hub: string; subject: string }, obs: Observation): EvaluationPoint {
+  const fields: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obs.facts)) if (typeof v === 'number' && Number.isFinite(v)) fields[k] = v;
+  if (obs.value !== undefined) {
+    if (Number.isFinite(obs.value)) fields.value = obs.value;
+    else if (obs.value === Number.POSITIVE_INFINITY) fields.value = -1;
+  }
+  return { ts: obs.ts, hub: s.hub, rule: rule.id, subject: s.subject, kind: rule.kind, fields };
+}

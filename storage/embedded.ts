@@ -25,10 +25,11 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { StorageError } from './errors.ts';
-import { alertsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
+import { alertsToPoints, evaluationsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
 import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
 import {
   type AlertPoint,
+  type EvaluationPoint,
   type Aggregation,
   type LatestEntry,
   type LatestFilter,
@@ -85,6 +86,10 @@ CREATE TABLE IF NOT EXISTS alerts (
   ts INTEGER NOT NULL, hub TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL, severity TEXT NOT NULL,
   kind TEXT NOT NULL, state TEXT NOT NULL, value REAL, message TEXT NOT NULL,
   PRIMARY KEY (hub, rule, subject, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rule_evaluations (
+  ts INTEGER NOT NULL, hub TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL,
+  field TEXT NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (hub, rule, subject, field, ts)) WITHOUT ROWID;
 `;
 
 /** The value column of a window query per aggregation. */
@@ -120,6 +125,7 @@ interface Statements {
   upsertReading: Database.Statement;
   insertPipeline: Database.Statement;
   insertAlert: Database.Statement;
+  insertEvaluation: Database.Statement;
 }
 
 /**
@@ -199,6 +205,7 @@ export class EmbeddedStore implements ReadingStore {
               ELSE json_patch(attributes, excluded.attributes) END`),
         insertPipeline: db.prepare('INSERT OR REPLACE INTO pipeline (ts, role, hub, kind, field, value) VALUES (?, ?, ?, ?, ?, ?)'),
         insertAlert: db.prepare('INSERT OR REPLACE INTO alerts (ts, hub, rule, subject, severity, kind, state, value, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+        insertEvaluation: db.prepare('INSERT OR REPLACE INTO rule_evaluations (ts, hub, rule, subject, kind, field, value) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       };
       this.#writeTx = db.transaction((readings: StoredReading[]) => this.#writeRows(st, readings));
       this.#db = db;
@@ -355,6 +362,19 @@ export class EmbeddedStore implements ReadingStore {
     }
   }
 
+  async writeEvaluations(points: EvaluationPoint[]): Promise<void> {
+    const db = this.#open();
+    const st = this.#st!;
+    try {
+      evaluationsToPoints(points); // same validation as the InfluxDB store
+      db.transaction(() => {
+        for (const e of points) for (const [field, value] of Object.entries(e.fields)) st.insertEvaluation.run(e.ts, e.hub, e.rule, e.subject, e.kind, field, value);
+      })();
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message }, 'rule evaluations not written');
+    }
+  }
+
   #open(): Database.Database {
     if (!this.#db) throw new StorageError('STORAGE_ERR_NOT_STARTED', 'embedded store is not started');
     return this.#db;
@@ -411,8 +431,8 @@ export class EmbeddedStore implements ReadingStore {
    * Deletes what is older than the retention now, series by series in small steps (yielding to the
    * event loop between steps). Resolves when done. Exposed for tests and `steward` maintenance.
    */
-  async prune(): Promise<{ points: number; readings: number; pipeline: number }> {
-    const counts = { points: 0, readings: 0, pipeline: 0 };
+  async prune(): Promise<{ points: number; readings: number; pipeline: number; evaluations: number }> {
+    const counts = { points: 0, readings: 0, pipeline: 0, evaluations: 0 };
     if (this.#retentionMs <= 0 || !this.#db) return counts;
     const run = async (): Promise<void> => {
       const cutoff = this.#clock.now() - this.#retentionMs;
@@ -421,6 +441,7 @@ export class EmbeddedStore implements ReadingStore {
       const sensors = this.#db?.prepare('SELECT id FROM sensors').pluck().all() as number[] | undefined;
       for (const id of sensors ?? []) counts.readings += await this.#pruneRows('readings', 'sensor_id = @id', { id }, cutoff);
       counts.pipeline += await this.#pruneRows('pipeline', '1 = 1', {}, cutoff);
+      counts.evaluations += await this.#pruneRows('rule_evaluations', '1 = 1', {}, cutoff);
     };
     const p = (this.#pruning ?? Promise.resolve()).then(run, run);
     this.#pruning = p;

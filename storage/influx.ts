@@ -17,12 +17,13 @@ import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { StorageError } from './errors.ts';
 import { latestStatements, quoteIdent, rangeStatement } from './influxql.ts';
-import { alertsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
+import { alertsToPoints, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
 import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
 import {
   type LatestEntry,
   type LatestFilter,
   type AlertPoint,
+  type EvaluationPoint,
   type PipelinePoint,
   type RangeQuery,
   type ReadingStore,
@@ -273,6 +274,19 @@ export class InfluxStore implements ReadingStore {
     const items = alertsToPoints(points).map((p, index) => ({ index, line: toLine(p) }));
     const out = await this.#writeItems(items, []);
     if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'alert points refused');
+  }
+
+  async writeEvaluations(points: EvaluationPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    try {
+      const items = evaluationsToPoints(points).map((p, index) => ({ index, line: toLine(p) }));
+      const out = await this.#writeItems(items, []);
+      if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'rule evaluations refused');
+    } catch (e) {
+      // Best effort, like telemetry: the rules engine keeps its own state.
+      if (e instanceof RetryableStorageError) this.#log.debug({ err: describe(e) }, 'rule evaluations not written');
+      else this.#log.warn({ err: describe(e) }, 'rule evaluations not written');
+    }
   }
 
   async #writeItems(items: Item[], rejected: WriteOutcome['rejected']): Promise<WriteOutcome> {

@@ -13,7 +13,7 @@ import { Point, type PointSettings } from '@influxdata/influxdb-client';
 import { metricDef } from '../core/catalogue.ts';
 import { isDomain, isId } from '../core/ids.ts';
 import { StorageError } from './errors.ts';
-import type { AlertPoint, PipelinePoint, StoredReading } from './types.ts';
+import type { AlertPoint, EvaluationPoint, PipelinePoint, StoredReading } from './types.ts';
 
 /** Measurement of the pipeline's self-telemetry. */
 export const PIPELINE_MEASUREMENT = 'pipeline';
@@ -172,6 +172,28 @@ export function alertsToPoints(points: AlertPoint[]): Point[] {
     }
     p.stringField('state', a.state).stringField('message', a.message);
     if (a.value !== undefined && Number.isFinite(a.value)) p.floatField('value', a.value);
+    return p;
+  });
+}
+
+export const EVALUATIONS_MEASUREMENT = 'rule_evaluations';
+
+/** Rule evaluations as points of the `rule_evaluations` measurement (ids are allow-listed tags, fields finite numbers). */
+export function evaluationsToPoints(points: EvaluationPoint[]): Point[] {
+  return points.map((e) => {
+    checkTimestamp(e.ts);
+    const p = new Point(EVALUATIONS_MEASUREMENT).timestamp(e.ts);
+    for (const tag of ['hub', 'rule', 'subject', 'kind'] as const) {
+      checkTag(tag, e[tag]);
+      p.tag(tag, e[tag]);
+    }
+    const fields = Object.entries(e.fields);
+    if (fields.length === 0) invalid('rule evaluation has no fields');
+    for (const [name, value] of fields) {
+      if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name)) invalid(`rule evaluation field name ${JSON.stringify(name.slice(0, 64))} is not a plain name`);
+      if (typeof value !== 'number' || !Number.isFinite(value)) invalid(`rule evaluation field ${name} is not a finite number`);
+      p.floatField(name, value);
+    }
     return p;
   });
 }

@@ -107,6 +107,27 @@ export interface AlertPoint {
   message: string;
 }
 
+/**
+ * One evaluation of a scheduled rule (depletion, rate, balance, diversity…) for one subject: the
+ * numbers behind the alert (or behind its absence), so dashboards show what the rules see
+ * (`rule_evaluations` measurement).
+ */
+export interface EvaluationPoint {
+  /** Sensor time of the evaluation (the newest reading it used), epoch ms. */
+  ts: number;
+  hub: string;
+  rule: string;
+  subject: string;
+  /** Rule kind. */
+  kind: string;
+  /**
+   * Finite numbers only: `value` (the number the rule judged; -1 for "never", e.g. the days to the
+   * floor of a stock that is not falling) and the rule's numeric facts (`level`, `ratePerDay`,
+   * `daysToFloor`, `r2`…).
+   */
+  fields: Record<string, number>;
+}
+
 export interface ReadingStore {
   /** `embedded`, `influxdb-v1` or `influxdb-v2`. */
   readonly kind: string;
@@ -126,6 +147,8 @@ export interface ReadingStore {
   writePipeline(points: PipelinePoint[]): Promise<void>;
   /** Alert transitions (`alerts` measurement). Throws RetryableStorageError on an outage. */
   writeAlerts(points: AlertPoint[]): Promise<void>;
+  /** Rule evaluations (`rule_evaluations` measurement); best effort, like telemetry. */
+  writeEvaluations(points: EvaluationPoint[]): Promise<void>;
   /** One entry per sensor and metric: the most recent value. */
   latest(filter: LatestFilter): Promise<LatestEntry[]>;
   /** A metric of one sensor over time, raw or aggregated. */

@@ -1,11 +1,12 @@
 /**
- * Scenario: the demo hub's simulators run offline for three simulated days up to now; their readings
+ * Scenario: the demo hub's simulators run offline for five simulated days (the aquifer rule fits 3 days of 24-hour means) up to now; their readings
  * pass parsing, the privacy boundary and the real InfluxDB store into a real InfluxDB 1.6.7, next to
  * pipeline self-telemetry from the real telemetry writer and a few alert events. Then every query of
  * every dashboard (template variables, panel targets, annotations) runs as Grafana sends it, macros
  * and variables substituted as Grafana does, and must return data for the demo hub.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -15,6 +16,10 @@ import { ALERTS_SCHEMA } from '../dashboards/lib/alerts-schema.ts';
 import { ALL_VALUE, type VariableState, calculateIntervalMs, interpolateInfluxQL, parseRelativeTime } from '../dashboards/lib/grafana.ts';
 import { type DashboardQuery, dashboardQueries, queryVariables } from '../dashboards/lib/walk.ts';
 import { JSON_DIR } from '../dashboards/src/build.ts';
+import { AQUIFER_RULE } from '../dashboards/src/limits.ts';
+import { DEFAULT_RULES_DIR } from '../rules/check.ts';
+import { createRulesEngine } from '../rules/engine.ts';
+import { ManualScheduler } from '../rules/scheduler.ts';
 import { type PrivacyBoundary, createPrivacyBoundary } from '../privacy/boundary.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy } from '../privacy/policy.ts';
 import { policyFromYaml } from '../privacy/testing.ts';
@@ -66,7 +71,7 @@ function testPolicyBoundary(): PrivacyBoundary {
 }
 
 /**
- * Writes the hub's readings for [now - 3 d, now] the way ingest does: parse, privacy boundary
+ * Writes the hub's readings for [now - 5 d, now] the way ingest does: parse, privacy boundary
  * (household loads only as published area groups), InfluxDB store.
  */
 async function writeDemoReadings(): Promise<void> {
@@ -79,7 +84,7 @@ async function writeDemoReadings(): Promise<void> {
     batch = [];
   };
   try {
-    for (const m of generate(fleet(), 7, now - 3 * DAY, now)) {
+    for (const m of generate(fleet(), 7, now - 5 * DAY, now)) {
       stats.readings++;
       const readings = parsePayload(Buffer.from(JSON.stringify(m.payload)), { hub: m.hub, domain: m.domain, sensor: m.sensor, kind: m.kind, ...(m.payload.site ? { site: m.payload.site } : {}), now });
       for (const r of readings) {
@@ -140,6 +145,36 @@ async function writeAlerts(): Promise<void> {
   await store.writeAlerts(points);
   const stored = await influx.queryRows(`SELECT count("message") AS n FROM "${ALERTS_SCHEMA.measurement}"`);
   expect(Number(stored[0]?.n)).toBe(points.length);
+}
+
+/**
+ * The real rules engine (the shipped demo rules) on the stored readings, at `now`: its windows come
+ * back from InfluxDB as after a restart, one scheduled evaluation runs, and its numbers go to the
+ * store's `rule_evaluations` the way `steward rules` sends them.
+ */
+async function writeRuleEvaluations(): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'steward-dash-rules-'));
+  const writes: Array<Promise<void>> = [];
+  const engine = createRulesEngine({
+    rulesDir: DEFAULT_RULES_DIR,
+    stateDir,
+    logger: silentLogger,
+    store,
+    clock: { now: () => now },
+    scheduler: new ManualScheduler(),
+    watch: false,
+    evaluations: (points) => void writes.push(store.writeEvaluations(points)),
+  });
+  try {
+    await engine.init();
+    engine.evaluate();
+    await Promise.all(writes);
+  } finally {
+    await engine.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  const rows = await influx.queryRows(`SELECT count("value") AS n FROM "rule_evaluations" WHERE "rule" = '${AQUIFER_RULE}'`);
+  expect(Number(rows[0]?.n)).toBeGreaterThan(0);
 }
 
 /** Rows of a query answer, for assertions. */
@@ -222,6 +257,7 @@ beforeAll(async () => {
   await writeDemoReadings();
   await writePipelineTelemetry();
   await writeAlerts();
+  await writeRuleEvaluations();
 });
 
 afterAll(async () => {

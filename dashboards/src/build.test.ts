@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { allPanels, dashboardQueries } from '../lib/walk.ts';
 import { buildDashboards, staleFiles } from './build.ts';
 import { DASHBOARDS, DATASOURCE_UID, SCHEMA_VERSION, TAG } from './kit.ts';
+import { AQUIFER_RULE } from './limits.ts';
 import { AQUIFER_FLOOR_M } from './watershed.ts';
 
 type Any = Record<string, unknown>;
@@ -119,8 +120,12 @@ describe('the aquifer floor', () => {
         { color: 'green', value: AQUIFER_FLOOR_M },
       ]);
     }
-    const days = dashboardQueries(w).find((q) => q.where === 'Projected days to the floor');
-    expect(days?.query).toContain('${aquifer_floor:raw}');
+    // Days to the floor and the trend are the depletion rule's own evaluations, not a second fit.
+    for (const title of ['Projected days to the floor', "Level trend (the alert's fit)"]) {
+      const days = dashboardQueries(w).find((q) => q.where === title);
+      expect(days?.query).toContain(`FROM "rule_evaluations"`);
+      expect(days?.query).toContain(`"rule" = '${AQUIFER_RULE}'`);
+    }
   });
 });
 

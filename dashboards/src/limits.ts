@@ -25,6 +25,8 @@ const rules = demoRules();
 const depletion = rule(rules, 'aquifer-depletion', 'depletion');
 const battery = rule(rules, 'battery-low', 'threshold');
 
+/** Id of the depletion rule whose evaluations the watershed dashboard shows (`rule_evaluations`). */
+export const AQUIFER_RULE = depletion.id;
 /** Safe minimum of the pumped wells' (24-hour mean) level, m above datum: `aquifer-depletion`'s floor. */
 export const AQUIFER_FLOOR_M = depletion.floor;
 /** Battery reserve, %: `battery-low` fires below it. */

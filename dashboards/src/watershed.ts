@@ -18,7 +18,7 @@ import {
   timeseries,
 } from './kit.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
-import { AQUIFER_FLOOR_M, RIVER_OXYGEN, RIVER_STAGE } from './limits.ts';
+import { AQUIFER_FLOOR_M, AQUIFER_RULE, RIVER_OXYGEN, RIVER_STAGE } from './limits.ts';
 
 /**
  * Safe minimum of the aquifer head, m above datum: the floor of the `aquifer-depletion` rule
@@ -44,42 +44,36 @@ export function watershed(): Obj {
     }),
     stat({
       title: 'Projected days to the floor',
-      description:
-        'Days until each well reaches the safe minimum if the head keeps falling at its mean daily rate over the last 7 days (trend of daily means). "Not falling" when the level is steady or rising.',
+      description: `Days until each well reaches the safe minimum at its current rate: the latest evaluation of the \`${AQUIFER_RULE}\` rule (its trend fit, the numbers its alert quotes), not a second computation. 0 = at or below the floor; "Not falling" when the level is steady or rising.`,
       gridPos: { x: 16, y: 1, w: 8, h: 5 },
       unit: 'd',
       decimals: 0,
-      timeFrom: '7d',
       graph: false,
       thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 30 }, { color: 'green', value: 90 }),
-      mappings: [{ type: 'range', options: { from: null, to: 0, result: { text: 'Not falling', color: 'green', index: 0 } } }],
+      mappings: [{ type: 'range', options: { from: null, to: -0.5, result: { text: 'Not falling', color: 'green', index: 0 } } }],
       targets: [
         target(
           'A',
-          q`SELECT (last("level") - \${aquifer_floor:raw}) / (-1 * mean("rate")) AS "days"
-            FROM (SELECT mean("groundwater_level") AS "level", derivative(mean("groundwater_level"), 1d) AS "rate"
-                  FROM "water" WHERE ${w} GROUP BY time(1d), "sensor" fill(none))
-            WHERE $timeFilter GROUP BY "sensor"`,
-          { alias: '$tag_sensor' },
+          q`SELECT last("value") AS "days" FROM "rule_evaluations"
+            WHERE "hub" =~ /^$hub$/ AND "subject" =~ /^$sensor$/ AND "rule" = '${AQUIFER_RULE}' AND $timeFilter GROUP BY "subject"`,
+          { alias: '$tag_subject' },
         ),
       ],
     }),
     stat({
-      title: 'Level trend (7 days)',
-      description: 'Mean daily change of the head at each well over the last 7 days, metres per day (negative = falling).',
+      title: 'Level trend (the alert\'s fit)',
+      description: `Daily change of the head at each well, metres per day (negative = falling): the rate the \`${AQUIFER_RULE}\` rule fitted at its latest evaluation, over the window its alert names.`,
       gridPos: { x: 16, y: 6, w: 8, h: 5 },
       unit: 'suffix: m/d',
       decimals: 3,
-      timeFrom: '7d',
       graph: false,
       thresholds: thresholds({ color: 'orange', value: null }, { color: 'green', value: 0 }),
       targets: [
         target(
           'A',
-          q`SELECT mean("rate") AS "trend"
-            FROM (SELECT derivative(mean("groundwater_level"), 1d) AS "rate" FROM "water" WHERE ${w} GROUP BY time(1d), "sensor" fill(none))
-            WHERE $timeFilter GROUP BY "sensor"`,
-          { alias: '$tag_sensor' },
+          q`SELECT last("ratePerDay") AS "trend" FROM "rule_evaluations"
+            WHERE "hub" =~ /^$hub$/ AND "subject" =~ /^$sensor$/ AND "rule" = '${AQUIFER_RULE}' AND $timeFilter GROUP BY "subject"`,
+          { alias: '$tag_subject' },
         ),
       ],
     }),
