@@ -76,13 +76,34 @@ describe('embedded store', () => {
       { ts: NOW - 31 * DAY, role: 'ingest', fields: { a: 1 } },
       { ts: NOW - DAY, role: 'ingest', fields: { a: 2 } },
     ]);
+    await s.writeEvaluations([
+      { ts: NOW - 31 * DAY, hub: 'hub-a', rule: 'aquifer-depletion', subject: 'well-1', kind: 'depletion', fields: { value: 12, ratePerDay: -0.5 } },
+      { ts: NOW - DAY, hub: 'hub-a', rule: 'aquifer-depletion', subject: 'well-1', kind: 'depletion', fields: { value: -1, ratePerDay: 0.1 } },
+    ]);
     const counts = await s.prune();
-    expect(counts).toEqual({ points: 3, readings: 3, pipeline: 1 });
+    expect(counts).toEqual({ points: 3, readings: 3, pipeline: 1, evaluations: 2 });
     expect(await s.range({ sensor: 'well-1', metric: 'groundwater_level', from: 0, to: NOW })).toEqual([{ ts: NOW - 29 * DAY, value: 3 }]);
     expect(await s.range({ sensor: 'old-gauge', metric: 'river_stage', from: 0, to: NOW })).toEqual([]);
     // A sensor silent for longer than the retention still shows its last known value.
     expect((await s.latest({ sensor: 'old-gauge' })).map((e) => [e.value, e.ts])).toEqual([[1, NOW - 35 * DAY]]);
-    expect(await s.prune()).toEqual({ points: 0, readings: 0, pipeline: 0 });
+    expect(await s.prune()).toEqual({ points: 0, readings: 0, pipeline: 0, evaluations: 0 });
+  });
+
+  it('keeps rule evaluations (one row per field); a malformed one is logged and dropped, never thrown', async () => {
+    const s = store();
+    await s.start();
+    await s.writeEvaluations([{ ts: NOW, hub: 'hub-a', rule: 'aquifer-depletion', subject: 'well-1', kind: 'depletion', fields: { value: 12, ratePerDay: -0.5, daysToFloor: 12 } }]);
+    await expect(s.writeEvaluations([{ ts: NOW, hub: 'hub-a', rule: 'r', subject: 'x', kind: 'depletion', fields: { value: Number.NaN } }])).resolves.toBeUndefined();
+    const db = new Database(s.path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT field, value FROM rule_evaluations ORDER BY field').all()).toEqual([
+        { field: 'daysToFloor', value: 12 },
+        { field: 'ratePerDay', value: -0.5 },
+        { field: 'value', value: 12 },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 
   it('retention runs by itself on its interval', async () => {
