@@ -192,26 +192,26 @@ describe('external-broker subscriber', () => {
   });
 
   it('with keepTrying, starts while the broker is still unreachable and subscribes once it is up', async () => {
-    const relay = await gatedRelay(url); // refuses connections until opened: the broker is not up yet
+    const gate = await relay(url, { closed: true }); // refuses connections until opened: the broker is not up yet
     try {
-      const s = subscriber({ sink: intake, url: relay.url, keepTrying: true });
+      const s = subscriber({ sink: intake, url: gate.url, keepTrying: true });
       await s.start(500); // resolves: the source may come up later
       expect(s.connected()).toBe(false);
-      relay.open();
+      gate.open();
       await until(() => s.connected(), 10_000);
       await device.publishAsync(TOPIC, reading(3), { qos: 1 });
       await until(() => spool.depth() === 1);
     } finally {
-      await relay.close();
+      await gate.close();
     }
   });
 
   it('without keepTrying, fails its start when the broker is unreachable', async () => {
-    const relay = await gatedRelay(url);
+    const gate = await relay(url, { closed: true });
     try {
-      await expect(subscriber({ sink: intake, url: relay.url }).start(500)).rejects.toThrow(/not subscribed at .* within 500 ms/);
+      await expect(subscriber({ sink: intake, url: gate.url }).start(500)).rejects.toThrow(/not subscribed at .* within 500 ms/);
     } finally {
-      await relay.close();
+      await gate.close();
     }
   });
 
@@ -233,17 +233,17 @@ describe('external-broker subscriber', () => {
   });
 
   it('opens a new connection when the broker stops answering within the keepalive', async () => {
-    const relay = await freezableRelay(url);
+    const path = await relay(url);
     try {
-      const s = subscriber({ sink: intake, url: relay.url, keepaliveS: 1 });
+      const s = subscriber({ sink: intake, url: path.url, keepaliveS: 1 });
       await s.start();
-      relay.freeze(); // the path in use stops carrying the broker's bytes: no PINGRESP comes back
+      path.freeze(); // the path in use stops carrying the broker's bytes: no PINGRESP comes back
       await until(() => !s.connected(), 5000);
       await until(() => s.connected(), 5000); // a new connection (the relay carries new ones)
       await device.publishAsync(TOPIC, reading(7), { qos: 1 });
       await until(() => spool.depth() === 1);
     } finally {
-      await relay.close();
+      await path.close();
     }
   });
 
@@ -347,42 +347,17 @@ function takeOverSession(url: string, clientId: string, username: string, passwo
  * A TCP relay in front of the broker whose existing connections can be frozen: the broker's bytes
  * stop reaching the client (a hung broker, a dead network path). New connections pass normally.
  */
-/** A TCP relay to `target` that drops every connection until `open()` (a broker not up yet). */
-async function gatedRelay(target: string): Promise<{ url: string; open(): void; close(): Promise<void> }> {
+/**
+ * A TCP relay to the broker at `target`. `closed`: it drops every connection until `open()` (a
+ * broker not up yet). `freeze()` stops carrying the broker's bytes on the connections open now (a
+ * path that went dead without a FIN); new connections are carried.
+ */
+async function relay(target: string, o: { closed?: boolean } = {}): Promise<{ url: string; open(): void; freeze(): void; close(): Promise<void> }> {
   const { hostname, port } = new URL(target);
-  let opened = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    if (!opened) return void client.destroy();
-    const up = netConnect({ host: hostname, port: Number(port) });
-    client.pipe(up);
-    up.pipe(client);
-    const end = (): void => {
-      client.destroy();
-      up.destroy();
-    };
-    client.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
-    sockets.add(client).add(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address() as { port: number };
-  return {
-    url: `mqtt://127.0.0.1:${addr.port}`,
-    open() {
-      opened = true;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
-async function freezableRelay(target: string): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
-  const { hostname, port } = new URL(target);
+  let opened = !o.closed;
   const pairs: Array<{ client: Socket; up: Socket }> = [];
   const server = createServer((client) => {
+    if (!opened) return void client.destroy();
     const up = netConnect({ host: hostname, port: Number(port) });
     client.pipe(up);
     up.pipe(client);
@@ -398,8 +373,11 @@ async function freezableRelay(target: string): Promise<{ url: string; freeze(): 
   const addr = server.address() as { port: number };
   return {
     url: `mqtt://127.0.0.1:${addr.port}`,
+    open() {
+      opened = true;
+    },
     freeze() {
-      for (const { client, up } of pairs.splice(0)) {
+      for (const { client, up } of pairs) {
         up.unpipe(client);
         up.pause();
       }

@@ -257,16 +257,7 @@ export class InfluxStore implements ReadingStore {
 
   /** Self-telemetry to the `pipeline` measurement; failures are logged, never thrown. */
   async writePipeline(points: PipelinePoint[]): Promise<void> {
-    if (points.length === 0) return;
-    try {
-      const items = pipelineToPoints(points).map((p, index) => ({ index, line: toLine(p) }));
-      const out = await this.#writeItems(items, []);
-      if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'pipeline points refused');
-    } catch (e) {
-      // During an outage this would repeat on every call: the write errors are counted in metrics already.
-      if (e instanceof RetryableStorageError) this.#log.debug({ err: describe(e) }, 'pipeline telemetry not written');
-      else this.#log.warn({ err: describe(e) }, 'pipeline telemetry not written');
-    }
+    if (points.length) await this.#writeBestEffort(() => pipelineToPoints(points), 'pipeline telemetry');
   }
 
   async writeAlerts(points: AlertPoint[]): Promise<void> {
@@ -276,16 +267,21 @@ export class InfluxStore implements ReadingStore {
     if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'alert points refused');
   }
 
+  /** Rule evaluations to `rule_evaluations`; best effort like telemetry (the rules engine keeps its own state). */
   async writeEvaluations(points: EvaluationPoint[]): Promise<void> {
-    if (points.length === 0) return;
+    if (points.length) await this.#writeBestEffort(() => evaluationsToPoints(points), 'rule evaluations');
+  }
+
+  /** Writes points whose loss is acceptable: refusals and failures are logged, never thrown. */
+  async #writeBestEffort(toPoints: () => Point[], what: string): Promise<void> {
     try {
-      const items = evaluationsToPoints(points).map((p, index) => ({ index, line: toLine(p) }));
+      const items = toPoints().map((p, index) => ({ index, line: toLine(p) }));
       const out = await this.#writeItems(items, []);
-      if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, 'rule evaluations refused');
+      if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 5) }, `${what} refused`);
     } catch (e) {
-      // Best effort, like telemetry: the rules engine keeps its own state.
-      if (e instanceof RetryableStorageError) this.#log.debug({ err: describe(e) }, 'rule evaluations not written');
-      else this.#log.warn({ err: describe(e) }, 'rule evaluations not written');
+      // During an outage this would repeat on every call: the write errors are counted in metrics already.
+      if (e instanceof RetryableStorageError) this.#log.debug({ err: describe(e) }, `${what} not written`);
+      else this.#log.warn({ err: describe(e) }, `${what} not written`);
     }
   }
 

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { eventually } from '../harness/devices.ts';
 import { startFleet, startNode, useClusterRig, type NodeProcess } from '../harness/fleet.ts';
 import { startMosquitto, type MosquittoHandle } from '../harness/services.ts';
 import { writeConfig } from '../harness/steward.ts';
@@ -23,16 +24,6 @@ async function leading(n: NodeProcess): Promise<number | undefined> {
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function until<T>(what: string, get: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -72,20 +63,20 @@ describe('the regional upstream on a cluster', () => {
     const fleet = startFleet(urls, rig.devices, { everyMs: 50, failover: true });
     await fleet.progress(1500);
     // Exactly one node runs the upstream.
-    const flags = await until('one upstream leader', async () => {
+    const flags = await eventually(async () => {
       const f = await Promise.all(nodes.map(leading));
       return f.filter((x) => x === 1).length === 1 && f.every((x) => x !== undefined) ? f : undefined;
     }, 30_000);
     const leader = flags.indexOf(1);
     // Devices on all three nodes reach the region through that one node.
-    await until('records of every sensor at the region', () => rig.devices.every((d) => (seen.get(d.sensor)?.size ?? 0) > 0), 30_000);
+    await eventually(() => rig.devices.every((d) => (seen.get(d.sensor)?.size ?? 0) > 0), 30_000);
 
     nodes[leader]!.proc.kill('SIGKILL');
     await nodes[leader]!.exited;
     const t0 = Date.now();
     // Another node takes the upstream over (lease ttl 15 s by default).
     const others = nodes.filter((_, i) => i !== leader);
-    await until('a new upstream leader', async () => (await Promise.all(others.map(leading))).filter((x) => x === 1).length === 1, 30_000);
+    await eventually(async () => (await Promise.all(others.map(leading))).filter((x) => x === 1).length === 1, 30_000);
     expect(Date.now() - t0).toBeLessThan(30_000);
     await fleet.progress(1000, 90_000);
 
@@ -103,8 +94,8 @@ describe('the regional upstream on a cluster', () => {
       }
       return out;
     };
-    await until(`every acknowledged reading at the region (missing per sensor: ${JSON.stringify(missing())})`, () => Object.keys(missing()).length === 0, 120_000).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}; now missing ${JSON.stringify(missing())}`);
+    await eventually(() => Object.keys(missing()).length === 0, 120_000, 250).catch((e: unknown) => {
+      throw new Error(`not every acknowledged reading reached the region: ${(e as Error).message}; missing per sensor ${JSON.stringify(missing())}`);
     });
     expect((await Promise.all(nodes.map(leading))).filter((x) => x === 1)).toHaveLength(1);
   });
