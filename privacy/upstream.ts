@@ -23,6 +23,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
 import { isId } from '../core/ids.ts';
+import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../storage/types.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
@@ -30,7 +31,6 @@ import { PrivacyError } from './errors.ts';
 import { snapToGridCell } from './geo.ts';
 import { toPublicRecord } from './record.ts';
 import { scrubText } from './scrub.ts';
-import { openStateDb } from './statedb.ts';
 
 /** File of the outbox under the data dir. */
 export const UPSTREAM_DB = 'upstream-outbox.db';
@@ -209,8 +209,10 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   const log = o.logger;
   const m = o.metrics ? metricsOn(o.metrics.registry) : undefined;
 
-  const db = openStateDb(o.dataDir, UPSTREAM_DB, 'NORMAL');
-  db.exec('CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)');
+  const db = openSqlite(o.dataDir, UPSTREAM_DB, {
+    synchronous: 'NORMAL',
+    migrations: ['CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)'],
+  });
   const st = {
     insert: db.prepare('INSERT INTO outbox (topic, payload, qos, retain, at) VALUES (?, ?, ?, ?, ?)'),
     next: db.prepare('SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
