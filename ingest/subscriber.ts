@@ -27,6 +27,7 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { backoffDelay, JITTER_HALF } from '../core/backoff.ts';
 import type { Logger } from '../telemetry/log.ts';
 
 /** Where inbound messages go: the intake. `done` is called once the message is durable. */
@@ -441,8 +442,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
 
   /** Capped exponential backoff with jitter (half to all of the step). */
   function nextDelay(): number {
-    const base = Math.min(backoffMax, backoffMin * 2 ** Math.min(attempt, 20));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return backoffDelay(attempt + 1, { initialMs: backoffMin, maxMs: backoffMax, jitter: JITTER_HALF });
   }
 
   function scheduleReconnect(delay: number): void {

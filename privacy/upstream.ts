@@ -22,6 +22,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
+import { Backoff } from '../core/backoff.ts';
 import { isId } from '../core/ids.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../storage/types.ts';
@@ -203,8 +204,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(prefix)) throw new PrivacyError('PRIVACY_ERR_OPTIONS', `upstream: topicPrefix ${JSON.stringify(prefix)} must be topic levels of letters, digits, _ and -`);
   const maxBuffered = o.maxBuffered ?? 1_000_000;
   const maxInflight = o.maxInflight ?? 20;
-  const minBackoff = o.reconnectMinMs ?? 500;
-  const maxBackoff = o.reconnectMaxMs ?? 30_000;
+  const backoffOptions = { initialMs: o.reconnectMinMs ?? 500, maxMs: o.reconnectMaxMs ?? 30_000 };
   const severities = new Set(o.alertSeverities ?? ['critical']);
   const log = o.logger;
   const m = o.metrics ? metricsOn(o.metrics.registry) : undefined;
@@ -232,7 +232,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   let started = false;
   let stopping = false;
   let closed = false;
-  let backoff = minBackoff;
+  const backoff = new Backoff(backoffOptions);
   let reconnectTimer: NodeJS.Timeout | undefined;
   /** Highest id handed to the current connection. */
   let cursor = 0;
@@ -248,7 +248,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   let handedOver = 0;
   let relayRun: Promise<void> | undefined;
   let relayTimer: NodeJS.Timeout | undefined;
-  let relayBackoff = minBackoff;
+  const relayBackoff = new Backoff(backoffOptions);
   let warnedRelay = false;
   m?.leading.set(leading ? 1 : 0);
 
@@ -331,7 +331,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
           m?.handedOver.inc(rows.length);
           gauge();
         }
-        relayBackoff = minBackoff;
+        relayBackoff.reset();
         if (warnedRelay) log?.info({ buffered }, 'upstream hand-over to the cluster works again');
         warnedRelay = false;
         checkIdle();
@@ -341,9 +341,8 @@ export function createUpstream(o: UpstreamOptions): Upstream {
         relayTimer = setTimeout(() => {
           relayTimer = undefined;
           relay();
-        }, relayBackoff);
+        }, relayBackoff.next());
         relayTimer.unref?.();
-        relayBackoff = Math.min(maxBackoff, relayBackoff * 2);
       } finally {
         relayRun = undefined;
       }
@@ -369,12 +368,10 @@ export function createUpstream(o: UpstreamOptions): Upstream {
 
   function scheduleReconnect(): void {
     if (stopping || reconnectTimer || !leading) return;
-    const wait = backoff;
-    backoff = Math.min(maxBackoff, backoff * 2);
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       connect();
-    }, wait);
+    }, backoff.next());
     reconnectTimer.unref?.();
   }
 
@@ -396,7 +393,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     c.on('connect', () => {
       if (gen !== generation) return;
       isConnected = true;
-      backoff = minBackoff;
+      backoff.reset();
       cursor = 0;
       inflight.clear();
       m?.connected.set(1);
