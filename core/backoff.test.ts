@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffDelay, JITTER_20_PERCENT, JITTER_HALF } from './backoff.ts';
+import { Backoff, backoffDelay, JITTER_20_PERCENT, JITTER_HALF, parseRetryAfter } from './backoff.ts';
 
 describe('backoffDelay', () => {
   it('doubles from initialMs and stops at maxMs', () => {
@@ -46,5 +46,20 @@ describe('Backoff', () => {
     b.reset();
     expect(b.failures).toBe(0);
     expect(b.next(undefined)).toBe(500);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delta seconds or an HTTP date (a past date is 0)', () => {
+    const now = Date.UTC(2030, 0, 1);
+    expect(parseRetryAfter('30', now)).toBe(30_000);
+    expect(parseRetryAfter(' 3 ', now)).toBe(3000);
+    expect(parseRetryAfter(new Date(now + 5000).toUTCString(), now)).toBe(5000);
+    expect(parseRetryAfter(new Date(now - 5000).toUTCString(), now)).toBe(0);
+  });
+
+  it('is undefined when absent or unreadable', () => {
+    const now = Date.UTC(2030, 0, 1);
+    for (const v of [null, undefined, '', '  ', 'soon']) expect(parseRetryAfter(v, now)).toBeUndefined();
   });
 });

@@ -4,8 +4,20 @@
  * (jitter) so that many clients do not retry in step. A success starts again from `initialMs`.
  *
  * `backoffDelay` is the pure rule (by the count of failures); `Backoff` keeps that count for a
- * retry loop.
+ * retry loop; `parseRetryAfter` reads the wait a server asks for.
  */
+
+/**
+ * `Retry-After` (delta seconds or an HTTP date, RFC 9110 §10.2.3) in ms, or undefined when absent
+ * or unreadable; a date in the past is 0.
+ */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 /** A random spread of each delay: the delay is `step * (from + width * random())`, rounded. */
 export interface Jitter {
