@@ -3,6 +3,7 @@
  * `steward_broker_refused_total{reason}` for everything the broker refuses at run time.
  * broker/README.md lists the same codes and reasons; errors.test.ts keeps them in step.
  */
+import { createError } from '../core/errors.ts';
 
 /** Stable error codes of the broker's API. */
 export const BROKER_ERRORS = {
@@ -36,13 +37,5 @@ export const REFUSAL_REASONS = {
 export type RefusalReason = keyof typeof REFUSAL_REASONS;
 
 /** An error of the broker's API, with a stable code. */
-export class BrokerError extends Error {
-  override readonly name = 'BrokerError';
-  constructor(
-    readonly code: BrokerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export const BrokerError = createError<BrokerErrorCode>('BrokerError');
+export type BrokerError = InstanceType<typeof BrokerError>;

@@ -13,6 +13,7 @@
  * valid account would launder guesses against others from the same address).
  * @module
  */
+import { backoffDelay } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 
 /** Limits of one kind of key. */
@@ -92,7 +93,7 @@ export class LoginGuard {
         e.failures = limits.lockoutAfter - 1;
       } else if (e.failures > limits.freeFailures) {
         const n = e.failures - limits.freeFailures;
-        e.until = now + Math.min(this.#opts.maxDelayMs, this.#opts.baseDelayMs * 2 ** (n - 1));
+        e.until = now + backoffDelay(n, { initialMs: this.#opts.baseDelayMs, maxMs: this.#opts.maxDelayMs });
         e.locked = false;
       }
     }

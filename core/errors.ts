@@ -25,17 +25,40 @@ export const REJECTION_CODES = {
 
 export type RejectionCode = keyof typeof REJECTION_CODES;
 
-/** A reading refused by the pipeline, with a reason a technician can act on. */
-export class RejectionError extends Error {
-  override readonly name = 'RejectionError';
-  constructor(
-    readonly code: RejectionCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+/** An error with a stable `code`, one of its role's table of codes. */
+export interface CodedError<C extends string> extends Error {
+  readonly code: C;
 }
+
+/** The class {@link createError} makes: `new X(code, message, { cause })`, `instanceof X`. */
+export interface CodedErrorClass<C extends string> {
+  new (code: C, message: string, options?: { cause?: unknown }): CodedError<C>;
+  readonly prototype: CodedError<C>;
+}
+
+/**
+ * Makes a role's coded error class: instances have `name` (also the class's name), `code`,
+ * `message` and `cause`. A role declares `export const XError = createError<XErrorCode>('XError')`
+ * and `export type XError = InstanceType<typeof XError>`; a subclass may add fields.
+ */
+export function createError<C extends string>(name: string): CodedErrorClass<C> {
+  const coded = class extends Error {
+    override readonly name: string = name;
+    constructor(
+      readonly code: C,
+      message: string,
+      options?: { cause?: unknown },
+    ) {
+      super(message, options);
+    }
+  };
+  Object.defineProperty(coded, 'name', { value: name });
+  return coded;
+}
+
+/** A reading refused by the pipeline, with a reason a technician can act on. */
+export const RejectionError = createError<RejectionCode>('RejectionError');
+export type RejectionError = InstanceType<typeof RejectionError>;
 
 /** Configuration errors name the key (or file) at fault. */
 export class ConfigError extends Error {

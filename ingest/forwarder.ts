@@ -3,6 +3,7 @@
  * from the spool only once storage has it (or refused parts of it for good, which go to the dead
  * letters). Retries outages with capped exponential backoff, honouring Retry-After.
  */
+import { Backoff } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PrivacyFilter } from '../privacy/boundary.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
@@ -35,11 +36,12 @@ export class Forwarder {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
-  #backoffMs = 0;
+  readonly #backoff: Backoff;
   #reachable = true;
 
   constructor(o: ForwarderOptions) {
     this.#o = o;
+    this.#backoff = new Backoff({ initialMs: 250, maxMs: o.maxBackoffMs ?? 30_000 });
   }
 
   start(): void {
@@ -56,7 +58,7 @@ export class Forwarder {
   poke(): void {
     // Arm once: re-arming on every message would push the forward back for as long as messages
     // keep arriving.
-    if (!this.#stopped && !this.#running && this.#backoffMs === 0 && !this.#poked) {
+    if (!this.#stopped && !this.#running && this.#backoff.failures === 0 && !this.#poked) {
       this.#poked = true;
       this.#schedule(0);
     }
@@ -98,12 +100,11 @@ export class Forwarder {
       do {
         moved = await this.#forwardOnce();
       } while (!this.#stopped && moved >= this.#o.batchSize);
-      this.#backoffMs = 0;
+      this.#backoff.reset();
       this.#reachable = true;
     } catch (e) {
       const retryAfter = e instanceof RetryableStorageError ? e.retryAfterMs : undefined;
-      this.#backoffMs = Math.min(this.#o.maxBackoffMs ?? 30_000, Math.max(250, this.#backoffMs * 2));
-      next = Math.max(this.#backoffMs, retryAfter ?? 0);
+      next = this.#backoff.next(retryAfter);
       if (this.#reachable) this.#o.logger.warn({ err: e, retryInMs: next, spoolDepth: this.#o.spool.depth() }, 'storage unavailable; readings stay in the spool');
       this.#reachable = false;
     }

@@ -6,9 +6,8 @@
  * SQLite in WAL mode: with `synchronous=NORMAL` a commit survives a process crash (kill -9);
  * `full` also survives power loss at the cost of an fsync per commit.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../core/sqlite.ts';
 import type { Reading } from '../core/reading.ts';
 
 export interface SpooledReading {
@@ -33,16 +32,14 @@ export class Spool {
    * append throws SQLITE_FULL, as on a full disk, and the intake stops acknowledging.
    */
   constructor(dataDir: string, opts: { sync?: 'normal' | 'full'; maxBytes?: number } = {}) {
-    mkdirSync(dataDir, { recursive: true });
     this.dir = dataDir;
-    this.#db = new Database(join(dataDir, 'spool.db'));
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db = openSqlite(dataDir, 'spool.db', {
+      synchronous: opts.sync === 'full' ? 'FULL' : 'NORMAL',
+      migrations: ['CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL)'],
+    });
     this.#pageSize = Number(this.#db.pragma('page_size', { simple: true }));
     this.#quotaBytes = opts.maxBytes ?? 0;
     if (this.#quotaBytes > 0) this.#db.pragma(`max_page_count = ${Math.max(16, Math.floor(this.#quotaBytes / this.#pageSize))}`);
-    this.#db.exec('CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL)');
     this.#insert = this.#db.prepare('INSERT INTO spool (reading) VALUES (?)');
     this.#take = this.#db.prepare('SELECT id, reading FROM spool WHERE id > ? ORDER BY id LIMIT ?');
     this.#delete = this.#db.prepare('DELETE FROM spool WHERE id <= ? AND id >= ?');

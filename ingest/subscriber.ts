@@ -27,6 +27,8 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
+import { backoffDelay, JITTER_HALF } from '../core/backoff.ts';
+import { createError } from '../core/errors.ts';
 import type { Logger } from '../telemetry/log.ts';
 
 /** Where inbound messages go: the intake. `done` is called once the message is durable. */
@@ -113,15 +115,8 @@ const CONNACK_REFUSALS: Record<number, string> = {
 };
 
 /** An error the subscriber cannot recover from by reconnecting (refused CONNACK, refused filter). */
-export class SubscriberError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'connack_refused' | 'suback_refused' | 'timeout' | 'bad_url' | 'stopped',
-  ) {
-    super(message);
-    this.name = 'SubscriberError';
-  }
-}
+export const SubscriberError = createError<'connack_refused' | 'suback_refused' | 'timeout' | 'bad_url' | 'stopped'>('SubscriberError');
+export type SubscriberError = InstanceType<typeof SubscriberError>;
 
 /** One inbound QoS > 0 message of the session, from its arrival to its acknowledgement. */
 interface Inbound {
@@ -168,11 +163,11 @@ function parseUrl(raw: string): { secure: boolean; host: string; port: number } 
   try {
     u = new URL(raw);
   } catch {
-    throw new SubscriberError(`broker URL "${raw}" is not a URL (expected mqtt://host:port or mqtts://host:port)`, 'bad_url');
+    throw new SubscriberError('bad_url', `broker URL "${raw}" is not a URL (expected mqtt://host:port or mqtts://host:port)`);
   }
   const secure = u.protocol === 'mqtts:' || u.protocol === 'ssl:' || u.protocol === 'tls:';
   if (!secure && u.protocol !== 'mqtt:' && u.protocol !== 'tcp:') {
-    throw new SubscriberError(`broker URL "${raw}": protocol ${u.protocol} is not supported by the ingest subscriber (use mqtt:// or mqtts://)`, 'bad_url');
+    throw new SubscriberError('bad_url', `broker URL "${raw}": protocol ${u.protocol} is not supported by the ingest subscriber (use mqtt:// or mqtts://)`);
   }
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = u.port ? Number(u.port) : secure ? 8883 : 1883;
@@ -329,7 +324,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
         const granted = packet.granted as number[];
         const refused = o.filters.filter((_, i) => granted[i] === 0x80);
         if (refused.length) {
-          const err = new SubscriberError(`the broker refused the subscription to ${refused.join(', ')} (SUBACK 0x80: check the account's ACL, and that the broker supports $share if used)`, 'suback_refused');
+          const err = new SubscriberError('suback_refused', `the broker refused the subscription to ${refused.join(', ')} (SUBACK 0x80: check the account's ACL, and that the broker supports $share if used)`);
           log.error({ filters: refused }, err.message);
           failStart(err);
           return;
@@ -354,7 +349,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
   function onConnack(c: Connection, code: number, sessionPresent: boolean): void {
     if (code !== 0) {
       const reason = CONNACK_REFUSALS[code] ?? `return code ${code}`;
-      const err = new SubscriberError(`the broker at ${o.url} refused the connection of "${o.clientId}": ${reason}`, 'connack_refused');
+      const err = new SubscriberError('connack_refused', `the broker at ${o.url} refused the connection of "${o.clientId}": ${reason}`);
       log.error({ url: o.url, returnCode: code }, err.message);
       closeConnection(c, true);
       failStart(err);
@@ -441,8 +436,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
 
   /** Capped exponential backoff with jitter (half to all of the step). */
   function nextDelay(): number {
-    const base = Math.min(backoffMax, backoffMin * 2 ** Math.min(attempt, 20));
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return backoffDelay(attempt + 1, { initialMs: backoffMin, maxMs: backoffMax, jitter: JITTER_HALF });
   }
 
   function scheduleReconnect(delay: number): void {
@@ -502,11 +496,11 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
 
   return {
     start(timeoutMs = 30_000) {
-      if (stopping) return Promise.reject(new SubscriberError('the subscriber was stopped', 'stopped'));
+      if (stopping) return Promise.reject(new SubscriberError('stopped', 'the subscriber was stopped'));
       if (conn || startWaiter) return Promise.reject(new Error('the subscriber is already started'));
       return new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
-          if (!o.keepTrying) return failStart(new SubscriberError(`not subscribed at ${o.url} within ${timeoutMs} ms (is the broker up?)`, 'timeout'));
+          if (!o.keepTrying) return failStart(new SubscriberError('timeout', `not subscribed at ${o.url} within ${timeoutMs} ms (is the broker up?)`));
           log.warn({ url: o.url }, `not subscribed at ${o.url} within ${timeoutMs} ms; still trying`);
           const w = startWaiter;
           startWaiter = undefined;
@@ -531,7 +525,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       stopping = true;
       stopped = true;
       clearTimeout(reconnectTimer);
-      failStart(new SubscriberError('the subscriber was stopped before it subscribed', 'stopped'));
+      failStart(new SubscriberError('stopped', 'the subscriber was stopped before it subscribed'));
       // Commit what the sink holds: its callbacks write the acknowledgements.
       if (!o.sink.flush()) log.warn({ unacked: unackedCount }, 'stopping while the intake cannot commit; those messages stay unacknowledged in the broker session and will be redelivered');
       const c = conn;
@@ -549,7 +543,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       } else if (c) {
         closeConnection(c, true);
       }
-      for (const out of outbound.values()) out.reject(new SubscriberError('the subscriber stopped before the broker acknowledged this publish', 'stopped'));
+      for (const out of outbound.values()) out.reject(new SubscriberError('stopped', 'the subscriber stopped before the broker acknowledged this publish'));
       outbound.clear();
       log.info({ unacked: unackedCount }, 'subscriber stopped');
     },
@@ -559,7 +553,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       stopped = true;
       clearTimeout(reconnectTimer);
       if (conn) closeConnection(conn, true);
-      failStart(new SubscriberError('the subscriber was aborted', 'stopped'));
+      failStart(new SubscriberError('stopped', 'the subscriber was aborted'));
     },
 
     connected: () => conn?.ready === true,
@@ -574,7 +568,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
         send(c, { cmd: 'publish', topic, payload: body, qos: 0, retain: opts.retain ?? false, dup: false });
         return Promise.resolve();
       }
-      if (stopping) return Promise.reject(new SubscriberError('the subscriber is stopping', 'stopped'));
+      if (stopping) return Promise.reject(new SubscriberError('stopped', 'the subscriber is stopping'));
       return new Promise<void>((resolve, reject) => {
         let mid: number;
         try {

@@ -3,6 +3,7 @@
  * `steward_privacy_actions_total{action}`. privacy/README.md lists the same codes and actions;
  * errors.test.ts keeps them in step.
  */
+import { createError } from '../core/errors.ts';
 
 /** Stable error codes. */
 export const PRIVACY_ERRORS = {
@@ -19,16 +20,8 @@ export const PRIVACY_ERRORS = {
 export type PrivacyErrorCode = keyof typeof PRIVACY_ERRORS;
 
 /** An error of the privacy boundary, with a stable code. Messages never contain a secret or a personal value. */
-export class PrivacyError extends Error {
-  override readonly name = 'PrivacyError';
-  constructor(
-    readonly code: PrivacyErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export const PrivacyError = createError<PrivacyErrorCode>('PrivacyError');
+export type PrivacyError = InstanceType<typeof PrivacyError>;
 
 /** Values of the `action` label of `steward_privacy_actions_total`. */
 export const PRIVACY_ACTIONS = {

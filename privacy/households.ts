@@ -29,10 +29,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
+import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../storage/types.ts';
 import type { ActionSink } from './errors.ts';
 import type { HouseholdContribution, HouseholdRules } from './policy.ts';
-import { openStateDb } from './statedb.ts';
 
 /** File of the aggregator's state under the data dir. */
 export const HOUSEHOLDS_DB = 'privacy-households.db';
@@ -41,6 +41,24 @@ export const HOUSEHOLDS_DB = 'privacy-households.db';
 export type SuppressionReason = 'too_few_households' | 'dominant_household';
 
 const DAY_MS = 86_400_000;
+
+/** The aggregator's tables (the first migration: files from before versioning already have them). */
+const SCHEMA = `
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS watermarks (hub TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS groups (
+        hub TEXT NOT NULL, area TEXT NOT NULL, window_ms INTEGER NOT NULL, window_start INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'emitted', 'suppressed')),
+        last_arrival INTEGER NOT NULL, out_key TEXT, output TEXT, acked INTEGER NOT NULL DEFAULT 0, reason TEXT,
+        PRIMARY KEY (hub, area, window_ms, window_start)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS groups_pending ON groups (acked, state, window_start);
+      CREATE INDEX IF NOT EXISTS groups_out ON groups (out_key);
+      CREATE TABLE IF NOT EXISTS budget (household TEXT NOT NULL, day INTEGER NOT NULL, spent REAL NOT NULL, PRIMARY KEY (household, day)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS contributions (
+        hub TEXT NOT NULL, area TEXT NOT NULL, window_ms INTEGER NOT NULL, window_start INTEGER NOT NULL,
+        household TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (hub, area, window_ms, window_start, household, ts)) WITHOUT ROWID;
+`;
 
 /** A uniform number in (0, 1) from the OS's secure random source (48 bits). */
 export function secureUniform(): number {
@@ -137,23 +155,7 @@ export class HouseholdAggregator {
 
   constructor(o: HouseholdAggregatorOptions) {
     this.#o = o;
-    this.#db = openStateDb(o.dataDir, HOUSEHOLDS_DB, 'NORMAL');
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS watermarks (hub TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS groups (
-        hub TEXT NOT NULL, area TEXT NOT NULL, window_ms INTEGER NOT NULL, window_start INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('open', 'emitted', 'suppressed')),
-        last_arrival INTEGER NOT NULL, out_key TEXT, output TEXT, acked INTEGER NOT NULL DEFAULT 0, reason TEXT,
-        PRIMARY KEY (hub, area, window_ms, window_start)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS groups_pending ON groups (acked, state, window_start);
-      CREATE INDEX IF NOT EXISTS groups_out ON groups (out_key);
-      CREATE TABLE IF NOT EXISTS budget (household TEXT NOT NULL, day INTEGER NOT NULL, spent REAL NOT NULL, PRIMARY KEY (household, day)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS contributions (
-        hub TEXT NOT NULL, area TEXT NOT NULL, window_ms INTEGER NOT NULL, window_start INTEGER NOT NULL,
-        household TEXT NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (hub, area, window_ms, window_start, household, ts)) WITHOUT ROWID;
-    `);
+    this.#db = openSqlite(o.dataDir, HOUSEHOLDS_DB, { synchronous: 'NORMAL', migrations: [SCHEMA] });
     const salt = this.#db.prepare(`SELECT value FROM meta WHERE key = 'salt'`).get() as { value: string } | undefined;
     if (salt) this.#salt = Buffer.from(salt.value, 'hex');
     else {

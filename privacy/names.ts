@@ -11,8 +11,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openSqlite } from '../core/sqlite.ts';
 import { type NameMatcher, compileNames, fold } from './scrub.ts';
-import { openStateDb } from './statedb.ts';
 
 /** File of the learned names under the data dir. */
 export const NAMES_DB = 'privacy-names.db';
@@ -45,8 +45,7 @@ export class NameBook {
 
   constructor(o: NameBookOptions = {}) {
     this.#o = o;
-    this.#db = openStateDb(o.dataDir, NAMES_DB, 'FULL');
-    this.#db.exec('CREATE TABLE IF NOT EXISTS names (folded TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID');
+    this.#db = openSqlite(o.dataDir, NAMES_DB, { synchronous: 'FULL', migrations: ['CREATE TABLE IF NOT EXISTS names (folded TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID'] });
     for (const r of this.#db.prepare('SELECT folded, name FROM names').all() as Array<{ folded: string; name: string }>) {
       this.#learned.add(r.name);
       this.#keys.add(r.folded);

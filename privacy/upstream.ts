@@ -22,7 +22,9 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
+import { Backoff } from '../core/backoff.ts';
 import { isId } from '../core/ids.ts';
+import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../storage/types.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
@@ -30,7 +32,6 @@ import { PrivacyError } from './errors.ts';
 import { snapToGridCell } from './geo.ts';
 import { toPublicRecord } from './record.ts';
 import { scrubText } from './scrub.ts';
-import { openStateDb } from './statedb.ts';
 
 /** File of the outbox under the data dir. */
 export const UPSTREAM_DB = 'upstream-outbox.db';
@@ -203,14 +204,15 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(prefix)) throw new PrivacyError('PRIVACY_ERR_OPTIONS', `upstream: topicPrefix ${JSON.stringify(prefix)} must be topic levels of letters, digits, _ and -`);
   const maxBuffered = o.maxBuffered ?? 1_000_000;
   const maxInflight = o.maxInflight ?? 20;
-  const minBackoff = o.reconnectMinMs ?? 500;
-  const maxBackoff = o.reconnectMaxMs ?? 30_000;
+  const backoffOptions = { initialMs: o.reconnectMinMs ?? 500, maxMs: o.reconnectMaxMs ?? 30_000 };
   const severities = new Set(o.alertSeverities ?? ['critical']);
   const log = o.logger;
   const m = o.metrics ? metricsOn(o.metrics.registry) : undefined;
 
-  const db = openStateDb(o.dataDir, UPSTREAM_DB, 'NORMAL');
-  db.exec('CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)');
+  const db = openSqlite(o.dataDir, UPSTREAM_DB, {
+    synchronous: 'NORMAL',
+    migrations: ['CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, at INTEGER NOT NULL)'],
+  });
   const st = {
     insert: db.prepare('INSERT INTO outbox (topic, payload, qos, retain, at) VALUES (?, ?, ?, ?, ?)'),
     next: db.prepare('SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
@@ -230,7 +232,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   let started = false;
   let stopping = false;
   let closed = false;
-  let backoff = minBackoff;
+  const backoff = new Backoff(backoffOptions);
   let reconnectTimer: NodeJS.Timeout | undefined;
   /** Highest id handed to the current connection. */
   let cursor = 0;
@@ -246,7 +248,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
   let handedOver = 0;
   let relayRun: Promise<void> | undefined;
   let relayTimer: NodeJS.Timeout | undefined;
-  let relayBackoff = minBackoff;
+  const relayBackoff = new Backoff(backoffOptions);
   let warnedRelay = false;
   m?.leading.set(leading ? 1 : 0);
 
@@ -329,7 +331,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
           m?.handedOver.inc(rows.length);
           gauge();
         }
-        relayBackoff = minBackoff;
+        relayBackoff.reset();
         if (warnedRelay) log?.info({ buffered }, 'upstream hand-over to the cluster works again');
         warnedRelay = false;
         checkIdle();
@@ -339,9 +341,8 @@ export function createUpstream(o: UpstreamOptions): Upstream {
         relayTimer = setTimeout(() => {
           relayTimer = undefined;
           relay();
-        }, relayBackoff);
+        }, relayBackoff.next());
         relayTimer.unref?.();
-        relayBackoff = Math.min(maxBackoff, relayBackoff * 2);
       } finally {
         relayRun = undefined;
       }
@@ -367,12 +368,10 @@ export function createUpstream(o: UpstreamOptions): Upstream {
 
   function scheduleReconnect(): void {
     if (stopping || reconnectTimer || !leading) return;
-    const wait = backoff;
-    backoff = Math.min(maxBackoff, backoff * 2);
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       connect();
-    }, wait);
+    }, backoff.next());
     reconnectTimer.unref?.();
   }
 
@@ -394,7 +393,7 @@ export function createUpstream(o: UpstreamOptions): Upstream {
     c.on('connect', () => {
       if (gen !== generation) return;
       isConnected = true;
-      backoff = minBackoff;
+      backoff.reset();
       cursor = 0;
       inflight.clear();
       m?.connected.set(1);

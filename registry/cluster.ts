@@ -23,9 +23,8 @@
  * last one announced wins, and a removal wins over it.
  * @module
  */
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Redis } from 'ioredis';
+import { openSqlite } from '../core/sqlite.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { Registry } from './registry.ts';
 
@@ -56,8 +55,7 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
   const log = o.logger.child({ component: 'registry-mirror' });
   // Make sure the file and its tables exist, then keep a connection of our own.
   Registry.open(o.dataDir).close();
-  const db = new Database(join(o.dataDir, 'registry.db'));
-  db.pragma('busy_timeout = 5000');
+  const db = openSqlite(o.dataDir, 'registry.db', { synchronous: 'FULL' });
   const columns = new Map<Table, Set<string>>();
   for (const t of Object.keys(TABLES) as Table[]) columns.set(t, new Set((db.pragma(`table_info(${t})`) as Array<{ name: string }>).map((c) => c.name)));
 

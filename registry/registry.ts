@@ -11,11 +11,10 @@
  * Several processes may open the same file: a device added by the CLI can connect at once.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHash, createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { type Domain, isDomain, isId } from '../core/ids.ts';
+import { openSqlite } from '../core/sqlite.ts';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -142,6 +141,21 @@ interface AccountRow {
   created_at: number;
 }
 
+/** The registry's tables (the first migration: files from before versioning already have them). */
+const SCHEMA = `
+      CREATE TABLE IF NOT EXISTS sensors (
+        hub TEXT NOT NULL, sensor TEXT NOT NULL, domain TEXT NOT NULL, site TEXT, kind TEXT,
+        password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hub, sensor));
+      CREATE TABLE IF NOT EXISTS accounts (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, hub TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, hubs TEXT, token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL, expires_at INTEGER);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS sensor_euis (
+        eui TEXT PRIMARY KEY, hub TEXT NOT NULL, sensor TEXT NOT NULL);
+`;
+
 /** The registry. Open one per process with `Registry.open(dataDir)`; close it on stop. */
 export class Registry {
   readonly #db: Database.Database;
@@ -172,23 +186,8 @@ export class Registry {
 
   /** Opens (creating if needed) `registry.db` in `dataDir`. */
   static open(dataDir: string): Registry {
-    mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, 'registry.db'));
-    db.pragma('journal_mode = WAL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS sensors (
-        hub TEXT NOT NULL, sensor TEXT NOT NULL, domain TEXT NOT NULL, site TEXT, kind TEXT,
-        password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (hub, sensor));
-      CREATE TABLE IF NOT EXISTS accounts (
-        name TEXT PRIMARY KEY, role TEXT NOT NULL, hub TEXT, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS api_tokens (
-        name TEXT PRIMARY KEY, role TEXT NOT NULL, hubs TEXT, token_hash TEXT NOT NULL UNIQUE,
-        created_at INTEGER NOT NULL, expires_at INTEGER);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS sensor_euis (
-        eui TEXT PRIMARY KEY, hub TEXT NOT NULL, sensor TEXT NOT NULL);
-    `);
+    // FULL: SQLite's default, which this file has always had.
+    const db = openSqlite(dataDir, 'registry.db', { synchronous: 'FULL', migrations: [SCHEMA] });
     // The first process to open the file creates the key; the others read that one.
     db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_hmac_key', ?)").run(randomBytes(32));
     return new Registry(db);

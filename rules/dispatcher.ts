@@ -6,6 +6,7 @@
  * outstanding and the engine's housekeeping tries again later.
  */
 import type { Logger } from 'pino';
+import { backoffDelay, JITTER_20_PERCENT } from '../core/backoff.ts';
 import { NotifyError } from './errors.ts';
 import type { RulesMetrics } from './metrics.ts';
 import type { Notification, Notifier } from './notifiers/types.ts';
@@ -20,12 +21,6 @@ export interface DispatcherOptions {
   onResult(alertId: string, target: string, n: Notification, outcome: DeliveryOutcome): void;
   /** Jitter source in [0, 1) (tests make it fixed). */
   random?: () => number;
-}
-
-/** Backoff before attempt `attempt + 1` (attempt counts from 1), ms. */
-export function backoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const base = Math.min(maxMs, initialMs * 2 ** (attempt - 1));
-  return Math.round(base * (0.8 + 0.4 * random()));
 }
 
 export class Dispatcher {
@@ -98,7 +93,7 @@ export class Dispatcher {
           return 'failed';
         }
         m?.inc({ target: notifier.name, outcome: 'retried' });
-        const wait = Math.max(backoffMs(attempt, initialMs, maxMs, this.#o.random), err.retryAfterMs ?? 0);
+        const wait = Math.max(backoffDelay(attempt, { initialMs, maxMs, jitter: JITTER_20_PERCENT, random: this.#o.random }), err.retryAfterMs ?? 0);
         log.info({ alert: n.alert.id, target: notifier.name, code: err.code, err: err.message, attempt, retryInMs: wait }, 'alert delivery failed; retrying');
         await this.#sleep(wait);
       }

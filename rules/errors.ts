@@ -2,6 +2,7 @@
  * Coded errors of the rules engine. Each code is stable, has an HTTP status where the API answers
  * with it, and rules/README.md lists the same codes (errors.test.ts keeps them in step).
  */
+import { createError } from '../core/errors.ts';
 
 /** Stable error codes with their HTTP status (0 where no HTTP answer carries them). */
 export const RULES_ERRORS = {
@@ -20,15 +21,14 @@ export const RULES_ERRORS = {
 export type RulesErrorCode = keyof typeof RULES_ERRORS;
 
 /** An error of the rules engine with a stable code (and an HTTP status for the API). */
-export class RulesError extends Error {
-  override readonly name = 'RulesError';
+export class RulesError extends createError<RulesErrorCode>('RulesError') {
   readonly statusCode: number;
   constructor(
-    readonly code: RulesErrorCode,
+    code: RulesErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.statusCode = RULES_ERRORS[code].status || 500;
   }
 }

@@ -5,10 +5,9 @@
  * back species, so they are kept here). A restart reads it back: firing alerts stay firing and
  * are not notified again.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Domain } from '../core/ids.ts';
+import { openSqlite } from '../core/sqlite.ts';
 import { RulesError } from './errors.ts';
 import type { AlertRecord, AlertState } from './lifecycle.ts';
 import type { Severity } from './spec.ts';
@@ -71,17 +70,8 @@ export interface DetectionRow {
   count: number;
 }
 
-/** The rules engine's SQLite state. One per state directory (one rules engine per directory). */
-export class AlertStateStore {
-  readonly #db: Database.Database;
-  readonly #stmts;
-
-  private constructor(db: Database.Database) {
-    this.#db = db;
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(`
+/** The rules engine's tables (the first migration: files from before versioning already have them). */
+const SCHEMA = `
       CREATE TABLE IF NOT EXISTS alerts (
         id TEXT PRIMARY KEY, hub TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL,
         state TEXT NOT NULL, severity TEXT NOT NULL, updated_at INTEGER NOT NULL, data TEXT NOT NULL);
@@ -97,7 +87,15 @@ export class AlertStateStore {
       CREATE TABLE IF NOT EXISTS detections (
         hub TEXT NOT NULL, sensor TEXT NOT NULL, site TEXT NOT NULL, ts INTEGER NOT NULL, species TEXT NOT NULL, count REAL NOT NULL,
         PRIMARY KEY (hub, sensor, ts, species));
-    `);
+`;
+
+/** The rules engine's SQLite state. One per state directory (one rules engine per directory). */
+export class AlertStateStore {
+  readonly #db: Database.Database;
+  readonly #stmts;
+
+  private constructor(db: Database.Database) {
+    this.#db = db;
     this.#stmts = {
       upsertAlert: db.prepare(
         `INSERT INTO alerts (id, hub, rule, subject, state, severity, updated_at, data) VALUES (@id, @hub, @rule, @subject, @state, @severity, @updatedAt, @data)
@@ -123,8 +121,7 @@ export class AlertStateStore {
   /** Opens (creating) `rules.db` in `dir`. Throws RulesError RULES_ERR_STATE. */
   static open(dir: string): AlertStateStore {
     try {
-      mkdirSync(dir, { recursive: true });
-      return new AlertStateStore(new Database(join(dir, 'rules.db')));
+      return new AlertStateStore(openSqlite(dir, 'rules.db', { synchronous: 'NORMAL', migrations: [SCHEMA] }));
     } catch (e) {
       throw new RulesError('RULES_ERR_STATE', `cannot open the alert state in ${dir}: ${(e as Error).message}`, { cause: e });
     }

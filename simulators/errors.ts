@@ -2,6 +2,7 @@
  * Coded errors of the simulators package. Every error a caller can act on has a stable code;
  * the message names the simulator, sensor or option at fault.
  */
+import { createError } from '../core/errors.ts';
 
 export const SIM_ERROR_CODES = {
   SIM_ERR_UNKNOWN_KIND: 'no simulator is registered under this kind',
@@ -15,13 +16,5 @@ export const SIM_ERROR_CODES = {
 export type SimErrorCode = keyof typeof SIM_ERROR_CODES;
 
 /** An error raised by the simulators, with a stable `code`. */
-export class SimulatorError extends Error {
-  override readonly name = 'SimulatorError';
-  constructor(
-    readonly code: SimErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export const SimulatorError = createError<SimErrorCode>('SimulatorError');
+export type SimulatorError = InstanceType<typeof SimulatorError>;

@@ -2,9 +2,8 @@
  * Dead letters: every message ingest refused, kept with its reason and raw payload (raw tier:
  * technicians only). Stored in SQLite under the data dir, next to the spool.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../core/sqlite.ts';
 import type { RejectionCode } from '../core/errors.ts';
 
 export interface DeadLetter {
@@ -39,14 +38,17 @@ export class DeadLetterStore {
   #sinceTrim = 0;
 
   constructor(dataDir: string, opts: { maxRows?: number; readonly?: boolean } = {}) {
-    mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(join(dataDir, 'deadletters.db'));
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
+    // FULL (SQLite's default, which this file has always had): a dead letter is on disk before the
+    // message it keeps is acknowledged.
+    this.#db = openSqlite(dataDir, 'deadletters.db', {
+      synchronous: 'FULL',
+      migrations: [
+        `CREATE TABLE IF NOT EXISTS dead_letters (
       id INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL, topic TEXT NOT NULL,
       hub TEXT, sensor TEXT, code TEXT NOT NULL, reason TEXT NOT NULL, payload BLOB NOT NULL);
-      CREATE INDEX IF NOT EXISTS dead_letters_hub ON dead_letters (hub, id);`);
+      CREATE INDEX IF NOT EXISTS dead_letters_hub ON dead_letters (hub, id);`,
+      ],
+    });
     this.#insert = this.#db.prepare('INSERT INTO dead_letters (received_at, topic, hub, sensor, code, reason, payload) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#maxRows = opts.maxRows ?? 100_000;
   }

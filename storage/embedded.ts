@@ -16,12 +16,12 @@
  * Retention deletes old points, readings and pipeline rows; series and sensor rows stay, so ids
  * never change and `latest()` still shows a sensor that went silent long ago.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { metricDef } from '../core/catalogue.ts';
 import type { Domain } from '../core/ids.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
+import { openSqlite } from '../core/sqlite.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { StorageError } from './errors.ts';
@@ -177,13 +177,8 @@ export class EmbeddedStore implements ReadingStore {
     if (this.#db) return;
     this.#seriesIds.clear();
     this.#sensorIds.clear();
-    mkdirSync(this.#dataDir, { recursive: true });
-    const db = new Database(this.path);
+    const db = openSqlite(this.#dataDir, 'store.db', { synchronous: 'NORMAL', busyTimeoutMs: this.#busyTimeoutMs, migrations: [SCHEMA] });
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.#busyTimeoutMs))}`);
-      db.exec(SCHEMA);
       db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
       const st: Statements = {
         insertPoint: db.prepare('INSERT OR REPLACE INTO points (series, ts, value) VALUES (?, ?, ?)'),

@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { errorReason, parseRetryAfter } from './influx.ts';
+import { errorReason } from './influx.ts';
 import { STORAGE_ERROR_CODES } from './errors.ts';
 
 describe('storage errors', () => {
   it('every code is documented in docs/storage.md', () => {
     const doc = readFileSync(new URL('../docs/storage.md', import.meta.url), 'utf8');
     for (const code of Object.keys(STORAGE_ERROR_CODES)) expect(doc).toContain(`\`${code}\``);
-  });
-
-  it('Retry-After is read as delta seconds or an HTTP date', () => {
-    const now = Date.UTC(2030, 0, 1);
-    expect(parseRetryAfter('30', now)).toBe(30_000);
-    expect(parseRetryAfter(new Date(now + 5000).toUTCString(), now)).toBe(5000);
-    expect(parseRetryAfter(new Date(now - 5000).toUTCString(), now)).toBe(0);
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
-    expect(parseRetryAfter(null, now)).toBeUndefined();
   });
 
   it('the server reason is taken from 1.x, 2.x and 3.x error bodies', () => {

@@ -3,6 +3,7 @@
  * data and try again later"; `StorageError` says "this input or query is wrong, retrying will not
  * help". docs/storage.md lists the same codes.
  */
+import { createError } from '../core/errors.ts';
 
 export const STORAGE_ERROR_CODES = {
   /** A reading cannot be stored as it is (non-id tag, unknown metric, no metrics, NaN…). */
@@ -18,13 +19,5 @@ export const STORAGE_ERROR_CODES = {
 export type StorageErrorCode = keyof typeof STORAGE_ERROR_CODES;
 
 /** A storage failure that retrying will not fix. */
-export class StorageError extends Error {
-  override readonly name = 'StorageError';
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export const StorageError = createError<StorageErrorCode>('StorageError');
+export type StorageError = InstanceType<typeof StorageError>;

@@ -11,6 +11,7 @@
  * itself.
  */
 import { HttpError, type HttpHeaders, InfluxDB, type Point } from '@influxdata/influxdb-client';
+import { parseRetryAfter } from '../core/backoff.ts';
 import { metricDef } from '../core/catalogue.ts';
 import type { InfluxConfig } from '../core/config.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
@@ -59,15 +60,6 @@ interface QueryResult {
 const MAX_GET_QUERY = 4000;
 /** Misconfiguration is logged at error level at most this often per status. */
 const LOUD_LOG_INTERVAL_MS = 60_000;
-
-/** `Retry-After` (delta seconds or an HTTP date, RFC 9110 §10.2.3) in ms, or undefined. */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 /**
  * The server's own words from an error body: `{"error": …}` (1.x), `{"message": …}` (2.x), 3.x's

@@ -6,7 +6,7 @@ import type { AlertMessage } from '../../alert.ts';
 import { Dispatcher, type DeliveryOutcome } from '../../dispatcher.ts';
 import { webhookSchema } from '../../spec.ts';
 import { harness, type Harness, reading, T0 } from '../../testing.ts';
-import { createWebhookNotifier, parseRetryAfter } from './index.ts';
+import { createWebhookNotifier } from './index.ts';
 
 interface Hit {
   at: number;
@@ -111,12 +111,6 @@ describe('webhook notifier', () => {
     const r = await receiver([status(200)]);
     await new Promise((res) => r.server.close(res));
     expect(await deliver({ url: r.url, maxAttempts: 3, backoff: { initial: '10ms' } })).toBe('failed');
-  });
-
-  it('parses Retry-After as seconds or an HTTP date', () => {
-    expect(parseRetryAfter('3')).toBe(3000);
-    expect(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 0, 5)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(5000);
-    expect(parseRetryAfter(null)).toBeUndefined();
   });
 
   it('through the engine: firing and resolved are posted; the acknowledgement is not', async () => {

@@ -3,6 +3,7 @@
  * `webhooks:` in a rule file. Each attempt has a timeout; network errors, timeouts, 5xx and 429
  * are retryable (Retry-After honoured), any other non-2xx is not (the receiver refused it).
  */
+import { parseRetryAfter } from '../../../core/backoff.ts';
 import { NotifyError } from '../../errors.ts';
 import type { WebhookConfig } from '../../spec.ts';
 import type { Notification, Notifier } from '../types.ts';
@@ -10,14 +11,6 @@ import type { Notification, Notifier } from '../types.ts';
 export interface WebhookDeps {
   /** Injected for tests; the global fetch by default. */
   fetch?: typeof fetch;
-}
-
-/** Seconds or an HTTP date, to ms; undefined when absent or unreadable. */
-export function parseRetryAfter(v: string | null, now = Date.now()): number | undefined {
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 /** Creates the notifier for one webhook receiver (target name `webhook:<name>`). */
