@@ -198,13 +198,13 @@ describe('external-broker subscriber', () => {
       await s.start(500); // resolves: the source may come up later
       expect(s.connected()).toBe(false);
       gate.open();
-      await until(() => s.connected(), 10_000);
+      await until(() => s.connected(), 30_000);
       await device.publishAsync(TOPIC, reading(3), { qos: 1 });
       await until(() => spool.depth() === 1);
     } finally {
       await gate.close();
     }
-  });
+  }, 45_000); // a loaded machine may take a while to reconnect and authenticate
 
   it('without keepTrying, fails its start when the broker is unreachable', async () => {
     const gate = await relay(url, { closed: true });
