@@ -31,6 +31,8 @@ describe('registry and demo fleet', () => {
     expect(fleet.length).toBeGreaterThanOrEqual(20);
     expect(fleet.length).toBeLessThanOrEqual(25);
     expect(() => validateFleet('demo', fleet)).not.toThrow();
+    // Registering a simulator is enough for it to be in the demo.
+    expect(new Set(fleet.map((e) => e.kind))).toEqual(new Set(Object.keys(SIMULATORS)));
     for (const d of DOMAINS) expect(fleet.some((e) => e.domain === d), d).toBe(true);
     const households = fleet.filter((e) => e.kind === 'household-meter').map((e) => e.config?.householdId);
     expect(households).toHaveLength(6);
