@@ -27,13 +27,19 @@ describe('the overview shows every kind of sensor', () => {
     for (const kind of OVERVIEW_KINDS) expect(Object.keys(SIMULATORS), kind).toContain(kind);
   });
 
-  it('adds nothing for the demo fleet: its kinds have their own stocks and cards', () => {
-    for (const c of COMMONS) expect(otherReadings(demoLatest(), 'demo', c), c.domain).toEqual([]);
+  it('adds nothing for the kinds it presents itself, and a card for each reading of any other registered kind', () => {
+    const latest = demoLatest();
+    const extra = COMMONS.flatMap((c) => otherReadings(latest, 'demo', c));
+    expect(extra.filter((r) => OVERVIEW_KINDS.has(r.kind))).toEqual([]);
+    const shownElsewhere = (r: LatestReading): boolean => COMMONS.some((c) => c.stocks.some((st) => st.metric === r.metric)) || ['pv_power', 'wind_power', 'demand_power', 'count', 'confidence'].includes(r.metric);
+    expect(extra).toEqual(latest.filter((r) => !OVERVIEW_KINDS.has(r.kind) && !shownElsewhere(r)).sort((a, b) => a.sensor.localeCompare(b.sensor) || a.metric.localeCompare(b.metric)));
   });
 
   it('gives a sensor of a new kind a card per metric in its own commons, and nowhere else', () => {
-    const snow = [reading('snow-1', 'snow-depth', 'water', 'water_temperature', 0.5), reading('snow-1', 'snow-depth', 'water', 'rainfall', 2)];
-    const latest = [...demoLatest(), ...snow, { ...snow[0]!, hub: 'other' }];
+    let kind = 'new-kind';
+    while (kind in SIMULATORS) kind += '-x';
+    const snow = [reading('snow-1', kind, 'water', 'water_temperature', 0.5), reading('snow-1', kind, 'water', 'rainfall', 2)];
+    const latest = [...demoLatest().filter((r) => OVERVIEW_KINDS.has(r.kind)), ...snow, { ...snow[0]!, hub: 'other' }];
     expect(otherReadings(latest, 'demo', commons('water')).map((r) => `${r.sensor}/${r.metric}`)).toEqual(['snow-1/rainfall', 'snow-1/water_temperature']);
     for (const d of ['soil', 'energy', 'biodiversity'] as const) expect(otherReadings(latest, 'demo', commons(d))).toEqual([]);
   });
