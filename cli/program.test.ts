@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Registry } from '../registry/registry.ts';
 import { describe, expect, it } from 'vitest';
 import { payloadJsonSchemas } from '../api/schemas.ts';
+import { SIMULATORS } from '../simulators/all.ts';
 import { runCli } from './program.ts';
 
 function capture(): { io: { out(t: string): void; err(t: string): void }; out: string[]; err: string[] } {
@@ -13,10 +14,10 @@ function capture(): { io: { out(t: string): void; err(t: string): void }; out: s
 }
 
 describe('steward command line', () => {
-  it('docs/schema/ holds what `steward schema` generates (run `steward schema --out docs/schema` after changing core/reading.ts)', () => {
+  it('docs/schema/ holds what `steward schema` generates (`npm run docs:schema` after changing core/reading.ts or core/catalogue.ts)', () => {
     for (const [name, doc] of Object.entries(payloadJsonSchemas())) {
       const committed = JSON.parse(readFileSync(new URL(`../docs/schema/${name}`, import.meta.url), 'utf8'));
-      expect(committed, name).toEqual(doc);
+      expect(committed, `docs/schema/${name} is stale: run npm run docs:schema`).toEqual(doc);
     }
   });
 
@@ -26,6 +27,17 @@ describe('steward command line', () => {
     const docs = JSON.parse(c.out.join(''));
     expect(Object.keys(docs)).toEqual(['reading.json', 'senml-pack.json']);
     expect(docs['reading.json'].required).toEqual(['ts', 'seq', 'metrics']);
+  });
+
+  it('sim --list prints every registered simulator with its domain, own interval and metrics', async () => {
+    const c = capture();
+    expect(await runCli(['node', 'steward', 'sim', '--list'], c.io)).toBe(0);
+    const lines = c.out.join('\n').split('\n');
+    expect(lines[0]).toMatch(/^KIND\s+DOMAIN\s+INTERVAL\s+METRICS\s+DESCRIPTION/);
+    for (const def of Object.values(SIMULATORS)) {
+      const own = (def.configSchema.parse({}) as { intervalS: number }).intervalS;
+      expect(lines.some((l) => l.startsWith(`${def.kind} `) && l.includes(` ${def.domain} `) && l.includes(` ${own}s `) && def.metrics.every((m) => l.includes(m))), def.kind).toBe(true);
+    }
   });
 
   it('usage errors exit 2, --help exits 0', async () => {

@@ -15,6 +15,8 @@ import { dataTopic } from '../core/topics.ts';
 import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/registry.ts';
 import { parseDuration } from '../rules/duration.ts';
 import { payloadJsonSchemas } from '../api/schemas.ts';
+import { metricDef } from '../core/catalogue.ts';
+import { SIMULATORS } from '../simulators/all.ts';
 import { CliError, EXIT } from './errors.ts';
 
 /** Where a command writes: stdout for results, stderr for errors and notes. */
@@ -394,7 +396,11 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .option('--seed <n>', 'random seed', parseIntArg('--seed'))
     .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
     .option('--scenario <name>', 'scenario to play')
-    .action((opts, cmd: Command) => run(cmd, 'sim', opts));
+    .option('--list', 'list the registered simulators (kind, domain, own interval, metrics) and exit')
+    .action((opts: { list?: boolean }, cmd: Command) => {
+      if (opts.list) return io.out(simulatorTable());
+      return run(cmd, 'sim', opts);
+    });
   program
     .command('start')
     .description('all in one process: broker + ingest + API + simulated fleet')
@@ -402,6 +408,18 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .option('--speed <x>', 'simulated seconds per real second', parseNumberArg('--speed'))
     .option('--no-sim', 'do not run the simulated fleet')
     .action((opts, cmd: Command) => run(cmd, 'start', opts));
+}
+
+/** `steward sim --list`: every registered simulator, from the registry (simulators/registered.ts). */
+export function simulatorTable(): string {
+  const rows = Object.values(SIMULATORS)
+    .sort((a, b) => a.kind.localeCompare(b.kind))
+    .map((d) => {
+      const own = (d.configSchema.parse({}) as { intervalS?: unknown }).intervalS;
+      const units = d.metrics.map((m) => `${m} (${metricDef(m)?.unit ?? '?'})`).join(', ');
+      return [d.kind, d.domain, typeof own === 'number' ? `${own}s` : '-', units, d.description];
+    });
+  return table([['KIND', 'DOMAIN', 'INTERVAL', 'METRICS', 'DESCRIPTION'], ...rows]);
 }
 
 /** Prints each error of a `check` command and fails (exit 1) with their count `where`. */

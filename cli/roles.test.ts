@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../telemetry/log.ts';
-import { runUntilSignal, type RoleHandle } from './roles.ts';
+import { parseConfig } from '../core/config.ts';
+import { getSimulator } from '../simulators/all.ts';
+import { createFleetSimulation, demoFleet, type FleetEntry } from '../simulators/fleet.ts';
+import { runUntilSignal, withConfigIntervals, type RoleHandle } from './roles.ts';
 
 describe('runUntilSignal', () => {
   const SIG = 'SIGUSR2' as const;
@@ -47,5 +50,41 @@ describe('runUntilSignal', () => {
     expect(exits).toEqual([1]);
     release();
     await done;
+  });
+});
+
+describe('simulated fleet intervals', () => {
+  const fleet = demoFleet('demo');
+  const ownInterval = (kind: string): number => (getSimulator(kind).configSchema.parse({}) as { intervalS: number }).intervalS;
+  const intervalOf = (entries: FleetEntry[], sensor: string): number => {
+    const sim = createFleetSimulation({ hub: 'demo', fleet: entries, seed: 1, startMs: Date.UTC(2024, 4, 1) });
+    return sim.sensors.find((s) => s.entry.sensor === sensor)?.sensor.intervalS as number;
+  };
+
+  it('keeps each simulator’s own interval when the config sets none', () => {
+    const sim = parseConfig({}).simulators;
+    const out = withConfigIntervals(fleet, sim, 1);
+    expect(out).toEqual(fleet);
+    expect(intervalOf(out, 'wind-1')).toBe(ownInterval('wind'));
+    expect(intervalOf(out, 'soil-meadow')).toBe(ownInterval('soil'));
+  });
+
+  it('applies simulators.intervalS (real seconds, times the speed) to every sensor only when set', () => {
+    const out = withConfigIntervals(fleet, parseConfig({ simulators: { intervalS: 5 } }).simulators, 60);
+    for (const e of out) expect(intervalOf(out, e.sensor), e.sensor).toBe(300);
+  });
+
+  it('a kind’s own line wins over the global one; other kinds keep theirs', () => {
+    const out = withConfigIntervals(fleet, parseConfig({ simulators: { intervals: { wind: 2 } } }).simulators, 1);
+    expect(intervalOf(out, 'wind-1')).toBe(2);
+    expect(intervalOf(out, 'pv-1')).toBe(ownInterval('solar'));
+    const both = withConfigIntervals(fleet, parseConfig({ simulators: { intervalS: 10, intervals: { wind: 2 } } }).simulators, 1);
+    expect([intervalOf(both, 'wind-1'), intervalOf(both, 'pv-1')]).toEqual([2, 10]);
+  });
+
+  it('a scenario keeps every simulator’s own interval; an unknown kind is refused', () => {
+    const sim = parseConfig({ simulators: { intervalS: 5, intervals: { wind: 2 } } }).simulators;
+    expect(withConfigIntervals(fleet, sim, 3600, 'drought')).toEqual(fleet);
+    expect(() => withConfigIntervals(fleet, parseConfig({ simulators: { intervals: { teapot: 5 } } }).simulators, 1)).toThrow(/unknown simulator kind "teapot"/);
   });
 });

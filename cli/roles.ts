@@ -24,6 +24,7 @@ import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from 
 import { createPublicPublisher, type PublishFn } from '../privacy/public-publisher.ts';
 import { createUpstream, type Upstream, type UpstreamHandover } from '../privacy/upstream.ts';
 import type { StoredReading } from '../storage/types.ts';
+import { getSimulator } from '../simulators/all.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
@@ -450,6 +451,26 @@ export interface SimOptions {
   brokerUrl?: string;
 }
 
+/** Real seconds in the config to whole simulated seconds (1..86400) at `speed`. */
+const simSeconds = (realS: number, speed: number): number => Math.min(86_400, Math.max(1, Math.round(realS * speed)));
+
+/**
+ * The fleet with the config's intervals written into its sensors' configs: `simulators.intervals`
+ * for the sensors of those kinds, else `simulators.intervalS` for all (real seconds, so times
+ * `speed`). What the config does not set stays the simulator's own interval (its config's
+ * `intervalS` default, or what the fleet entry says). A scenario keeps every simulator's own
+ * interval (stretched to 2 messages/s per sensor: every 30 simulated minutes at 3600x), so its
+ * trends have the evidence the rules ask for within two minutes. A kind no simulator has is an error.
+ */
+export function withConfigIntervals(fleet: FleetEntry[], sim: Pick<Config['simulators'], 'intervalS' | 'intervals'>, speed: number, scenario?: string): FleetEntry[] {
+  for (const kind of Object.keys(sim.intervals)) getSimulator(kind);
+  if (scenario && scenario !== 'normal') return fleet;
+  return fleet.map((e) => {
+    const realS = (Object.hasOwn(sim.intervals, e.kind) ? sim.intervals[e.kind] : undefined) ?? sim.intervalS;
+    return realS === undefined ? e : { ...e, config: { ...e.config, intervalS: simSeconds(realS, speed) } };
+  });
+}
+
 /**
  * The simulated demo fleet, publishing over MQTT like real devices. Registers the fleet's sensors
  * (passwords kept in `<dataDir>/sim-credentials.json`, mode 0600) before connecting.
@@ -463,17 +484,13 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
   let fleet: FleetEntry[];
   let runner: SimRunner;
   try {
-    fleet = demoFleet(hub);
+    fleet = withConfigIntervals(demoFleet(hub), config.simulators, speed, scenario);
     runner = createSimRunner({
       hub,
       fleet,
       brokerUrl: opts.brokerUrl ?? config.simulators.brokerUrl,
       seed: opts.seed ?? config.simulators.seed,
       speed,
-      // config.simulators.intervalS is in real seconds; the runner wants simulated seconds. A scenario
-      // keeps each simulator's own interval (stretched to 2 messages/s per sensor: every 30 simulated
-      // minutes at 3600x), so its trends have the evidence the rules ask for within two minutes.
-      ...(scenario && scenario !== 'normal' ? {} : { intervalS: Math.min(86_400, Math.max(1, Math.round(config.simulators.intervalS * speed))) }),
       ...(speed <= 1 && config.simulators.warmupHours > 0 ? { warmupMs: config.simulators.warmupHours * 3_600_000 } : {}),
       // The scenario has been under way for a month when the run starts (a drought already biting), unless it says otherwise.
       ...(scenario ? { scenarioLeadMs: (getScenario(scenario).liveLeadDays ?? 30) * 86_400_000 } : {}),

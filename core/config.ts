@@ -262,8 +262,13 @@ export const configSchema = z.strictObject({
       seed: z.number().int().default(42),
       /** Simulated seconds per real second. */
       speed: z.number().positive().max(100_000).default(1),
-      /** Real seconds between two readings of one sensor (before speed-up is applied to simulated time). */
-      intervalS: z.number().positive().default(5),
+      /**
+       * Real seconds between two readings of every sensor (times `speed` in simulated time). Unset:
+       * each simulator's own interval (its config's `intervalS` default), e.g. 5 minutes for wind.
+       */
+      intervalS: z.number().positive().optional(),
+      /** Real seconds between two readings of the sensors of one kind, e.g. `{ wind: 5 }`; wins over `intervalS`. */
+      intervals: z.record(idSchema, z.number().positive()).default({}),
       brokerUrl: z.string().default('mqtt://127.0.0.1:1883'),
       scenario: z.string().optional(),
       /** At speed <= 1, replay this many hours before now at 3600x first, so history shows at once (0: off). */

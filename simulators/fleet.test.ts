@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DOMAINS } from '../core/ids.ts';
 import { metricDef } from '../core/catalogue.ts';
@@ -5,21 +8,14 @@ import { SIMULATORS, getSimulator } from './all.ts';
 import { demoFleet, fleetEntry, validateFleet } from './fleet.ts';
 
 describe('registry and demo fleet', () => {
-  it('registers the twelve simulators, each emitting catalogue metrics of its own domain', () => {
-    expect(Object.keys(SIMULATORS).sort()).toEqual([
-      'acoustic-monitor',
-      'battery',
-      'citizen-observation',
-      'community-demand',
-      'groundwater',
-      'household-meter',
-      'rain-gauge',
-      'river',
-      'soil',
-      'solar',
-      'water-quality',
-      'wind',
-    ]);
+  it('registers every simulator folder (and nothing else), each emitting catalogue metrics of its own domain', () => {
+    // The registry is the list: a folder with an index.ts is a simulator, `_template/` is not registered.
+    const dir = fileURLToPath(new URL('.', import.meta.url));
+    const folders = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith('_') && existsSync(join(dir, e.name, 'index.ts')))
+      .map((e) => e.name);
+    expect(Object.keys(SIMULATORS).sort()).toEqual(folders.sort());
+    expect(Object.keys(SIMULATORS).length).toBeGreaterThanOrEqual(12);
     for (const def of Object.values(SIMULATORS)) {
       expect(def.description.length).toBeGreaterThan(20);
       for (const m of def.metrics) expect(metricDef(m)?.domain, `${def.kind}.${m}`).toBe(def.domain);
@@ -35,6 +31,8 @@ describe('registry and demo fleet', () => {
     expect(fleet.length).toBeGreaterThanOrEqual(20);
     expect(fleet.length).toBeLessThanOrEqual(25);
     expect(() => validateFleet('demo', fleet)).not.toThrow();
+    // Registering a simulator is enough for it to be in the demo.
+    expect(new Set(fleet.map((e) => e.kind))).toEqual(new Set(Object.keys(SIMULATORS)));
     for (const d of DOMAINS) expect(fleet.some((e) => e.domain === d), d).toBe(true);
     const households = fleet.filter((e) => e.kind === 'household-meter').map((e) => e.config?.householdId);
     expect(households).toHaveLength(6);

@@ -6,7 +6,7 @@
 import type { Domain } from '../core/ids.ts';
 import { isId } from '../core/ids.ts';
 import { dataTopic } from '../core/topics.ts';
-import { getSimulator } from './all.ts';
+import { SIMULATORS, getSimulator } from './all.ts';
 import { createSensor } from './define.ts';
 import { type Environment, type EnvironmentParamsInput, createEnvironment } from './environment.ts';
 import { SimulatorError } from './errors.ts';
@@ -40,13 +40,14 @@ export function fleetEntry(sensor: string, kind: string, site: string, config?: 
  * gauge and a water-quality sonde on the same beck, a rain gauge; two soil stations (a
  * regeneratively grazed meadow, an arable field); PV, a wind turbine, the hub battery, the
  * community feeder and six household meters in three areas; acoustic monitors in a wood and a
- * mire; the community's citizen-science stream. Household ids are derived from the hub id.
+ * mire; the community's citizen-science stream; and one sensor of each other registered kind.
+ * Household ids are derived from the hub id.
  */
 export function demoFleet(hub: string): FleetEntry[] {
   if (!isId(hub)) throw new SimulatorError('SIM_ERR_CONFIG', `invalid hub id ${JSON.stringify(hub)}`);
   const hh = (i: number): string => `hh-${String((hashSeed(hub, 'household', i) % 9000) + 1000).padStart(4, '0')}`;
   const areas = ['north', 'north', 'south', 'south', 'east', 'east'];
-  return [
+  const fleet = [
     // water
     fleetEntry('well-1', 'groundwater', 'wellfield', { pumpRateM3h: 60, drawdownPerM3h: 0.04, schedule: [[5, 8], [17, 20]] }),
     fleetEntry('well-2', 'groundwater', 'wellfield', { pumpRateM3h: 60, drawdownPerM3h: 0.05, schedule: [[8, 11], [20, 23]], headOffsetM: -0.6 }),
@@ -67,6 +68,15 @@ export function demoFleet(hub: string): FleetEntry[] {
     fleetEntry('acoustic-mire', 'acoustic-monitor', 'mire', { habitat: 'wetland', poolSize: 30, detectionsPerDay: 250 }),
     fleetEntry('citizen-1', 'citizen-observation', 'community'),
   ];
+  // Every other registered simulator (a new one) joins the demo with one sensor, `<kind>-1` at
+  // site `<kind>`, on its defaults: registering it is enough for it to publish.
+  for (const kind of Object.keys(SIMULATORS)) {
+    if (fleet.some((e) => e.kind === kind)) continue;
+    let n = 1;
+    while (fleet.some((e) => e.sensor === `${kind}-${n}`)) n++;
+    fleet.push(fleetEntry(`${kind}-${n}`, kind, kind));
+  }
+  return fleet;
 }
 
 /** A sensor of a running fleet. */

@@ -60,6 +60,47 @@ export const COMMONS: readonly CommonsSpec[] = [
   },
 ];
 
+/**
+ * Kinds the overview presents through the stocks and cards above (or leaves to the Readings view by
+ * choice: the sonde's chemistry, the rain gauge, household meters). A sensor of any other kind (a
+ * newly added simulator or device) gets a generic card per metric in its commons: nothing to edit
+ * here for it to show.
+ */
+export const OVERVIEW_KINDS: ReadonlySet<string> = new Set([
+  'acoustic-monitor',
+  'battery',
+  'citizen-observation',
+  'community-demand',
+  'groundwater',
+  'household-meter',
+  'rain-gauge',
+  'river',
+  'soil',
+  'solar',
+  'water-quality',
+  'wind',
+]);
+
+/** Metrics the commons' own cards show besides its stocks (generation vs demand; species per site). */
+const CARD_METRICS: Readonly<Record<Domain, readonly string[]>> = {
+  water: [],
+  soil: [],
+  energy: ['pv_power', 'wind_power', 'demand_power'],
+  biodiversity: ['count', 'confidence'],
+};
+
+/**
+ * The latest readings of a hub's commons that no stock or card of the overview shows: those of a
+ * kind outside OVERVIEW_KINDS whose metric is not already a stock of the commons. Sorted by sensor
+ * then metric.
+ */
+export function otherReadings(latest: Iterable<LatestReading>, hub: string, spec: CommonsSpec): LatestReading[] {
+  const shown = new Set([...spec.stocks.map((x) => x.metric), ...CARD_METRICS[spec.domain]]);
+  const out: LatestReading[] = [];
+  for (const r of latest) if (r.hub === hub && r.domain === spec.domain && !OVERVIEW_KINDS.has(r.kind) && !shown.has(r.metric)) out.push(r);
+  return out.sort((a, b) => a.sensor.localeCompare(b.sensor) || a.metric.localeCompare(b.metric));
+}
+
 export function thresholdsFor(all: readonly Threshold[], r: Pick<LatestReading, 'hub' | 'sensor' | 'site' | 'metric'>): Threshold[] {
   return all.filter((t) => t.metric === r.metric && (!t.hubs || t.hubs.includes(r.hub)) && (!t.sensors || t.sensors.includes(r.sensor)) && (!t.sites || t.sites.includes(r.site)));
 }

@@ -1,7 +1,8 @@
 /**
  * TEMPLATE: a minimal simulator, heavily commented. Copy this folder to simulators/<your-kind>/,
- * rename, and register it with one import and one list entry in simulators/all.ts (this template
- * is deliberately NOT registered). The example: a temperature probe in a garden pond.
+ * replace 'template' with '<your-kind>' here and in index.test.ts, and register it with one line in
+ * simulators/registered.ts (this template is deliberately NOT registered). The example: a
+ * temperature probe in a garden pond.
  *
  * The three things a simulator does:
  * 1. Read the shared world from `this.env` (an Environment: one per hub, shared by every sensor

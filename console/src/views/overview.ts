@@ -5,7 +5,7 @@
 import type { VNode } from 'preact';
 import { useMemo } from 'preact/hooks';
 import { type Limit, Sparkline, describeSeries } from '../chart.ts';
-import { type CommonsSpec, COMMONS, standing, thresholdsFor } from '../commons.ts';
+import { type CommonsSpec, COMMONS, otherReadings, standing, thresholdsFor } from '../commons.ts';
 import { fmt as ruleFmt } from '../../../rules/message.ts';
 import { ago, fmt, metricLabel, stats, unitLabel, withUnit } from '../format.ts';
 import { DEFAULT_TREND, alertTrend, fitTrend, overWords, trendRule } from '../trend.ts';
@@ -180,6 +180,8 @@ function Commons(p: { spec: CommonsSpec; hub: string }): VNode {
   const s = useStore();
   const { spec } = p;
   const rows = spec.stocks.flatMap((st) => readingsOf(s, p.hub, st.metric).map((r) => ({ st, r })));
+  // Any other kind (a new simulator or device): a generic card per metric, its trend and limits as for a stock.
+  for (const r of otherReadings(s.latest.values(), p.hub, spec)) rows.push({ st: { metric: r.metric, label: `${metricLabel(r.metric)} (${r.kind})`, per: 'day' }, r });
   const open = [...s.alerts.values()].filter((a) => a.hub === p.hub && a.state === 'firing' && alertDomain(a, s) === spec.domain).length;
   return html`<section class=${`commons commons-${spec.domain}`} aria-labelledby=${`commons-${spec.domain}`} data-domain=${spec.domain} style=${{ '--accent': spec.color }}>
     <header class="commons-head">
