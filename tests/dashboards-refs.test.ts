@@ -53,7 +53,11 @@ describe('a rename in ingest orphans the panels that used the old name', () => {
   it('groundwater_level → aquifer_head breaks the aquifer panels, by name', () => {
     const found = orphans(load('watershed.json'), renamedField('water', 'groundwater_level', 'aquifer_head'));
     expect(found).toContain('Watershed / panel "Aquifer level against its safe minimum": field "groundwater_level" does not exist in measurement "water"');
-    expect(found.some((p) => p.includes('"Projected days to the floor"'))).toBe(true);
+  });
+
+  it("rule_evaluations ratePerDay → rate breaks the trend panel that shows the depletion rule's fit", () => {
+    const found = orphans(load('watershed.json'), renamedField('rule_evaluations', 'ratePerDay', 'rate'));
+    expect(found).toEqual([`Watershed / panel "Level trend (the alert's fit)": field "ratePerDay" does not exist in measurement "rule_evaluations"`]);
   });
 
   it('a renamed rejection counter breaks the rejections panel', () => {

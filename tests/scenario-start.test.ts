@@ -46,11 +46,11 @@ async function start(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promi
   return run;
 }
 
-/** The first firing alert of `rule` the API lists, waited for (up to 150 s). */
-async function firstFiring(run: Run, rule: string): Promise<{ rule: string; subject: string; severity: string; message: string }> {
-  return until(`the ${rule} alert`, async () => {
-    const r = await fetch(`${run.api}/api/v1/alerts?state=firing&rule=${rule}`);
-    return ((await r.json()) as { alerts: Array<{ rule: string; subject: string; severity: string; message: string }> }).alerts[0];
+/** The first firing alert of one of `rules` the API lists, waited for (up to 150 s). */
+async function firstFiring(run: Run, ...rules: string[]): Promise<{ rule: string; subject: string; severity: string; message: string }> {
+  return until(`the ${rules.join(' or ')} alert`, async () => {
+    const r = await fetch(`${run.api}/api/v1/alerts?state=firing`);
+    return ((await r.json()) as { alerts: Array<{ rule: string; subject: string; severity: string; message: string }> }).alerts.find((a) => rules.includes(a.rule));
   }, 150_000, run);
 }
 
@@ -101,21 +101,24 @@ describe('steward start --scenario on a reused data dir (real process)', () => {
   }, 300_000);
 
   // Every other scenario of the README: its first declared alert within two minutes, on the same reused data dir.
-  for (const [scenario, rule, severity] of [
-    ['grid-outage', 'battery-low', 'critical'],
-    ['sensor-failure', 'sensor-silent', 'warning'],
+  for (const [scenario, rules, severity] of [
+    ['grid-outage', ['battery-low'], 'critical'],
+    ['sensor-failure', ['sensor-silent'], 'warning'],
     // Set in July whatever today's date (liveSeasonDay): in winter the beck never gets warm enough.
-    ['heatwave', 'river-oxygen-low', 'warning'],
-    // Replayed at six simulated hours a second (liveSpeed): a week is compared with the week before.
-    ['species-decline', 'richness-decline', 'warning'],
+    ['heatwave', ['river-oxygen-low'], 'warning'],
+    // Replayed at six simulated hours a second (liveSpeed): a week is compared with the week before,
+    // on the rules' one-minute schedule; which index shows the decline first depends on the week's
+    // detections (richness needs 100 of them, Shannon 50).
+    ['species-decline', ['richness-decline', 'shannon-decline'], 'warning'],
   ] as const) {
-    it(`${scenario}: ${rule} fires within 2 minutes on the reused data dir`, async () => {
+    it(`${scenario}: ${rules.join(' or ')} fires within 2 minutes on the reused data dir`, async () => {
       const t0 = Date.now();
       const run = await start(['--scenario', scenario], env, dir);
       runs.push(run);
-      const alert = await firstFiring(run, rule);
+      const alert = await firstFiring(run, ...rules);
       expect((Date.now() - t0) / 1000).toBeLessThanOrEqual(120);
-      expect(alert).toMatchObject({ rule, severity });
+      expect(rules).toContain(alert.rule);
+      expect(alert.severity).toBe(severity);
       expect(await stop(run)).toBe(0);
     }, 300_000);
   }

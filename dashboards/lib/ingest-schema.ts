@@ -9,7 +9,7 @@
 import { ATTRIBUTES, metricsOf } from '../../core/catalogue.ts';
 import { REJECTION_CODES } from '../../core/errors.ts';
 import { DOMAINS, type Domain } from '../../core/ids.ts';
-import { alertsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
+import { alertsToPoints, EVALUATIONS_MEASUREMENT, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
 import type { PipelinePoint, ReadingStore, StoredReading } from '../../storage/types.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../../telemetry/writer.ts';
@@ -122,10 +122,24 @@ export function alertsSchema(): { tags: Set<string>; fields: Set<string> } {
 }
 
 /** Every measurement ingest, the telemetry writer and the rules engine write, with its tags and fields. */
+/**
+ * Tags and fields of `rule_evaluations`, from an evaluation serialised by storage/lineprotocol.ts.
+ * Its fields are the rule kinds' numeric facts: those of a depletion evaluation (rules/kinds/
+ * depletion.ts; tests/dashboards-influx.test.ts runs the real engine and reads them back).
+ */
+export function evaluationsSchema(): { tags: Set<string>; fields: Set<string> } {
+  const fields = { value: 12, level: 41, floor: 39, ratePerDay: -0.1, horizonDays: 60, points: 72, r2: 0.9, daysToFloor: 12 };
+  const [point] = evaluationsToPoints([{ ts: Date.UTC(2026, 0, 1), hub: 'demo', rule: 'r', subject: 's', kind: 'depletion', fields }]);
+  const k = parseLineKeys(toLine(point!));
+  if (k.measurement !== EVALUATIONS_MEASUREMENT) throw new Error(`lineprotocol writes rule evaluations to ${k.measurement}`);
+  return { tags: new Set(k.tags), fields: new Set(k.fields) };
+}
+
 export async function ingestSchema(): Promise<KnownSchema> {
   const schema: Record<string, { tags: ReadonlySet<string>; fields: ReadonlySet<string> }> = {};
   for (const d of DOMAINS) schema[d] = readingSchema(d);
   schema.pipeline = await pipelineSchema();
   schema[ALERTS_SCHEMA.measurement] = alertsSchema();
+  schema[EVALUATIONS_MEASUREMENT] = evaluationsSchema();
   return schema;
 }
