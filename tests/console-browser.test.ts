@@ -117,10 +117,13 @@ describe('the console in a browser', () => {
     // One truth: well-2's card shows the level the alert quotes (the fitted 24-hour mean, not the raw
     // reading of a pumped well), its badge is the alert's, and its trend says what it was fitted over.
     const card = page.locator('article.stock[data-sensor="well-2"][data-metric="groundwater_level"]');
+    // The alert quotes "level now 39.4 m", or "is at 38.96 m, already below…" once past the floor
+    // (with the digits that set it apart from the floor); the card's number, to those digits, is it.
     await poll(async () => {
-      const quoted = /level now ([\d.]+ m)/.exec((await alert.textContent()) ?? '')?.[1];
-      return { quoted, card: await card.locator('.stock-value').textContent() };
-    }).toSatisfy((x: { quoted?: string; card: string | null }) => x.quoted !== undefined && x.card?.startsWith(x.quoted) === true);
+      const quoted = /(?:level now|is at) (\d+(?:\.\d+)?) m/.exec((await alert.textContent()) ?? '')?.[1];
+      const value = await card.locator('.stock-value data.value').getAttribute('value');
+      return { quoted, card: value === null ? undefined : Number(value).toFixed(quoted?.split('.')[1]?.length ?? 0) };
+    }).toSatisfy((x: { quoted?: string; card?: string }) => x.quoted !== undefined && x.card === x.quoted);
     expect(await card.locator('.badge').textContent()).toBe('Alert');
     expect(await card.locator('.stock-trend').textContent()).toMatch(/^Trend fitted over the last 3 days of 24-hour means, as the rule computed it\.$/);
     await poll(() => page.locator('nav a[href="#/alerts"] .pill').textContent()).toMatch(/^[12]$/);
