@@ -116,6 +116,8 @@ export const seriesSchema = z.object({
   toTime: isoTime,
   window: z.string().nullable(),
   agg: aggParam.nullable(),
+  /** What answered: raw readings, or the hourly (`1h`) or daily (`1d`) aggregates kept for years. */
+  resolution: z.enum(['raw', '1h', '1d']),
   /** True when `limit` cut the series short. */
   truncated: z.boolean(),
   points: z.array(pointSchema),
@@ -194,5 +196,20 @@ export const rangeQuerySchema = z.strictObject({
   window: windowParam.optional(),
   agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
   limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
+});
+
+/** Ranges longer than this are answered from the aggregates when `resolution` is `auto`. */
+export const RAW_RANGE_MAX_MS = 7 * 86_400_000;
+/** `auto` without a window: hourly buckets up to this range, daily beyond. */
+export const HOURLY_RANGE_MAX_MS = 92 * 86_400_000;
+
+/** Query of the steward time-series route: the public one plus the resolution. */
+export const readingsRangeQuerySchema = rangeQuerySchema.extend({
+  resolution: z
+    .enum(['auto', 'raw', '1h', '1d'], { error: (iss) => `unknown resolution ${JSON.stringify(iss.input)}: one of auto, raw, 1h, 1d` })
+    .optional()
+    .describe(
+      'raw readings, or the hourly (1h) or daily (1d) aggregates kept for years; auto (default): raw up to 7 days (and while raw readings are kept), else the coarsest aggregate the window is a whole number of, or with no window 1h up to 92 days and 1d beyond',
+    ),
 });
 

@@ -205,6 +205,11 @@ export class EmbeddedStore implements ReadingStore {
     this.#downsampleIntervalMs = opts.downsampleIntervalMs ?? 60_000;
   }
 
+  /** How long raw readings are kept, ms (undefined: for ever). */
+  get rawRetentionMs(): number | undefined {
+    return this.#retentionMs > 0 ? this.#retentionMs : undefined;
+  }
+
   /** Path of the database file. */
   get path(): string {
     return join(this.#dataDir, 'store.db');

@@ -119,6 +119,8 @@ export interface AlertPoint {
 export interface ReadingStore {
   /** `embedded`, `influxdb-v1` or `influxdb-v2`. */
   readonly kind: string;
+  /** How long raw readings are kept, ms, when the store knows (undefined: unknown or for ever). */
+  readonly rawRetentionMs?: number | undefined;
   /** Opens files, creates databases if allowed. Does not throw on an unreachable server. */
   start(): Promise<void>;
   /** Flushes and closes. */

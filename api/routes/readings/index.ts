@@ -9,11 +9,26 @@ import { metricDef } from '../../../core/catalogue.ts';
 import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
-import { formatWindow, latestQuerySchema, latestSchema, MAX_POINTS, rangeQuerySchema, seriesSchema } from '../../schemas.ts';
+import { formatWindow, HOURLY_RANGE_MAX_MS, latestQuerySchema, latestSchema, MAX_POINTS, RAW_RANGE_MAX_MS, readingsRangeQuerySchema, seriesSchema } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
-import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
+import type { LatestFilter, RangeQuery, Resolution } from '../../../storage/types.ts';
 
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+
+/**
+ * The resolution `auto` picks: raw for ranges up to a week that start while raw readings are kept
+ * (exact and fresh); otherwise the coarsest aggregate the window is a whole number of (raw if it is
+ * none), or without a window hourly buckets up to ~3 months and daily ones beyond.
+ */
+export function autoResolution(from: number, to: number, windowMs: number | undefined, rawSince: number | undefined): Resolution {
+  const rawKept = rawSince === undefined || from >= rawSince;
+  if (to - from <= RAW_RANGE_MAX_MS && rawKept) return 'raw';
+  if (windowMs === undefined) return to - from <= HOURLY_RANGE_MAX_MS ? '1h' : '1d';
+  if (windowMs % DAY_MS === 0 && to - from > HOURLY_RANGE_MAX_MS) return '1d';
+  if (windowMs % HOUR_MS === 0) return '1h';
+  return 'raw';
+}
 
 const iso = (ts: number): string => new Date(ts).toISOString();
 
@@ -53,9 +68,9 @@ export default definePlugin(
       {
         schema: {
           summary: 'One metric of one sensor over time, raw or aggregated into windows',
-          description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h.`,
+          description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h. Long ranges are answered from hourly or daily aggregates kept for years (\`resolution\` in the answer says which).`,
           tags: ['data'],
-          querystring: rangeQuerySchema,
+          querystring: readingsRangeQuerySchema,
           response: { 200: seriesSchema },
         },
       },
@@ -65,9 +80,15 @@ export default definePlugin(
         const to = q.to ?? clock.now();
         const from = q.from ?? to - DAY_MS;
         if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
-        if (q.agg && q.window === undefined) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
+        const asked = q.resolution ?? 'auto';
+        if (q.agg && q.window === undefined && (asked === 'auto' || asked === 'raw')) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
         if (q.window !== undefined && (to - from) / q.window > MAX_POINTS)
           throw invalidParameter('window', `${Math.ceil((to - from) / q.window)} windows between "from" and "to"; at most ${MAX_POINTS}: widen the window or narrow the range`);
+        const rawMs = store.rawRetentionMs;
+        const resolution = asked === 'auto' ? autoResolution(from, to, q.window, rawMs === undefined ? undefined : clock.now() - rawMs) : asked;
+        const step = resolution === '1h' ? HOUR_MS : resolution === '1d' ? DAY_MS : undefined;
+        if (step !== undefined && q.window !== undefined && q.window % step !== 0)
+          throw invalidParameter('window', `with resolution ${resolution} the window must be a whole number of ${resolution === '1h' ? 'hours' : 'days'}`);
         const def = metricDef(q.metric);
         if (!def) throw invalidParameter('metric', `unknown metric ${JSON.stringify(q.metric)}; see /api/v1/catalogue`);
         const registered = registry.listSensors(q.hub).filter((s) => s.sensor === q.sensor);
@@ -78,10 +99,10 @@ export default definePlugin(
           throw invalidParameter('metric', `${q.metric} is a ${def.domain} metric, but sensor "${q.sensor}" is in domain ${registered[0]?.domain}`);
 
         const limit = q.limit ?? MAX_POINTS;
-        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1 };
+        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1, resolution };
         if (q.hub) rq.hub = q.hub;
-        if (q.window !== undefined) {
-          rq.windowMs = q.window;
+        if (q.window !== undefined || step !== undefined) {
+          rq.windowMs = q.window ?? step;
           rq.agg = q.agg ?? 'mean';
         }
         const points = await store.range(rq);
@@ -99,6 +120,7 @@ export default definePlugin(
           toTime: iso(to),
           window: rq.windowMs === undefined ? null : formatWindow(rq.windowMs),
           agg: rq.agg ?? null,
+          resolution,
           truncated,
           points: points.slice(0, limit).map((p) => ({ ts: p.ts, time: iso(p.ts), value: p.value })),
         };
