@@ -88,6 +88,40 @@ describe('rules engine', () => {
     expect(h.messages('aquifer-depletion').map((m) => m.event)).toEqual(['firing']);
   });
 
+  it('restart: a 90-day window on a store keeping 30 days of readings comes back from the hourly aggregates', async () => {
+    // Scenario: soil carbon falling 1 %-point a year, a reading every 6 hours for 90 days; the store
+    // keeps 30 days of raw readings, so the window's first 60 days must come from the aggregates.
+    const SOIL = `
+rules:
+  - id: soil-carbon-decline
+    kind: rate
+    select: { metric: soil_organic_carbon }
+    window: 90d
+    minSpan: 60d
+    per: 1y
+    below: -0.5
+`;
+    const end = T0 + 90 * DAY;
+    const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-years-'));
+    const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 30, clock: { now: () => end } });
+    await store.start();
+    cleanup.push(async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const readings = Array.from({ length: 90 * 4 + 1 }, (_, k) => reading('soil-1', T0 + k * 6 * HOUR, { soil_organic_carbon: 4 - (k * 6 * HOUR) / (365 * DAY) }));
+    await store.write(readings);
+    await store.prune();
+    expect(await store.range({ sensor: 'soil-1', metric: 'soil_organic_carbon', from: T0, to: end + 1 })).toHaveLength(30 * 4 + 1);
+    h = await harness(SOIL, { store });
+    h.clock.set(end);
+    await h.tick();
+    const a = h.engine.get('demo.soil-carbon-decline.soil-1');
+    expect(a?.state).toBe('firing');
+    expect(Number(a?.facts.rate)).toBeCloseTo(-1, 2);
+    expect(Number(a?.facts.points)).toBe(90 * 4 + 1); // 240 hourly buckets (one reading each) + 121 raw readings
+  });
+
   it('restart with no storage: a windowed alert without data keeps firing (no verdict is not "resolved")', async () => {
     // Scenario: depletion fires; restart without a store; the schedule runs on empty windows.
     h = await harness(AQUIFER);

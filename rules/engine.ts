@@ -649,7 +649,7 @@ class Engine implements RulesEngine {
         queries.set(`${hub ?? '*'}|${domain}`, q);
       }
     }
-    const wanted = new Map<string, { hub: string; sensor: string; metric: string; end: number; span: number }>();
+    const wanted = new Map<string, { hub: string; sensor: string; metric: string; end: number; span: number; sum: boolean }>();
     const t0 = performance.now();
     for (const q of queries.values()) {
       let entries;
@@ -669,15 +669,20 @@ class Engine implements RulesEngine {
         for (const c of rules) {
           if (c.span <= 0 || !c.metrics.includes(e.metric) || !matchesMember(c, m)) continue;
           const w = wanted.get(key);
-          if (!w || w.span < c.span) wanted.set(key, { hub: e.hub, sensor: e.sensor, metric: e.metric, end: e.ts, span: c.span });
+          const sum = summedMetrics(c.rule).has(e.metric);
+          if (!w || w.span < c.span) wanted.set(key, { hub: e.hub, sensor: e.sensor, metric: e.metric, end: e.ts, span: c.span, sum: sum || (w?.sum ?? false) });
+          else if (sum) w.sum = true;
         }
       }
     }
     let points = 0;
+    let hourly = 0;
     for (const [key, w] of wanted) {
       let pts;
+      const from = w.end - w.span;
+      const limit = this.#o.maxPointsPerSeries ?? 50_000;
       try {
-        pts = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from: w.end - w.span, to: w.end + 1, limit: this.#o.maxPointsPerSeries ?? 50_000 });
+        pts = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from, to: w.end + 1, limit });
       } catch (err) {
         this.#log.warn({ err, series: key }, 'cannot rebuild a window from storage');
         continue;
@@ -685,10 +690,24 @@ class Engine implements RulesEngine {
       let s = this.#series.get(key);
       if (!s) this.#series.set(key, (s = new Series(w.span, this.#o.maxPointsPerSeries)));
       s.ensureSpan(w.span);
+      // A window reaching back past the raw readings kept (e.g. 90 days on a 30-day store): its
+      // start comes from the hourly aggregates, one point per hour at the hour's middle (the mean;
+      // the sum for a balance side that sums quantities).
+      const rawFrom = pts[0]?.ts ?? w.end + 1;
+      const hoursTo = Math.floor(rawFrom / HOUR_MS) * HOUR_MS;
+      if (hoursTo - from >= HOUR_MS) {
+        try {
+          const buckets = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from, to: hoursTo, resolution: '1h', windowMs: HOUR_MS, agg: w.sum ? 'sum' : 'mean', limit });
+          for (const b of buckets) s.add(b.ts + HOUR_MS / 2, b.value);
+          hourly += buckets.length;
+        } catch (err) {
+          this.#log.warn({ err, series: key }, 'cannot rebuild the start of a window from the hourly aggregates');
+        }
+      }
       for (const p of pts) s.add(p.ts, p.value);
       points += pts.length;
     }
-    if (wanted.size) this.#log.info({ series: wanted.size, points, ms: Math.round(performance.now() - t0) }, 'windows rebuilt from storage');
+    if (wanted.size) this.#log.info({ series: wanted.size, points, hourly, ms: Math.round(performance.now() - t0) }, 'windows rebuilt from storage');
   }
 
   // ─── evaluation ─────────────────────────────────────────────────────────────────────────
@@ -1095,3 +1114,11 @@ class Engine implements RulesEngine {
 
 export type { AlertMessage, AlertSink, AlertEvent } from './alert.ts';
 export type { PublishFn } from './notifiers/types.ts';
+
+const HOUR_MS = 3_600_000;
+
+/** Metrics a balance rule sums per sensor (quantities per interval): restored from hourly sums, not means. */
+function summedMetrics(rule: Rule): Set<string> {
+  if (rule.kind !== 'balance') return new Set();
+  return new Set([rule.extraction, rule.regeneration].filter((side) => side.over === 'sum').flatMap((side) => side.list));
+}
