@@ -79,8 +79,8 @@ function embedded(name: string, since: number): Target {
     logger: silentLogger,
     retentionDays: 30,
     clock: { now: () => now },
-    pruneIntervalMs: 365 * DAY, // pruned by the loop below, on simulated time
-    downsampleIntervalMs: 365 * DAY,
+    pruneIntervalMs: 2_000_000_000, // pruned and downsampled by the loop below, on simulated time
+    downsampleIntervalMs: 2_000_000_000,
   });
   return {
     name,

@@ -71,6 +71,9 @@ export interface DownsampleOutcome {
   speciesDays: number;
 }
 
+/** Longest delay `setTimeout` honours (a longer one fires at once, over and over). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Floor of `ts` to a multiple of `size`. */
 export function floorTo(ts: number, size: number): number {
   return Math.floor(ts / size) * size;

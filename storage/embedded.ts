@@ -38,6 +38,7 @@ import {
   type DownsampleOutcome,
   floorTo,
   HOUR_MS,
+  MAX_TIMER_MS,
   rebucket,
   RESOLUTION_MS,
   type SpeciesCount,
@@ -197,12 +198,12 @@ export class EmbeddedStore implements ReadingStore {
     this.#log = opts.logger.child({ component: 'storage', store: 'embedded' });
     this.#metrics = opts.metrics;
     this.#retentionMs = days * DAY_MS;
-    this.#pruneIntervalMs = opts.pruneIntervalMs ?? 3_600_000;
+    this.#pruneIntervalMs = Math.min(opts.pruneIntervalMs ?? 3_600_000, MAX_TIMER_MS);
     this.#clock = opts.clock ?? systemClock;
     this.#busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
     this.#aggRetention = { ...DEFAULT_AGGREGATE_RETENTION, ...opts.aggregates };
     if (!(this.#aggRetention.hourlyDays > 0) || !(this.#aggRetention.dailyDays > 0)) throw new RangeError('aggregate retention must be more than 0 days');
-    this.#downsampleIntervalMs = opts.downsampleIntervalMs ?? 60_000;
+    this.#downsampleIntervalMs = Math.min(opts.downsampleIntervalMs ?? 60_000, MAX_TIMER_MS);
   }
 
   /** How long raw readings are kept, ms (undefined: for ever). */

@@ -27,6 +27,7 @@ import {
   type DownsampleOutcome,
   floorTo,
   HOUR_MS,
+  MAX_TIMER_MS,
   rebucket,
   RESOLUTION_MS,
   type SpeciesCount,
@@ -190,7 +191,7 @@ export class InfluxStore implements ReadingStore {
     this.#fetch = opts.fetch ?? fetch;
     this.#base = cfg.url.replace(/\/+$/, '');
     this.#aggRetention = { ...DEFAULT_AGGREGATE_RETENTION, ...opts.aggregates };
-    this.#downsampleIntervalMs = opts.downsampleIntervalMs ?? 60_000;
+    this.#downsampleIntervalMs = Math.min(opts.downsampleIntervalMs ?? 60_000, MAX_TIMER_MS);
     if (cfg.api === 'v2') {
       const c: ConstructorParameters<typeof InfluxDB>[0] = { url: this.#base, timeout: cfg.timeoutMs };
       if (cfg.token) c.token = cfg.token;
