@@ -122,6 +122,37 @@ rules:
     expect(Number(a?.facts.points)).toBe(90 * 4 + 1); // 240 hourly buckets (one reading each) + 121 raw readings
   });
 
+  it('a diversity window and its baseline come back from the daily species counts when the rules state has none', async () => {
+    // Scenario: two weeks of detections at the mire are in storage only (a new rules state, e.g. the
+    // rule was just added): 8 species a day in the first week, 3 in the second, each afternoon.
+    const RICHNESS = `
+rules:
+  - id: richness-decline
+    kind: diversity
+    select: { domain: biodiversity }
+    aggregate: { by: site }
+    window: 7d
+    dropBy: 30
+`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-species-'));
+    const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 0 });
+    await store.start();
+    cleanup.push(async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const start = T0 - 14 * DAY;
+    const readings = Array.from({ length: 14 }, (_, d) =>
+      Array.from({ length: d < 7 ? 8 : 3 }, (_, k) => reading('mic-1', start + d * DAY + (13 + k) * HOUR, { count: 2 }, { domain: 'biodiversity', site: 'mire', species: `Species ${k}` })),
+    ).flat();
+    await store.write(readings);
+    h = await harness(RICHNESS, { store });
+    await h.tick();
+    const a = h.engine.get('demo.richness-decline.mire');
+    expect(a?.state).toBe('firing');
+    expect(a?.facts).toMatchObject({ current: 3, baseline: 8, currentIndividuals: 42, baselineIndividuals: 112 });
+  });
+
   it('restart with no storage: a windowed alert without data keeps firing (no verdict is not "resolved")', async () => {
     // Scenario: depletion fires; restart without a store; the schedule runs on empty windows.
     h = await harness(AQUIFER);

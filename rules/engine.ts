@@ -316,6 +316,7 @@ class Engine implements RulesEngine {
     this.#restoreSeen();
     this.#restoreDetections();
     await this.#rebuild([...this.#rules.values()]);
+    await this.#rebuildDiversity([...this.#rules.values()]);
     this.#indexSubjects();
     this.#initialized = true;
     const buffered = this.#buffer;
@@ -432,7 +433,10 @@ class Engine implements RulesEngine {
       return !old || JSON.stringify(old.rule.select) !== JSON.stringify(c.rule.select) || old.span < c.span || old.metrics.join() !== c.metrics.join();
     });
     this.#indexSubjects();
-    if (changed.length) await this.#rebuild(changed);
+    if (changed.length) {
+      await this.#rebuild(changed);
+      await this.#rebuildDiversity(changed);
+    }
     this.#indexSubjects();
     if (this.#started) this.#schedule();
     this.#metrics?.reloads.inc({ outcome: 'applied' });
@@ -630,6 +634,64 @@ class Engine implements RulesEngine {
       if (!this.#meta.has(sk)) this.#meta.set(sk, { hub: row.hub, sensor: row.sensor, site: row.site, domain: 'biodiversity' });
       this.#addDetection(sk, { ts: row.ts, species: row.species, count: row.count }, span);
     }
+  }
+
+  /**
+   * Diversity windows reaching back past the detections the rules state holds (a new state, or a
+   * baseline a year back added today) get their earlier whole days from the store's daily species
+   * counts: one detection per site, species and day (at noon; the newest day at the newest reading),
+   * counting the day's individuals, attributed to the site's first sensor. A site with several
+   * sensors is restored only when every diversity rule aggregates by site or hub (a per-sensor
+   * rule would otherwise see its neighbours' species).
+   */
+  async #rebuildDiversity(list: readonly Compiled[]): Promise<void> {
+    const store = this.#o.store;
+    const rules = list.filter((c) => c.rule.enabled && c.rule.kind === 'diversity');
+    if (!store || !rules.length || !this.#diversity.length) return;
+    const span = Math.max(...this.#diversity.map((c) => c.span));
+    const grouped = this.#diversity.every((c) => c.rule.aggregate?.by === 'site' || c.rule.aggregate?.by === 'hub');
+    let entries;
+    try {
+      entries = await store.latest({ domain: 'biodiversity' });
+    } catch (err) {
+      this.#log.warn({ err }, 'cannot rebuild diversity windows from storage');
+      return;
+    }
+    const sites = new Map<string, { hub: string; site: string; sensors: Set<string>; newest: number }>();
+    for (const e of entries) {
+      const key = `${e.hub}\u0000${e.site}`;
+      const s = sites.get(key) ?? { hub: e.hub, site: e.site, sensors: new Set<string>(), newest: e.ts };
+      s.sensors.add(e.sensor);
+      s.newest = Math.max(s.newest, e.ts);
+      sites.set(key, s);
+    }
+    let added = 0;
+    let skipped = 0;
+    for (const s of sites.values()) {
+      if (s.sensors.size > 1 && !grouped) {
+        skipped++;
+        continue;
+      }
+      const sensors = [...s.sensors].sort();
+      const held = Math.min(...sensors.map((x) => this.#detections.get(sensorKey(s.hub, x))?.[0]?.ts ?? Infinity));
+      const from = Math.ceil((s.newest - span) / DAY_MS) * DAY_MS;
+      const to = held === Infinity ? s.newest + 1 : Math.floor(held / DAY_MS) * DAY_MS;
+      if (to <= from) continue;
+      let counts;
+      try {
+        counts = await store.speciesCounts({ hub: s.hub, site: s.site, from, to });
+      } catch (err) {
+        this.#log.warn({ err, site: s.site }, 'cannot rebuild a diversity window from the species counts');
+        continue;
+      }
+      const sensor = sensors[0] as string;
+      const sk = sensorKey(s.hub, sensor);
+      if (!this.#meta.has(sk)) this.#meta.set(sk, { hub: s.hub, sensor, site: s.site, domain: 'biodiversity' });
+      // The newest day at the newest reading, so windows end where they would on raw detections.
+      const today = Math.floor(s.newest / DAY_MS) * DAY_MS;
+      for (const c of counts) if (this.#addDetection(sk, { ts: c.day === today ? s.newest : c.day + DAY_MS / 2, species: c.species, count: c.individuals }, span)) added++;
+    }
+    if (added || skipped) this.#log.info({ detections: added, sitesSkipped: skipped }, 'diversity windows rebuilt from daily species counts');
   }
 
   /** Refills windows from storage: each matching sensor's points over the rule's span before its newest reading. */
@@ -1116,6 +1178,7 @@ export type { AlertMessage, AlertSink, AlertEvent } from './alert.ts';
 export type { PublishFn } from './notifiers/types.ts';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 /** Metrics a balance rule sums per sensor (quantities per interval): restored from hourly sums, not means. */
 function summedMetrics(rule: Rule): Set<string> {
