@@ -419,6 +419,46 @@ describe.each(['v1', 'v2'] as const)('status classification (%s API, local doubl
   });
 });
 
+describe('v2 aggregates go to the configured buckets and are read through their DBRP mapping (local double)', () => {
+  it('downsampling writes <domain>_1h to the hourly bucket and <domain>_1d to the daily one; reads name their retention policy', async () => {
+    const t = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+    const answer = JSON.stringify({
+      results: [
+        {
+          statement_id: 0,
+          series: [{ name: 'x', tags: { hub: 'hub-a', site: 'north', sensor: 'well-1', kind: 'piezometer' }, columns: ['time', ...['min', 'max', 'sum', 'count', 'last'].map((f) => `groundwater_level_${f}`)], values: [[t, 1, 3, 4, 2, 3]] }],
+        },
+      ],
+    });
+    const srv = await statusServer((req, res) => {
+      if (req.path.startsWith('/api/v2/write')) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+    try {
+      const store = createInfluxStore(
+        influxSchema.parse({ url: srv.url, org: 'o', bucket: 'steward', token: 't', aggregates: { hourlyBucket: 'steward/steward_1h', dailyBucket: 'steward/steward_1d' } }),
+        { logger: silentLogger, downsampleIntervalMs: 0 },
+      );
+      expect(await store.write([reading({ ts: t + 5 })])).toEqual({ written: 1, rejected: [] });
+      expect(await store.downsample()).toMatchObject({ hours: 1, days: 1 });
+      const writes = srv.seen.filter((s) => s.path.startsWith('/api/v2/write')).map((s) => [new URL(srv.url + s.path).searchParams.get('bucket'), s.body.split(' ')[0]]);
+      expect(writes).toEqual([
+        ['steward', 'water,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+        ['steward/steward_1h', 'water_1h,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+        ['steward/steward_1d', 'water_1d,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+      ]);
+      const queries = srv.seen.filter((s) => s.path.startsWith('/query')).map((s) => new URL(srv.url + s.path).searchParams);
+      expect(queries.map((q) => q.get('db'))).toEqual(['steward', 'steward']);
+      expect(queries[0]?.get('q')).toMatch(/^SELECT min\("groundwater_level"\) AS "groundwater_level_min", .* FROM "water" WHERE time >= \d+ms AND time < \d+ms GROUP BY time\(1h\), "hub","site","sensor","kind" fill\(none\)$/);
+      expect(queries[1]?.get('q')).toContain('FROM "steward_1h"."water_1h" WHERE');
+      expect(await store.range({ sensor: 'well-1', metric: 'groundwater_level', from: t, to: t + HOUR, resolution: '1h' })).toEqual([{ ts: t, value: 2 }]);
+      expect(new URL(srv.url + (srv.seen.at(-1)?.path ?? '')).searchParams.get('q')).toContain('FROM "steward_1h"."water_1h" WHERE "sensor" = \'well-1\'');
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('v2 reads address the bucket through its DBRP mapping (local double)', () => {
   it('bucket "db/rp" reads database db with FROM "rp"."measurement"; a plain bucket reads database = bucket', async () => {
     const srv = await statusServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"statement_id":0}]}'));
