@@ -198,6 +198,24 @@ export const rangeQuerySchema = z.strictObject({
   limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
 });
 
+/** Query of the daily species counts route. */
+export const speciesQuerySchema = z.strictObject({
+  hub: hubParam.optional(),
+  site: idSchema.describe('site id').optional(),
+  from: timeParam.optional().describe('start, inclusive: days starting at or after it (default: 365 days before `to`)'),
+  to: timeParam.optional().describe('end, exclusive (default: now)'),
+});
+
+export const speciesCountSchema = z.object({
+  hub: z.string(),
+  site: z.string(),
+  species: z.string(),
+  day: epochMs.describe('start of the UTC day'),
+  date: z.string().describe('the UTC day, YYYY-MM-DD'),
+  detections: z.number().describe('biodiversity readings of the species that day'),
+  individuals: z.number().describe('sum of their count'),
+});
+
 /** Ranges longer than this are answered from the aggregates when `resolution` is `auto`. */
 export const RAW_RANGE_MAX_MS = 7 * 86_400_000;
 /** `auto` without a window: hourly buckets up to this range, daily beyond. */

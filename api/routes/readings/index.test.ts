@@ -155,6 +155,21 @@ describe('readings', () => {
       expect(bad.json()).toMatchObject({ parameter: 'window', message: expect.stringMatching(/whole number of hours/) });
     });
 
+    it('serves daily species counts per site, limited to the hubs of the token', async () => {
+      await t.registry.addSensor({ hub: 'demo', domain: 'biodiversity', sensor: 'mic-1', password: 'password-5' });
+      const day = Math.floor(NOW / DAY) * DAY - 200 * DAY;
+      const bio = (ts: number, species: string, count: number) => ({ hub: 'demo', domain: 'biodiversity' as const, sensor: 'mic-1', site: 'mire', kind: 'acoustic', ts, seq: 1, species, metrics: { count } });
+      await t.seed([bio(day + HOUR, 'Parus major', 2), bio(day + 2 * HOUR, 'Parus major', 1), bio(day + 3 * HOUR, 'Erithacus rubecula', 1)]);
+      const r = await t.app.inject('/api/v1/readings/species?site=mire');
+      expect(r.statusCode).toBe(200);
+      expect(r.json().counts).toEqual([
+        { hub: 'demo', site: 'mire', species: 'Erithacus rubecula', day, date: new Date(day).toISOString().slice(0, 10), detections: 1, individuals: 1 },
+        { hub: 'demo', site: 'mire', species: 'Parus major', day, date: new Date(day).toISOString().slice(0, 10), detections: 2, individuals: 3 },
+      ]);
+      expect((await t.app.inject(`/api/v1/readings/species?site=mire&from=${day + DAY}`)).json().counts).toEqual([]);
+      expect((await t.app.inject('/api/v1/readings/species?hub=other')).json().counts).toEqual([]);
+    });
+
     it('answers an empty series for a registered sensor without data in the range', async () => {
       const r = await t.app.inject('/api/v1/readings?hub=demo&sensor=well-1&metric=ph');
       expect(r.statusCode).toBe(200);

@@ -9,7 +9,18 @@ import { metricDef } from '../../../core/catalogue.ts';
 import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
-import { formatWindow, HOURLY_RANGE_MAX_MS, latestQuerySchema, latestSchema, MAX_POINTS, RAW_RANGE_MAX_MS, readingsRangeQuerySchema, seriesSchema } from '../../schemas.ts';
+import {
+  formatWindow,
+  HOURLY_RANGE_MAX_MS,
+  latestQuerySchema,
+  latestSchema,
+  MAX_POINTS,
+  RAW_RANGE_MAX_MS,
+  readingsRangeQuerySchema,
+  seriesSchema,
+  speciesCountSchema,
+  speciesQuerySchema,
+} from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 import type { LatestFilter, RangeQuery, Resolution } from '../../../storage/types.ts';
 
@@ -60,6 +71,31 @@ export default definePlugin(
         const entries = (await store.latest(filter)).filter((e) => !hubs || hubs.includes(e.hub));
         entries.sort((a, b) => a.hub.localeCompare(b.hub) || a.sensor.localeCompare(b.sensor) || a.metric.localeCompare(b.metric));
         return { readings: entries.map((e) => ({ ...e, time: iso(e.ts) })) };
+      },
+    );
+
+    r.get(
+      '/readings/species',
+      {
+        schema: {
+          summary: 'Species seen per site and day (daily counts kept for years)',
+          description: 'From the biodiversity readings: per hub, site, species and UTC day, how many readings detected the species and how many individuals they counted. Kept as long as the daily aggregates (storage.aggregates.dailyDays).',
+          tags: ['data'],
+          querystring: speciesQuerySchema,
+          response: { 200: z.object({ from: z.number(), to: z.number(), counts: z.array(speciesCountSchema) }) },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const hub = queryHub(request, q.hub, 'the hub asked for');
+        const to = q.to ?? clock.now();
+        const from = q.from ?? to - 365 * DAY_MS;
+        if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
+        const query: Parameters<typeof store.speciesCounts>[0] = { from, to };
+        if (hub) query.hub = hub;
+        if (q.site) query.site = q.site;
+        const counts = await store.speciesCounts(query);
+        return { from, to, counts: counts.map((c) => ({ ...c, date: iso(c.day).slice(0, 10) })) };
       },
     );
 
