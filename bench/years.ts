@@ -156,7 +156,9 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   if (kinds.has('embedded')) targets.push(embedded('embedded-year', start), embedded('embedded-month', monthFrom));
   if (kinds.has('influx')) {
-    influx = await startInfluxDB({ database: 'unused' });
+    // Caches of shards idle for 5 s are written to TSM files (default 10 min), so the disk figures
+    // below are of compressed TSM files, not of the write-ahead log.
+    influx = await startInfluxDB({ database: 'unused', data: { 'cache-snapshot-write-cold-duration': '"5s"' } });
     targets.push(influxTarget(influx, 'steward_year', start), influxTarget(influx, 'steward_month', monthFrom));
   }
   for (const t of targets) await t.store.start();
@@ -214,6 +216,13 @@ async function main(): Promise<void> {
   }
   const loadSeconds = (performance.now() - t0) / 1000;
   console.log(`written: ${readings} readings, ${points} metric points in ${loadSeconds.toFixed(0)} s (generation included)`);
+  if (influx) {
+    // Wait (at most 3 min) for the write-ahead logs to be snapshotted into TSM files.
+    const walOf = (): number => du(join((influx as InfluxHandle).dataDir, 'wal'));
+    const deadline = Date.now() + 180_000;
+    while (walOf() > 5e6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5000));
+    console.log(`InfluxDB WAL after waiting: ${(walOf() / 1e6).toFixed(1)} MB`);
+  }
 
   const yearFrom = Math.floor(end / DAY) * DAY - 365 * DAY;
   const base = `/api/v1/readings?hub=demo&sensor=well-1&metric=groundwater_level&from=${yearFrom}&to=${end}`;
@@ -248,6 +257,14 @@ async function main(): Promise<void> {
         await res.text();
       });
       fig['old unbounded latest ms'] = `${old.p50.toFixed(1)} (p95 ${old.p95.toFixed(1)})`;
+    }
+    if (influx && t.name.startsWith('steward_')) {
+      const res = await fetch(`${influx.url}/query?${new URLSearchParams({ q: 'SHOW SHARDS' }).toString()}`);
+      const body = (await res.json()) as { results: Array<{ series?: Array<{ name: string; values?: unknown[][] }> }> };
+      const shards = body.results[0]?.series?.find((x) => x.name === t.name)?.values ?? [];
+      const byRp = new Map<string, number>();
+      for (const v of shards) byRp.set(String(v[2]), (byRp.get(String(v[2])) ?? 0) + 1);
+      fig['shards'] = [...byRp].map(([rp, n]) => `${rp} ${n}`).join(', ');
     }
     fig['write s'] = ((writeMs.get(t.name) ?? 0) / 1000).toFixed(1);
     fig['downsample s'] = ((downMs.get(t.name) ?? 0) / 1000).toFixed(1);
