@@ -226,6 +226,9 @@ async function main(): Promise<void> {
 
   const yearFrom = Math.floor(end / DAY) * DAY - 365 * DAY;
   const base = `/api/v1/readings?hub=demo&sensor=well-1&metric=groundwater_level&from=${yearFrom}&to=${end}`;
+  // The densest series: a household meter, one reading a minute (525,600 a year).
+  const household = fleet.find((e) => e.kind === 'household-meter')?.sensor ?? 'hh-1000';
+  const dense = `/api/v1/readings?hub=demo&sensor=${household}&metric=household_power&from=${yearFrom}&to=${end}`;
   const rows: string[] = [];
   for (const t of targets) {
     const api = await makeTestApi({ store: t.store, clock: { now: () => end } });
@@ -242,6 +245,8 @@ async function main(): Promise<void> {
       ['1 y window=1h', `${base}&window=1h`],
       ['1 y raw window=1d', `${base}&window=1d&resolution=raw`],
       ['30 d auto', `/api/v1/readings?hub=demo&sensor=well-1&metric=groundwater_level&from=${end - 30 * DAY}&to=${end}`],
+      ['1-min series 1 y auto (1d)', dense],
+      ['1-min series 1 y raw window=1d', `${dense}&window=1d&resolution=raw`],
     ] as const) {
       const body = await get(api, url);
       const r = await timeIt(() => get(api, url));
