@@ -221,6 +221,22 @@ export const RAW_RANGE_MAX_MS = 7 * 86_400_000;
 /** `auto` without a window: hourly buckets up to this range, daily beyond. */
 export const HOURLY_RANGE_MAX_MS = 92 * 86_400_000;
 
+/**
+ * The resolution `auto` picks: raw for ranges up to a week that start while raw readings are kept
+ * (exact and fresh); otherwise the coarsest aggregate the window is a whole number of (raw if it is
+ * none), or without a window hourly buckets up to ~3 months and daily ones beyond.
+ *
+ * @param rawSince - epoch ms before which the store has no raw readings (undefined: all kept)
+ */
+export function autoResolution(from: number, to: number, windowMs: number | undefined, rawSince: number | undefined): 'raw' | '1h' | '1d' {
+  const rawKept = rawSince === undefined || from >= rawSince;
+  if (to - from <= RAW_RANGE_MAX_MS && rawKept) return 'raw';
+  if (windowMs === undefined) return to - from <= HOURLY_RANGE_MAX_MS ? '1h' : '1d';
+  if (windowMs % 86_400_000 === 0 && to - from > HOURLY_RANGE_MAX_MS) return '1d';
+  if (windowMs % 3_600_000 === 0) return '1h';
+  return 'raw';
+}
+
 /** Query of the steward time-series route: the public one plus the resolution. */
 export const readingsRangeQuerySchema = rangeQuerySchema.extend({
   resolution: z

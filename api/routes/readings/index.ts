@@ -10,36 +10,21 @@ import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
 import {
+  autoResolution,
   formatWindow,
-  HOURLY_RANGE_MAX_MS,
   latestQuerySchema,
   latestSchema,
   MAX_POINTS,
-  RAW_RANGE_MAX_MS,
   readingsRangeQuerySchema,
   seriesSchema,
   speciesCountSchema,
   speciesQuerySchema,
 } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
-import type { LatestFilter, RangeQuery, Resolution } from '../../../storage/types.ts';
+import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-
-/**
- * The resolution `auto` picks: raw for ranges up to a week that start while raw readings are kept
- * (exact and fresh); otherwise the coarsest aggregate the window is a whole number of (raw if it is
- * none), or without a window hourly buckets up to ~3 months and daily ones beyond.
- */
-export function autoResolution(from: number, to: number, windowMs: number | undefined, rawSince: number | undefined): Resolution {
-  const rawKept = rawSince === undefined || from >= rawSince;
-  if (to - from <= RAW_RANGE_MAX_MS && rawKept) return 'raw';
-  if (windowMs === undefined) return to - from <= HOURLY_RANGE_MAX_MS ? '1h' : '1d';
-  if (windowMs % DAY_MS === 0 && to - from > HOURLY_RANGE_MAX_MS) return '1d';
-  if (windowMs % HOUR_MS === 0) return '1h';
-  return 'raw';
-}
 
 const iso = (ts: number): string => new Date(ts).toISOString();
 
