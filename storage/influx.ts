@@ -43,6 +43,7 @@ import {
   aggMeasurement,
   aggregateRangeStatement,
   dailyDownsampleStatement,
+  fromClause,
   hourlyDownsampleStatement,
   latestStatements,
   quoteIdent,
@@ -181,6 +182,8 @@ export class InfluxStore implements ReadingStore {
   #downsampling: Promise<DownsampleOutcome> | undefined;
   #downsampleTimer: NodeJS.Timeout | undefined;
   #lastDownsampleWarn = -Infinity;
+  /** The hours of earlier runs have been marked (see {@link InfluxStore.catchUp}). */
+  #caughtUp = false;
   #stopped = false;
 
   constructor(cfg: InfluxConfig, opts: InfluxStoreOptions) {
@@ -246,9 +249,35 @@ export class InfluxStore implements ReadingStore {
     this.#stopped = false;
     if (this.#cfg.api === 'v1') await this.#createDatabase();
     else if (!(await this.ping())) this.#log.warn({ url: this.#base }, 'InfluxDB is not reachable yet; writes will be retried from the spool');
-    // Hours a previous run may have written and not summarised before it stopped.
-    if (this.#downsampleIntervalMs > 0) for (const d of DOMAINS) for (const h of [1, 0]) this.#markDirty(d, Date.now() - h * HOUR_MS);
+    this.#caughtUp = false;
     this.#scheduleDownsample(Math.min(this.#downsampleIntervalMs, 10_000));
+  }
+
+  /**
+   * Marks for summarising what earlier runs (or tools) wrote and no pass summarised: per domain,
+   * the hours from the newest hourly bucket on (a restart), or, with no buckets at all, from the
+   * oldest reading (a database from before aggregates: its whole history, once). Two small
+   * queries per domain; run by the first scheduled pass after `start()`.
+   */
+  async catchUp(): Promise<number> {
+    const hourT = this.#target('1h');
+    const domains = [...DOMAINS];
+    const newest = await this.#query(domains.map((d) => `SELECT * FROM ${fromClause(aggMeasurement(d, '1h'), hourT.rp)} ORDER BY time DESC LIMIT 1`), hourT.db);
+    const oldest = await this.#query(domains.map((d) => `SELECT ${quoteIdent('seq')} FROM ${fromClause(d, this.#rp)} ORDER BY time ASC LIMIT 1`));
+    const time = (r: QueryResult | undefined): number | undefined => {
+      const s = r?.series?.[0];
+      const t = s?.values?.[0]?.[s.columns.indexOf('time')];
+      return typeof t === 'number' ? t : undefined;
+    };
+    const now = Date.now();
+    let marked = 0;
+    domains.forEach((d, i) => {
+      const from = time(newest[i]) ?? time(oldest[i]);
+      if (from === undefined) return;
+      for (let h = floorTo(from, HOUR_MS); h <= now; h += HOUR_MS, marked++) this.#markDirty(d, h);
+    });
+    if (marked > 24) this.#log.info({ hours: marked }, 'aggregates: summarising hours written before this start');
+    return marked;
   }
 
   /** v1: the database and the aggregates' retention policies (logged, never thrown, when refused). */
@@ -787,7 +816,11 @@ export class InfluxStore implements ReadingStore {
   #scheduleDownsample(delayMs: number): void {
     if (this.#downsampleIntervalMs <= 0 || this.#stopped || this.#downsampleTimer) return;
     this.#downsampleTimer = setTimeout(() => {
-      this.downsample()
+      // A server that does not answer InfluxQL (StorageError) has nothing to catch up; an outage is tried again.
+      const caught = (): void => void (this.#caughtUp = true);
+      const catchUp = this.#caughtUp ? Promise.resolve() : this.catchUp().then(caught, (e: unknown) => (e instanceof StorageError ? caught() : Promise.reject(e)));
+      catchUp
+        .then(() => this.downsample())
         .catch((e: unknown) => {
           const now = Date.now();
           if (now - this.#lastDownsampleWarn >= 10 * 60_000) {

@@ -230,6 +230,27 @@ describe('InfluxDB 1.6.7: what is stored', () => {
   });
 });
 
+describe('InfluxDB 1.6.7: aggregates of what earlier runs wrote', () => {
+  it('a store started on a database without aggregates summarises its history once; after that, only hours since the newest bucket', async () => {
+    const t = Math.floor(Date.now() / HOUR) * HOUR - 50 * HOUR;
+    const before = v1Store('catchup');
+    await before.start();
+    // Written by a run that never downsampled (or by another tool).
+    await before.write(Array.from({ length: 48 }, (_, i) => reading({ ts: t + i * HOUR + 60_000, seq: i, metrics: { groundwater_level: i } })));
+    await before.stop();
+    const after = createInfluxStore(influxSchema.parse({ url: influx.url, database: 'catchup', timeoutMs: 3000 }), { logger: silentLogger, downsampleIntervalMs: 0 });
+    await after.start();
+    expect(await after.catchUp()).toBeGreaterThanOrEqual(50);
+    expect((await after.downsample()).hours).toBe(48);
+    const q = { sensor: 'well-1', metric: 'groundwater_level', from: t, to: t + 48 * HOUR, resolution: '1h' as const, agg: 'sum' as const };
+    expect((await after.range(q)).map((p) => p.value)).toEqual(Array.from({ length: 48 }, (_, i) => i));
+    // The next start marks only the hours from the newest bucket on.
+    const again = createInfluxStore(influxSchema.parse({ url: influx.url, database: 'catchup', timeoutMs: 3000 }), { logger: silentLogger, downsampleIntervalMs: 0 });
+    expect(await again.catchUp()).toBeLessThanOrEqual(4);
+    await influx.query('DROP DATABASE "catchup"');
+  });
+});
+
 describe('v2 write path against VictoriaMetrics (/api/v2/write)', () => {
   it('stores every metric of every reading with its tags and the sensor timestamp in ms', async () => {
     const vm = await startVictoriaMetrics();
