@@ -17,10 +17,11 @@ describe('the API as a whole', () => {
     const doc = r.json() as { openapi: string; paths: Record<string, { get: { parameters?: Array<{ name: string; in: string; required: boolean }>; responses: Record<string, unknown>; security?: unknown } }> };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(
-      ['/api/v1/catalogue', '/api/v1/readings', '/api/v1/readings/latest', '/api/v1/rejections', '/api/v1/schema/reading.json', '/api/v1/schema/senml-pack.json', '/api/v1/sensors', '/health', '/metrics', '/openapi.json', '/ready'].sort(),
+      ['/api/v1/catalogue', '/api/v1/readings', '/api/v1/readings/latest', '/api/v1/readings/species', '/api/v1/rejections', '/api/v1/schema/reading.json', '/api/v1/schema/senml-pack.json', '/api/v1/sensors', '/health', '/metrics', '/openapi.json', '/ready'].sort(),
     );
     const params = (path: string): string[] => (doc.paths[path]?.get.parameters ?? []).map((p) => `${p.name}${p.required ? '!' : ''}`);
-    expect(params('/api/v1/readings')).toEqual(['sensor!', 'metric!', 'hub', 'from', 'to', 'window', 'agg', 'limit']);
+    expect(params('/api/v1/readings')).toEqual(['sensor!', 'metric!', 'hub', 'from', 'to', 'window', 'agg', 'limit', 'resolution']);
+    expect(params('/api/v1/readings/species')).toEqual(['hub', 'site', 'from', 'to']);
     expect(params('/api/v1/readings/latest')).toEqual(['hub', 'domain', 'sensor']);
     expect(params('/api/v1/sensors')).toEqual(['hub', 'domain']);
     expect(params('/api/v1/rejections')).toEqual(['hub', 'code', 'before', 'limit']);

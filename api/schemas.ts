@@ -116,6 +116,8 @@ export const seriesSchema = z.object({
   toTime: isoTime,
   window: z.string().nullable(),
   agg: aggParam.nullable(),
+  /** What answered: raw readings, or the hourly (`1h`) or daily (`1d`) aggregates kept for years. */
+  resolution: z.enum(['raw', '1h', '1d']),
   /** True when `limit` cut the series short. */
   truncated: z.boolean(),
   points: z.array(pointSchema),
@@ -194,5 +196,54 @@ export const rangeQuerySchema = z.strictObject({
   window: windowParam.optional(),
   agg: aggParam.optional().describe('aggregation per window (default mean); needs `window`'),
   limit: intParam(1, MAX_POINTS).optional().describe(`most points returned (default and maximum ${MAX_POINTS})`),
+});
+
+/** Query of the daily species counts route. */
+export const speciesQuerySchema = z.strictObject({
+  hub: hubParam.optional(),
+  site: idSchema.describe('site id').optional(),
+  from: timeParam.optional().describe('start, inclusive: days starting at or after it (default: 365 days before `to`)'),
+  to: timeParam.optional().describe('end, exclusive (default: now)'),
+});
+
+export const speciesCountSchema = z.object({
+  hub: z.string(),
+  site: z.string(),
+  species: z.string(),
+  day: epochMs.describe('start of the UTC day'),
+  date: z.string().describe('the UTC day, YYYY-MM-DD'),
+  detections: z.number().describe('biodiversity readings of the species that day'),
+  individuals: z.number().describe('sum of their count'),
+});
+
+/** Ranges longer than this are answered from the aggregates when `resolution` is `auto`. */
+export const RAW_RANGE_MAX_MS = 7 * 86_400_000;
+/** `auto` without a window: hourly buckets up to this range, daily beyond. */
+export const HOURLY_RANGE_MAX_MS = 92 * 86_400_000;
+
+/**
+ * The resolution `auto` picks: raw for ranges up to a week that start while raw readings are kept
+ * (exact and fresh); otherwise the coarsest aggregate the window is a whole number of (raw if it is
+ * none), or without a window hourly buckets up to ~3 months and daily ones beyond.
+ *
+ * @param rawSince - epoch ms before which the store has no raw readings (undefined: all kept)
+ */
+export function autoResolution(from: number, to: number, windowMs: number | undefined, rawSince: number | undefined): 'raw' | '1h' | '1d' {
+  const rawKept = rawSince === undefined || from >= rawSince;
+  if (to - from <= RAW_RANGE_MAX_MS && rawKept) return 'raw';
+  if (windowMs === undefined) return to - from <= HOURLY_RANGE_MAX_MS ? '1h' : '1d';
+  if (windowMs % 86_400_000 === 0 && to - from > HOURLY_RANGE_MAX_MS) return '1d';
+  if (windowMs % 3_600_000 === 0) return '1h';
+  return 'raw';
+}
+
+/** Query of the steward time-series route: the public one plus the resolution. */
+export const readingsRangeQuerySchema = rangeQuerySchema.extend({
+  resolution: z
+    .enum(['auto', 'raw', '1h', '1d'], { error: (iss) => `unknown resolution ${JSON.stringify(iss.input)}: one of auto, raw, 1h, 1d` })
+    .optional()
+    .describe(
+      'raw readings, or the hourly (1h) or daily (1d) aggregates kept for years; auto (default): raw up to 7 days (and while raw readings are kept), else the coarsest aggregate the window is a whole number of, or with no window 1h up to 92 days and 1d beyond',
+    ),
 });
 

@@ -25,6 +25,22 @@ export const influxSchema = z
     password: z.string().optional(),
     /** Request timeout, ms. */
     timeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * Where the hourly and daily aggregates go (docs/storage.md "Years"). v1: retention policies
+     * Steward creates on the database with the durations of `storage.aggregates`. v2: buckets
+     * (default the readings' bucket); name them `<db>/<rp>` with the database of the readings'
+     * bucket so InfluxQL reads find them, and give them the retention you want.
+     */
+    aggregates: z
+      .strictObject({
+        hourlyRetentionPolicy: z.string().min(1).default('steward_1h'),
+        dailyRetentionPolicy: z.string().min(1).default('steward_1d'),
+        hourlyBucket: z.string().min(1).optional(),
+        dailyBucket: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    /** `latest` reads the last this-many ms of raw readings first (older series are looked up by sensor). */
+    latestWindowMs: z.number().int().positive().default(86_400_000),
   })
   .transform((c) => ({ ...c, api: c.api ?? (c.bucket || c.token ? 'v2' : 'v1') }) as typeof c & { api: 'v1' | 'v2' })
   .superRefine((c, ctx) => {
@@ -242,7 +258,24 @@ export const configSchema = z.strictObject({
       shareGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
     })
     .prefault({}),
-  storage: z.strictObject({ influx: influxSchema.optional() }).prefault({}),
+  storage: z
+    .strictObject({
+      influx: influxSchema.optional(),
+      /** Embedded store: raw readings are kept this many days (0: for ever). */
+      retentionDays: z.number().int().nonnegative().default(30),
+      /** Hourly and daily aggregates of every series, and daily species counts, kept for years (both stores). */
+      aggregates: z
+        .strictObject({
+          /** Hourly min/mean/max/count/last, days. */
+          hourlyDays: z.number().int().positive().default(730),
+          /** Daily aggregates and species counts, days. */
+          dailyDays: z.number().int().positive().default(1825),
+          /** How often written hours are summarised, ms. */
+          intervalMs: z.number().int().positive().default(60_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   privacy: privacyConfigSchema,
   rules: z
     .strictObject({

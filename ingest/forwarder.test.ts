@@ -43,6 +43,12 @@ class ScriptedStore implements ReadingStore {
   async range() {
     return [];
   }
+  async downsample() {
+    return { hours: 0, days: 0, speciesDays: 0 };
+  }
+  async speciesCounts() {
+    return [];
+  }
 }
 
 const reading = (sensor: string, seq: number, extra: Partial<Reading> = {}): Reading => ({ hub: 'demo', domain: 'energy', sensor, site: 's', kind: 'meter', ts: 1_780_000_000_000 + seq, seq, metrics: { pv_power: seq }, ...extra });

@@ -116,6 +116,10 @@ describe('public open data', () => {
     const ok = await app.inject({ url: `/api/v1/public/readings?sensor=area-north&metric=demand_power&from=${DAY0}&to=${T0 + 60 * MIN}` });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ sensor: 'area-north', unit: 'W', points: [{ ts: DAY0, value: 4920 }], policy: { version: 'default-3' } });
+    expect(ok.json().resolution).toBe('raw');
+    // A windowed month is answered from the hourly aggregates, with the same numbers.
+    const month = await app.inject({ url: `/api/v1/public/readings?sensor=area-north&metric=demand_power&from=${DAY0 - 30 * 24 * 60 * MIN}&to=${DAY0 + 24 * 60 * MIN}&window=1d&agg=sum` });
+    expect(month.json()).toMatchObject({ resolution: '1h', window: '1d', points: [{ ts: DAY0, value: 4920 }] });
     const personal = await app.inject({ url: `/api/v1/public/readings?sensor=meter-1&metric=household_power&from=${T0}&to=${T0 + 60 * MIN}` });
     expect(personal.statusCode).toBe(400);
     expect(personal.json()).toMatchObject({ code: 'API_ERR_VALIDATION', parameter: 'metric', message: expect.stringContaining('household_power is personal') });

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { metricDef } from '../core/catalogue.ts';
 import { ApiError, invalidParameter } from '../api/errors.ts';
 import { definePlugin } from '../api/plugin.ts';
-import { MAX_POINTS, aggParam, formatWindow, latestQuerySchema, latestSchema, pointSchema, rangeQuerySchema } from '../api/schemas.ts';
+import { MAX_POINTS, aggParam, autoResolution, formatWindow, latestQuerySchema, latestSchema, pointSchema, rangeQuerySchema } from '../api/schemas.ts';
 import type { ZodTypeProvider } from '../api/zod.ts';
 import type { LatestFilter, RangeQuery, ReadingStore } from '../storage/types.ts';
 import { explainPolicy, explanationText } from './explain.ts';
@@ -115,7 +115,7 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
         {
           schema: {
             summary: 'Open data: one metric of one sensor over time, raw or aggregated into windows (no authentication)',
-            description: `At most ${MAX_POINTS} points per answer; the default range is the last 24 h. Personal metrics are never served. Policy: ${EXPLANATION_URL}`,
+            description: `At most ${MAX_POINTS} points per answer; the default range is the last 24 h. Windowed ranges over 7 days are answered from the hourly or daily aggregates kept for years (\`resolution\`). Personal metrics are never served. Policy: ${EXPLANATION_URL}`,
             tags: ['open data'],
             querystring: rangeQuerySchema,
             response: {
@@ -131,6 +131,7 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
                 toTime: z.string(),
                 window: z.string().nullable(),
                 agg: aggParam.nullable(),
+                resolution: z.enum(['raw', '1h', '1d']).describe('raw readings, or the hourly or daily aggregates'),
                 truncated: z.boolean(),
                 points: z.array(pointSchema),
               }),
@@ -149,7 +150,10 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
           if (q.window !== undefined && (to - from) / q.window > MAX_POINTS)
             throw invalidParameter('window', `${Math.ceil((to - from) / q.window)} windows between "from" and "to"; at most ${MAX_POINTS}: widen the window or narrow the range`);
           const limit = q.limit ?? MAX_POINTS;
-          const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1 };
+          const rawMs = store().rawRetentionMs;
+          // Only windowed answers come from the aggregates: without a window the answer is raw points.
+          const resolution = q.window === undefined ? 'raw' : autoResolution(from, to, q.window, rawMs === undefined ? undefined : clock() - rawMs);
+          const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1, resolution };
           if (q.hub) rq.hub = q.hub;
           if (q.window !== undefined) {
             rq.windowMs = q.window;
@@ -172,6 +176,7 @@ export function privacyRoutes(deps: PrivacyRoutesDeps): FastifyPluginAsync {
             toTime: iso(to),
             window: rq.windowMs === undefined ? null : formatWindow(rq.windowMs),
             agg: rq.agg ?? null,
+            resolution,
             truncated: points.length > limit,
             points: points.slice(0, limit).map((p) => ({ ts: p.ts, time: iso(p.ts), value: p.value })),
           };

@@ -111,6 +111,71 @@ describe('rules engine', () => {
     expect(Object.values(two.fields).every(Number.isFinite)).toBe(true);
   });
 
+  it('restart: a 90-day window on a store keeping 30 days of readings comes back from the hourly aggregates', async () => {
+    // Scenario: soil carbon falling 1 %-point a year, a reading every 6 hours for 90 days; the store
+    // keeps 30 days of raw readings, so the window's first 60 days must come from the aggregates.
+    const SOIL = `
+rules:
+  - id: soil-carbon-decline
+    kind: rate
+    select: { metric: soil_organic_carbon }
+    window: 90d
+    minSpan: 60d
+    per: 1y
+    below: -0.5
+`;
+    const end = T0 + 90 * DAY;
+    const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-years-'));
+    const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 30, clock: { now: () => end } });
+    await store.start();
+    cleanup.push(async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const readings = Array.from({ length: 90 * 4 + 1 }, (_, k) => reading('soil-1', T0 + k * 6 * HOUR, { soil_organic_carbon: 4 - (k * 6 * HOUR) / (365 * DAY) }));
+    await store.write(readings);
+    await store.prune();
+    expect(await store.range({ sensor: 'soil-1', metric: 'soil_organic_carbon', from: T0, to: end + 1 })).toHaveLength(30 * 4 + 1);
+    h = await harness(SOIL, { store });
+    h.clock.set(end);
+    await h.tick();
+    const a = h.engine.get('demo.soil-carbon-decline.soil-1');
+    expect(a?.state).toBe('firing');
+    expect(Number(a?.facts.rate)).toBeCloseTo(-1, 2);
+    expect(Number(a?.facts.points)).toBe(90 * 4 + 1); // 240 hourly buckets (one reading each) + 121 raw readings
+  });
+
+  it('a diversity window and its baseline come back from the daily species counts when the rules state has none', async () => {
+    // Scenario: two weeks of detections at the mire are in storage only (a new rules state, e.g. the
+    // rule was just added): 8 species a day in the first week, 3 in the second, each afternoon.
+    const RICHNESS = `
+rules:
+  - id: richness-decline
+    kind: diversity
+    select: { domain: biodiversity }
+    aggregate: { by: site }
+    window: 7d
+    dropBy: 30
+`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-species-'));
+    const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 0 });
+    await store.start();
+    cleanup.push(async () => {
+      await store.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const start = T0 - 14 * DAY;
+    const readings = Array.from({ length: 14 }, (_, d) =>
+      Array.from({ length: d < 7 ? 8 : 3 }, (_, k) => reading('mic-1', start + d * DAY + (13 + k) * HOUR, { count: 2 }, { domain: 'biodiversity', site: 'mire', species: `Species ${k}` })),
+    ).flat();
+    await store.write(readings);
+    h = await harness(RICHNESS, { store });
+    await h.tick();
+    const a = h.engine.get('demo.richness-decline.mire');
+    expect(a?.state).toBe('firing');
+    expect(a?.facts).toMatchObject({ current: 3, baseline: 8, currentIndividuals: 42, baselineIndividuals: 112 });
+  });
+
   it('restart with no storage: a windowed alert without data keeps firing (no verdict is not "resolved")', async () => {
     // Scenario: depletion fires; restart without a store; the schedule runs on empty windows.
     h = await harness(AQUIFER);

@@ -321,6 +321,7 @@ class Engine implements RulesEngine {
     this.#restoreSeen();
     this.#restoreDetections();
     await this.#rebuild([...this.#rules.values()]);
+    await this.#rebuildDiversity([...this.#rules.values()]);
     this.#indexSubjects();
     this.#initialized = true;
     const buffered = this.#buffer;
@@ -437,7 +438,10 @@ class Engine implements RulesEngine {
       return !old || JSON.stringify(old.rule.select) !== JSON.stringify(c.rule.select) || old.span < c.span || old.metrics.join() !== c.metrics.join();
     });
     this.#indexSubjects();
-    if (changed.length) await this.#rebuild(changed);
+    if (changed.length) {
+      await this.#rebuild(changed);
+      await this.#rebuildDiversity(changed);
+    }
     this.#indexSubjects();
     if (this.#started) this.#schedule();
     this.#metrics?.reloads.inc({ outcome: 'applied' });
@@ -637,6 +641,64 @@ class Engine implements RulesEngine {
     }
   }
 
+  /**
+   * Diversity windows reaching back past the detections the rules state holds (a new state, or a
+   * baseline a year back added today) get their earlier whole days from the store's daily species
+   * counts: one detection per site, species and day (at noon; the newest day at the newest reading),
+   * counting the day's individuals, attributed to the site's first sensor. A site with several
+   * sensors is restored only when every diversity rule aggregates by site or hub (a per-sensor
+   * rule would otherwise see its neighbours' species).
+   */
+  async #rebuildDiversity(list: readonly Compiled[]): Promise<void> {
+    const store = this.#o.store;
+    const rules = list.filter((c) => c.rule.enabled && c.rule.kind === 'diversity');
+    if (!store || !rules.length || !this.#diversity.length) return;
+    const span = Math.max(...this.#diversity.map((c) => c.span));
+    const grouped = this.#diversity.every((c) => c.rule.aggregate?.by === 'site' || c.rule.aggregate?.by === 'hub');
+    let entries;
+    try {
+      entries = await store.latest({ domain: 'biodiversity' });
+    } catch (err) {
+      this.#log.warn({ err }, 'cannot rebuild diversity windows from storage');
+      return;
+    }
+    const sites = new Map<string, { hub: string; site: string; sensors: Set<string>; newest: number }>();
+    for (const e of entries) {
+      const key = `${e.hub}\u0000${e.site}`;
+      const s = sites.get(key) ?? { hub: e.hub, site: e.site, sensors: new Set<string>(), newest: e.ts };
+      s.sensors.add(e.sensor);
+      s.newest = Math.max(s.newest, e.ts);
+      sites.set(key, s);
+    }
+    let added = 0;
+    let skipped = 0;
+    for (const s of sites.values()) {
+      if (s.sensors.size > 1 && !grouped) {
+        skipped++;
+        continue;
+      }
+      const sensors = [...s.sensors].sort();
+      const held = Math.min(...sensors.map((x) => this.#detections.get(sensorKey(s.hub, x))?.[0]?.ts ?? Infinity));
+      const from = Math.ceil((s.newest - span) / DAY_MS) * DAY_MS;
+      const to = held === Infinity ? s.newest + 1 : Math.floor(held / DAY_MS) * DAY_MS;
+      if (to <= from) continue;
+      let counts;
+      try {
+        counts = await store.speciesCounts({ hub: s.hub, site: s.site, from, to });
+      } catch (err) {
+        this.#log.warn({ err, site: s.site }, 'cannot rebuild a diversity window from the species counts');
+        continue;
+      }
+      const sensor = sensors[0] as string;
+      const sk = sensorKey(s.hub, sensor);
+      if (!this.#meta.has(sk)) this.#meta.set(sk, { hub: s.hub, sensor, site: s.site, domain: 'biodiversity' });
+      // The newest day at the newest reading, so windows end where they would on raw detections.
+      const today = Math.floor(s.newest / DAY_MS) * DAY_MS;
+      for (const c of counts) if (this.#addDetection(sk, { ts: c.day === today ? s.newest : c.day + DAY_MS / 2, species: c.species, count: c.individuals }, span)) added++;
+    }
+    if (added || skipped) this.#log.info({ detections: added, sitesSkipped: skipped }, 'diversity windows rebuilt from daily species counts');
+  }
+
   /** Refills windows from storage: each matching sensor's points over the rule's span before its newest reading. */
   async #rebuild(list: readonly Compiled[]): Promise<void> {
     const store = this.#o.store;
@@ -654,7 +716,7 @@ class Engine implements RulesEngine {
         queries.set(`${hub ?? '*'}|${domain}`, q);
       }
     }
-    const wanted = new Map<string, { hub: string; sensor: string; metric: string; end: number; span: number }>();
+    const wanted = new Map<string, { hub: string; sensor: string; metric: string; end: number; span: number; sum: boolean }>();
     const t0 = performance.now();
     for (const q of queries.values()) {
       let entries;
@@ -674,15 +736,20 @@ class Engine implements RulesEngine {
         for (const c of rules) {
           if (c.span <= 0 || !c.metrics.includes(e.metric) || !matchesMember(c, m)) continue;
           const w = wanted.get(key);
-          if (!w || w.span < c.span) wanted.set(key, { hub: e.hub, sensor: e.sensor, metric: e.metric, end: e.ts, span: c.span });
+          const sum = summedMetrics(c.rule).has(e.metric);
+          if (!w || w.span < c.span) wanted.set(key, { hub: e.hub, sensor: e.sensor, metric: e.metric, end: e.ts, span: c.span, sum: sum || (w?.sum ?? false) });
+          else if (sum) w.sum = true;
         }
       }
     }
     let points = 0;
+    let hourly = 0;
     for (const [key, w] of wanted) {
       let pts;
+      const from = w.end - w.span;
+      const limit = this.#o.maxPointsPerSeries ?? 50_000;
       try {
-        pts = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from: w.end - w.span, to: w.end + 1, limit: this.#o.maxPointsPerSeries ?? 50_000 });
+        pts = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from, to: w.end + 1, limit });
       } catch (err) {
         this.#log.warn({ err, series: key }, 'cannot rebuild a window from storage');
         continue;
@@ -690,10 +757,24 @@ class Engine implements RulesEngine {
       let s = this.#series.get(key);
       if (!s) this.#series.set(key, (s = new Series(w.span, this.#o.maxPointsPerSeries)));
       s.ensureSpan(w.span);
+      // A window reaching back past the raw readings kept (e.g. 90 days on a 30-day store): its
+      // start comes from the hourly aggregates, one point per hour at the hour's middle (the mean;
+      // the sum for a balance side that sums quantities).
+      const rawFrom = pts[0]?.ts ?? w.end + 1;
+      const hoursTo = Math.floor(rawFrom / HOUR_MS) * HOUR_MS;
+      if (hoursTo - from >= HOUR_MS) {
+        try {
+          const buckets = await store.range({ hub: w.hub, sensor: w.sensor, metric: w.metric, from, to: hoursTo, resolution: '1h', windowMs: HOUR_MS, agg: w.sum ? 'sum' : 'mean', limit });
+          for (const b of buckets) s.add(b.ts + HOUR_MS / 2, b.value);
+          hourly += buckets.length;
+        } catch (err) {
+          this.#log.warn({ err, series: key }, 'cannot rebuild the start of a window from the hourly aggregates');
+        }
+      }
       for (const p of pts) s.add(p.ts, p.value);
       points += pts.length;
     }
-    if (wanted.size) this.#log.info({ series: wanted.size, points, ms: Math.round(performance.now() - t0) }, 'windows rebuilt from storage');
+    if (wanted.size) this.#log.info({ series: wanted.size, points, hourly, ms: Math.round(performance.now() - t0) }, 'windows rebuilt from storage');
   }
 
   // ─── evaluation ─────────────────────────────────────────────────────────────────────────
@@ -1124,4 +1205,13 @@ function evaluationPoint(rule: Rule, s: { hub: string; subject: string }, obs: O
     else if (obs.value === Number.POSITIVE_INFINITY) fields.value = -1;
   }
   return { ts: obs.ts, hub: s.hub, rule: rule.id, subject: s.subject, kind: rule.kind, fields };
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** Metrics a balance rule sums per sensor (quantities per interval): restored from hourly sums, not means. */
+function summedMetrics(rule: Rule): Set<string> {
+  if (rule.kind !== 'balance') return new Set();
+  return new Set([rule.extraction, rule.regeneration].filter((side) => side.over === 'sum').flatMap((side) => side.list));
 }

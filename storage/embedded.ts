@@ -13,8 +13,15 @@
  *   policy, coarse location, attributes as JSON), merged like InfluxDB merges the fields of a
  *   rewritten point.
  * - `pipeline`: self-telemetry, one row per field.
+ * - `agg_hour`, `agg_day`: per series and UTC hour / day, min, max, sum, count and last
+ *   (storage/aggregates.ts), kept for years. `agg_dirty` lists the (series, hour) pairs written
+ *   since they were last summarised (filled in the write transaction); downsampling recomputes
+ *   those hours from `points` and their days from `agg_hour`, so running it again changes nothing.
+ * - `species_day`: biodiversity readings per sensor, site, species and UTC day (detections, sum of
+ *   `count`), recomputed from `readings` + `points` for the days downsampling touches.
  * Retention deletes old points, readings and pipeline rows; series and sensor rows stay, so ids
- * never change and `latest()` still shows a sensor that went silent long ago.
+ * never change and `latest()` still shows a sensor that went silent long ago. Aggregates have their
+ * own, longer retention.
  */
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -24,9 +31,22 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import {
+  type AggregateRetention,
+  type AggregateRow,
+  DEFAULT_AGGREGATE_RETENTION,
+  type DownsampleOutcome,
+  floorTo,
+  HOUR_MS,
+  MAX_TIMER_MS,
+  rebucket,
+  RESOLUTION_MS,
+  type SpeciesCount,
+  type SpeciesQuery,
+} from './aggregates.ts';
 import { StorageError } from './errors.ts';
 import { alertsToPoints, evaluationsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
-import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
+import { checkLatestFilter, checkSpeciesQuery, normalizeRange, sortLatest } from './queries.ts';
 import {
   type AlertPoint,
   type EvaluationPoint,
@@ -55,12 +75,18 @@ export interface EmbeddedStoreOptions {
   clock?: Clock;
   /** How long a write waits for another connection's lock before failing (retryably), ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** How long hourly and daily aggregates are kept (default 730 and 1825 days). */
+  aggregates?: Partial<AggregateRetention>;
+  /** How often written hours are summarised into the aggregates, ms (default 60 s). */
+  downsampleIntervalMs?: number;
 }
 
 const SCHEMA_VERSION = '1';
 const DAY_MS = 86_400_000;
 /** Rows deleted per retention step, so one step never holds the event loop for long. */
 const PRUNE_CHUNK = 5_000;
+/** (series, hour) pairs summarised per downsampling step. */
+const DOWNSAMPLE_CHUNK = 2_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -82,6 +108,16 @@ CREATE TABLE IF NOT EXISTS readings (
 CREATE TABLE IF NOT EXISTS pipeline (
   ts INTEGER NOT NULL, role TEXT NOT NULL, hub TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, value REAL NOT NULL,
   PRIMARY KEY (ts, role, hub, kind, field)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agg_dirty (series INTEGER NOT NULL, hour INTEGER NOT NULL, PRIMARY KEY (series, hour)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agg_hour (
+  series INTEGER NOT NULL, ts INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL, last REAL NOT NULL,
+  PRIMARY KEY (series, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agg_day (
+  series INTEGER NOT NULL, ts INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL, last REAL NOT NULL,
+  PRIMARY KEY (series, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS species_day (
+  sensor_id INTEGER NOT NULL, day INTEGER NOT NULL, site TEXT NOT NULL, species TEXT NOT NULL, detections INTEGER NOT NULL, individuals REAL NOT NULL,
+  PRIMARY KEY (sensor_id, day, site, species)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS alerts (
   ts INTEGER NOT NULL, hub TEXT NOT NULL, rule TEXT NOT NULL, subject TEXT NOT NULL, severity TEXT NOT NULL,
   kind TEXT NOT NULL, state TEXT NOT NULL, value REAL, message TEXT NOT NULL,
@@ -102,6 +138,8 @@ const AGG_SQL: Record<Aggregation, string> = {
   // SQLite: with a single MAX() aggregate, bare columns come from the row holding the maximum.
   last: 'value, MAX(ts) AS newest',
 };
+
+type AggStatements = Record<'hour' | 'hourIfNew' | 'day' | 'dayIfNew' | 'countSensor' | 'speciesDelete' | 'species' | 'speciesIfNew' | 'clean', Database.Statement>;
 
 interface LatestRow {
   hub: string;
@@ -126,6 +164,7 @@ interface Statements {
   insertPipeline: Database.Statement;
   insertAlert: Database.Statement;
   insertEvaluation: Database.Statement;
+  markDirty: Database.Statement;
 }
 
 /**
@@ -146,6 +185,9 @@ export class EmbeddedStore implements ReadingStore {
   readonly #pruneIntervalMs: number;
   readonly #clock: Clock;
   readonly #busyTimeoutMs: number;
+  readonly #aggRetention: AggregateRetention;
+  readonly #downsampleIntervalMs: number;
+  #downsampleTimer: NodeJS.Timeout | undefined;
   #db: Database.Database | undefined;
   #st: Statements | undefined;
   #writeTx: Database.Transaction<(readings: StoredReading[]) => void> | undefined;
@@ -162,9 +204,17 @@ export class EmbeddedStore implements ReadingStore {
     this.#log = opts.logger.child({ component: 'storage', store: 'embedded' });
     this.#metrics = opts.metrics;
     this.#retentionMs = days * DAY_MS;
-    this.#pruneIntervalMs = opts.pruneIntervalMs ?? 3_600_000;
+    this.#pruneIntervalMs = Math.min(opts.pruneIntervalMs ?? 3_600_000, MAX_TIMER_MS);
     this.#clock = opts.clock ?? systemClock;
     this.#busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.#aggRetention = { ...DEFAULT_AGGREGATE_RETENTION, ...opts.aggregates };
+    if (!(this.#aggRetention.hourlyDays > 0) || !(this.#aggRetention.dailyDays > 0)) throw new RangeError('aggregate retention must be more than 0 days');
+    this.#downsampleIntervalMs = Math.min(opts.downsampleIntervalMs ?? 60_000, MAX_TIMER_MS);
+  }
+
+  /** How long raw readings are kept, ms (undefined: for ever). */
+  get rawRetentionMs(): number | undefined {
+    return this.#retentionMs > 0 ? this.#retentionMs : undefined;
   }
 
   /** Path of the database file. */
@@ -201,7 +251,15 @@ export class EmbeddedStore implements ReadingStore {
         insertPipeline: db.prepare('INSERT OR REPLACE INTO pipeline (ts, role, hub, kind, field, value) VALUES (?, ?, ?, ?, ?, ?)'),
         insertAlert: db.prepare('INSERT OR REPLACE INTO alerts (ts, hub, rule, subject, severity, kind, state, value, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
         insertEvaluation: db.prepare('INSERT OR REPLACE INTO rule_evaluations (ts, hub, rule, subject, kind, field, value) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        markDirty: db.prepare('INSERT OR IGNORE INTO agg_dirty (series, hour) VALUES (?, ?)'),
       };
+      // A store written before aggregates existed: summarise what it holds, once.
+      if (!db.prepare("SELECT 1 FROM meta WHERE key = 'aggregates_since'").get()) {
+        db.transaction(() => {
+          db.exec(`INSERT OR IGNORE INTO agg_dirty (series, hour) SELECT DISTINCT series, (ts / ${HOUR_MS}) * ${HOUR_MS} FROM points`);
+          db.prepare("INSERT INTO meta (key, value) VALUES ('aggregates_since', ?)").run(new Date(this.#clock.now()).toISOString());
+        })();
+      }
       this.#writeTx = db.transaction((readings: StoredReading[]) => this.#writeRows(st, readings));
       this.#db = db;
       this.#st = st;
@@ -210,14 +268,17 @@ export class EmbeddedStore implements ReadingStore {
       throw e;
     }
     // First pass a minute after start (not during start-up's burst of spool replay), then every interval.
-    if (this.#retentionMs > 0) this.#schedulePrune(Math.min(this.#pruneIntervalMs, 60_000));
-    this.#log.info({ path: this.path, retentionDays: this.#retentionMs / DAY_MS }, 'embedded store open');
+    this.#schedulePrune(Math.min(this.#pruneIntervalMs, 60_000));
+    this.#scheduleDownsample();
+    this.#log.info({ path: this.path, retentionDays: this.#retentionMs / DAY_MS, aggregates: this.#aggRetention }, 'embedded store open');
   }
 
   /** Stops retention, waits for a running prune step, closes the file. */
   async stop(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#downsampleTimer) clearTimeout(this.#downsampleTimer);
+    this.#downsampleTimer = undefined;
     const db = this.#db;
     this.#db = undefined;
     this.#st = undefined;
@@ -310,11 +371,16 @@ export class EmbeddedStore implements ReadingStore {
 
   #writeRows(st: Statements, readings: StoredReading[]): void {
     const newest = new Map<number, { r: StoredReading; value: number }>();
+    const dirty = new Map<number, Set<number>>();
     for (const r of readings) {
+      const hour = floorTo(r.ts, HOUR_MS);
       for (const metric in r.metrics) {
         const value = r.metrics[metric] as number;
         const id = this.#series(st, r, metric, value);
         st.insertPoint.run(id, r.ts, value);
+        let hours = dirty.get(id);
+        if (!hours) dirty.set(id, (hours = new Set()));
+        hours.add(hour);
         const prev = newest.get(id);
         if (!prev || r.ts >= prev.r.ts) newest.set(id, { r, value });
       }
@@ -325,6 +391,7 @@ export class EmbeddedStore implements ReadingStore {
       const species = r.domain === 'biodiversity' ? (r.species ?? null) : null;
       st.updateLatest.run({ id, site: r.site, kind: r.kind, ts: r.ts, value, species });
     }
+    for (const [id, hours] of dirty) for (const h of hours) st.markDirty.run(id, h);
   }
 
   /** Self-telemetry; invalid points and failures are logged, never thrown. */
@@ -411,6 +478,13 @@ export class EmbeddedStore implements ReadingStore {
     const ids = db.prepare(`SELECT id FROM latest WHERE sensor = @sensor AND metric = @metric AND domain = @domain${hub}`).pluck().all({ sensor: q.sensor, metric: q.metric, domain: q.domain, hub: q.hub }) as number[];
     if (ids.length === 0) return [];
     const where = `WHERE series IN (${ids.map(() => '?').join(', ')}) AND ts >= ? AND ts < ?`;
+    if (q.resolution !== 'raw') {
+      // Summarise what this series has pending first, so an aggregate read sees every write.
+      while (this.#downsampleStep(db, ids, { hours: 0, days: 0, speciesDays: 0 }) > 0);
+      const table = q.resolution === '1h' ? 'agg_hour' : 'agg_day';
+      const rows = db.prepare(`SELECT ts, min, max, sum, count, last FROM ${table} ${where} ORDER BY ts`).all(...ids, q.from, q.to) as AggregateRow[];
+      return rebucket(rows, q.windowMs ?? RESOLUTION_MS[q.resolution], q.agg, q.limit);
+    }
     if (q.windowMs === undefined) {
       return db.prepare(`SELECT ts, value FROM points ${where} ORDER BY ts LIMIT ?`).all(...ids, q.from, q.to, q.limit) as SeriesPoint[];
     }
@@ -428,8 +502,12 @@ export class EmbeddedStore implements ReadingStore {
    */
   async prune(): Promise<{ points: number; readings: number; pipeline: number; evaluations: number }> {
     const counts = { points: 0, readings: 0, pipeline: 0, evaluations: 0 };
-    if (this.#retentionMs <= 0 || !this.#db) return counts;
+    if (!this.#db) return counts;
     const run = async (): Promise<void> => {
+      // Summarise before raw points go, then drop aggregates past their own retention.
+      await this.downsample();
+      await this.#pruneAggregates();
+      if (this.#retentionMs <= 0) return;
       const cutoff = this.#clock.now() - this.#retentionMs;
       const series = this.#db?.prepare('SELECT id FROM latest').pluck().all() as number[] | undefined;
       for (const id of series ?? []) counts.points += await this.#pruneRows('points', 'series = @id', { id }, cutoff);
@@ -457,6 +535,149 @@ export class EmbeddedStore implements ReadingStore {
       if (!boundary) return deleted;
       await new Promise<void>((r) => setImmediate(r));
     }
+  }
+
+  /** Deletes hourly aggregates older than their retention, daily aggregates and species days older than theirs. */
+  async #pruneAggregates(): Promise<number> {
+    const now = this.#clock.now();
+    const hourCutoff = now - this.#aggRetention.hourlyDays * DAY_MS;
+    const dayCutoff = now - this.#aggRetention.dailyDays * DAY_MS;
+    let n = 0;
+    const series = this.#db?.prepare('SELECT id FROM latest').pluck().all() as number[] | undefined;
+    for (const id of series ?? []) {
+      n += await this.#pruneRows('agg_hour', 'series = @id', { id }, hourCutoff);
+      n += await this.#pruneRows('agg_day', 'series = @id', { id }, dayCutoff);
+    }
+    n += this.#db?.prepare('DELETE FROM species_day WHERE day < ?').run(dayCutoff).changes ?? 0;
+    if (n) this.#log.info({ rows: n }, 'retention: old aggregates deleted');
+    return n;
+  }
+
+  /**
+   * Summarises every (series, hour) written since the last pass into `agg_hour`, their days into
+   * `agg_day` and, for biodiversity counts, `species_day`; in steps of a few thousand pairs,
+   * yielding between steps. A bucket older than the raw retention is summarised only if it never
+   * was (a backfill); a late reading for one that was is not added to it.
+   */
+  async downsample(): Promise<DownsampleOutcome> {
+    const total: DownsampleOutcome = { hours: 0, days: 0, speciesDays: 0 };
+    for (;;) {
+      const db = this.#db;
+      if (!db) return total;
+      if (this.#downsampleStep(db, undefined, total) === 0) return total;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /** One step of {@link downsample}, for all series or only `ids`. Returns the dirty pairs handled. */
+  #downsampleStep(db: Database.Database, ids: number[] | undefined, total: DownsampleOutcome): number {
+    const step = db.transaction((): number => {
+      const only = ids ? `WHERE series IN (${ids.map(() => '?').join(', ')})` : '';
+      const dirty = db.prepare(`SELECT series, hour FROM agg_dirty ${only} ORDER BY series, hour LIMIT ${DOWNSAMPLE_CHUNK}`).all(...(ids ?? [])) as Array<{ series: number; hour: number }>;
+      if (!dirty.length) return 0;
+      const spans = new Map<number, { lo: number; hi: number }>();
+      for (const d of dirty) {
+        const sp = spans.get(d.series);
+        if (!sp) spans.set(d.series, { lo: d.hour, hi: d.hour });
+        else sp.hi = Math.max(sp.hi, d.hour);
+      }
+      // Buckets that retention may have cut are summarised only if they never were (a backfill of
+      // old readings); one summarised while complete is not replaced by what is left of it.
+      const now = this.#clock.now();
+      const cutoff = this.#retentionMs > 0 ? now - this.#retentionMs : -Infinity;
+      const hourFloor = Math.ceil(cutoff / HOUR_MS) * HOUR_MS;
+      const dayFloor = Math.ceil(cutoff / DAY_MS) * DAY_MS;
+      const hourlyDayFloor = Math.ceil((now - this.#aggRetention.hourlyDays * DAY_MS) / DAY_MS) * DAY_MS;
+      const st = this.#aggStatements(db);
+      const split = (lo: number, hi: number, floor: number, run: (a: number, b: number, replace: boolean) => number): number =>
+        (lo < floor ? run(lo, Math.min(hi, floor), false) : 0) + (hi > floor ? run(Math.max(lo, floor), hi, true) : 0);
+      for (const [series, { lo, hi }] of spans) {
+        total.hours += split(lo, hi + HOUR_MS, hourFloor, (a, b, replace) => (replace ? st.hour : st.hourIfNew).run({ series, lo: a, hi: b }).changes);
+        const dLo = floorTo(lo, DAY_MS);
+        const dHi = floorTo(hi, DAY_MS) + DAY_MS;
+        total.days += split(dLo, dHi, hourlyDayFloor, (a, b, replace) => (replace ? st.day : st.dayIfNew).run({ series, lo: a, hi: b }).changes);
+        const sensor = st.countSensor.get(series) as number | undefined;
+        if (sensor !== undefined) {
+          total.speciesDays += split(dLo, dHi, dayFloor, (a, b, replace) => {
+            if (!replace) return st.speciesIfNew.run({ sensor, series, lo: a, hi: b }).changes;
+            st.speciesDelete.run({ sensor, lo: a, hi: b });
+            return st.species.run({ sensor, series, lo: a, hi: b }).changes;
+          });
+        }
+        st.clean.run({ series, lo, hi });
+      }
+      return dirty.length;
+    });
+    return step.immediate();
+  }
+
+  #aggSt: { db: Database.Database; st: AggStatements } | undefined;
+
+  #aggStatements(db: Database.Database): AggStatements {
+    if (this.#aggSt?.db === db) return this.#aggSt.st;
+    const hour = (verb: string): Database.Statement =>
+      db.prepare(`${verb} INTO agg_hour (series, ts, min, max, sum, count, last)
+        SELECT @series, h, MIN(value), MAX(value), SUM(value), COUNT(*),
+          (SELECT p2.value FROM points p2 WHERE p2.series = @series AND p2.ts >= h AND p2.ts < h + ${HOUR_MS} ORDER BY p2.ts DESC LIMIT 1)
+        FROM (SELECT (ts / ${HOUR_MS}) * ${HOUR_MS} AS h, value FROM points WHERE series = @series AND ts >= @lo AND ts < @hi) GROUP BY h`);
+    const day = (verb: string): Database.Statement =>
+      db.prepare(`${verb} INTO agg_day (series, ts, min, max, sum, count, last)
+        SELECT @series, d, MIN(min), MAX(max), SUM(sum), SUM(count),
+          (SELECT a2.last FROM agg_hour a2 WHERE a2.series = @series AND a2.ts >= d AND a2.ts < d + ${DAY_MS} ORDER BY a2.ts DESC LIMIT 1)
+        FROM (SELECT (ts / ${DAY_MS}) * ${DAY_MS} AS d, min, max, sum, count FROM agg_hour WHERE series = @series AND ts >= @lo AND ts < @hi) GROUP BY d`);
+    const species = (verb: string): Database.Statement =>
+      db.prepare(`${verb} INTO species_day (sensor_id, day, site, species, detections, individuals)
+        SELECT @sensor, (r.ts / ${DAY_MS}) * ${DAY_MS} AS d, r.site, r.species, COUNT(*), SUM(p.value)
+        FROM readings r JOIN points p ON p.series = @series AND p.ts = r.ts
+        WHERE r.sensor_id = @sensor AND r.ts >= @lo AND r.ts < @hi AND r.species IS NOT NULL GROUP BY d, r.site, r.species`);
+    const st: AggStatements = {
+      hour: hour('INSERT OR REPLACE'),
+      hourIfNew: hour('INSERT OR IGNORE'),
+      day: day('INSERT OR REPLACE'),
+      dayIfNew: day('INSERT OR IGNORE'),
+      countSensor: db
+        .prepare(`SELECT s.id FROM latest l JOIN sensors s ON s.hub = l.hub AND s.domain = l.domain AND s.sensor = l.sensor
+          WHERE l.id = ? AND l.domain = 'biodiversity' AND l.metric = 'count'`)
+        .pluck(),
+      speciesDelete: db.prepare('DELETE FROM species_day WHERE sensor_id = @sensor AND day >= @lo AND day < @hi'),
+      species: species('INSERT'),
+      speciesIfNew: species('INSERT OR IGNORE'),
+      clean: db.prepare('DELETE FROM agg_dirty WHERE series = @series AND hour >= @lo AND hour <= @hi'),
+    };
+    this.#aggSt = { db, st };
+    return st;
+  }
+
+  /**
+   * Species seen per hub, site and UTC day (days starting in `[from, to)`), from the daily
+   * species table; pending writes are summarised first.
+   *
+   * @throws StorageError `STORAGE_ERR_INVALID_QUERY`, `STORAGE_ERR_NOT_STARTED`
+   */
+  async speciesCounts(q: SpeciesQuery): Promise<SpeciesCount[]> {
+    checkSpeciesQuery(q);
+    this.#open();
+    await this.downsample();
+    const db = this.#open();
+    const conds = ['d.day >= @from', 'd.day < @to'];
+    if (q.hub !== undefined) conds.push('s.hub = @hub');
+    if (q.site !== undefined) conds.push('d.site = @site');
+    return db
+      .prepare(`SELECT s.hub AS hub, d.site AS site, d.species AS species, d.day AS day, SUM(d.detections) AS detections, SUM(d.individuals) AS individuals
+        FROM species_day d JOIN sensors s ON s.id = d.sensor_id WHERE ${conds.join(' AND ')}
+        GROUP BY s.hub, d.site, d.species, d.day ORDER BY s.hub, d.site, d.day, d.species`)
+      .all({ from: q.from, to: q.to, hub: q.hub, site: q.site }) as SpeciesCount[];
+  }
+
+  #scheduleDownsample(): void {
+    this.#downsampleTimer = setTimeout(() => {
+      this.downsample()
+        .catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'downsampling step failed'))
+        .finally(() => {
+          if (this.#db) this.#scheduleDownsample();
+        });
+    }, this.#downsampleIntervalMs);
+    this.#downsampleTimer.unref();
   }
 
   #schedulePrune(delayMs: number): void {

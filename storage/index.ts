@@ -15,13 +15,14 @@ export { createEmbeddedStore, EmbeddedStore, type EmbeddedStoreOptions } from '.
 export { createInfluxStore, InfluxStore, type InfluxStoreOptions } from './influx.ts';
 export { StorageError, STORAGE_ERROR_CODES, type StorageErrorCode } from './errors.ts';
 export * from './types.ts';
+export { DEFAULT_AGGREGATE_RETENTION, RESOLUTION_MS, RESOLUTIONS, type AggregateRetention } from './aggregates.ts';
 
 export interface CreateStoreOptions {
   logger: Logger;
   metrics?: PipelineMetrics;
   /** HTTP client for the InfluxDB store (default: global fetch). */
   fetch?: typeof fetch;
-  /** Embedded store: retention in days (default 30). */
+  /** Embedded store: retention in days (default `storage.retentionDays`, 30). */
   retentionDays?: number;
   /** Embedded store: time source for retention. */
   clock?: Clock;
@@ -35,15 +36,17 @@ export interface CreateStoreOptions {
  */
 export function createStore(config: Config, opts: CreateStoreOptions): ReadingStore {
   const influx = config.storage.influx;
+  const { hourlyDays, dailyDays, intervalMs } = config.storage.aggregates;
+  const aggregates = { hourlyDays, dailyDays };
   if (influx) {
-    const o: Parameters<typeof createInfluxStore>[1] = { logger: opts.logger };
+    const o: Parameters<typeof createInfluxStore>[1] = { logger: opts.logger, aggregates, downsampleIntervalMs: intervalMs };
     if (opts.metrics) o.metrics = opts.metrics;
     if (opts.fetch) o.fetch = opts.fetch;
     return createInfluxStore(influx, o);
   }
-  const o: Parameters<typeof createEmbeddedStore>[0] = { dataDir: config.dataDir, logger: opts.logger };
+  const o: Parameters<typeof createEmbeddedStore>[0] = { dataDir: config.dataDir, logger: opts.logger, aggregates, downsampleIntervalMs: intervalMs };
   if (opts.metrics) o.metrics = opts.metrics;
-  if (opts.retentionDays !== undefined) o.retentionDays = opts.retentionDays;
+  o.retentionDays = opts.retentionDays ?? config.storage.retentionDays;
   if (opts.clock) o.clock = opts.clock;
   return createEmbeddedStore(o);
 }

@@ -9,17 +9,53 @@
  * destroy data). Bad lines (400/422, including 1.x "partial write") are found by bisecting the
  * batch, which is safe because a point with the same measurement, tags and timestamp overwrites
  * itself.
+ *
+ * Years of history: Steward downsamples by itself (not with continuous queries, which InfluxDB 2.x
+ * and 3.x do not have and which run on the wall clock only): hours this store wrote are summarised
+ * with InfluxQL into `<domain>_1h` and `<domain>_1d` (+ `species_1d`) through the same write path,
+ * into long retention policies (v1) or buckets (v2). docs/storage.md "Years".
  */
-import { HttpError, type HttpHeaders, InfluxDB, type Point } from '@influxdata/influxdb-client';
+import { createHash } from 'node:crypto';
+import { HttpError, type HttpHeaders, InfluxDB, Point } from '@influxdata/influxdb-client';
 import { parseRetryAfter } from '../core/backoff.ts';
-import { metricDef } from '../core/catalogue.ts';
+import { metricDef, metricsOf } from '../core/catalogue.ts';
+import { DOMAINS, type Domain } from '../core/ids.ts';
+import {
+  type AggregateRetention,
+  type AggregateRow,
+  DAY_MS,
+  DEFAULT_AGGREGATE_RETENTION,
+  type DownsampleOutcome,
+  floorTo,
+  HOUR_MS,
+  MAX_TIMER_MS,
+  rebucket,
+  RESOLUTION_MS,
+  type SpeciesCount,
+  type SpeciesQuery,
+} from './aggregates.ts';
 import type { InfluxConfig } from '../core/config.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { StorageError } from './errors.ts';
-import { latestStatements, quoteIdent, rangeStatement } from './influxql.ts';
+import {
+  AGG_FIELDS,
+  aggField,
+  aggMeasurement,
+  aggregateRangeStatement,
+  dailyDownsampleStatement,
+  fromClause,
+  hourlyDownsampleStatement,
+  latestStatements,
+  quoteIdent,
+  rangeStatement,
+  showSeriesStatements,
+  SPECIES_MEASUREMENT,
+  speciesCountsStatement,
+  speciesSourceStatement,
+} from './influxql.ts';
 import { alertsToPoints, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
-import { checkLatestFilter, normalizeRange, sortLatest } from './queries.ts';
+import { checkLatestFilter, checkSpeciesQuery, normalizeRange, sortLatest } from './queries.ts';
 import {
   type LatestEntry,
   type LatestFilter,
@@ -39,7 +75,22 @@ export interface InfluxStoreOptions {
   metrics?: PipelineMetrics;
   /** HTTP client for v1 writes, reads, ping and start (default: the global `fetch`). v2 writes use the influxdb-client's transport. */
   fetch?: typeof fetch;
+  /** How long hourly and daily aggregates are kept (v1: the durations of the retention policies Steward creates). */
+  aggregates?: Partial<AggregateRetention>;
+  /** How often written hours are summarised, ms (default 60 s; 0: only when `downsample()` is called). */
+  downsampleIntervalMs?: number;
 }
+
+/** Where one tier of aggregates is written and read. */
+interface Target {
+  db: string;
+  rp?: string;
+  /** v2: the bucket written to. */
+  bucket?: string;
+}
+
+/** Hours summarised per InfluxQL statement. */
+const DOWNSAMPLE_CHUNK_MS = 7 * DAY_MS;
 
 /** Outcome of one HTTP write attempt that got an answer. */
 type Answer = { ok: true } | { ok: false; status: number; reason: string; retryAfterMs?: number };
@@ -117,6 +168,15 @@ export class InfluxStore implements ReadingStore {
   readonly #base: string;
   readonly #client: InfluxDB | undefined;
   readonly #lastLoud = new Map<number, number>();
+  readonly #aggRetention: AggregateRetention;
+  readonly #downsampleIntervalMs: number;
+  /** Hours (bucket starts) this store wrote to, per domain, not yet summarised. */
+  readonly #dirty = new Map<Domain, Set<number>>();
+  #downsampling: Promise<DownsampleOutcome> | undefined;
+  #downsampleTimer: NodeJS.Timeout | undefined;
+  #lastDownsampleWarn = -Infinity;
+  /** The hours of earlier runs have been marked (see {@link InfluxStore.catchUp}). */
+  #caughtUp = false;
   #stopped = false;
 
   constructor(cfg: InfluxConfig, opts: InfluxStoreOptions) {
@@ -126,6 +186,8 @@ export class InfluxStore implements ReadingStore {
     this.#metrics = opts.metrics;
     this.#fetch = opts.fetch ?? fetch;
     this.#base = cfg.url.replace(/\/+$/, '');
+    this.#aggRetention = { ...DEFAULT_AGGREGATE_RETENTION, ...opts.aggregates };
+    this.#downsampleIntervalMs = Math.min(opts.downsampleIntervalMs ?? 60_000, MAX_TIMER_MS);
     if (cfg.api === 'v2') {
       const c: ConstructorParameters<typeof InfluxDB>[0] = { url: this.#base, timeout: cfg.timeoutMs };
       if (cfg.token) c.token = cfg.token;
@@ -153,6 +215,19 @@ export class InfluxStore implements ReadingStore {
     return this.#cfg.retentionPolicy || undefined;
   }
 
+  /** Where the hourly (`1h`) or daily (`1d`) aggregates live. */
+  #target(tier: '1h' | '1d'): Target {
+    const agg = this.#cfg.aggregates;
+    if (this.#cfg.api === 'v2') {
+      const bucket = (tier === '1h' ? agg.hourlyBucket : agg.dailyBucket) ?? this.#cfg.bucket ?? '';
+      const slash = bucket.indexOf('/');
+      const t: Target = { db: slash >= 0 ? bucket.slice(0, slash) : bucket, bucket };
+      if (slash >= 0 && bucket.length > slash + 1) t.rp = bucket.slice(slash + 1);
+      return t;
+    }
+    return { db: this.#db, rp: tier === '1h' ? agg.hourlyRetentionPolicy : agg.dailyRetentionPolicy };
+  }
+
   #authHeaders(): Record<string, string> {
     if (this.#cfg.api === 'v2') return this.#cfg.token ? { authorization: `Token ${this.#cfg.token}` } : {};
     if (this.#cfg.username !== undefined) {
@@ -165,10 +240,41 @@ export class InfluxStore implements ReadingStore {
   /** v1: `CREATE DATABASE` (idempotent); a refusal (no admin rights) or an unreachable server is logged, never thrown. */
   async start(): Promise<void> {
     this.#stopped = false;
-    if (this.#cfg.api !== 'v1') {
-      if (!(await this.ping())) this.#log.warn({ url: this.#base }, 'InfluxDB is not reachable yet; writes will be retried from the spool');
-      return;
-    }
+    if (this.#cfg.api === 'v1') await this.#createDatabase();
+    else if (!(await this.ping())) this.#log.warn({ url: this.#base }, 'InfluxDB is not reachable yet; writes will be retried from the spool');
+    this.#caughtUp = false;
+    this.#scheduleDownsample(Math.min(this.#downsampleIntervalMs, 10_000));
+  }
+
+  /**
+   * Marks for summarising what earlier runs (or tools) wrote and no pass summarised: per domain,
+   * the hours from the newest hourly bucket on (a restart), or, with no buckets at all, from the
+   * oldest reading (a database from before aggregates: its whole history, once). Two small
+   * queries per domain; run by the first scheduled pass after `start()`.
+   */
+  async catchUp(): Promise<number> {
+    const hourT = this.#target('1h');
+    const domains = [...DOMAINS];
+    const newest = await this.#query(domains.map((d) => `SELECT * FROM ${fromClause(aggMeasurement(d, '1h'), hourT.rp)} ORDER BY time DESC LIMIT 1`), hourT.db);
+    const oldest = await this.#query(domains.map((d) => `SELECT ${quoteIdent('seq')} FROM ${fromClause(d, this.#rp)} ORDER BY time ASC LIMIT 1`));
+    const time = (r: QueryResult | undefined): number | undefined => {
+      const s = r?.series?.[0];
+      const t = s?.values?.[0]?.[s.columns.indexOf('time')];
+      return typeof t === 'number' ? t : undefined;
+    };
+    const now = Date.now();
+    let marked = 0;
+    domains.forEach((d, i) => {
+      const from = time(newest[i]) ?? time(oldest[i]);
+      if (from === undefined) return;
+      for (let h = floorTo(from, HOUR_MS); h <= now; h += HOUR_MS, marked++) this.#markDirty(d, h);
+    });
+    if (marked > 24) this.#log.info({ hours: marked }, 'aggregates: summarising hours written before this start');
+    return marked;
+  }
+
+  /** v1: the database and the aggregates' retention policies (logged, never thrown, when refused). */
+  async #createDatabase(): Promise<void> {
     try {
       const res = await this.#fetch(`${this.#base}/query`, {
         method: 'POST',
@@ -188,12 +294,30 @@ export class InfluxStore implements ReadingStore {
       else this.#log.info({ database: this.#db }, 'database ready');
     } catch (e) {
       this.#log.warn({ url: this.#base, err: describe(e) }, 'InfluxDB is not reachable yet; writes will be retried from the spool');
+      return;
+    }
+    // Few, long shards: the aggregates of a year fit in a handful of shards.
+    for (const [tier, days, shard] of [['1h', this.#aggRetention.hourlyDays, '30d'], ['1d', this.#aggRetention.dailyDays, '180d']] as const) {
+      const rp = quoteIdent(this.#target(tier).rp ?? '');
+      const on = `ON ${quoteIdent(this.#db)} DURATION ${days}d REPLICATION 1 SHARD DURATION ${shard}`;
+      try {
+        await this.#query([`CREATE RETENTION POLICY ${rp} ${on}`]);
+      } catch {
+        try {
+          await this.#query([`ALTER RETENTION POLICY ${rp} ${on}`]);
+        } catch (e) {
+          this.#log.warn({ rp: this.#target(tier).rp, err: describe(e) }, 'could not create the retention policy of the aggregates (this user may lack the right); they are written to it all the same');
+        }
+      }
     }
   }
 
   /** Nothing is buffered here; later writes throw `RetryableStorageError`. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#downsampleTimer) clearTimeout(this.#downsampleTimer);
+    this.#downsampleTimer = undefined;
+    await this.#downsampling?.catch(() => undefined);
   }
 
   /** `GET /ping` answers 2xx (204 on 1.x/2.x). */
@@ -221,12 +345,19 @@ export class InfluxStore implements ReadingStore {
     readings.forEach((r, index) => {
       try {
         items.push({ index, line: toLine(toPoint(r)) });
+        this.#markDirty(r.domain, r.ts);
       } catch (e) {
         if (!(e instanceof StorageError)) throw e;
         rejected.push({ index, reason: e.message });
       }
     });
     return this.#writeItems(items, rejected);
+  }
+
+  #markDirty(domain: Domain, ts: number): void {
+    let hours = this.#dirty.get(domain);
+    if (!hours) this.#dirty.set(domain, (hours = new Set()));
+    hours.add(floorTo(ts, HOUR_MS));
   }
 
   /**
@@ -277,12 +408,12 @@ export class InfluxStore implements ReadingStore {
     }
   }
 
-  async #writeItems(items: Item[], rejected: WriteOutcome['rejected']): Promise<WriteOutcome> {
+  async #writeItems(items: Item[], rejected: WriteOutcome['rejected'], target?: Target): Promise<WriteOutcome> {
     const started = performance.now();
     let outcome = 'ok';
     try {
       if (this.#stopped) throw new RetryableStorageError(`${this.kind} store is stopped`);
-      const written = items.length ? await this.#sendBisect(items, rejected) : 0;
+      const written = items.length ? await this.#sendBisect(items, rejected, target) : 0;
       rejected.sort((a, b) => a.index - b.index);
       if (rejected.length) {
         outcome = 'partial';
@@ -300,8 +431,8 @@ export class InfluxStore implements ReadingStore {
   }
 
   /** Sends `items`; on 400/422/413 splits the batch in halves down to single lines. Returns lines stored. */
-  async #sendBisect(items: Item[], rejected: WriteOutcome['rejected']): Promise<number> {
-    const a = await this.#send(items.map((i) => i.line));
+  async #sendBisect(items: Item[], rejected: WriteOutcome['rejected'], target?: Target): Promise<number> {
+    const a = await this.#send(items.map((i) => i.line), target);
     if (a.ok) return items.length;
     const { status, reason } = a;
     const refused = status === 400 || status === 422;
@@ -313,7 +444,7 @@ export class InfluxStore implements ReadingStore {
       }
       // Good lines of a 1.x partial write are stored already; sending them again overwrites them.
       const mid = Math.ceil(items.length / 2);
-      return (await this.#sendBisect(items.slice(0, mid), rejected)) + (await this.#sendBisect(items.slice(mid), rejected));
+      return (await this.#sendBisect(items.slice(0, mid), rejected, target)) + (await this.#sendBisect(items.slice(mid), rejected, target));
     }
     if (status === 429 || status >= 500) {
       throw new RetryableStorageError(`InfluxDB answered ${status}: ${reason}`, a.retryAfterMs);
@@ -336,14 +467,14 @@ export class InfluxStore implements ReadingStore {
     }
   }
 
-  async #send(lines: string[]): Promise<Answer> {
-    return this.#cfg.api === 'v2' ? this.#sendV2(lines) : this.#sendV1(lines);
+  async #send(lines: string[], target?: Target): Promise<Answer> {
+    return this.#cfg.api === 'v2' ? this.#sendV2(lines, target?.bucket) : this.#sendV1(lines, target?.rp);
   }
 
   /** v1: `POST /write?db=&rp=&precision=ms`. */
-  async #sendV1(lines: string[]): Promise<Answer> {
+  async #sendV1(lines: string[], rp = this.#cfg.retentionPolicy): Promise<Answer> {
     const params = new URLSearchParams({ db: this.#db, precision: 'ms' });
-    if (this.#cfg.retentionPolicy) params.set('rp', this.#cfg.retentionPolicy);
+    if (rp) params.set('rp', rp);
     let res: Response;
     let text: string;
     try {
@@ -369,9 +500,9 @@ export class InfluxStore implements ReadingStore {
    * request so concurrent writes never share a buffer, with its own retries and timers off: it is
    * a transport here, not a buffer (it would drop 4xx and keep retries in memory).
    */
-  async #sendV2(lines: string[]): Promise<Answer> {
+  async #sendV2(lines: string[], bucket = this.#cfg.bucket ?? ''): Promise<Answer> {
     const client = this.#client as InfluxDB;
-    const api = client.getWriteApi(this.#cfg.org ?? '', this.#cfg.bucket ?? '', 'ms', {
+    const api = client.getWriteApi(this.#cfg.org ?? '', bucket, 'ms', {
       maxRetries: 0,
       flushInterval: 0,
       batchSize: lines.length + 1,
@@ -398,8 +529,8 @@ export class InfluxStore implements ReadingStore {
   }
 
   /** Runs InfluxQL statements in one request (`;`-separated) and returns one result per statement. */
-  async #query(statements: string[]): Promise<QueryResult[]> {
-    const params = new URLSearchParams({ db: this.#db, epoch: 'ms', q: statements.join(';\n') });
+  async #query(statements: string[], db = this.#db): Promise<QueryResult[]> {
+    const params = new URLSearchParams({ db, epoch: 'ms', q: statements.join(';\n') });
     const headers = this.#authHeaders();
     const long = params.toString().length > MAX_GET_QUERY;
     let res: Response;
@@ -430,22 +561,46 @@ export class InfluxStore implements ReadingStore {
   }
 
   /**
-   * One entry per hub, sensor and metric with its most recent value (one InfluxQL request with a
-   * `last()` statement per catalogue metric of the selected domains).
+   * One entry per hub, sensor and metric with its most recent value. One request: a `last()`
+   * statement per catalogue metric of the selected domains, bounded to the last `latestWindowMs`
+   * (so only recent shards are read), and `SHOW SERIES` per domain (answered by the index). Series
+   * the index knows but the window did not show (sensors silent for longer) are then looked up by
+   * sensor without a time bound: only they cost what history costs.
    *
    * @throws StorageError `STORAGE_ERR_INVALID_QUERY` for an invalid filter, `STORAGE_ERR_QUERY_FAILED`
    *   when the server refuses the query; RetryableStorageError when it is unreachable or overloaded
    */
   async latest(filter: LatestFilter): Promise<LatestEntry[]> {
     checkLatestFilter(filter);
-    const stmts = latestStatements(filter, this.#rp);
-    const results = await this.#query(stmts.map((s) => s.text));
+    const stmts = latestStatements(filter, this.#rp, { since: `now() - ${this.#cfg.latestWindowMs}ms` });
+    const shows = showSeriesStatements(filter, this.#rp);
+    const results = await this.#query([...stmts.map((st) => st.text), ...shows.map((sh) => sh.text)]);
     const best = new Map<string, LatestEntry>();
-    results.forEach((res, i) => {
-      const st = stmts[i];
-      if (!st) return;
+    const seen = new Set<string>();
+    this.#collectLatest(stmts, results, best, seen);
+    const missing = new Map<Domain, Set<string>>();
+    shows.forEach((sh, i) => {
+      for (const s of results[stmts.length + i]?.series ?? []) {
+        for (const row of s.values ?? []) {
+          const tags = parseSeriesKey(String(row[0]));
+          if (!tags.sensor || seen.has(`${sh.domain}\u0000${tags.hub}\u0000${tags.site}\u0000${tags.sensor}\u0000${tags.kind}`)) continue;
+          let set = missing.get(sh.domain);
+          if (!set) missing.set(sh.domain, (set = new Set()));
+          set.add(tags.sensor);
+        }
+      }
+    });
+    if (missing.size) {
+      const older = [...missing].flatMap(([domain, sensors]) => latestStatements({ ...filter, domain }, this.#rp, { sensors: [...sensors].sort() }));
+      this.#collectLatest(older, await this.#query(older.map((st) => st.text)), best, seen);
+    }
+    return sortLatest([...best.values()]);
+  }
+
+  #collectLatest(stmts: Array<{ domain: Domain; metric: string }>, results: QueryResult[], best: Map<string, LatestEntry>, seen: Set<string>): void {
+    stmts.forEach((st, i) => {
       const unit = metricDef(st.metric)?.unit ?? '';
-      for (const s of res.series ?? []) {
+      for (const s of results[i]?.series ?? []) {
         const tags = s.tags ?? {};
         const ti = s.columns.indexOf('time');
         const vi = s.columns.indexOf('value');
@@ -457,6 +612,7 @@ export class InfluxStore implements ReadingStore {
           const e: LatestEntry = { hub: tags.hub ?? '', domain: st.domain, sensor: tags.sensor ?? '', site: tags.site ?? '', kind: tags.kind ?? '', metric: st.metric, value, unit, ts };
           const species = si >= 0 ? row[si] : undefined;
           if (typeof species === 'string') e.species = species;
+          seen.add(`${e.domain}\u0000${e.hub}\u0000${e.site}\u0000${e.sensor}\u0000${e.kind}`);
           // A sensor that moved site or kind is several series: keep its most recent value.
           const key = `${e.hub}\u0000${e.domain}\u0000${e.sensor}\u0000${e.metric}`;
           const prev = best.get(key);
@@ -464,7 +620,6 @@ export class InfluxStore implements ReadingStore {
         }
       }
     });
-    return sortLatest([...best.values()]);
   }
 
   /**
@@ -476,6 +631,25 @@ export class InfluxStore implements ReadingStore {
   async range(query: RangeQuery): Promise<SeriesPoint[]> {
     const q = normalizeRange(query);
     if (q.from >= q.to) return [];
+    if (q.resolution !== 'raw') {
+      await this.downsample(); // what this store wrote and has not summarised yet
+      const target = this.#target(q.resolution);
+      const [res] = await this.#query([aggregateRangeStatement(q, q.resolution, target.rp)], target.db);
+      const rows: AggregateRow[] = [];
+      for (const s of res?.series ?? []) {
+        const ti = s.columns.indexOf('time');
+        const idx = AGG_FIELDS.map((f) => s.columns.indexOf(aggField(q.metric, f)));
+        for (const row of s.values ?? []) {
+          const [min, max, sum, count, last] = idx.map((i) => row[i]);
+          const ts = row[ti];
+          if (typeof ts !== 'number' || typeof count !== 'number' || count <= 0) continue;
+          if (typeof min !== 'number' || typeof max !== 'number' || typeof sum !== 'number' || typeof last !== 'number') continue;
+          rows.push({ ts, min, max, sum, count, last });
+        }
+      }
+      rows.sort((a, b) => a.ts - b.ts);
+      return rebucket(rows, q.windowMs ?? RESOLUTION_MS[q.resolution], q.agg, q.limit);
+    }
     const [res] = await this.#query([rangeStatement(q, this.#rp)]);
     const out: SeriesPoint[] = [];
     for (const s of res?.series ?? []) {
@@ -489,4 +663,199 @@ export class InfluxStore implements ReadingStore {
     }
     return out.sort((a, b) => a.ts - b.ts).slice(0, q.limit);
   }
+
+  /**
+   * Summarises the hours this store wrote since the last pass: hourly buckets from the readings,
+   * daily buckets from the hourly ones, daily species counts from biodiversity readings, written
+   * as points (same tags and time overwrite, so a pass repeated gives the same points). Passes
+   * never overlap. A server that does not answer InfluxQL (`STORAGE_ERR_QUERY_FAILED`) drops the
+   * pending hours; an outage keeps them for the next pass.
+   */
+  async downsample(): Promise<DownsampleOutcome> {
+    const run = (this.#downsampling ?? Promise.resolve()).catch(() => undefined).then(() => this.#downsampleDirty());
+    this.#downsampling = run;
+    return run;
+  }
+
+  /** Summarises `[from, to)` of every domain again (e.g. history written before aggregates existed). */
+  async downsampleRange(from: number, to: number): Promise<DownsampleOutcome> {
+    for (let h = floorTo(from, HOUR_MS); h < to; h += HOUR_MS) for (const d of DOMAINS) this.#markDirty(d, h);
+    return this.downsample();
+  }
+
+  async #downsampleDirty(): Promise<DownsampleOutcome> {
+    const total: DownsampleOutcome = { hours: 0, days: 0, speciesDays: 0 };
+    for (const [domain, set] of this.#dirty) {
+      if (!set.size) continue;
+      const hours = [...set].sort((a, b) => a - b);
+      this.#dirty.set(domain, new Set());
+      try {
+        await this.#downsampleHours(domain, hours, total);
+      } catch (e) {
+        if (!(e instanceof StorageError)) {
+          const back = this.#dirty.get(domain);
+          for (const h of hours) back?.add(h);
+        }
+        throw e;
+      }
+    }
+    return total;
+  }
+
+  async #downsampleHours(domain: Domain, hours: number[], total: DownsampleOutcome): Promise<void> {
+    const hourT = this.#target('1h');
+    const dayT = this.#target('1d');
+    const days: number[] = [];
+    for (const [lo, hi] of runs(hours, HOUR_MS)) {
+      const [res] = await this.#query([hourlyDownsampleStatement(domain, lo, hi, this.#rp)]);
+      total.hours += await this.#writeAggregates(aggMeasurement(domain, '1h'), domain, res, hourT);
+      for (let d = floorTo(lo, DAY_MS); d < hi; d += DAY_MS) if (days.at(-1) !== d) days.push(d);
+    }
+    for (const [lo, hi] of runs(days, DAY_MS)) {
+      const [res] = await this.#query([dailyDownsampleStatement(domain, lo, hi, hourT.rp)], hourT.db);
+      total.days += await this.#writeAggregates(aggMeasurement(domain, '1d'), domain, res, dayT);
+      if (domain === 'biodiversity') total.speciesDays += await this.#downsampleSpecies(lo, hi, dayT);
+    }
+  }
+
+  /** Writes the buckets of one downsampling answer as points; returns how many. */
+  async #writeAggregates(measurement: string, domain: Domain, res: QueryResult | undefined, target: Target): Promise<number> {
+    const lines: string[] = [];
+    const defs = metricsOf(domain);
+    for (const s of res?.series ?? []) {
+      const tags = s.tags ?? {};
+      const ti = s.columns.indexOf('time');
+      const cols = defs.map((def) => AGG_FIELDS.map((f) => [aggField(def.name, f), s.columns.indexOf(aggField(def.name, f))] as const));
+      for (const row of s.values ?? []) {
+        const ts = row[ti];
+        if (typeof ts !== 'number') continue;
+        const p = new Point(measurement).tag('hub', tags.hub ?? '').tag('site', tags.site ?? '').tag('sensor', tags.sensor ?? '').tag('kind', tags.kind ?? '').timestamp(ts);
+        let fields = 0;
+        for (const metric of cols) {
+          const values = metric.map(([, i]) => row[i]);
+          if (!values.every((v) => typeof v === 'number') || (values[3] as number) <= 0) continue;
+          metric.forEach(([name], k) => p.floatField(name, values[k] as number));
+          fields++;
+        }
+        if (fields) lines.push(toLine(p));
+      }
+    }
+    await this.#writeAggregateLines(lines, target);
+    return lines.length;
+  }
+
+  /** Daily species counts of `[from, to)` (whole days) per hub and site from the biodiversity readings. */
+  async #downsampleSpecies(from: number, to: number, target: Target): Promise<number> {
+    const [res] = await this.#query([speciesSourceStatement(from, to, this.#rp)]);
+    const acc = new Map<string, SpeciesCount>();
+    for (const s of res?.series ?? []) {
+      const hub = s.tags?.hub ?? '';
+      const site = s.tags?.site ?? '';
+      const ti = s.columns.indexOf('time');
+      const ci = s.columns.indexOf('count');
+      const si = s.columns.indexOf('species');
+      for (const row of s.values ?? []) {
+        const ts = row[ti];
+        const species = row[si];
+        const count = row[ci];
+        if (typeof ts !== 'number' || typeof species !== 'string') continue;
+        const day = floorTo(ts, DAY_MS);
+        const key = `${hub}\u0000${site}\u0000${species}\u0000${day}`;
+        const c = acc.get(key) ?? { hub, site, species, day, detections: 0, individuals: 0 };
+        c.detections++;
+        if (typeof count === 'number') c.individuals += count;
+        acc.set(key, c);
+      }
+    }
+    // The species is a field: a free-text tag could break the line or end in `\`. Its hash keys the series.
+    const lines = [...acc.values()].map((c) =>
+      toLine(
+        new Point(SPECIES_MEASUREMENT)
+          .tag('hub', c.hub)
+          .tag('site', c.site)
+          .tag('taxon', createHash('sha256').update(c.species).digest('hex').slice(0, 16))
+          .stringField('species', c.species)
+          .floatField('detections', c.detections)
+          .floatField('individuals', c.individuals)
+          .timestamp(c.day),
+      ),
+    );
+    await this.#writeAggregateLines(lines, target);
+    return lines.length;
+  }
+
+  async #writeAggregateLines(lines: string[], target: Target): Promise<void> {
+    for (let i = 0; i < lines.length; i += 5000) {
+      const out = await this.#writeItems(lines.slice(i, i + 5000).map((line, index) => ({ index, line })), [], target);
+      if (out.rejected.length) this.#log.warn({ rejected: out.rejected.slice(0, 3) }, 'aggregate points refused');
+    }
+  }
+
+  /**
+   * Species seen per hub, site and UTC day (days starting in `[from, to)`), from `species_1d`.
+   *
+   * @throws StorageError `STORAGE_ERR_INVALID_QUERY` / `STORAGE_ERR_QUERY_FAILED`; RetryableStorageError
+   */
+  async speciesCounts(q: SpeciesQuery): Promise<SpeciesCount[]> {
+    checkSpeciesQuery(q);
+    await this.downsample();
+    const target = this.#target('1d');
+    const [res] = await this.#query([speciesCountsStatement(q, target.rp)], target.db);
+    const out: SpeciesCount[] = [];
+    for (const s of res?.series ?? []) {
+      const ti = s.columns.indexOf('time');
+      const [si, di, ii] = ['species', 'detections', 'individuals'].map((c) => s.columns.indexOf(c)) as [number, number, number];
+      for (const row of s.values ?? []) {
+        const [day, species, detections, individuals] = [row[ti], row[si], row[di], row[ii]];
+        if (typeof day !== 'number' || typeof species !== 'string' || typeof detections !== 'number' || typeof individuals !== 'number') continue;
+        out.push({ hub: s.tags?.hub ?? '', site: s.tags?.site ?? '', species, day, detections, individuals });
+      }
+    }
+    const key = (c: SpeciesCount): string => `${c.hub}\u0000${c.site}\u0000${String(c.day).padStart(16, '0')}\u0000${c.species}`;
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+
+  #scheduleDownsample(delayMs: number): void {
+    if (this.#downsampleIntervalMs <= 0 || this.#stopped || this.#downsampleTimer) return;
+    this.#downsampleTimer = setTimeout(() => {
+      // A server that does not answer InfluxQL (StorageError) has nothing to catch up; an outage is tried again.
+      const caught = (): void => void (this.#caughtUp = true);
+      const catchUp = this.#caughtUp ? Promise.resolve() : this.catchUp().then(caught, (e: unknown) => (e instanceof StorageError ? caught() : Promise.reject(e)));
+      catchUp
+        .then(() => this.downsample())
+        .catch((e: unknown) => {
+          const now = Date.now();
+          if (now - this.#lastDownsampleWarn >= 10 * 60_000) {
+            this.#lastDownsampleWarn = now;
+            this.#log.warn({ err: describe(e) }, 'downsampling into the aggregates failed; long ranges may miss recent hours');
+          }
+        })
+        .finally(() => {
+          this.#downsampleTimer = undefined;
+          this.#scheduleDownsample(this.#downsampleIntervalMs);
+        });
+    }, delayMs);
+    this.#downsampleTimer.unref();
+  }
+}
+
+/** Tags of a `SHOW SERIES` key such as `water,hub=demo,kind=piezometer,sensor=well-1,site=north` (ids need no unescaping). */
+function parseSeriesKey(key: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const part of key.split(',').slice(1)) {
+    const eq = part.indexOf('=');
+    if (eq > 0) tags[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return tags;
+}
+
+/** Sorted bucket starts as `[from, to)` runs of at most {@link DOWNSAMPLE_CHUNK_MS}. */
+function runs(starts: readonly number[], size: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const t of starts) {
+    const last = out.at(-1);
+    if (last && t + size - last[0] <= DOWNSAMPLE_CHUNK_MS) last[1] = Math.max(last[1], t + size);
+    else out.push([t, t + size]);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  */
 import { metricDef } from '../core/catalogue.ts';
 import { type Domain, isDomain, isId } from '../core/ids.ts';
+import { RESOLUTION_MS, RESOLUTIONS, type Resolution, type SpeciesQuery } from './aggregates.ts';
 import { StorageError } from './errors.ts';
 import type { Aggregation, LatestEntry, LatestFilter, RangeQuery } from './types.ts';
 
@@ -24,6 +25,7 @@ export interface NormalizedRange {
   windowMs?: number;
   agg: Aggregation;
   limit: number;
+  resolution: Resolution;
 }
 
 function bad(message: string): never {
@@ -60,10 +62,28 @@ export function normalizeRange(q: RangeQuery): NormalizedRange {
   if (!AGGREGATIONS.includes(agg)) bad(`agg ${JSON.stringify(q.agg)} is not one of ${AGGREGATIONS.join(', ')}`);
   const limit = q.limit ?? DEFAULT_RANGE_LIMIT;
   if (!Number.isSafeInteger(limit) || limit <= 0) bad('limit must be a positive integer');
-  const out: NormalizedRange = { sensor: q.sensor, metric: def.name, domain: def.domain, from: q.from, to: q.to, agg, limit };
+  const resolution = q.resolution ?? 'raw';
+  if (!RESOLUTIONS.includes(resolution)) bad(`resolution ${JSON.stringify(q.resolution)} is not one of ${RESOLUTIONS.join(', ')}`);
+  const out: NormalizedRange = { sensor: q.sensor, metric: def.name, domain: def.domain, from: q.from, to: q.to, agg, limit, resolution };
   if (q.hub !== undefined) out.hub = q.hub;
   if (q.windowMs !== undefined) out.windowMs = q.windowMs;
+  if (resolution !== 'raw') {
+    const step = RESOLUTION_MS[resolution];
+    out.windowMs ??= step;
+    if (out.windowMs % step !== 0) bad(`windowMs must be a whole number of ${resolution} buckets with resolution ${resolution}`);
+  }
   return out;
+}
+
+/**
+ * Checks a species-count query.
+ *
+ * @throws StorageError `STORAGE_ERR_INVALID_QUERY`
+ */
+export function checkSpeciesQuery(q: SpeciesQuery): void {
+  if (q.hub !== undefined && !isId(q.hub)) bad(`hub ${JSON.stringify(q.hub)} is not a valid id`);
+  if (q.site !== undefined && !isId(q.site)) bad(`site ${JSON.stringify(q.site)} is not a valid id`);
+  if (!Number.isSafeInteger(q.from) || !Number.isSafeInteger(q.to)) bad('from and to must be integer epoch ms');
 }
 
 /** Orders latest entries by hub, domain, sensor, metric (both stores answer in this order). */

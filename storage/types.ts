@@ -6,6 +6,9 @@
  */
 import type { Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
+import type { DownsampleOutcome, Resolution, SpeciesCount, SpeciesQuery } from './aggregates.ts';
+
+export type { DownsampleOutcome, Resolution, SpeciesCount, SpeciesQuery } from './aggregates.ts';
 
 /** A reading as it is stored: already through the privacy boundary. */
 export type StoredReading = Omit<Reading, 'attributes' | 'location'> & {
@@ -72,6 +75,12 @@ export interface RangeQuery {
   agg?: Aggregation;
   /** Most points returned. */
   limit?: number;
+  /**
+   * What to read (default `raw`): raw points, or the hourly (`1h`) or daily (`1d`) aggregates,
+   * kept for years. With an aggregate resolution `windowMs` defaults to the bucket size and must
+   * be a whole number of buckets; a window covers the buckets that start in `[from, to)`.
+   */
+  resolution?: Resolution;
 }
 
 export interface SeriesPoint {
@@ -131,6 +140,8 @@ export interface EvaluationPoint {
 export interface ReadingStore {
   /** `embedded`, `influxdb-v1` or `influxdb-v2`. */
   readonly kind: string;
+  /** How long raw readings are kept, ms, when the store knows (undefined: unknown or for ever). */
+  readonly rawRetentionMs?: number | undefined;
   /** Opens files, creates databases if allowed. Does not throw on an unreachable server. */
   start(): Promise<void>;
   /** Flushes and closes. */
@@ -153,4 +164,11 @@ export interface ReadingStore {
   latest(filter: LatestFilter): Promise<LatestEntry[]>;
   /** A metric of one sensor over time, raw or aggregated. */
   range(q: RangeQuery): Promise<SeriesPoint[]>;
+  /**
+   * Brings the hourly and daily aggregates up to date with what was written (the stores also do
+   * this on their own schedule). Idempotent: a bucket is recomputed from its readings, never added to.
+   */
+  downsample(): Promise<DownsampleOutcome>;
+  /** Per site, species and UTC day: detections and individuals (biodiversity), kept as long as daily aggregates. */
+  speciesCounts(q: SpeciesQuery): Promise<SpeciesCount[]>;
 }

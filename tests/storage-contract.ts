@@ -15,6 +15,7 @@ export interface StoreUnderTest {
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 /** An hour boundary two hours ago: recent enough for any retention, aligned for window tests. */
 function baseTime(): number {
@@ -185,6 +186,95 @@ export function runStoreContract(name: string, factory: () => Promise<StoreUnder
         { ts: t + 1, value: 2 },
       ]);
       expect(await store.latest({ sensor: 'well-2' })).toEqual([]);
+    });
+
+    it('aggregates: hourly and daily buckets answer windowed ranges as raw points do, and downsampling again changes nothing', async () => {
+      const store = await open();
+      const d0 = Math.floor(Date.now() / DAY) * DAY - 3 * DAY; // a UTC day three days back
+      // well-1: every 20 minutes for two days (value = index); gauge-2 on day one only.
+      const well = Array.from({ length: 144 }, (_, i) => reading({ ts: d0 + i * 20 * MINUTE, seq: i, metrics: { groundwater_level: i, water_temperature: 10 + (i % 7) } }));
+      const gauge = Array.from({ length: 24 }, (_, i) => reading({ sensor: 'gauge-2', site: 'river', kind: 'gauge', ts: d0 + i * HOUR + 5 * MINUTE, seq: i, metrics: { river_stage: i / 4 } }));
+      expect((await store.write([...well, ...gauge])).written).toBe(168);
+      const first = await store.downsample();
+      expect(first.hours).toBeGreaterThanOrEqual(48 + 24);
+      expect(first.days).toBeGreaterThanOrEqual(3);
+      const q = { hub: 'hub-a', sensor: 'well-1', metric: 'groundwater_level', from: d0, to: d0 + 2 * DAY };
+      const aggs = ['mean', 'min', 'max', 'sum', 'count', 'last'] as const;
+      const answers = async (): Promise<unknown> => ({
+        hourly: await Promise.all(aggs.map((agg) => store.range({ ...q, windowMs: 6 * HOUR, agg, resolution: '1h' }))),
+        daily: await Promise.all(aggs.map((agg) => store.range({ ...q, windowMs: DAY, agg, resolution: '1d' }))),
+      });
+      const raw = {
+        hourly: await Promise.all(aggs.map((agg) => store.range({ ...q, windowMs: 6 * HOUR, agg }))),
+        daily: await Promise.all(aggs.map((agg) => store.range({ ...q, windowMs: DAY, agg }))),
+      };
+      expect(raw.daily[0]).toEqual([
+        { ts: d0, value: 35.5 },
+        { ts: d0 + DAY, value: 107.5 },
+      ]);
+      const before = await answers();
+      expect(before).toEqual(raw);
+      // Running it again, and redelivering the readings, leaves every bucket as it was.
+      await store.downsample();
+      await store.write(well.slice(0, 10));
+      await store.downsample();
+      expect(await answers()).toEqual(before);
+      // The bucket size is the default window; limit applies to buckets.
+      expect(await store.range({ ...q, resolution: '1h' })).toHaveLength(48);
+      expect(await store.range({ ...q, resolution: '1h', agg: 'max', limit: 2 })).toEqual([
+        { ts: d0, value: 2 },
+        { ts: d0 + HOUR, value: 5 },
+      ]);
+      expect(await store.range({ ...q, sensor: 'gauge-2', metric: 'river_stage', resolution: '1d', agg: 'count' })).toEqual([{ ts: d0, value: 24 }]);
+      await expect(store.range({ ...q, windowMs: 30 * MINUTE, resolution: '1h' })).rejects.toMatchObject({ code: 'STORAGE_ERR_INVALID_QUERY' });
+    });
+
+    it('aggregates: a late reading and a rewritten value are summarised again', async () => {
+      const store = await open();
+      const h = Math.floor(Date.now() / HOUR) * HOUR - 5 * HOUR;
+      await store.write([reading({ ts: h, metrics: { groundwater_level: 1 } }), reading({ ts: h + MINUTE, metrics: { groundwater_level: 2 } })]);
+      const q = { sensor: 'well-1', metric: 'groundwater_level', from: h, to: h + HOUR, resolution: '1h' as const };
+      expect(await store.range({ ...q, agg: 'sum' })).toEqual([{ ts: h, value: 3 }]);
+      await store.write([reading({ ts: h + MINUTE, metrics: { groundwater_level: 5 } }), reading({ ts: h + 30 * MINUTE, metrics: { groundwater_level: 10 } })]);
+      expect(await store.range({ ...q, agg: 'sum' })).toEqual([{ ts: h, value: 16 }]);
+      expect(await store.range({ ...q, agg: 'count' })).toEqual([{ ts: h, value: 3 }]);
+      expect(await store.range({ ...q, agg: 'last' })).toEqual([{ ts: h, value: 10 }]);
+    });
+
+    it('aggregates: species per site and day, whatever the species is called', async () => {
+      const store = await open();
+      const d0 = Math.floor(Date.now() / DAY) * DAY - 2 * DAY;
+      const nasty = 'Turdus merula "x", a=b \\ back\\slash\nnew line \\';
+      const bio = (sensor: string, site: string, ts: number, species: string, count: number): StoredReading =>
+        reading({ domain: 'biodiversity', sensor, site, kind: 'acoustic', ts, species, metrics: { count, confidence: 0.9 } });
+      await store.write([
+        bio('mic-1', 'hedge', d0 + HOUR, 'Parus major', 2),
+        bio('mic-1', 'hedge', d0 + 2 * HOUR, 'Parus major', 1),
+        bio('mic-2', 'hedge', d0 + 3 * HOUR, nasty, 1),
+        bio('mic-3', 'mire', d0 + 4 * HOUR, 'Parus major', 3),
+        bio('mic-1', 'hedge', d0 + DAY + HOUR, 'Erithacus rubecula', 1),
+      ]);
+      await store.write([bio('mic-1', 'hedge', d0 + HOUR, 'Parus major', 2)]); // redelivered
+      const view = (c: { hub: string; site: string; species: string; day: number; detections: number; individuals: number }): unknown[] => [c.hub, c.site, c.day - d0, c.species, c.detections, c.individuals];
+      expect((await store.speciesCounts({ from: d0, to: d0 + 2 * DAY })).map(view)).toEqual([
+        ['hub-a', 'hedge', 0, 'Parus major', 2, 3],
+        ['hub-a', 'hedge', 0, nasty, 1, 1],
+        ['hub-a', 'hedge', DAY, 'Erithacus rubecula', 1, 1],
+        ['hub-a', 'mire', 0, 'Parus major', 1, 3],
+      ]);
+      expect((await store.speciesCounts({ hub: 'hub-a', site: 'mire', from: d0, to: d0 + DAY })).map(view)).toEqual([['hub-a', 'mire', 0, 'Parus major', 1, 3]]);
+      expect(await store.speciesCounts({ hub: 'hub-b', from: d0, to: d0 + 2 * DAY })).toEqual([]);
+    });
+
+    it('latest also finds a sensor silent for days beside ones heard from just now', async () => {
+      const store = await open();
+      const t = baseTime();
+      await store.write([reading({ sensor: 'old-well', ts: t - 5 * DAY, metrics: { groundwater_level: 7 } }), reading({ ts: t, metrics: { groundwater_level: 1 } })]);
+      expect((await store.latest({})).map((e) => [e.sensor, e.value, e.ts])).toEqual([
+        ['old-well', 7, t - 5 * DAY],
+        ['well-1', 1, t],
+      ]);
+      expect((await store.latest({ sensor: 'old-well' })).map((e) => e.value)).toEqual([7]);
     });
 
     it('answers ping, accepts pipeline telemetry and an empty batch', async () => {

@@ -230,6 +230,27 @@ describe('InfluxDB 1.6.7: what is stored', () => {
   });
 });
 
+describe('InfluxDB 1.6.7: aggregates of what earlier runs wrote', () => {
+  it('a store started on a database without aggregates summarises its history once; after that, only hours since the newest bucket', async () => {
+    const t = Math.floor(Date.now() / HOUR) * HOUR - 50 * HOUR;
+    const before = v1Store('catchup');
+    await before.start();
+    // Written by a run that never downsampled (or by another tool).
+    await before.write(Array.from({ length: 48 }, (_, i) => reading({ ts: t + i * HOUR + 60_000, seq: i, metrics: { groundwater_level: i } })));
+    await before.stop();
+    const after = createInfluxStore(influxSchema.parse({ url: influx.url, database: 'catchup', timeoutMs: 3000 }), { logger: silentLogger, downsampleIntervalMs: 0 });
+    await after.start();
+    expect(await after.catchUp()).toBeGreaterThanOrEqual(50);
+    expect((await after.downsample()).hours).toBe(48);
+    const q = { sensor: 'well-1', metric: 'groundwater_level', from: t, to: t + 48 * HOUR, resolution: '1h' as const, agg: 'sum' as const };
+    expect((await after.range(q)).map((p) => p.value)).toEqual(Array.from({ length: 48 }, (_, i) => i));
+    // The next start marks only the hours from the newest bucket on.
+    const again = createInfluxStore(influxSchema.parse({ url: influx.url, database: 'catchup', timeoutMs: 3000 }), { logger: silentLogger, downsampleIntervalMs: 0 });
+    expect(await again.catchUp()).toBeLessThanOrEqual(4);
+    await influx.query('DROP DATABASE "catchup"');
+  });
+});
+
 describe('v2 write path against VictoriaMetrics (/api/v2/write)', () => {
   it('stores every metric of every reading with its tags and the sensor timestamp in ms', async () => {
     const vm = await startVictoriaMetrics();
@@ -413,6 +434,46 @@ describe.each(['v1', 'v2'] as const)('status classification (%s API, local doubl
       expect(q.searchParams.get('db')).toBe(api === 'v2' ? 'bucket' : 'db');
       expect(q.searchParams.get('epoch')).toBe('ms');
       expect(srv.seen[1]?.headers.authorization).toBe(api === 'v2' ? 'Token tok' : `Basic ${Buffer.from('hub:pw').toString('base64')}`);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe('v2 aggregates go to the configured buckets and are read through their DBRP mapping (local double)', () => {
+  it('downsampling writes <domain>_1h to the hourly bucket and <domain>_1d to the daily one; reads name their retention policy', async () => {
+    const t = Math.floor(Date.now() / HOUR) * HOUR - 3 * HOUR;
+    const answer = JSON.stringify({
+      results: [
+        {
+          statement_id: 0,
+          series: [{ name: 'x', tags: { hub: 'hub-a', site: 'north', sensor: 'well-1', kind: 'piezometer' }, columns: ['time', ...['min', 'max', 'sum', 'count', 'last'].map((f) => `groundwater_level_${f}`)], values: [[t, 1, 3, 4, 2, 3]] }],
+        },
+      ],
+    });
+    const srv = await statusServer((req, res) => {
+      if (req.path.startsWith('/api/v2/write')) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+    try {
+      const store = createInfluxStore(
+        influxSchema.parse({ url: srv.url, org: 'o', bucket: 'steward', token: 't', aggregates: { hourlyBucket: 'steward/steward_1h', dailyBucket: 'steward/steward_1d' } }),
+        { logger: silentLogger, downsampleIntervalMs: 0 },
+      );
+      expect(await store.write([reading({ ts: t + 5 })])).toEqual({ written: 1, rejected: [] });
+      expect(await store.downsample()).toMatchObject({ hours: 1, days: 1 });
+      const writes = srv.seen.filter((s) => s.path.startsWith('/api/v2/write')).map((s) => [new URL(srv.url + s.path).searchParams.get('bucket'), s.body.split(' ')[0]]);
+      expect(writes).toEqual([
+        ['steward', 'water,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+        ['steward/steward_1h', 'water_1h,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+        ['steward/steward_1d', 'water_1d,hub=hub-a,kind=piezometer,sensor=well-1,site=north'],
+      ]);
+      const queries = srv.seen.filter((s) => s.path.startsWith('/query')).map((s) => new URL(srv.url + s.path).searchParams);
+      expect(queries.map((q) => q.get('db'))).toEqual(['steward', 'steward']);
+      expect(queries[0]?.get('q')).toMatch(/^SELECT min\("groundwater_level"\) AS "groundwater_level_min", .* FROM "water" WHERE time >= \d+ms AND time < \d+ms GROUP BY time\(1h\), "hub","site","sensor","kind" fill\(none\)$/);
+      expect(queries[1]?.get('q')).toContain('FROM "steward_1h"."water_1h" WHERE');
+      expect(await store.range({ sensor: 'well-1', metric: 'groundwater_level', from: t, to: t + HOUR, resolution: '1h' })).toEqual([{ ts: t, value: 2 }]);
+      expect(new URL(srv.url + (srv.seen.at(-1)?.path ?? '')).searchParams.get('q')).toContain('FROM "steward_1h"."water_1h" WHERE "sensor" = \'well-1\'');
     } finally {
       await srv.close();
     }

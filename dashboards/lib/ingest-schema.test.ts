@@ -45,7 +45,7 @@ describe('pipelineSchema (telemetry/writer.ts)', () => {
 });
 
 describe('ingestSchema', () => {
-  it('has the four commons, pipeline and alerts', async () => {
-    expect(Object.keys(await ingestSchema()).sort()).toEqual(['alerts', 'biodiversity', 'energy', 'pipeline', 'soil', 'water']);
+  it('has the four commons, pipeline, alerts and rule evaluations', async () => {
+    expect(Object.keys(await ingestSchema()).sort()).toEqual(['alerts', 'biodiversity', 'energy', 'pipeline', 'rule_evaluations', 'soil', 'water']);
   });
 });

@@ -3,6 +3,8 @@ import { makeTestApi, type TestApi } from '../../testing.ts';
 
 const NOW = Date.parse('2024-06-01T12:00:00Z');
 const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 describe('readings', () => {
   let t: TestApi;
@@ -59,7 +61,7 @@ describe('readings', () => {
       const r = await t.app.inject('/api/v1/readings?hub=demo&sensor=well-1&metric=groundwater_level');
       expect(r.statusCode).toBe(200);
       const body = r.json();
-      expect(body).toMatchObject({ hub: 'demo', sensor: 'well-1', metric: 'groundwater_level', unit: 'm', from: NOW - 86_400_000, to: NOW, window: null, agg: null, truncated: false });
+      expect(body).toMatchObject({ hub: 'demo', sensor: 'well-1', metric: 'groundwater_level', unit: 'm', from: NOW - 86_400_000, to: NOW, window: null, agg: null, resolution: 'raw', truncated: false });
       expect(body.toTime).toBe('2024-06-01T12:00:00.000Z');
       expect(body.points).toHaveLength(60);
       expect(body.points[0]).toEqual({ ts: NOW - 60 * MIN, time: new Date(NOW - 60 * MIN).toISOString(), value: 10 });
@@ -124,6 +126,48 @@ describe('readings', () => {
       const r = await t.app.inject('/api/v1/readings?sensor=ghost&metric=ph');
       expect(r.statusCode).toBe(404);
       expect(r.json()).toMatchObject({ code: 'API_ERR_NOT_FOUND', message: expect.stringContaining('sensor "ghost"') });
+    });
+
+    it('answers a one-year range from the daily aggregates, and says so', async () => {
+      // soil-1 of demo: one reading every 6 hours for 400 days; the value is the day number.
+      await t.registry.addSensor({ hub: 'demo', domain: 'soil', sensor: 'soil-1', password: 'password-4' });
+      const day0 = Math.floor(NOW / DAY) * DAY - 400 * DAY;
+      await t.seed(Array.from({ length: 1600 }, (_, i) => ({ hub: 'demo', domain: 'soil' as const, sensor: 'soil-1', site: 'meadow', kind: 'soil', ts: day0 + i * 6 * HOUR, seq: i, metrics: { soil_moisture: Math.floor(i / 4) } })));
+      const from = Math.floor(NOW / DAY) * DAY - 365 * DAY;
+      const base = `/api/v1/readings?hub=demo&sensor=soil-1&metric=soil_moisture&from=${from}&to=${NOW}`;
+      const year = await t.app.inject(base);
+      expect(year.statusCode).toBe(200);
+      const body = year.json() as { resolution: string; window: string; agg: string; truncated: boolean; points: Array<{ ts: number; value: number }> };
+      expect(body).toMatchObject({ resolution: '1d', window: '1d', agg: 'mean', truncated: false });
+      expect(body.points).toHaveLength(365);
+      expect(body.points[0]).toMatchObject({ ts: from, value: 35 });
+      // Weekly maxima, from the hourly buckets when asked for them, the same as from raw readings.
+      const weekly = (await t.app.inject(`${base}&window=7d&agg=max&resolution=1h`)).json() as { resolution: string; points: unknown[] };
+      const raw = (await t.app.inject(`${base}&window=7d&agg=max&resolution=raw`)).json() as { resolution: string; points: unknown[] };
+      expect([weekly.resolution, raw.resolution]).toEqual(['1h', 'raw']);
+      expect(weekly.points).toEqual(raw.points);
+      // auto picks daily buckets for a long range with a whole-day window.
+      expect((await t.app.inject(`${base}&window=7d&agg=max`)).json()).toMatchObject({ resolution: '1d', points: weekly.points });
+      // A short, recent range stays raw.
+      expect((await t.app.inject(`/api/v1/readings?hub=demo&sensor=soil-1&metric=soil_moisture&from=${NOW - 2 * DAY}&to=${NOW}`)).json()).toMatchObject({ resolution: 'raw', window: null });
+      const bad = await t.app.inject(`${base}&window=90m&resolution=1h`);
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ parameter: 'window', message: expect.stringMatching(/whole number of hours/) });
+    });
+
+    it('serves daily species counts per site, limited to the hubs of the token', async () => {
+      await t.registry.addSensor({ hub: 'demo', domain: 'biodiversity', sensor: 'mic-1', password: 'password-5' });
+      const day = Math.floor(NOW / DAY) * DAY - 200 * DAY;
+      const bio = (ts: number, species: string, count: number) => ({ hub: 'demo', domain: 'biodiversity' as const, sensor: 'mic-1', site: 'mire', kind: 'acoustic', ts, seq: 1, species, metrics: { count } });
+      await t.seed([bio(day + HOUR, 'Parus major', 2), bio(day + 2 * HOUR, 'Parus major', 1), bio(day + 3 * HOUR, 'Erithacus rubecula', 1)]);
+      const r = await t.app.inject('/api/v1/readings/species?site=mire');
+      expect(r.statusCode).toBe(200);
+      expect(r.json().counts).toEqual([
+        { hub: 'demo', site: 'mire', species: 'Erithacus rubecula', day, date: new Date(day).toISOString().slice(0, 10), detections: 1, individuals: 1 },
+        { hub: 'demo', site: 'mire', species: 'Parus major', day, date: new Date(day).toISOString().slice(0, 10), detections: 2, individuals: 3 },
+      ]);
+      expect((await t.app.inject(`/api/v1/readings/species?site=mire&from=${day + DAY}`)).json().counts).toEqual([]);
+      expect((await t.app.inject('/api/v1/readings/species?hub=other')).json().counts).toEqual([]);
     });
 
     it('answers an empty series for a registered sensor without data in the range', async () => {

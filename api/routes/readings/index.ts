@@ -9,10 +9,21 @@ import { metricDef } from '../../../core/catalogue.ts';
 import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
 import { definePlugin } from '../../plugin.ts';
-import { formatWindow, latestQuerySchema, latestSchema, MAX_POINTS, rangeQuerySchema, seriesSchema } from '../../schemas.ts';
+import {
+  autoResolution,
+  formatWindow,
+  latestQuerySchema,
+  latestSchema,
+  MAX_POINTS,
+  readingsRangeQuerySchema,
+  seriesSchema,
+  speciesCountSchema,
+  speciesQuerySchema,
+} from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
 
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 const iso = (ts: number): string => new Date(ts).toISOString();
@@ -49,13 +60,38 @@ export default definePlugin(
     );
 
     r.get(
+      '/readings/species',
+      {
+        schema: {
+          summary: 'Species seen per site and day (daily counts kept for years)',
+          description: 'From the biodiversity readings: per hub, site, species and UTC day, how many readings detected the species and how many individuals they counted. Kept as long as the daily aggregates (storage.aggregates.dailyDays).',
+          tags: ['data'],
+          querystring: speciesQuerySchema,
+          response: { 200: z.object({ from: z.number(), to: z.number(), counts: z.array(speciesCountSchema) }) },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const hub = queryHub(request, q.hub, 'the hub asked for');
+        const to = q.to ?? clock.now();
+        const from = q.from ?? to - 365 * DAY_MS;
+        if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
+        const query: Parameters<typeof store.speciesCounts>[0] = { from, to };
+        if (hub) query.hub = hub;
+        if (q.site) query.site = q.site;
+        const counts = await store.speciesCounts(query);
+        return { from, to, counts: counts.map((c) => ({ ...c, date: iso(c.day).slice(0, 10) })) };
+      },
+    );
+
+    r.get(
       '/readings',
       {
         schema: {
           summary: 'One metric of one sensor over time, raw or aggregated into windows',
-          description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h.`,
+          description: `At most ${MAX_POINTS} points or windows per answer. Times are ISO 8601 or epoch ms; the default range is the last 24 h. Long ranges are answered from hourly or daily aggregates kept for years (\`resolution\` in the answer says which).`,
           tags: ['data'],
-          querystring: rangeQuerySchema,
+          querystring: readingsRangeQuerySchema,
           response: { 200: seriesSchema },
         },
       },
@@ -65,9 +101,15 @@ export default definePlugin(
         const to = q.to ?? clock.now();
         const from = q.from ?? to - DAY_MS;
         if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
-        if (q.agg && q.window === undefined) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
+        const asked = q.resolution ?? 'auto';
+        if (q.agg && q.window === undefined && (asked === 'auto' || asked === 'raw')) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
         if (q.window !== undefined && (to - from) / q.window > MAX_POINTS)
           throw invalidParameter('window', `${Math.ceil((to - from) / q.window)} windows between "from" and "to"; at most ${MAX_POINTS}: widen the window or narrow the range`);
+        const rawMs = store.rawRetentionMs;
+        const resolution = asked === 'auto' ? autoResolution(from, to, q.window, rawMs === undefined ? undefined : clock.now() - rawMs) : asked;
+        const step = resolution === '1h' ? HOUR_MS : resolution === '1d' ? DAY_MS : undefined;
+        if (step !== undefined && q.window !== undefined && q.window % step !== 0)
+          throw invalidParameter('window', `with resolution ${resolution} the window must be a whole number of ${resolution === '1h' ? 'hours' : 'days'}`);
         const def = metricDef(q.metric);
         if (!def) throw invalidParameter('metric', `unknown metric ${JSON.stringify(q.metric)}; see /api/v1/catalogue`);
         const registered = registry.listSensors(q.hub).filter((s) => s.sensor === q.sensor);
@@ -78,10 +120,10 @@ export default definePlugin(
           throw invalidParameter('metric', `${q.metric} is a ${def.domain} metric, but sensor "${q.sensor}" is in domain ${registered[0]?.domain}`);
 
         const limit = q.limit ?? MAX_POINTS;
-        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1 };
+        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1, resolution };
         if (q.hub) rq.hub = q.hub;
-        if (q.window !== undefined) {
-          rq.windowMs = q.window;
+        if (q.window !== undefined || step !== undefined) {
+          rq.windowMs = q.window ?? step;
           rq.agg = q.agg ?? 'mean';
         }
         const points = await store.range(rq);
@@ -99,6 +141,7 @@ export default definePlugin(
           toTime: iso(to),
           window: rq.windowMs === undefined ? null : formatWindow(rq.windowMs),
           agg: rq.agg ?? null,
+          resolution,
           truncated,
           points: points.slice(0, limit).map((p) => ({ ts: p.ts, time: iso(p.ts), value: p.value })),
         };
