@@ -1,14 +1,11 @@
 /**
- * The connector formats: one import line per format folder, and the same name in the list below.
- * Keep both alphabetical. Adding a network server = one folder (a {@link ConnectorFormat}) + one line.
+ * The connector formats, read from registered.ts (one line per format folder). Adding a network
+ * server = one folder (a {@link ConnectorFormat}) + one line there.
  */
 import type { ConnectorFormat } from './types.ts';
+import * as registered from './registered.ts';
 
-import chirpstackV4 from './chirpstack-v4/index.ts';
-import mqttJson from './mqtt-json/index.ts';
-import theThingsStackV3 from './the-things-stack-v3/index.ts';
-
-const LIST = [chirpstackV4, mqttJson, theThingsStackV3] as unknown as readonly ConnectorFormat<unknown>[];
+const LIST = Object.values(registered) as unknown as readonly ConnectorFormat<unknown>[];
 
 /** Every registered format, by name. */
 export const FORMATS: Readonly<Record<string, ConnectorFormat<unknown>>> = Object.freeze(Object.fromEntries(LIST.map((f) => [f.format, f])));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { METRICS } from './catalogue.ts';
-import { acceptedUnits, toCanonical } from './units.ts';
+import { acceptedUnits, CANONICAL_UNITS, toCanonical } from './units.ts';
 
 describe('unit conversion', () => {
   it.each([
@@ -23,10 +23,17 @@ describe('unit conversion', () => {
     expect(toCanonical(1, '__proto__', 'W').ok).toBe(false);
   });
 
-  it('every catalogue unit accepts itself', () => {
+  it('every catalogue unit is in the conversion table, listing itself, and each unit it accepts really converts', () => {
     for (const m of Object.values(METRICS)) {
-      expect(toCanonical(1, m.unit, m.unit)).toEqual({ ok: true, value: 1 });
-      expect(acceptedUnits(m.unit)).toContain(m.unit);
+      // Not the fallback for an unknown unit: the table has a row for it, and the row lists it.
+      expect(CANONICAL_UNITS, `${m.name}: ${m.unit}`).toContain(m.unit);
+      expect(acceptedUnits(m.unit), `${m.name}: ${m.unit}`).toContain(m.unit);
+      for (const u of acceptedUnits(m.unit)) {
+        const zero = toCanonical(0, u, m.unit);
+        const one = toCanonical(1, u, m.unit);
+        if (!zero.ok || !one.ok) throw new Error(`${m.name}: ${u} is listed as accepted for ${m.unit} but does not convert`);
+        expect(Number.isFinite(one.value) && one.value - zero.value > 0, `${m.name}: 1 ${u} is more than 0 ${u} in ${m.unit}`).toBe(true);
+      }
     }
   });
 });

@@ -28,6 +28,9 @@ const CONVERSIONS: Readonly<Record<string, Readonly<Record<string, Conv>>>> = {
   '/': { '/': { factor: 1 }, '%': { factor: 0.01 } },
 };
 
+/** The units values are stored in: every catalogue metric's unit must be one of them. */
+export const CANONICAL_UNITS: readonly string[] = Object.freeze(Object.keys(CONVERSIONS));
+
 export type ConvertResult = { ok: true; value: number } | { ok: false; reason: string };
 
 /**

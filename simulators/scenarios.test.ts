@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RejectionError } from '../core/errors.ts';
 import { parsePayload } from '../core/parse.ts';
@@ -10,8 +11,14 @@ import { simRegistration } from './types.ts';
 const DAY = 86_400_000;
 
 describe('scenarios', () => {
-  it('registers the baseline and the five named scenarios, each described', () => {
-    expect(Object.keys(SCENARIOS).sort()).toEqual(['drought', 'grid-outage', 'heatwave', 'normal', 'sensor-failure', 'species-decline']);
+  it('registers every scenario file (and nothing else), the baseline first, each described', () => {
+    // The registry is the folder: each scenarios/<name>.ts is registered under its file name.
+    const files = readdirSync(new URL('./scenarios/', import.meta.url))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'registered.ts')
+      .map((f) => f.replace(/\.ts$/, ''));
+    expect(Object.keys(SCENARIOS).sort()).toEqual(files.sort());
+    expect(Object.keys(SCENARIOS)[0]).toBe('normal');
+    expect(Object.keys(SCENARIOS).length).toBeGreaterThanOrEqual(6);
     for (const [name, s] of Object.entries(SCENARIOS)) {
       expect(s.name).toBe(name);
       expect(s.description.length).toBeGreaterThan(20);

@@ -9,13 +9,8 @@
  */
 import { SimulatorError } from './errors.ts';
 
-// The registry: one import line per scenario (a file in scenarios/), and the same name in LIST below.
-import drought from './scenarios/drought.ts';
-import gridOutage from './scenarios/grid-outage.ts';
-import heatwave from './scenarios/heatwave.ts';
-import normal from './scenarios/normal.ts';
-import sensorFailure from './scenarios/sensor-failure.ts';
-import speciesDecline from './scenarios/species-decline.ts';
+// The registry: one line per scenario in scenarios/registered.ts.
+import * as registered from './scenarios/registered.ts';
 
 /** Multipliers and offsets applied to the Environment; each defaults to "no change". */
 export interface EnvironmentModifiers {
@@ -138,7 +133,8 @@ export function seasonShiftTo(day: number, now: number): number {
   return (((day - today) % 365) + 365) % 365 * 86_400_000;
 }
 
-const LIST: readonly ScenarioDefinition[] = [normal, drought, heatwave, gridOutage, speciesDecline, sensorFailure];
+/** The registered scenarios, the baseline (`normal`) first, then by name. */
+const LIST: readonly ScenarioDefinition[] = (Object.values(registered) as ScenarioDefinition[]).sort((a, b) => Number(b.name === 'normal') - Number(a.name === 'normal') || a.name.localeCompare(b.name));
 
 /** All scenarios, by name. */
 export const SCENARIOS: Readonly<Record<string, ScenarioDefinition>> = Object.freeze(Object.fromEntries(LIST.map((s) => [s.name, s])));

@@ -5,7 +5,7 @@
  * duplicates and frame-counter resets; the webhook answering 503 while the spool is full and 200
  * once it has the reading (a real HTTP client against the connectors' HTTP server).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { DeadLetterStore } from '../storage/deadletters.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { runCli } from '../cli/program.ts';
-import { getFormat } from '../connectors/all.ts';
+import { FORMATS, getFormat } from '../connectors/all.ts';
 import { checkConnectors } from '../connectors/check.ts';
 import { ConnectorHost, type Outcome } from '../connectors/host.ts';
 import { loadProfiles, ProfileError } from '../connectors/mapping.ts';
@@ -35,6 +35,14 @@ const tts = getFormat('the-things-stack-v3')!;
 const source: SourceConfig = { name: 'farm', format: 'chirpstack-v4', options: {} };
 
 describe('formats read the documented events', () => {
+  it('every format folder is registered under its folder name, and nothing else is', () => {
+    const dir = new URL('../connectors/', import.meta.url);
+    const folders = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(new URL(`${e.name}/index.ts`, dir)))
+      .map((e) => e.name);
+    expect(Object.keys(FORMATS).sort()).toEqual(folders.sort());
+  });
+
   it('ChirpStack v4: device, profile, frame counter, network time, decoded object and gateways', () => {
     const time = new Date('2026-03-01T10:00:00.000Z');
     const ev = chirpstackUp({ devEui: SOIL_EUI, deviceName: 'soil-north', deviceProfile: 'soil-probe', fCnt: 42, time, object: { moisture: 31.2 }, gateways: [GATEWAYS.A, GATEWAYS.B] });

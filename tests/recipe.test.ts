@@ -2,8 +2,8 @@
  * The technician's recipe (README "Adding a simulator") followed in a scratch copy of the
  * repository, as a newcomer would: copy the template folder, make it a `snow-depth` gauge with a
  * metric of its own, add the one registration line (and, since the metric is new, its catalogue
- * line and `npm run docs:schema`), then typecheck, lint the folder and run the unit tests of
- * simulators/, cli/, rules/ and console/ that a new kind touches. Nothing else is edited: if a
+ * line and `npm run docs:schema`) and a rule file for it, then typecheck, lint the folder and run
+ * the unit tests of simulators/, cli/, rules/, console/ and dashboards/ that a new kind touches. Nothing else is edited: if a
  * test, a generated doc or the demo needs another edit, this fails, so the recipe cannot rot.
  * No services; node_modules is a symlink to this checkout's.
  */
@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KIND = 'snow-depth';
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The README's text with its line breaks and indents as single spaces. */
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ');
 /** The steps this test performs, as the README words them (a changed recipe must change this test too). */
 const STEPS = {
   copy: '`cp -r simulators/_template simulators/<kind>`',
@@ -26,10 +27,20 @@ const STEPS = {
   register: "one line in `simulators/registered.ts`, e.g. `export { default as snowDepth } from './snow-depth/index.ts';`",
   metric: 'a line in `core/catalogue.ts`',
   docs: '`npm run docs:schema`',
+  rule: 'A rule for it is one more YAML file in `rules/defaults/`',
   check: '`npx vitest run --project unit simulators/ cli/ rules/ console/` and `npx eslint simulators/<kind>`',
 };
 /** The unit tests run in the copy: everything a simulator reaches (the registry, fleets, scenarios, the CLI, rules, the console). */
-const SUITES = ['simulators/fleet.test.ts', `simulators/${KIND}/`, 'simulators/runner.test.ts', 'simulators/scenarios.test.ts', 'simulators/truth.test.ts', 'cli/', 'rules/check.test.ts', 'console/'];
+const SUITES = ['simulators/fleet.test.ts', `simulators/${KIND}/`, 'simulators/runner.test.ts', 'simulators/scenarios.test.ts', 'simulators/truth.test.ts', 'cli/', 'rules/check.test.ts', 'console/', 'dashboards/'];
+/** The rule file the test adds for the new metric. */
+const RULE = `hub: demo
+rules:
+  - id: snow-deep
+    kind: threshold
+    title: Snow depth
+    select: { metric: snow_depth }
+    above: 900
+`;
 
 /** Runs a command in the copy; on failure the error carries its output. */
 async function sh(dir: string, cmd: string, args: string[]): Promise<string> {
@@ -80,6 +91,9 @@ describe('adding a simulator by the README recipe', () => {
     // A metric the catalogue lacks: its line, then the generated schema docs.
     edit(join(dir, 'core', 'catalogue.ts'), (s) => s.replace("      m('water_temperature',", "      m('snow_depth', 'water', 'cm', 0, 1000, 'Depth of lying snow'),\n      m('water_temperature',"));
     await sh(dir, 'node', ['bin/steward.js', 'schema', '--out', 'docs/schema']);
+    // A rule for it: one more file in rules/defaults/.
+    writeFileSync(join(dir, 'rules', 'defaults', 'snow.yaml'), RULE);
+    expect(await sh(dir, 'node', ['bin/steward.js', 'rules', 'check'])).toMatch(/^OK: \d+ rule\(s\) in 2 file\(s\)/);
 
     expect(existsSync(join(folder, 'README.md'))).toBe(true);
     expect(readFileSync(join(dir, 'docs', 'schema', 'reading.json'), 'utf8')).toContain('"snow_depth"');
