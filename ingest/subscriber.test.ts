@@ -199,8 +199,12 @@ describe('external-broker subscriber', () => {
       expect(s.connected()).toBe(false);
       gate.open();
       await until(() => s.connected(), 30_000);
-      await device.publishAsync(TOPIC, reading(3), { qos: 1 });
-      await until(() => spool.depth() === 1);
+      // Connected is not yet subscribed (the SUBACK follows): the device sends until its reading arrives.
+      for (let seq = 0; spool.depth() === 0; seq++) {
+        if (seq > 60) throw new Error('no reading reached the spool within 30 s of the connection');
+        await device.publishAsync(TOPIC, reading(seq), { qos: 1 });
+        await new Promise((r) => setTimeout(r, 500));
+      }
     } finally {
       await gate.close();
     }
