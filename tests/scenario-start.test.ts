@@ -107,8 +107,8 @@ describe('steward start --scenario on a reused data dir (real process)', () => {
     // Set in July whatever today's date (liveSeasonDay): in winter the beck never gets warm enough.
     ['heatwave', ['river-oxygen-low'], 'warning'],
     // Replayed at six simulated hours a second (liveSpeed): a week is compared with the week before,
-    // on the rules' one-minute schedule; which index shows the decline first depends on the week's
-    // detections (richness needs 100 of them, Shannon 50).
+    // evaluated every 10 s (28 simulated hours); both indices fire together past two simulated
+    // weeks when the week's detections suffice (richness needs 100, Shannon 50).
     ['species-decline', ['richness-decline', 'shannon-decline'], 'warning'],
   ] as const) {
     it(`${scenario}: ${rules.join(' or ')} fires within 2 minutes on the reused data dir`, async () => {
