@@ -28,7 +28,7 @@ import { getSimulator } from '../simulators/all.ts';
 import { SimulatorError } from '../simulators/errors.ts';
 import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { createSimRunner, type SimRunner } from '../simulators/runner.ts';
-import { getScenario, SCENARIOS, seasonShiftTo } from '../simulators/scenarios.ts';
+import { SCENARIOS, seasonShiftTo } from '../simulators/scenarios.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
@@ -180,8 +180,9 @@ export async function startBrokerRole(
   let privacy: Privacy | undefined;
   let egress: Egress | undefined;
   let pipeline: Pipeline | undefined;
-  // On a cluster (connected below), set before anything starts.
+  // On a cluster (connected below), set before anything starts; the upstream's hand-over to it, made once.
   let cluster: ClusterLink | undefined;
+  let toStream: UpstreamHandover | undefined;
   const brokerRef: { current?: Broker } = {};
   const inProcessPublish = (t: string, p: string | Buffer, o: { qos: 0 | 1; retain?: boolean }): Promise<void> =>
     brokerRef.current ? brokerRef.current.publish(t, p, { qos: o.qos, retain: o.retain ?? false }) : Promise.reject(new Error('the broker is not started'));
@@ -198,7 +199,7 @@ export async function startBrokerRole(
       ...(config.cluster.redis ? {} : { liveSubscribers: (topic: string) => brokerRef.current?.hasSubscribers(topic) ?? false }),
       ...(opts.onStored ? { onStored: opts.onStored } : {}),
       // On a cluster one node per hub runs the upstream; the others hand their rows over (cluster/upstream.ts).
-      ...(config.cluster.redis ? { handover: (rows) => streamHandover(cluster!.redis, config.simulators.hub)(rows) } : {}),
+      ...(config.cluster.redis ? { handover: (rows) => (toStream ??= streamHandover(cluster!.redis, config.simulators.hub))(rows) } : {}),
     });
     // Stops after the pipeline (pushed before it: cleanup runs in reverse), so what the pipeline
     // forwards while it stops is still buffered for the region.
@@ -493,7 +494,7 @@ export async function startSimRole(config: Config, logger: Logger, opts: SimOpti
       speed,
       ...(speed <= 1 && config.simulators.warmupHours > 0 ? { warmupMs: config.simulators.warmupHours * 3_600_000 } : {}),
       // The scenario has been under way for a month when the run starts (a drought already biting), unless it says otherwise.
-      ...(scenario ? { scenarioLeadMs: (getScenario(scenario).liveLeadDays ?? 30) * 86_400_000 } : {}),
+      ...(scenario ? { scenarioLeadMs: (def?.liveLeadDays ?? 30) * 86_400_000 } : {}),
       ...(scenario !== undefined ? { scenario } : {}),
       // A scenario set in a season (a heatwave in summer) moves the world's calendar there.
       ...(def?.liveSeasonDay !== undefined ? { seasonShiftMs: seasonShiftTo(def.liveSeasonDay, Date.now()) } : {}),
