@@ -89,7 +89,7 @@ describe('the API as a whole', () => {
 
   it('answers 503 with Retry-After when storage is unreachable', async () => {
     t = await makeTestApi();
-    const { RetryableStorageError } = await import('../storage/types.ts');
+    const { RetryableStorageError } = await import('../core/store.ts');
     // Double: an unreachable InfluxDB is what throws this; the embedded store cannot be unreachable.
     t.store.latest = async () => {
       throw new RetryableStorageError('ECONNREFUSED 127.0.0.1:8086', 3000);

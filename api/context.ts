@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { definePlugin } from './plugin.ts';
 

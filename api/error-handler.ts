@@ -6,7 +6,7 @@
 import type {} from '@fastify/rate-limit';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { StorageError } from '../storage/errors.ts';
-import { RetryableStorageError } from '../storage/types.ts';
+import { RetryableStorageError } from '../core/store.ts';
 import { ApiError, type ApiErrorCode, errorBody } from './errors.ts';
 import { definePlugin } from './plugin.ts';
 

@@ -11,7 +11,7 @@ import { type Config, parseConfig } from '../core/config.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createEmbeddedStore } from '../storage/embedded.ts';
-import type { ReadingStore, StoredReading } from '../storage/types.ts';
+import type { ReadingStore, StoredReading } from '../core/store.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { buildApp } from './app.ts';

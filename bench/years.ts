@@ -25,7 +25,7 @@ import { generate } from '../simulators/runner.ts';
 import { createEmbeddedStore, type EmbeddedStore } from '../storage/embedded.ts';
 import { createInfluxStore, type InfluxStore } from '../storage/influx.ts';
 import { latestStatements } from '../storage/influxql.ts';
-import type { ReadingStore, StoredReading } from '../storage/types.ts';
+import type { ReadingStore, StoredReading } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { type InfluxHandle, startInfluxDB, stopAll } from '../tests/harness/services.ts';
 

@@ -13,7 +13,7 @@ import { ConfigError } from '../core/errors.ts';
 import { DOMAINS } from '../core/ids.ts';
 import { dataTopic } from '../core/topics.ts';
 import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/registry.ts';
-import { parseDuration } from '../rules/duration.ts';
+import { parseDuration } from '../core/duration.ts';
 import { payloadJsonSchemas } from '../api/schemas.ts';
 import { metricDef } from '../core/catalogue.ts';
 import { SIMULATORS } from '../simulators/all.ts';

@@ -15,7 +15,7 @@ import { alertsRoutes } from '../rules/api.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import type { AlertEvent, AlertSink } from '../rules/alert.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 
 export type PublishFn = (topic: string, payload: string | Buffer, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;

@@ -5,7 +5,7 @@
  * isolated (one broken client never stops the others).
  */
 import type { AlertEvent, AlertSink } from '../rules/alert.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 
 /** What the console needs of a stored record: metrics in canonical units, no attributes. */
 export type LiveReadingInput = Pick<StoredReading, 'hub' | 'domain' | 'sensor' | 'site' | 'kind' | 'ts' | 'metrics'> & { species?: string | undefined };

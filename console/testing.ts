@@ -31,7 +31,7 @@ import { demoFleet, type FleetEntry } from '../simulators/fleet.ts';
 import { generate, type SimMessage } from '../simulators/runner.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import { createLogger, silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createLiveFeed, type LiveFeed } from './live.ts';

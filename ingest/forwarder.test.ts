@@ -6,7 +6,7 @@ import { systemClock } from '../core/clock.ts';
 import type { Reading } from '../core/reading.ts';
 import { createDefaultFilter } from '../privacy/boundary.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
-import { RetryableStorageError, type ReadingStore, type StoredReading, type WriteOutcome } from '../storage/types.ts';
+import { RetryableStorageError, type ReadingStore, type StoredReading, type WriteOutcome } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { Forwarder } from './forwarder.ts';

@@ -7,7 +7,7 @@ import { Backoff } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PrivacyFilter } from '../privacy/boundary.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
-import { RetryableStorageError, type ReadingStore, type StoredReading } from '../storage/types.ts';
+import { RetryableStorageError, type ReadingStore, type StoredReading } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { Spool } from './spool.ts';

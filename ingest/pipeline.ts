@@ -11,7 +11,7 @@ import type { Config } from '../core/config.ts';
 import type { PrivacyFilter } from '../privacy/boundary.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
-import type { ReadingStore, StoredReading } from '../storage/types.ts';
+import type { ReadingStore, StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Forwarder } from './forwarder.ts';

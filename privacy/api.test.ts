@@ -9,7 +9,7 @@ import { zodPlugin } from '../api/zod.ts';
 import { parseConfig } from '../core/config.ts';
 import { Registry } from '../registry/registry.ts';
 import { createEmbeddedStore } from '../storage/embedded.ts';
-import type { ReadingStore, StoredReading } from '../storage/types.ts';
+import type { ReadingStore, StoredReading } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { exactCoordinate, expectNoPersonalData } from '../tests/harness/privacy.ts';

@@ -15,7 +15,7 @@ import { ApiError, invalidParameter } from '../api/errors.ts';
 import { definePlugin } from '../api/plugin.ts';
 import { MAX_POINTS, aggParam, autoResolution, formatWindow, latestQuerySchema, latestSchema, pointSchema, rangeQuerySchema } from '../api/schemas.ts';
 import type { ZodTypeProvider } from '../api/zod.ts';
-import type { LatestFilter, RangeQuery, ReadingStore } from '../storage/types.ts';
+import type { LatestFilter, RangeQuery, ReadingStore } from '../core/store.ts';
 import { explainPolicy, explanationText } from './explain.ts';
 import type { PolicySource } from './policy.ts';
 

@@ -7,7 +7,7 @@
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Reading } from '../core/reading.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { type ActionSink, type PrivacyAction, PrivacyError } from './errors.ts';

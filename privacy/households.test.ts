@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../simulators/random.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import type { PrivacyAction } from './errors.ts';
 import { HOUSEHOLDS_DB, HouseholdAggregator, bestGuessProbability, decideGroup, laplace } from './households.ts';

@@ -30,7 +30,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
 import { openSqlite } from '../core/sqlite.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import type { ActionSink } from './errors.ts';
 import type { HouseholdContribution, HouseholdRules } from './policy.ts';
 

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ATTRIBUTES, METRICS, metricDef } from '../core/catalogue.ts';
 import { DOMAINS, ID_PATTERN, type Domain, idSchema, isDomain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import { type ActionSink, PrivacyError, type PrivacyErrorCode } from './errors.ts';
 import { VALUE_FILTERS } from './filters/all.ts';
 import { type CompileContext, type CompiledValueFilter, type FieldInfo, FREE_TEXT_ATTRIBUTES, type ValueType } from './filters/types.ts';

@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { exactCoordinate, expectNoPersonalData } from '../tests/harness/privacy.ts';
 import { createPrivacyBoundary } from './boundary.ts';

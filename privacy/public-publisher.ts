@@ -5,7 +5,7 @@
  * `withheld`. The MQTT side is injected: the hub broker's in-process `publish`, or an mqtt.js client.
  */
 import { PUBLIC_ROOT } from '../core/topics.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { PrivacyError } from './errors.ts';

@@ -5,7 +5,7 @@
  */
 import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
 import { isDomain, isId } from '../core/ids.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import { PrivacyError } from './errors.ts';
 import { FREE_TEXT_ATTRIBUTES } from './filters/types.ts';
 import { PSEUDONYM_PATTERN } from './keys.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import { type OutboxRow, type Upstream, createUpstream, scrubAlertPayload } from './upstream.ts';

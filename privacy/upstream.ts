@@ -25,7 +25,7 @@ import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
 import { Backoff } from '../core/backoff.ts';
 import { isId } from '../core/ids.ts';
 import { openSqlite } from '../core/sqlite.ts';
-import type { StoredReading } from '../storage/types.ts';
+import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { PrivacyError } from './errors.ts';

@@ -2,40 +2,11 @@
  * The public shape of an alert: what MQTT subscribers, webhooks, the API and the alert sink see.
  * Times are ISO 8601 (UTC).
  */
-import { type AlertRecord, type AlertState, messageOf } from './lifecycle.ts';
-import type { Severity } from './spec.ts';
+import type { AlertMessage } from '../core/alert.ts';
+import { type AlertRecord, messageOf } from './lifecycle.ts';
 
-export interface AlertMessage {
-  /** Stable id `{hub}.{rule}.{subject}`. */
-  id: string;
-  hub: string;
-  rule: string;
-  /** Sensor, site or hub the alert is about. */
-  subject: string;
-  scope: 'sensor' | 'site' | 'hub';
-  kind: string;
-  severity: Severity;
-  state: AlertState;
-  /** Counts the pending/firing periods of this alert. */
-  episode: number;
-  /** Plain words: what is wrong, where, since when, and the numbers. */
-  message: string;
-  /** The same without "since". */
-  summary: string;
-  value: number | null;
-  unit: string | null;
-  facts: Record<string, number | string>;
-  labels: Record<string, string>;
-  /** When the condition began (sensor time; wall clock for deadman). */
-  activeAt: string | null;
-  firedAt: string | null;
-  resolvedAt: string | null;
-  /** Wall clock of the last change. */
-  updatedAt: string;
-  acknowledged: { by: string; at: string; comment?: string } | null;
-  /** Ids of the silences that hold back its notifications. */
-  silencedBy: string[];
-}
+export type { AlertEvent, AlertMessage, AlertSink } from '../core/alert.ts';
+
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -66,17 +37,3 @@ export function toMessage(a: AlertRecord, opts: { forMs?: number; silencedBy?: s
   };
 }
 
-/** A state change as handed to the alert sink (e.g. the InfluxDB `alerts` measurement). */
-export interface AlertEvent {
-  /** Wall clock, epoch ms. */
-  at: number;
-  event: 'transition' | 'ack';
-  from: AlertState;
-  to: AlertState;
-  alert: AlertMessage;
-}
-
-/** Where alert events are stored besides the engine's own state (injected; best effort). */
-export interface AlertSink {
-  write(events: AlertEvent[]): Promise<void>;
-}

@@ -25,7 +25,7 @@ import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } fro
 import { ID_PATTERN } from '../core/ids.ts';
 import { scrubForPublic, withPublicAckComment, withPublicHistoryComment } from '../privacy/scrub.ts';
 import type { AlertMessage } from './alert.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../core/duration.ts';
 import type { RulesEngine, SilenceView } from './engine.ts';
 import { RulesError } from './errors.ts';
 import { ALERT_STATES, type AlertState } from './lifecycle.ts';

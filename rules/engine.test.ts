@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedStore } from '../storage/embedded.ts';
-import type { EvaluationPoint } from '../storage/types.ts';
+import type { EvaluationPoint } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { DAY, harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';

@@ -22,7 +22,7 @@ import { metricDef } from '../core/catalogue.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
-import type { EvaluationPoint, ReadingStore } from '../storage/types.ts';
+import type { EvaluationPoint, ReadingStore } from '../core/store.ts';
 import { type AlertEvent, type AlertMessage, type AlertSink, toMessage } from './alert.ts';
 import { type DeliveryOutcome, Dispatcher } from './dispatcher.ts';
 import { RulesError } from './errors.ts';

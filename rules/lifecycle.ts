@@ -5,12 +5,12 @@
  * a new episode (which clears the acknowledgement). Pure functions: no I/O, no clock.
  */
 import type { Observation, Scope } from './kinds/types.ts';
-import type { Severity } from './spec.ts';
-import { humanDuration } from './duration.ts';
+import type { AlertState, Severity } from '../core/alert.ts';
+import { humanDuration } from '../core/duration.ts';
 import { utcMinute } from './message.ts';
 
-export const ALERT_STATES = ['inactive', 'pending', 'firing', 'resolved'] as const;
-export type AlertState = (typeof ALERT_STATES)[number];
+export { ALERT_STATES, type AlertState } from '../core/alert.ts';
+
 
 /** A delivery target's last delivered state (per alert). */
 export interface Delivery {

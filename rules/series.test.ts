@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { leastSquares, movingAverage, Series } from './series.ts';
+import { leastSquares, movingAverage } from '../core/trend.ts';
+import { Series } from './series.ts';
 
 describe('Series (a bounded window on sensor time)', () => {
   it('keeps points in time order whatever the arrival order; a repeated timestamp replaces', () => {

@@ -7,7 +7,10 @@ import nodeCron from 'node-cron';
 import { z } from 'zod';
 import { metricDef } from '../core/catalogue.ts';
 import { DOMAINS, ID_PATTERN } from '../core/ids.ts';
-import { parseDuration } from './duration.ts';
+import { SEVERITIES } from '../core/alert.ts';
+import { parseDuration } from '../core/duration.ts';
+
+export { SEVERITIES, type Severity } from '../core/alert.ts';
 
 /** A duration string (`15m`, `7d`, `1h30m`), parsed to milliseconds. */
 export const durationSchema = z.string({ error: 'must be a duration like 7d' }).transform((s, ctx) => {
@@ -45,8 +48,6 @@ export const metricSchema = z.string({ error: 'must be a metric name from the ca
 export const domainSchema = z.enum(DOMAINS, { error: `must be one of ${DOMAINS.join(', ')}` });
 /** One domain or a list of domains; parsed to a list. */
 export const domainListSchema = z.union([domainSchema.transform((d) => [d]), z.array(domainSchema).min(1)], { error: `must be one of ${DOMAINS.join(', ')}, or a list of them` });
-export const SEVERITIES = ['info', 'warning', 'critical'] as const;
-export type Severity = (typeof SEVERITIES)[number];
 export const severitySchema = z.enum(SEVERITIES, { error: 'must be one of info, warning, critical' });
 
 /** A node-cron expression (5 fields, or 6 with seconds first). */

@@ -9,47 +9,13 @@ import type Database from 'better-sqlite3';
 import type { Domain } from '../core/ids.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import { RulesError } from './errors.ts';
-import type { AlertRecord, AlertState } from './lifecycle.ts';
-import type { Severity } from './spec.ts';
+import type { AlertState, HistoryEntry, Silence } from '../core/alert.ts';
+import type { AlertRecord } from './lifecycle.ts';
 
-/** Matchers of a silence: each given field must match (`*` is a wildcard inside a value). */
-export interface SilenceMatchers {
-  rule?: string;
-  hub?: string;
-  subject?: string;
-  severity?: Severity;
-}
+export type { HistoryEntry, Silence, SilenceMatchers } from '../core/alert.ts';
 
-export interface Silence {
-  id: string;
-  matchers: SilenceMatchers;
-  /** Who created it. */
-  createdBy: string;
-  /** Why. */
-  comment: string;
-  /** Wall clock, epoch ms. */
-  startsAt: number;
-  endsAt: number;
-  createdAt: number;
-  /** Set when removed before its end. */
-  expiredAt?: number;
-  expiredBy?: string;
-}
 
-/** One entry of an alert's history. */
-export interface HistoryEntry {
-  alertId: string;
-  /** Wall clock, epoch ms. */
-  at: number;
-  /** Observation time (sensor time; wall clock for deadman). */
-  ts: number | null;
-  event: 'transition' | 'ack' | 'silenced' | 'notified' | 'rule_removed';
-  from: AlertState | null;
-  to: AlertState | null;
-  episode: number;
-  message: string;
-  by: string | null;
-}
+
 
 export interface LastSeenRow {
   hub: string;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AggregateRow, floorTo, HOUR_MS, rebucket } from './aggregates.ts';
-import type { Aggregation } from './types.ts';
+import type { Aggregation } from '../core/store.ts';
 
 /** What a store computes from raw points: epoch-aligned windows, empty ones left out. */
 function fromRaw(points: Array<{ ts: number; value: number }>, windowMs: number, agg: Aggregation): Array<{ ts: number; value: number }> {

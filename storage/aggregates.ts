@@ -8,13 +8,13 @@
  * summarised per site, species and UTC day (detections and individuals counted). Raw readings
  * are kept as long as the store's raw retention; aggregates for years (docs/storage.md "Years").
  */
-import type { Aggregation, SeriesPoint } from './types.ts';
+import type { Aggregation, Resolution, SeriesPoint } from '../core/store.ts';
+
+export type { DownsampleOutcome, Resolution, SpeciesCount, SpeciesQuery } from '../core/store.ts';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
-/** What a range query reads: raw points, or the hourly or daily aggregates. */
-export type Resolution = 'raw' | '1h' | '1d';
 export const RESOLUTIONS: readonly Resolution[] = ['raw', '1h', '1d'];
 /** Bucket size of an aggregate resolution. */
 export const RESOLUTION_MS: Record<Exclude<Resolution, 'raw'>, number> = { '1h': HOUR_MS, '1d': DAY_MS };
@@ -39,37 +39,8 @@ export interface AggregateRow {
   last: number;
 }
 
-/** Species seen at one site on one UTC day. */
-export interface SpeciesCount {
-  hub: string;
-  site: string;
-  species: string;
-  /** Start of the UTC day, epoch ms. */
-  day: number;
-  /** Readings (detections or observations) of the species. */
-  detections: number;
-  /** Sum of their `count` metric. */
-  individuals: number;
-}
 
-export interface SpeciesQuery {
-  hub?: string;
-  site?: string;
-  /** Epoch ms, inclusive: days starting at or after it. */
-  from: number;
-  /** Epoch ms, exclusive. */
-  to: number;
-}
 
-/** What one downsampling pass did. */
-export interface DownsampleOutcome {
-  /** Hourly buckets (re)written. */
-  hours: number;
-  /** Daily buckets (re)written. */
-  days: number;
-  /** Daily species rows (re)written. */
-  speciesDays: number;
-}
 
 /** Longest delay `setTimeout` honours (a longer one fires at once, over and over). */
 export const MAX_TIMER_MS = 2_147_483_647;

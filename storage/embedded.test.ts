@@ -8,7 +8,7 @@ import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createEmbeddedStore, type EmbeddedStore } from './embedded.ts';
 import { StorageError } from './errors.ts';
-import { RetryableStorageError, type StoredReading } from './types.ts';
+import { RetryableStorageError, type StoredReading } from '../core/store.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2030, 0, 15, 12);

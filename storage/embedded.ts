@@ -60,7 +60,7 @@ import {
   type SeriesPoint,
   type StoredReading,
   type WriteOutcome,
-} from './types.ts';
+} from '../core/store.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory of `store.db` (created if missing). */

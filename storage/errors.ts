@@ -1,5 +1,5 @@
 /**
- * Coded errors of the storage package. `RetryableStorageError` (storage/types.ts) says "keep the
+ * Coded errors of the storage package. `RetryableStorageError` (core/store.ts) says "keep the
  * data and try again later"; `StorageError` says "this input or query is wrong, retrying will not
  * help". docs/storage.md lists the same codes.
  */

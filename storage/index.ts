@@ -9,12 +9,11 @@ import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { createEmbeddedStore } from './embedded.ts';
 import { createInfluxStore } from './influx.ts';
-import type { ReadingStore } from './types.ts';
+import type { ReadingStore } from '../core/store.ts';
 
 export { createEmbeddedStore, EmbeddedStore, type EmbeddedStoreOptions } from './embedded.ts';
 export { createInfluxStore, InfluxStore, type InfluxStoreOptions } from './influx.ts';
 export { StorageError, STORAGE_ERROR_CODES, type StorageErrorCode } from './errors.ts';
-export * from './types.ts';
 export { DEFAULT_AGGREGATE_RETENTION, RESOLUTION_MS, RESOLUTIONS, type AggregateRetention } from './aggregates.ts';
 
 export interface CreateStoreOptions {

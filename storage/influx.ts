@@ -68,7 +68,7 @@ import {
   type SeriesPoint,
   type StoredReading,
   type WriteOutcome,
-} from './types.ts';
+} from '../core/store.ts';
 
 export interface InfluxStoreOptions {
   logger: Logger;

@@ -7,7 +7,7 @@
 import { metricsOf } from '../core/catalogue.ts';
 import { DOMAINS, type Domain } from '../core/ids.ts';
 import type { NormalizedRange } from './queries.ts';
-import type { LatestFilter } from './types.ts';
+import type { LatestFilter } from '../core/store.ts';
 
 /**
  * Escapes the characters InfluxQL's string scanner treats specially inside a quoted token: `\`,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ID_PATTERN } from '../core/ids.ts';
 import { StorageError } from './errors.ts';
 import { pipelineToPoints, toLine, toLines, toPoint } from './lineprotocol.ts';
-import type { StoredReading } from './types.ts';
+import type { StoredReading } from '../core/store.ts';
 
 // ---------------------------------------------------------------------------------------------
 // A small, strict line-protocol parser (InfluxDB 1.x/2.x grammar). It refuses what InfluxDB

@@ -13,7 +13,7 @@ import { Point, type PointSettings } from '@influxdata/influxdb-client';
 import { metricDef } from '../core/catalogue.ts';
 import { isDomain, isId } from '../core/ids.ts';
 import { StorageError } from './errors.ts';
-import type { AlertPoint, EvaluationPoint, PipelinePoint, StoredReading } from './types.ts';
+import type { AlertPoint, EvaluationPoint, PipelinePoint, StoredReading } from '../core/store.ts';
 
 /** Measurement of the pipeline's self-telemetry. */
 export const PIPELINE_MEASUREMENT = 'pipeline';

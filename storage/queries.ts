@@ -6,7 +6,7 @@ import { metricDef } from '../core/catalogue.ts';
 import { type Domain, isDomain, isId } from '../core/ids.ts';
 import { RESOLUTION_MS, RESOLUTIONS, type Resolution, type SpeciesQuery } from './aggregates.ts';
 import { StorageError } from './errors.ts';
-import type { Aggregation, LatestEntry, LatestFilter, RangeQuery } from './types.ts';
+import type { Aggregation, LatestEntry, LatestFilter, RangeQuery } from '../core/store.ts';
 
 /** Points returned by `range` when the query sets no limit. */
 export const DEFAULT_RANGE_LIMIT = 10_000;

@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import type { PipelineMetrics } from './metrics.ts';
 
 export interface TelemetryWriter {

@@ -26,7 +26,7 @@ import { policyFromYaml } from '../privacy/testing.ts';
 import { type FleetEntry, demoFleet, fleetEntry } from '../simulators/fleet.ts';
 import { generate } from '../simulators/runner.ts';
 import { type InfluxStore, createInfluxStore } from '../storage/influx.ts';
-import type { AlertPoint, StoredReading } from '../storage/types.ts';
+import type { AlertPoint, StoredReading } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../telemetry/writer.ts';

@@ -18,7 +18,7 @@ import { createDefaultFilter } from '../privacy/boundary.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { connectAccount, connectDevice, eventually, validPayload, type TestDevice } from './harness/devices.ts';

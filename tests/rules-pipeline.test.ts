@@ -24,7 +24,7 @@ import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { ManualScheduler } from '../rules/scheduler.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';
-import type { ReadingStore } from '../storage/types.ts';
+import type { ReadingStore } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { connectAccount, connectDevice, eventually, type TestDevice } from './harness/devices.ts';

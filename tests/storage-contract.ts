@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRICS } from '../core/catalogue.ts';
-import type { LatestEntry, ReadingStore, StoredReading } from '../storage/types.ts';
+import type { LatestEntry, ReadingStore, StoredReading } from '../core/store.ts';
 
 export interface StoreUnderTest {
   store: ReadingStore;

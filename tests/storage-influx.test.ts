@@ -14,7 +14,7 @@ import { influxSchema } from '../core/config.ts';
 import { quoteString } from '../storage/influxql.ts';
 import { createInfluxStore, type InfluxStore } from '../storage/influx.ts';
 import { toPoint } from '../storage/lineprotocol.ts';
-import { RetryableStorageError, type StoredReading } from '../storage/types.ts';
+import { RetryableStorageError, type StoredReading } from '../core/store.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { type InfluxHandle, startInfluxDB, startVictoriaMetrics } from './harness/services.ts';

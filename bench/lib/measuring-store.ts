@@ -5,7 +5,7 @@
  * the machine's clock). It also counts stored readings and times each batch write.
  * @module
  */
-import type { ReadingStore, StoredReading, WriteOutcome } from '../../storage/types.ts';
+import type { ReadingStore, StoredReading, WriteOutcome } from '../../core/store.ts';
 import { MsHistogram, type LatencySummary } from './histogram.ts';
 
 /** Counters of a {@link MeasuringStore}. */

@@ -5,7 +5,7 @@
  * `npx vitest run --project unit --dir bench` once `bench` is added there, or see bench/README.md.)
  */
 import { describe, expect, it } from 'vitest';
-import type { ReadingStore, StoredReading, WriteOutcome } from '../../storage/types.ts';
+import type { ReadingStore, StoredReading, WriteOutcome } from '../../core/store.ts';
 import { MsHistogram } from './histogram.ts';
 import { MeasuringStore } from './measuring-store.ts';
 

@@ -1,11 +1,11 @@
 /**
- * Trends as the rules compute them: the same code (rules/series.ts, bundled into the page), the
+ * Trends as the rules compute them: the same code (core/trend.ts, bundled into the page), the
  * same window, smoothing and minimum evidence as the rule that watches the stock, so the page's
  * "falling 3.1 cm a day" is the rate the depletion alert quotes. A stock no trend rule watches
  * gets the fit of the last 3 days of 24-hour means, and says so.
  */
-import { humanDuration, parseDuration } from '../../rules/duration.ts';
-import { type Point, leastSquares, trendWindow } from '../../rules/series.ts';
+import { humanDuration, parseDuration } from '../../core/duration.ts';
+import { type Point, leastSquares, trendWindow } from '../../core/trend.ts';
 import { fmt, withUnit } from './format.ts';
 import type { Alert, Threshold, TrendSpec } from './types.ts';
 

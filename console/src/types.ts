@@ -1,10 +1,13 @@
+import type { AlertMessage as Alert, AlertState, Severity } from '../../core/alert.ts';
+import type { Domain } from '../../core/ids.ts';
 import type { HubClock } from './clock.ts';
 
 /** Shapes of the API answers the page reads (see api/README.md, rules/README.md, console/plugin.ts). */
 
-export type Domain = 'water' | 'soil' | 'energy' | 'biodiversity';
-export type Severity = 'info' | 'warning' | 'critical';
-export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+export type { Domain } from '../../core/ids.ts';
+export type { AlertState, Severity } from '../../core/alert.ts';
+/** An alert as the API and the stream show it. */
+export type { AlertMessage as Alert } from '../../core/alert.ts';
 
 /** How a rule fits a trend (ms): window, trailing moving average, minimum evidence. */
 export interface TrendSpec {
@@ -83,30 +86,6 @@ export interface Series {
   agg: string | null;
   truncated: boolean;
   points: Array<{ ts: number; value: number }>;
-}
-
-export interface Alert {
-  id: string;
-  hub: string;
-  rule: string;
-  subject: string;
-  scope: 'sensor' | 'site' | 'hub';
-  kind: string;
-  severity: Severity;
-  state: AlertState;
-  episode: number;
-  message: string;
-  summary: string;
-  value: number | null;
-  unit: string | null;
-  facts: Record<string, number | string>;
-  labels: Record<string, string>;
-  activeAt: string | null;
-  firedAt: string | null;
-  resolvedAt: string | null;
-  updatedAt: string;
-  acknowledged: { by: string; at: string; comment?: string } | null;
-  silencedBy: string[];
 }
 
 export interface HistoryEntry {

@@ -10,7 +10,7 @@ import { ATTRIBUTES, metricsOf } from '../../core/catalogue.ts';
 import { REJECTION_CODES } from '../../core/errors.ts';
 import { DOMAINS, type Domain } from '../../core/ids.ts';
 import { alertsToPoints, EVALUATIONS_MEASUREMENT, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
-import type { PipelinePoint, ReadingStore, StoredReading } from '../../storage/types.ts';
+import type { PipelinePoint, ReadingStore, StoredReading } from '../../core/store.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../../telemetry/writer.ts';
 import { ALERTS_SCHEMA } from './alerts-schema.ts';
@@ -101,7 +101,7 @@ export async function pipelineSchema(): Promise<{ tags: Set<string>; fields: Set
     k.tags.forEach((t) => tags.add(t));
     k.fields.forEach((f) => fields.add(f));
   }
-  // The writer may also tag a point with `kind` (storage/types.ts PipelinePoint).
+  // The writer may also tag a point with `kind` (core/store.ts PipelinePoint).
   tags.add('kind');
   return { tags, fields };
 }

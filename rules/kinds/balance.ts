@@ -18,7 +18,7 @@
  */
 import { z } from 'zod';
 import { metricDef } from '../../core/catalogue.ts';
-import { formatDuration, humanDuration } from '../duration.ts';
+import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, titleOf, unitLabel, wherePhrase } from '../message.ts';
 import { durationSchema, idListSchema, metricSchema, positiveDurationSchema, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition, Member } from './types.ts';

@@ -11,7 +11,7 @@
  * ```
  */
 import { z } from 'zod';
-import { formatDuration, humanDuration } from '../duration.ts';
+import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { utcMinute, wherePhrase } from '../message.ts';
 import { positiveDurationSchema, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';

@@ -16,7 +16,7 @@
  * ```
  */
 import { z } from 'zod';
-import { formatDuration, humanDuration } from '../duration.ts';
+import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, wherePhrase } from '../message.ts';
 import { durationSchema, positiveDurationSchema, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';

@@ -12,9 +12,9 @@
  * ```
  */
 import { z } from 'zod';
-import { formatDuration, humanDuration } from '../duration.ts';
+import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel } from '../message.ts';
-import { leastSquares, trendWindow } from '../series.ts';
+import { leastSquares, trendWindow } from '../../core/trend.ts';
 import { checkDomain, durationSchema, positiveDurationSchema, requireMetric, ruleBaseShape, scheduleShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';
 

@@ -12,7 +12,7 @@
  * With `aggregate`, the value is `fn` over the newest values of the group's sensors.
  */
 import { z } from 'zod';
-import { humanDuration } from '../duration.ts';
+import { humanDuration } from '../../core/duration.ts';
 import { metricUnit, subjectPhrase, titleOf, withUnit } from '../message.ts';
 import { checkDomain, requireMetric, ruleBaseShape } from '../spec.ts';
 import type { KindDefinition } from './types.ts';

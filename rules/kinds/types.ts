@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Domain } from '../../core/ids.ts';
-import type { Point } from '../series.ts';
+import type { Point } from '../../core/trend.ts';
 import type { AggregateFn } from '../spec.ts';
 
 /** A sensor that belongs to a subject. */

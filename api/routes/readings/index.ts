@@ -21,7 +21,7 @@ import {
   speciesQuerySchema,
 } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
-import type { LatestFilter, RangeQuery } from '../../../storage/types.ts';
+import type { LatestFilter, RangeQuery } from '../../../core/store.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

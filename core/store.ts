@@ -2,13 +2,45 @@
  * The storage contract. Ingest writes through `ReadingStore.write`; the API reads through the
  * query methods; the same interface is served by the embedded store (SQLite) and by InfluxDB
  * (v1 or v2 write API, InfluxQL reads). Storage schema: docs/contract.md "Storage schema" and
- * docs/storage.md.
+ * docs/storage.md. Adapters live in storage/.
  */
-import type { Domain } from '../core/ids.ts';
-import type { Reading } from '../core/reading.ts';
-import type { DownsampleOutcome, Resolution, SpeciesCount, SpeciesQuery } from './aggregates.ts';
+import type { Domain } from './ids.ts';
+import type { Reading } from './reading.ts';
 
-export type { DownsampleOutcome, Resolution, SpeciesCount, SpeciesQuery } from './aggregates.ts';
+/** What a range query reads: raw points, or the hourly or daily aggregates. */
+export type Resolution = 'raw' | '1h' | '1d';
+
+/** Species seen at one site on one UTC day. */
+export interface SpeciesCount {
+  hub: string;
+  site: string;
+  species: string;
+  /** Start of the UTC day, epoch ms. */
+  day: number;
+  /** Readings (detections or observations) of the species. */
+  detections: number;
+  /** Sum of their `count` metric. */
+  individuals: number;
+}
+
+export interface SpeciesQuery {
+  hub?: string;
+  site?: string;
+  /** Epoch ms, inclusive: days starting at or after it. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+}
+
+/** What one downsampling pass did. */
+export interface DownsampleOutcome {
+  /** Hourly buckets (re)written. */
+  hours: number;
+  /** Daily buckets (re)written. */
+  days: number;
+  /** Daily species rows (re)written. */
+  speciesDays: number;
+}
 
 /** A reading as it is stored: already through the privacy boundary. */
 export type StoredReading = Omit<Reading, 'attributes' | 'location'> & {

@@ -1,0 +1,98 @@
+/**
+ * The alert contract: what an alert is and how it changes, as the rules engine raises it and every
+ * reader (MQTT subscribers, webhooks, the API, the console, the alert sink in storage) sees it.
+ * Times in `AlertMessage` are ISO 8601 (UTC); the others are epoch ms.
+ */
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const ALERT_STATES = ['inactive', 'pending', 'firing', 'resolved'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+
+/** The public shape of an alert. */
+export interface AlertMessage {
+  /** Stable id `{hub}.{rule}.{subject}`. */
+  id: string;
+  hub: string;
+  rule: string;
+  /** Sensor, site or hub the alert is about. */
+  subject: string;
+  scope: 'sensor' | 'site' | 'hub';
+  kind: string;
+  severity: Severity;
+  state: AlertState;
+  /** Counts the pending/firing periods of this alert. */
+  episode: number;
+  /** Plain words: what is wrong, where, since when, and the numbers. */
+  message: string;
+  /** The same without "since". */
+  summary: string;
+  value: number | null;
+  unit: string | null;
+  facts: Record<string, number | string>;
+  labels: Record<string, string>;
+  /** When the condition began (sensor time; wall clock for deadman). */
+  activeAt: string | null;
+  firedAt: string | null;
+  resolvedAt: string | null;
+  /** Wall clock of the last change. */
+  updatedAt: string;
+  acknowledged: { by: string; at: string; comment?: string } | null;
+  /** Ids of the silences that hold back its notifications. */
+  silencedBy: string[];
+}
+
+/** A state change as handed to the alert sink (e.g. the InfluxDB `alerts` measurement). */
+export interface AlertEvent {
+  /** Wall clock, epoch ms. */
+  at: number;
+  event: 'transition' | 'ack';
+  from: AlertState;
+  to: AlertState;
+  alert: AlertMessage;
+}
+
+/** Where alert events are stored besides the engine's own state (injected; best effort). */
+export interface AlertSink {
+  write(events: AlertEvent[]): Promise<void>;
+}
+
+/** Matchers of a silence: each given field must match (`*` is a wildcard inside a value). */
+export interface SilenceMatchers {
+  rule?: string;
+  hub?: string;
+  subject?: string;
+  severity?: Severity;
+}
+
+export interface Silence {
+  id: string;
+  matchers: SilenceMatchers;
+  /** Who created it. */
+  createdBy: string;
+  /** Why. */
+  comment: string;
+  /** Wall clock, epoch ms. */
+  startsAt: number;
+  endsAt: number;
+  createdAt: number;
+  /** Set when removed before its end. */
+  expiredAt?: number;
+  expiredBy?: string;
+}
+
+/** One entry of an alert's history. */
+export interface HistoryEntry {
+  alertId: string;
+  /** Wall clock, epoch ms. */
+  at: number;
+  /** Observation time (sensor time; wall clock for deadman). */
+  ts: number | null;
+  event: 'transition' | 'ack' | 'silenced' | 'notified' | 'rule_removed';
+  from: AlertState | null;
+  to: AlertState | null;
+  episode: number;
+  message: string;
+  by: string | null;
+}
