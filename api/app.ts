@@ -4,11 +4,11 @@
  * (context -> errors -> zod -> auth -> rate limit -> OpenAPI), each resource a plugin under routes/.
  * api/README.md lists the routes.
  */
-import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { systemClock } from '../core/clock.ts';
+import { packageVersion } from '../core/paths.ts';
 import { authPlugin } from './auth.ts';
 import { type ApiContext, type ApiOptions, contextPlugin } from './context.ts';
 import { errorsPlugin, notFoundPlugin } from './error-handler.ts';
@@ -23,7 +23,7 @@ import { openApiTransform, zodPlugin } from './zod.ts';
 
 export type { ApiOptions, ApiContext, HealthProbes, SensorState } from './context.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 
 /** Log paths that could carry a secret; pino replaces them with "[Redacted]". */
 export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization', 'token', '*.token', 'password', '*.password'];

@@ -4,6 +4,7 @@
  * unless the all-in-one `start` hands it shared ones. `runUntilSignal` stops roles in reverse
  * order of start on SIGINT/SIGTERM: sim -> ingest (flushes its spool) -> API -> broker -> storage.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { startApi } from '../api/server.ts';
@@ -38,7 +39,7 @@ import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
 import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/live.ts';
-import { type ConsoleClock, consoleRoutes } from '../console/plugin.ts';
+import { type ConsoleClock, consoleIndexPath, consoleRoutes } from '../console/plugin.ts';
 import { thresholdsFromRulesDir } from '../console/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
@@ -436,6 +437,12 @@ export async function startApiRole(
   };
 }
 
+/** The API serves the console's page as `npm run build` bundled it: without the bundle the role refuses to start. */
+function requireConsoleBundle(): void {
+  const index = consoleIndexPath();
+  if (!existsSync(index)) throw new CliError(`the console is not built (${index} is missing): run npm run build`, EXIT.FAILED);
+}
+
 /** The policy an API-only process explains (it filters nothing itself: storage holds filtered data). */
 function standalonePolicy(config: Config): PolicySource {
   const keyring = createKeyring({ keys: config.privacy.keys, env: process.env, dir: resolve(config.dataDir, 'privacy-keys'), generate: config.privacy.generateKeys });
@@ -808,6 +815,7 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       handles = [await startIngestRole(config, logger, { ops: true })];
       break;
     case 'api':
+      requireConsoleBundle();
       handles = [await startApiRole(config, logger)];
       break;
     case 'sim':
@@ -820,6 +828,7 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       handles = [await (await import('../connectors/role.ts')).startConnectRole(config, logger)];
       break;
     case 'start': {
+      requireConsoleBundle();
       const all = await startAll(config, logger, { ...sim, sim: opts.sim !== false });
       handles = all.handles;
       io.out(startBanner(config, all.apiUrl, all.ports, opts.sim !== false));

@@ -2,7 +2,7 @@
  * The console's server side, as a fastify plugin the API mounts at its root
  * (`extensions: [{ scope: 'root', plugin: consoleRoutes(deps) }]`):
  *
- * - `GET /` and `GET /assets/*`: the page, built by console/build.ts (at start when stale).
+ * - `GET /` and `GET /assets/*`: the page, as `npm run build` bundled it (console/build.ts).
  * - `GET /api/v1/stream`: Server-Sent Events. `hello` on connect, `reading` (newest values as
  *   storage took them, after the privacy boundary), `alert` (transitions and acknowledgements),
  *   a heartbeat comment every 15 s. The browser's EventSource reconnects by itself; the page
@@ -49,7 +49,10 @@ export interface ConsoleDeps {
   thresholds?: readonly ConsoleThreshold[] | (() => readonly ConsoleThreshold[]);
   /** Built assets (default `dist/console`). */
   distDir?: string;
-  /** `auto` (default): build at registration when missing or older than the sources; `always`; `never`. */
+  /**
+   * `never` (default): serve what `npm run build` made; `auto`: build at registration when missing or
+   * older than the sources (needs the sources and the dev dependencies: tests, `startConsoleHub`); `always`.
+   */
   build?: 'auto' | 'always' | 'never';
   /** Page title (default "Steward console"). */
   title?: string;
@@ -209,6 +212,11 @@ const configSchema = z.object({
     .describe('The clock the page shows times on; hub time never runs ahead of the wall clock'),
 });
 
+/** The page `npm run build` writes into `distDir` (default `dist/console`); a process serving the console needs it. */
+export function consoleIndexPath(distDir: string = DEFAULT_DIST_DIR): string {
+  return join(distDir, 'index.html');
+}
+
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -303,7 +311,7 @@ function alertPayload(e: AlertEvent): Record<string, unknown> {
 /**
  * The plugin. Register it at the root of the API (its paths are absolute):
  * `buildApp({ ..., extensions: [{ scope: 'root', plugin: consoleRoutes({ ...live, thresholds }) }] })`.
- * Builds the assets at registration when `build` says so (esbuild, about a second).
+ * Builds the assets at registration only when `build` says so (esbuild, about a second).
  */
 export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
   const distDir = deps.distDir ?? DEFAULT_DIST_DIR;
@@ -321,13 +329,13 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
 
     // ── static assets ──────────────────────────────────────────────────────────────────────
     try {
-      const built = await ensureConsoleBuilt(deps.build ?? 'auto', distDir);
+      const built = await ensureConsoleBuilt(deps.build ?? 'never', distDir);
       if (built) app.log.info({ ms: built.ms, dir: built.outDir }, 'console assets built');
     } catch (err) {
       // The API still serves data; the page says what is missing.
       app.log.error({ err }, 'console assets could not be built');
     }
-    const indexPath = join(distDir, 'index.html');
+    const indexPath = consoleIndexPath(distDir);
     let indexHtml: string | undefined;
     const index = (): string | undefined => {
       if (indexHtml === undefined && existsSync(indexPath)) indexHtml = readFileSync(indexPath, 'utf8').replaceAll('%TITLE%', title.replace(/[<>&"]/g, ''));
@@ -353,7 +361,7 @@ export function consoleRoutes(deps: ConsoleDeps = {}): FastifyPluginAsync {
         return reply
           .code(503)
           .type('text/plain; charset=utf-8')
-          .send('The console is not built. Run `npx tsx console/build.ts` (needs the dev dependencies esbuild, preact, htm, uplot), then restart.\nThe API itself is up: /api/v1/readings/latest, /openapi.json\n');
+          .send('The console is not built. Run `npm run build` (needs the dev dependencies esbuild, preact, htm, uplot), then restart.\nThe API itself is up: /api/v1/readings/latest, /openapi.json\n');
       }
       return reply.header('content-security-policy', CSP).type('text/html; charset=utf-8').send(html);
     };

@@ -169,7 +169,7 @@ export async function startConsoleHub(opts: ConsoleHubOptions = {}): Promise<Con
         extensions: [
           { scope: 'v1', plugin: privacyRoutes({ policy: privacy.watcher }) },
           { scope: 'v1', plugin: alertsPlugin },
-          { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds, distDir, ...opts.console }) },
+          { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds, distDir, build: 'auto', ...opts.console }) },
         ],
       });
       await a.listen({ host: '127.0.0.1', port });
