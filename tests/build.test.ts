@@ -63,7 +63,7 @@ describe('the packed package', () => {
     expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     const list = await steward('sim', '--list');
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(/^well\s+water\s/m);
+    expect(list.stdout).toMatch(/^groundwater\s+water\s/m);
     const rules = await steward('rules', 'check');
     expect(rules.stdout).toMatch(/^OK: \d+ rule\(s\) in 1 file\(s\)/);
     // Found from the package root, not from the working directory.
