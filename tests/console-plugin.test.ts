@@ -365,7 +365,7 @@ describe('the console plugin on the API', () => {
     const { url } = await setup({ distDir: empty, build: 'never' });
     const res = await fetch(`${url}/`);
     expect(res.status).toBe(503);
-    expect(await res.text()).toContain('console/build.ts');
+    expect(await res.text()).toContain('npm run build');
     expect((await fetch(`${url}/api/v1/readings/latest`)).status).toBe(200);
   });
 });
