@@ -4,56 +4,21 @@
  * decorates its root instance with them (`app.alerts`, `app.policy`, `app.console`). A route area
  * is served only when its service is given (no rules engine in this process: no `/alerts`).
  */
-import type { AlertEvent, AlertMessage, AlertState, Severity, SilenceMatchers } from '../core/alert.ts';
+import type { AlertEvent, AlertFilter, AlertMessage, SilenceInput, SilenceWithStatus } from '../core/alert.ts';
 import type { AlertHistoryView, ConsoleThreshold, LatestReading, SiteRichness } from '../core/views.ts';
 import type { CompiledPolicy } from '../privacy/index.ts';
-
-/** Filter of `AlertsService.alerts`. */
-export interface AlertsFilter {
-  state?: AlertState | readonly AlertState[];
-  /** One hub, or any of several (a token limited to hubs). */
-  hub?: string | readonly string[];
-  severity?: Severity;
-  rule?: string;
-  subject?: string;
-  limit?: number;
-}
-
-/** A silence with its status; times are epoch ms. */
-export interface SilenceRecord {
-  id: string;
-  status: 'active' | 'pending' | 'expired';
-  matchers: SilenceMatchers;
-  createdBy: string;
-  comment: string;
-  startsAt: number;
-  endsAt: number;
-  createdAt: number;
-  expiredAt?: number;
-  expiredBy?: string;
-}
-
-/** What `addSilence` needs; times are epoch ms. */
-export interface SilenceRequest {
-  matchers: SilenceMatchers;
-  createdBy: string;
-  comment: string;
-  endsAt?: number;
-  durationMs?: number;
-  startsAt?: number;
-}
 
 /**
  * Alerts and silences (`/api/v1/alerts`, `/api/v1/silences`): the rules engine. Its errors carry a
  * `code`: `RULES_ERR_NOT_FOUND` (404), `RULES_ERR_SILENCE_INVALID` (400), others their `statusCode`.
  */
 export interface AlertsService {
-  alerts(filter?: AlertsFilter): AlertMessage[];
+  alerts(filter?: AlertFilter): AlertMessage[];
   get(id: string): (AlertMessage & { history: AlertHistoryView[] }) | undefined;
   ack(id: string, by: string, comment?: string): AlertMessage;
-  silences(filter?: { status?: SilenceRecord['status'] | 'all' }): SilenceRecord[];
-  addSilence(input: SilenceRequest): SilenceRecord;
-  expireSilence(id: string, by: string): SilenceRecord;
+  silences(filter?: { status?: SilenceWithStatus['status'] | 'all' }): SilenceWithStatus[];
+  addSilence(input: SilenceInput): SilenceWithStatus;
+  expireSilence(id: string, by: string): SilenceWithStatus;
 }
 
 /** The privacy policy in force (`/api/v1/privacy/policy`, and the version on open data). */

@@ -19,14 +19,13 @@
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
-import { ALERT_STATES, type AlertMessage, type AlertState, SEVERITIES } from '../../../core/alert.ts';
+import { ALERT_STATES, type AlertFilter, type AlertMessage, type AlertState, SEVERITIES, type SilenceInput, type SilenceWithStatus } from '../../../core/alert.ts';
 import { parseDuration } from '../../../core/duration.ts';
 import { ID_PATTERN } from '../../../core/ids.ts';
 import { alertHistorySchema, alertSchema, silenceMatchersSchema, silenceSchema } from '../../../core/views.ts';
 import { scrubForPublic, withPublicAckComment, withPublicHistoryComment } from '../../../privacy/index.ts';
 import { assertHub, hubsOf, mayUseHub } from '../../auth.ts';
 import { ApiError } from '../../errors.ts';
-import type { AlertsFilter, SilenceRecord } from '../../services.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 
 const idParam = z.string().min(1).max(200).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be an alert id like demo.aquifer-depletion.well-1');
@@ -54,7 +53,7 @@ function publicHistory<H extends { event: string; message: string }>(e: H, reque
   return request.principal ? e : withPublicHistoryComment(e);
 }
 
-function silenceOut(s: SilenceRecord, request?: FastifyRequest): z.output<typeof silenceSchema> {
+function silenceOut(s: SilenceWithStatus, request?: FastifyRequest): z.output<typeof silenceSchema> {
   const out: z.output<typeof silenceSchema> = {
     id: s.id,
     status: s.status,
@@ -70,16 +69,20 @@ function silenceOut(s: SilenceRecord, request?: FastifyRequest): z.output<typeof
   return out;
 }
 
-/** The rules engine's coded errors -> ApiError (the API's error handler answers it). */
-function apiError(e: unknown): unknown {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === 'RULES_ERR_NOT_FOUND') return new ApiError('API_ERR_NOT_FOUND', (e as Error).message, { cause: e });
-  if (code === 'RULES_ERR_SILENCE_INVALID') return new ApiError('API_ERR_VALIDATION', (e as Error).message, { cause: e });
-  return e; // RULES_ERR_NOT_ACKABLE carries statusCode 409
+/** Runs an action of the rules engine; its coded errors become ApiErrors (the API's error handler answers them). */
+function act<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (code === 'RULES_ERR_NOT_FOUND') throw new ApiError('API_ERR_NOT_FOUND', (e as Error).message, { cause: e });
+    if (code === 'RULES_ERR_SILENCE_INVALID') throw new ApiError('API_ERR_VALIDATION', (e as Error).message, { cause: e });
+    throw e; // RULES_ERR_NOT_ACKABLE carries statusCode 409
+  }
 }
 
 function who(request: FastifyRequest): string {
-  return (request as FastifyRequest & { principal?: { name: string } | null }).principal?.name ?? 'unknown';
+  return request.principal?.name ?? 'unknown';
 }
 
 export default fp(
@@ -108,7 +111,7 @@ export default fp(
       },
       async (request) => {
         const q = request.query;
-        const f: AlertsFilter = {};
+        const f: AlertFilter = {};
         if (q.state) f.state = q.state;
         if (q.hub) assertHub(request, q.hub, 'the hub asked for');
         // A token limited to hubs sees only theirs (the engine filters before the limit).
@@ -157,11 +160,7 @@ export default fp(
       async (request) => {
         const a = engine.get(request.params.id);
         if (a) assertHub(request, a.hub, `alert ${a.id}`);
-        try {
-          return { alert: engine.ack(request.params.id, who(request), request.body?.comment) };
-        } catch (e) {
-          throw apiError(e);
-        }
+        return { alert: act(() => engine.ack(request.params.id, who(request), request.body?.comment)) };
       },
     );
 
@@ -212,16 +211,11 @@ export default fp(
           throw new ApiError('API_ERR_FORBIDDEN', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: the silence must match one of them (matchers.hub), not ${b.matchers.hub === undefined ? 'every hub' : `"${b.matchers.hub}"`}`);
         if ((b.endsAt === undefined) === (b.duration === undefined))
           throw new ApiError('API_ERR_VALIDATION', 'body: give exactly one of endsAt (ISO 8601) or duration (e.g. 2h)', { parameter: 'endsAt' });
-        try {
-          const input: Parameters<typeof engine.addSilence>[0] = { matchers: b.matchers, comment: b.comment, createdBy: who(request) };
-          if (b.endsAt) input.endsAt = Date.parse(b.endsAt);
-          else input.durationMs = parseDuration(b.duration as string) as number;
-          if (b.startsAt) input.startsAt = Date.parse(b.startsAt);
-          const s = engine.addSilence(input);
-          return reply.code(201).send({ silence: silenceOut(s) });
-        } catch (e) {
-          throw apiError(e);
-        }
+        const input: SilenceInput = { matchers: b.matchers, comment: b.comment, createdBy: who(request) };
+        if (b.endsAt) input.endsAt = Date.parse(b.endsAt);
+        else input.durationMs = parseDuration(b.duration as string) as number;
+        if (b.startsAt) input.startsAt = Date.parse(b.startsAt);
+        return reply.code(201).send({ silence: silenceOut(act(() => engine.addSilence(input))) });
       },
     );
 
@@ -242,11 +236,7 @@ export default fp(
           const s = engine.silences({ status: 'all' }).find((x) => x.id === request.params.id);
           if (s && (s.matchers.hub === undefined || !mayUseHub(request.principal, s.matchers.hub))) assertHub(request, s.matchers.hub ?? '*', `silence ${s.id}`);
         }
-        try {
-          return { silence: silenceOut(engine.expireSilence(request.params.id, who(request))) };
-        } catch (e) {
-          throw apiError(e);
-        }
+        return { silence: silenceOut(act(() => engine.expireSilence(request.params.id, who(request)))) };
       },
     );
   },
