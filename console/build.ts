@@ -4,7 +4,7 @@
  * `dist/console/index.html` referencing them. Content-hashed names let the server cache assets
  * for a year; index.html is never cached.
  *
- * Run by the API at start when the sources are newer than the build (`consoleRoutes`, build
+ * Run by the API at start when the sources are newer than the build (console/service.ts, build
  * `auto`), or by hand: `npx tsx console/build.ts [--out DIR] [--no-minify]`.
  */
 import { randomBytes } from 'node:crypto';
