@@ -17,8 +17,7 @@ import { rejectionPublisher } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
-import type { ApiExtension } from '../api/context.ts';
-import { privacyRoutes } from '../privacy/api.ts';
+import type { ApiServices } from '../api/app.ts';
 import { createPrivacy, type Privacy } from '../privacy/config.ts';
 import { createKeyring } from '../privacy/keys.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from '../privacy/policy.ts';
@@ -37,9 +36,9 @@ import type { ReadingStore } from '../core/store.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
-import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
+import { createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/live.ts';
-import { type ConsoleClock, consoleIndexPath, consoleRoutes } from '../console/plugin.ts';
+import { type ConsoleClock, consoleIndexPath, createConsoleService } from '../console/service.ts';
 import { thresholdsFromRulesDir } from '../console/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
@@ -391,7 +390,7 @@ export async function startIngestRole(
 export async function startApiRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState>; policy?: PolicySource; extensions?: ApiExtension[] } = {},
+  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState>; policy?: PolicySource; services?: ApiServices } = {},
 ): Promise<RoleHandle & { url: string }> {
   const own = opts.shared ? undefined : await openResources(config, logger);
   const r = (opts.shared ?? own!.resources) as SharedResources;
@@ -413,11 +412,12 @@ export async function startApiRole(
       logger,
       ...(opts.health ? { health: opts.health } : {}),
       ...(opts.sensorStatus ? { sensorStatus: opts.sensorStatus } : {}),
-      extensions: [
-        { scope: 'v1', plugin: privacyRoutes({ policy }) },
+      services: {
+        policy,
         // An API-only process serves the console too (without live updates: no feed in this process).
-        ...(opts.extensions ?? [{ scope: 'root' as const, plugin: consoleRoutes({ thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) }]),
-      ],
+        console: createConsoleService({ thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }),
+        ...opts.services,
+      },
     });
   } catch (e) {
     await own?.stop();
@@ -670,10 +670,10 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
-      extensions: [
-        ...(rules ? [alertsExtension(rules)] : []),
-        { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR), clock }) },
-      ],
+      services: {
+        ...(rules ? { alerts: rules } : {}),
+        console: createConsoleService({ feed: live, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR), clock }),
+      },
       health: { broker: () => node.broker.isUp(), ingest: () => ({ spoolDepth: pipeline.spoolDepth(), pressure: pipeline.pressure() }) },
       sensorStatus: status.states,
     });

@@ -5,7 +5,7 @@
  * for a year; index.html is never cached.
  *
  * Run by `npm run build` (scripts/build.ts), never when Steward starts; by tests and
- * `startConsoleHub` through `consoleRoutes({ build: 'auto' })`; or by hand:
+ * `startConsoleHub` through `createConsoleService({ build: 'auto' })`; or by hand:
  * `npx tsx console/build.ts [--out DIR] [--no-minify]`.
  */
 import { randomBytes } from 'node:crypto';
