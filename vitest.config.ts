@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cluster,console,core,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,rules,dashboards,bench}/**/*.test.ts'],
+          include: ['{cluster,console,core,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,egress,rules,dashboards,bench}/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -3,7 +3,7 @@
  * region, the holder of the hub's upstream lease (./lease.ts); the region sees one client per hub,
  * whichever node a device is on.
  *
- * - **Every node** keeps its own durable outbox (privacy/upstream.ts). A node that does not hold
+ * - **Every node** keeps its own durable outbox (egress/upstream.ts). A node that does not hold
  *   the lease hands its rows over to the Redis stream `steward:upstream:{hub}` (XADD in one
  *   MULTI per batch) and deletes them once Redis took them; while Redis is away they stay in its
  *   outbox and the hand-over resumes when it is back.
@@ -17,7 +17,7 @@
  * @module
  */
 import type { Redis } from 'ioredis';
-import type { OutboxRow, Upstream, UpstreamHandover } from '../privacy/upstream.ts';
+import type { OutboxRow, Upstream, UpstreamHandover } from '../egress/index.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ReadinessCheck } from '../telemetry/ops.ts';
 import { createLease, type Lease } from './lease.ts';

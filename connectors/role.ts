@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import type { Intake } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
-import type { Privacy } from '../privacy/config.ts';
+import type { Privacy } from '../egress/index.ts';
 import { CliError, EXIT } from '../cli/errors.ts';
 import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from '../cli/roles.ts';
 import { checkConnectors } from './check.ts';

@@ -20,7 +20,7 @@ import { refusedToDeadLetter } from '../broker/deadletter.ts';
 import { ATTRIBUTES } from '../core/catalogue.ts';
 import { type Config, parseConfig } from '../core/config.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { createPrivacy } from '../privacy/config.ts';
+import { createPrivacy } from '../egress/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';

@@ -1,70 +1,18 @@
 /**
  * The privacy boundary between the raw tier and everything that is stored for dashboards or
- * published. `createPrivacyBoundary` runs a declarative, versioned policy (policy.ts) and the
- * household aggregator (households.ts) behind the `PrivacyFilter` interface the forwarder uses;
- * `createDefaultFilter` is the foundation's fixed fallback. Wiring: privacy/README.md.
+ * published. `createPrivacyBoundary` runs the compiled policy (privacy/) with the state it needs —
+ * the household aggregator (households.ts) and the names the hub knows (names.ts) — behind the
+ * `PrivacyFilter` port the forwarder uses (core/privacy-filter.ts). Wiring: egress/README.md.
  */
-import { ATTRIBUTES, metricDef } from '../core/catalogue.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
+import type { PrivacyFilter } from '../core/privacy-filter.ts';
 import type { Reading } from '../core/reading.ts';
 import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import { type ActionSink, type PrivacyAction, PrivacyError } from './errors.ts';
+import { type ActionSink, type CompiledPolicy, type FilterEnv, type PolicySource, type PrivacyAction, PrivacyError } from '../privacy/index.ts';
 import { type AggregatorStats, HouseholdAggregator } from './households.ts';
 import { NameBook } from './names.ts';
-import type { CompiledPolicy, FilterEnv, PolicySource } from './policy.ts';
-
-export interface PrivacyFilter {
-  /** Version of the policy; carried by every record it produces. */
-  readonly version: string;
-  /**
-   * Filters one reading. Returns undefined when nothing of it may leave the raw tier.
-   * Must never throw for a reading that passed validation; if it does, the caller withholds it.
-   */
-  apply(r: Reading): StoredReading | undefined;
-  /** Aggregates (e.g. household area totals) ready to store; see {@link PrivacyBoundary.drain}. */
-  drain?(now?: number, limit?: number): StoredReading[];
-  /** Marks drained records as stored. */
-  ack?(records: readonly StoredReading[]): void;
-}
-
-/** Rounds a coordinate down to a grid of `step` degrees and returns the cell's centre. */
-export function snapToGrid(value: number, step: number): number {
-  const cell = Math.floor(value / step) * step + step / 2;
-  return Number(cell.toFixed(6));
-}
-
-/**
- * Default policy `default-1`: drop personal attributes and metrics; coarsen locations to a
- * 0.01° grid (0.1° for locations at a home).
- */
-export function createDefaultFilter(): PrivacyFilter {
-  const version = 'default-1';
-  return {
-    version,
-    apply(r) {
-      const metrics: Record<string, number> = {};
-      for (const [k, v] of Object.entries(r.metrics)) if (!metricDef(k)?.personal) metrics[k] = v;
-      if (Object.keys(metrics).length === 0) return undefined;
-      const out: StoredReading = { hub: r.hub, domain: r.domain, sensor: r.sensor, site: r.site, kind: r.kind, ts: r.ts, seq: r.seq, metrics, policy: version };
-      if (r.species !== undefined) out.species = r.species;
-      if (r.attributes) {
-        const attrs: Record<string, string | number | boolean> = {};
-        for (const [k, v] of Object.entries(r.attributes)) {
-          const def = Object.prototype.hasOwnProperty.call(ATTRIBUTES, k) ? ATTRIBUTES[k] : undefined;
-          if (def && !def.personal) attrs[k] = v;
-        }
-        if (Object.keys(attrs).length) out.attributes = attrs;
-      }
-      if (r.location) {
-        const step = r.attributes?.at_home === true ? 0.1 : 0.01;
-        out.location = { lat: snapToGrid(r.location.lat, step), lon: snapToGrid(r.location.lon, step) };
-      }
-      return out;
-    },
-  };
-}
 
 /**
  * The policy-driven boundary: per-reading filtering (`apply`) plus the household groups it

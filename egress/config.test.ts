@@ -5,7 +5,7 @@ import { afterEach, expect, it } from 'vitest';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { applyPrivacyEnv, createPrivacy, privacyConfigSchema } from './config.ts';
-import { reading } from './testing.ts';
+import { reading } from '../privacy/testing.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

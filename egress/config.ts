@@ -1,21 +1,21 @@
 /**
- * The `privacy` section of the config, proposed for core/config.ts (`privacy: privacyConfigSchema`
- * in `configSchema`), and the one-call setup the roles use. Secrets (keys, the upstream
- * password) may come from the environment instead of the file: see {@link applyPrivacyEnv}.
+ * The one-call setup the roles use: keyring (config, environment, key files), the policy file
+ * (loaded and compiled now, then watched), and the boundary with its state under the data dir.
+ * The config section itself (`privacy`) is core/config.ts's; it is re-exported here. Secrets (keys,
+ * the upstream password) may come from the environment instead of the file: see {@link applyPrivacyEnv}.
  */
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../core/clock.ts';
+import { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema } from '../core/config.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
+import { DEFAULT_POLICY_PATH, type Keyring } from '../privacy/index.ts';
 import { type PrivacyBoundary, createPrivacyBoundary } from './boundary.ts';
-import { type Keyring, createKeyring } from './keys.ts';
+import { createKeyring } from './keys.ts';
 import { registryAccountNames } from './names.ts';
-import { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema } from '../core/config.ts';
-
-export { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema };
-import { DEFAULT_POLICY_PATH } from './policy.ts';
 import { type PolicyWatcher, createPolicyWatcher } from './watcher.ts';
 
+export { type PrivacyConfig, applyPrivacyEnv, privacyConfigSchema };
 
 /** What {@link createPrivacy} builds. */
 export interface Privacy {

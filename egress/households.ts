@@ -31,14 +31,10 @@ import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../core/store.ts';
-import type { ActionSink } from './errors.ts';
-import type { HouseholdContribution, HouseholdRules } from './policy.ts';
+import { type ActionSink, type HouseholdContribution, type HouseholdRules, type SuppressionReason, decideGroup, laplace } from '../privacy/index.ts';
 
 /** File of the aggregator's state under the data dir. */
 export const HOUSEHOLDS_DB = 'privacy-households.db';
-
-/** Why a group was not published. */
-export type SuppressionReason = 'too_few_households' | 'dominant_household';
 
 const DAY_MS = 86_400_000;
 
@@ -64,48 +60,6 @@ const SCHEMA = `
 export function secureUniform(): number {
   const b = randomBytes(6);
   return (b.readUIntBE(0, 6) + 0.5) / 2 ** 48;
-}
-
-/**
- * One draw of Laplace noise of scale `b` (density exp(-|x|/b) / 2b), by inverting its CDF.
- * @param uniform - a uniform number in (0, 1)
- */
-export function laplace(b: number, uniform: () => number = secureUniform): number {
-  const u = uniform() - 0.5;
-  return -b * Math.sign(u) * Math.log(1 - 2 * Math.abs(u));
-}
-
-/**
- * The guarantee in numbers: with ε per household per day, anyone who sees every published total —
- * and knows everything else, including every other home's meter — tells apart two possible days of
- * one household (whose mean loads differ by up to `maxLoadW`) correctly at most this often.
- */
-export function bestGuessProbability(epsilon: number): number {
-  return Math.exp(epsilon) / (1 + Math.exp(epsilon));
-}
-
-/** The decision for one group. */
-export interface GroupDecision {
-  publish: boolean;
-  reason?: SuppressionReason;
-  households: number;
-  /** Sum of the households' mean loads (W). */
-  total: number;
-  /** Largest share of one household (0–1); 0 when the total is 0. */
-  maxShare: number;
-}
-
-/**
- * The 15/15 test on one group: `loads` holds each household's mean load over the window.
- * Publish when there are at least `minHouseholds` and no share exceeds `maxShare`.
- */
-export function decideGroup(loads: readonly number[], rules: Pick<HouseholdRules, 'minHouseholds' | 'maxShare'>): GroupDecision {
-  const total = loads.reduce((a, b) => a + b, 0);
-  const max = loads.reduce((a, b) => Math.max(a, b), 0);
-  const maxShare = total > 0 ? max / total : 0;
-  if (loads.length < rules.minHouseholds) return { publish: false, reason: 'too_few_households', households: loads.length, total, maxShare };
-  if (maxShare > rules.maxShare) return { publish: false, reason: 'dominant_household', households: loads.length, total, maxShare };
-  return { publish: true, households: loads.length, total, maxShare };
 }
 
 /** Counters of the aggregator (since it was opened). */
@@ -277,7 +231,7 @@ export class HouseholdAggregator {
     if (d.publish) {
       // 3. Capped loads, Laplace noise, whole watts, never negative; each member pays for it.
       const capped = members.reduce((a, r) => a + Math.min(Math.max(r.load, 0), rules.maxLoadW), 0);
-      const noisy = Math.max(0, Math.round(capped + laplace(rules.maxLoadW / cost, this.#o.uniform)));
+      const noisy = Math.max(0, Math.round(capped + laplace(rules.maxLoadW / cost, this.#o.uniform ?? secureUniform)));
       for (const r of members) this.#st.charge!.run(r.household, day, cost);
       const sensor = rules.sensorPrefix + g.area;
       const record: StoredReading = {

@@ -1,30 +1,13 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrivacyError } from './errors.ts';
-import { PSEUDONYM_PATTERN, createKeyring, pseudonymOf } from './keys.ts';
+import { PrivacyError } from '../privacy/index.ts';
+import { createKeyring } from './keys.ts';
 
-const S1 = Buffer.from('a'.repeat(40));
-const S2 = Buffer.from('b'.repeat(40));
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-describe('pseudonyms', () => {
-  it('are keyed HMACs, not hashes: stable under one key, different under another, per field', () => {
-    fc.assert(
-      fc.property(fc.string(), (v) => {
-        const a = pseudonymOf(S1, 'k1', 'household_id', v);
-        expect(a).toMatch(PSEUDONYM_PATTERN);
-        expect(pseudonymOf(S1, 'k1', 'household_id', v)).toBe(a);
-        expect(pseudonymOf(S2, 'k2', 'household_id', v).split(':')[1]).not.toBe(a.split(':')[1]);
-        expect(pseudonymOf(S1, 'k1', 'observer_email', v)).not.toBe(a);
-      }),
-    );
-  });
 });
 
 describe('keyring', () => {

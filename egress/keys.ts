@@ -1,24 +1,14 @@
 /**
- * Keys of keyed pseudonymisation (HMAC-SHA256, never a plain hash: household ids and names are
- * guessable, so a hash of them is reversible by trying them all). Keys have ids; the policy names
- * the id it uses. Rotating = adding a new key and naming it in the policy: every pseudonym changes.
- *
- * Secrets come from the config (`privacy.keys: { <id>: <secret> }`), from the environment
- * (`STEWARD_PRIVACY_KEY_<ID>=<secret>`, the id lower-cased; it wins over the config), or from a key
+ * Where the secrets of keyed pseudonymisation come from (the HMAC itself is privacy/keys.ts):
+ * the config (`privacy.keys: { <id>: <secret> }`), the environment
+ * (`STEWARD_PRIVACY_KEY_<ID>=<secret>`, the id lower-cased; it wins over the config), or a key
  * file `<dir>/<id>.key`, generated once when allowed. They are never logged and never appear in
  * an error message.
  */
-import { PRIVACY_KEY_ID_PATTERN, PRIVACY_MIN_SECRET_LENGTH } from '../core/config.ts';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PrivacyError } from './errors.ts';
-
-/** Key ids: lower-case letters, digits, `_` and `-`, 1–32 characters. */
-export const KEY_ID_PATTERN = PRIVACY_KEY_ID_PATTERN;
-
-/** Shortest secret accepted, characters (e.g. 128 bits as hex; generated keys are 256 bits as hex). */
-export const MIN_SECRET_LENGTH = PRIVACY_MIN_SECRET_LENGTH;
+import { type Keyring, PrivacyError, checkKey, checkKeyId } from '../privacy/index.ts';
 
 /** Environment variables that carry keys: `STEWARD_PRIVACY_KEY_<ID>`. */
 export const KEY_ENV_PREFIX = 'STEWARD_PRIVACY_KEY_';
@@ -40,8 +30,8 @@ export interface KeyringOptions {
   onGenerated?: (id: string, file: string) => void;
 }
 
-/** Key id -> secret. Secrets never leave it except into an HMAC. */
-export class Keyring {
+/** Key id -> secret, from the config, the environment and key files. */
+class FileKeyring implements Keyring {
   readonly #keys = new Map<string, Buffer>();
   readonly #o: KeyringOptions;
 
@@ -59,9 +49,7 @@ export class Keyring {
   }
 
   #add(id: string, secret: string, source: string): void {
-    if (!KEY_ID_PATTERN.test(id)) throw new PrivacyError('PRIVACY_ERR_KEY', `${source}: key id ${JSON.stringify(id.slice(0, 40))} must match ${KEY_ID_PATTERN.source}`);
-    if (secret.length < MIN_SECRET_LENGTH) throw new PrivacyError('PRIVACY_ERR_KEY', `${source}: the secret of key "${id}" is shorter than ${MIN_SECRET_LENGTH} characters`);
-    this.#keys.set(id, Buffer.from(secret, 'utf8'));
+    this.#keys.set(id, checkKey(id, secret, source));
   }
 
   /**
@@ -71,7 +59,7 @@ export class Keyring {
    * @throws PrivacyError `PRIVACY_ERR_KEY` when the id is malformed or a key file is unreadable or too short
    */
   get(id: string): Buffer | undefined {
-    if (!KEY_ID_PATTERN.test(id)) throw new PrivacyError('PRIVACY_ERR_KEY', `key id ${JSON.stringify(id.slice(0, 40))} must match ${KEY_ID_PATTERN.source}`);
+    checkKeyId(id);
     const known = this.#keys.get(id);
     if (known) return known;
     const dir = this.#o.dir;
@@ -104,23 +92,10 @@ export class Keyring {
 }
 
 /**
- * Builds the keyring from the config section and the environment.
+ * Builds the keyring from the config section, the environment and the key files.
  *
  * @throws PrivacyError `PRIVACY_ERR_KEY` naming the key id (never the secret) when an id is malformed or a secret too short
  */
 export function createKeyring(o: KeyringOptions = {}): Keyring {
-  return new Keyring(o);
+  return new FileKeyring(o);
 }
-
-/**
- * The keyed pseudonym of `value` in `field`: `<keyId>:<22 base64url characters>` (128 bits of
- * HMAC-SHA256 over the field name and the value). Stable under one key; unrelated under another;
- * the same value in two fields gives two pseudonyms.
- */
-export function pseudonymOf(secret: Buffer, keyId: string, field: string, value: string): string {
-  const mac = createHmac('sha256', secret).update(field, 'utf8').update('\u0000').update(value, 'utf8').digest();
-  return `${keyId}:${mac.subarray(0, 16).toString('base64url')}`;
-}
-
-/** Matches a pseudonym made by {@link pseudonymOf}. */
-export const PSEUDONYM_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}:[A-Za-z0-9_-]{22}$/;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { Registry } from '../registry/registry.ts';
 import { NameBook, registryAccountNames } from './names.ts';
-import { scrubText } from './scrub.ts';
+import { scrubText } from '../privacy/index.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqlite } from '../core/sqlite.ts';
-import { type NameMatcher, compileNames, fold } from './scrub.ts';
+import { type NameMatcher, compileNames, fold } from '../privacy/index.ts';
 
 /** File of the learned names under the data dir. */
 export const NAMES_DB = 'privacy-names.db';

@@ -4,9 +4,10 @@ import type { StoredReading } from '../core/store.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { exactCoordinate, expectNoPersonalData } from '../tests/harness/privacy.ts';
 import { createPrivacyBoundary } from './boundary.ts';
-import { fixedPolicy } from './policy.ts';
+import { fixedPolicy } from '../privacy/index.ts';
 import { createPublicPublisher, publicTopic } from './public-publisher.ts';
-import { type TestBroker, defaultPolicy, reading, startTestBroker } from './testing.ts';
+import { defaultPolicy, reading } from '../privacy/testing.ts';
+import { type TestBroker, startTestBroker } from './testing.ts';
 
 let broker: TestBroker | undefined;
 const clients: MqttClient[] = [];

@@ -8,8 +8,7 @@ import { PUBLIC_ROOT } from '../core/topics.ts';
 import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import type { PrivacyError } from './errors.ts';
-import { type PublicRecord, toPublicRecord } from './record.ts';
+import { type PrivacyError, type PublicRecord, toPublicRecord } from '../privacy/index.ts';
 
 /** Publishes one message (e.g. `broker.publish`). Rejects when it could not. */
 export type PublishFn = (topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;

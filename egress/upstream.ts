@@ -28,10 +28,7 @@ import { openSqlite } from '../core/sqlite.ts';
 import type { StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import { PrivacyError } from './errors.ts';
-import { snapToGridCell } from './geo.ts';
-import { toPublicRecord } from './record.ts';
-import { scrubText } from './scrub.ts';
+import { PrivacyError, scrubText, snapToGridCell, toPublicRecord } from '../privacy/index.ts';
 
 /** File of the outbox under the data dir. */
 export const UPSTREAM_DB = 'upstream-outbox.db';

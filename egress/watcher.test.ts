@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { DEFAULT_POLICY_PATH } from './policy.ts';
-import { testKeyring } from './testing.ts';
+import { DEFAULT_POLICY_PATH } from '../privacy/index.ts';
+import { testKeyring } from '../privacy/testing.ts';
 import { createPolicyWatcher } from './watcher.ts';
 
 const dirs: string[] = [];

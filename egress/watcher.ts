@@ -4,12 +4,10 @@
  * load (invalid, publishing a personal field, missing key) is refused with the error logged, and
  * the previous policy stays in force.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from '../telemetry/log.ts';
-import { PrivacyError } from './errors.ts';
-import type { Keyring } from './keys.ts';
-import { type CompiledPolicy, type PolicySource, compilePolicy, parsePolicy } from './policy.ts';
+import { type CompiledPolicy, type Keyring, type PolicySource, PrivacyError, compilePolicy, parsePolicy } from '../privacy/index.ts';
+import { readPolicyFile } from './policy-file.ts';
 
 export interface PolicyWatcherOptions {
   /** The policy file. */
@@ -38,23 +36,13 @@ export interface PolicyWatcher extends PolicySource {
   stop(): void;
 }
 
-function readPolicy(path: string): { text: string; hash: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new PrivacyError('PRIVACY_ERR_POLICY_FILE', `${path}: cannot read: ${(e as Error).message}`);
-  }
-  return { text, hash: createHash('sha256').update(text).digest('hex') };
-}
-
 /**
  * Loads the policy (failing fast) and returns a watcher serving it.
  *
  * @throws PrivacyError when the initial policy cannot be loaded: a hub does not start without a valid policy
  */
 export function createPolicyWatcher(o: PolicyWatcherOptions): PolicyWatcher {
-  const first = readPolicy(o.path);
+  const first = readPolicyFile(o.path);
   let policy = compilePolicy(parsePolicy(first.text, o.path), { keyring: o.keyring, source: o.path });
   let hash = first.hash;
   let refusedHash: string | undefined;
@@ -64,7 +52,7 @@ export function createPolicyWatcher(o: PolicyWatcherOptions): PolicyWatcher {
     let next: CompiledPolicy;
     let h: string;
     try {
-      const f = readPolicy(o.path);
+      const f = readPolicyFile(o.path);
       h = f.hash;
       if (h === hash) return { status: 'unchanged', version: policy.version };
       next = compilePolicy(parsePolicy(f.text, o.path), { keyring: o.keyring, source: o.path });

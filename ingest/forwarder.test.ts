@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.ts';
 import type { Reading } from '../core/reading.ts';
-import { createDefaultFilter } from '../privacy/boundary.ts';
+import { createDefaultFilter } from '../privacy/index.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { RetryableStorageError, type ReadingStore, type StoredReading, type WriteOutcome } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';

@@ -5,7 +5,7 @@
  */
 import { Backoff } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
-import type { PrivacyFilter } from '../privacy/boundary.ts';
+import type { PrivacyFilter } from '../core/privacy-filter.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
 import { RetryableStorageError, type ReadingStore, type StoredReading } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';

@@ -8,7 +8,7 @@
  */
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import type { PrivacyFilter } from '../privacy/boundary.ts';
+import type { PrivacyFilter } from '../core/privacy-filter.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
 import type { ReadingStore, StoredReading } from '../core/store.ts';

@@ -8,9 +8,9 @@ import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import { PRIVACY_ACTIONS, type PrivacyAction, PrivacyError } from './errors.ts';
 import { FREE_TEXT_ATTRIBUTES } from './filters/types.ts';
 import { PSEUDONYM_PATTERN } from './keys.ts';
-import { type CompiledPolicy, type FilterOutcome, areaSlug, compilePolicy, isSensitiveTaxon, loadPolicy, normaliseTaxon, parsePolicy } from './policy.ts';
+import { type CompiledPolicy, type FilterOutcome, areaSlug, compilePolicy, isSensitiveTaxon, normaliseTaxon, parsePolicy } from './policy.ts';
 import { SCRUB_MARKERS } from './scrub.ts';
-import { defaultPolicy, policyFromYaml, reading, readingArb, testKeyring } from './testing.ts';
+import { defaultPolicy, policyFromFile, policyFromYaml, reading, readingArb, testKeyring } from './testing.ts';
 
 const TESTDATA = new URL('./testdata/policies/', import.meta.url).pathname;
 
@@ -46,7 +46,7 @@ describe('policy files', () => {
   const files = readdirSync(TESTDATA).sort();
   for (const f of files.filter((x) => x.endsWith('.good.yaml'))) {
     it(`accepts ${f}`, () => {
-      expect(() => loadPolicy(join(TESTDATA, f), { keyring: testKeyring() })).not.toThrow();
+      expect(() => policyFromFile(join(TESTDATA, f))).not.toThrow();
     });
   }
   for (const f of files.filter((x) => x.endsWith('.bad.yaml'))) {
@@ -54,7 +54,7 @@ describe('policy files', () => {
     it(`refuses ${f} with ${code}, naming ${field}`, () => {
       let err: unknown;
       try {
-        loadPolicy(join(TESTDATA, f), { keyring: testKeyring() });
+        policyFromFile(join(TESTDATA, f));
       } catch (e) {
         err = e;
       }
@@ -250,7 +250,7 @@ describe('filtering one reading (default policy)', () => {
 
 describe('other rules', () => {
   it('geohash cells, withheld locations, kept locations, time rounding and withheld sensitive taxa', () => {
-    const p = loadPolicy(join(TESTDATA, 'geohash.good.yaml'), { keyring: testKeyring() });
+    const p = policyFromFile(join(TESTDATA, 'geohash.good.yaml'));
     const loc = { lat: 57.64911, lon: 10.40744 };
     // geohash u4pruy: lat 57.645…57.650, lon 10.404…10.415
     expect(record(p, reading({ domain: 'energy', metrics: { pv_power: 5 }, location: loc })).location).toEqual({ lat: 57.648010254, lon: 10.409545898 });

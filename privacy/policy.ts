@@ -6,7 +6,6 @@
  * and the caller withholds the reading). privacy/README.md documents the format;
  * privacy/policies/default.yaml is the shipped policy.
  */
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ATTRIBUTES, METRICS, metricDef } from '../core/catalogue.ts';
@@ -239,7 +238,7 @@ export function fixedPolicy(p: CompiledPolicy): PolicySource {
 }
 
 // ---------------------------------------------------------------------------
-// Loading
+// Parsing
 // ---------------------------------------------------------------------------
 
 function findPrototypeKey(v: unknown, path: string[] = []): string | undefined {
@@ -279,27 +278,12 @@ export function parsePolicy(text: string, source = 'policy'): PolicyDocument {
   return r.data;
 }
 
-/** Options of {@link compilePolicy} and {@link loadPolicy}. */
+/** Options of {@link compilePolicy} (and of egress's `loadPolicy`). */
 export interface CompileOptions {
   /** Secrets for `pseudonymise`. */
   keyring: Keyring;
   /** Names the policy in error messages (a file path). */
   source?: string;
-}
-
-/**
- * Reads, validates and compiles a policy file.
- *
- * @throws PrivacyError (`PRIVACY_ERR_POLICY_FILE`, `_POLICY_INVALID`, `_POLICY_PERSONAL`, `_KEY`) naming the file and the key at fault
- */
-export function loadPolicy(path: string, opts: CompileOptions): CompiledPolicy {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new PrivacyError('PRIVACY_ERR_POLICY_FILE', `${path}: cannot read: ${(e as Error).message}`);
-  }
-  return compilePolicy(parsePolicy(text, path), { ...opts, source: opts.source ?? path });
 }
 
 // ---------------------------------------------------------------------------

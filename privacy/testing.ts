@@ -1,16 +1,15 @@
 /**
- * Helpers for the privacy tests (and the cross-folder ones in tests/): keyrings with test keys,
- * compiled policies, and fast-check arbitraries of readings carrying personal data.
+ * Helpers for the privacy tests (and those of egress/ and tests/): keyrings with test keys,
+ * compiled policies, and fast-check arbitraries of readings carrying personal data. Test code
+ * only: it reads the shipped policy file.
  */
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, type Socket, createServer } from 'node:net';
-import { Aedes } from 'aedes';
 import fc from 'fast-check';
 import { ATTRIBUTES, metricsOf } from '../core/catalogue.ts';
 import { DOMAINS, type Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
-import { type Keyring, createKeyring } from './keys.ts';
-import { type CompiledPolicy, DEFAULT_POLICY_PATH, compilePolicy, loadPolicy, parsePolicy } from './policy.ts';
+import { type Keyring, memoryKeyring } from './keys.ts';
+import { type CompiledPolicy, DEFAULT_POLICY_PATH, compilePolicy, parsePolicy } from './policy.ts';
 
 /** Test secrets (never use these anywhere real). */
 export const TEST_SECRETS = {
@@ -21,12 +20,17 @@ export const TEST_SECRETS = {
 
 /** A keyring with the test keys `hub`, `hub2`, `test` and nothing from the environment. */
 export function testKeyring(extra: Record<string, string> = {}): Keyring {
-  return createKeyring({ keys: { ...TEST_SECRETS, ...extra }, env: {} });
+  return memoryKeyring({ ...TEST_SECRETS, ...extra });
 }
 
 /** The shipped default policy, compiled with the test keys. */
 export function defaultPolicy(keyring: Keyring = testKeyring()): CompiledPolicy {
-  return loadPolicy(DEFAULT_POLICY_PATH, { keyring });
+  return policyFromFile(DEFAULT_POLICY_PATH, keyring);
+}
+
+/** Reads and compiles a policy file (what egress's `loadPolicy` does, for tests). */
+export function policyFromFile(path: string, keyring: Keyring = testKeyring()): CompiledPolicy {
+  return compilePolicy(parsePolicy(readFileSync(path, 'utf8'), path), { keyring, source: path });
 }
 
 /**
@@ -99,52 +103,3 @@ export const readingArb: fc.Arbitrary<Reading> = fc.constantFrom(...DOMAINS).cha
     { requiredKeys: ['hub', 'domain', 'sensor', 'site', 'kind', 'ts', 'seq', 'metrics'] },
   ),
 ) as fc.Arbitrary<Reading>;
-
-/** An in-process Aedes broker on a TCP port (no auth): a stand-in hub broker or regional broker. */
-export interface TestBroker {
-  port: number;
-  aedes: Aedes;
-  /** Publishes in-process, resolving once Aedes has taken it. */
-  publish(topic: string, payload: Buffer, opts: { qos: 0 | 1; retain: boolean }): Promise<void>;
-  close(): Promise<void>;
-}
-
-/**
- * Starts Aedes on `port` (0 = any free port). `tap` sees every message published on it from the
- * start (subscribed before the port opens); `auth` makes it require those credentials.
- */
-export async function startTestBroker(port = 0, opts: { tap?: (topic: string, payload: Buffer, retain: boolean) => void; auth?: { username: string; password: string } } = {}): Promise<TestBroker> {
-  const aedes = await Aedes.createBroker();
-  if (opts.auth) {
-    const { username, password } = opts.auth;
-    aedes.authenticate = (_client, u, p, done) => {
-      const ok = u === username && p?.toString() === password;
-      done(ok ? null : Object.assign(new Error('bad credentials'), { returnCode: 4 }), ok);
-    };
-  }
-  const tap = opts.tap;
-  if (tap) await new Promise<void>((r) => aedes.subscribe('#', (packet, cb) => (tap(packet.topic, Buffer.from(packet.payload), packet.retain), cb()), r));
-  const sockets = new Set<Socket>();
-  const server = createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    aedes.handle(s);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-  const bound = (server.address() as AddressInfo).port;
-  return {
-    port: bound,
-    aedes,
-    publish: (topic, payload, opts) =>
-      new Promise((resolve, reject) => aedes.publish({ cmd: 'publish', topic, payload, qos: opts.qos, retain: opts.retain, dup: false }, (err) => (err ? reject(err) : resolve()))),
-    async close() {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => aedes.close(() => r()));
-      await closed;
-    },
-  };
-}

@@ -14,7 +14,7 @@ import { refusedToDeadLetter } from '../broker/deadletter.ts';
 import { parseConfig, type Config } from '../core/config.ts';
 import type { Domain } from '../core/ids.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { createDefaultFilter } from '../privacy/boundary.ts';
+import { createDefaultFilter } from '../privacy/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { createDefaultFilter } from '../privacy/boundary.ts';
+import { createDefaultFilter } from '../privacy/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
 import { createStore } from '../storage/index.ts';

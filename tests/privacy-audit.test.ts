@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY_PATH } from '../privacy/policy.ts';
+import { DEFAULT_POLICY_PATH } from '../privacy/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { eventually } from './harness/devices.ts';
 import { exactCoordinate, expectNoPersonalData } from './harness/privacy.ts';

@@ -19,7 +19,7 @@ import { zodPlugin } from '../api/zod.ts';
 import { createBroker } from '../broker/broker.ts';
 import { type Config, parseConfig } from '../core/config.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { createDefaultFilter } from '../privacy/boundary.ts';
+import { createDefaultFilter } from '../privacy/index.ts';
 import { Registry } from '../registry/registry.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { ManualScheduler } from '../rules/scheduler.ts';
