@@ -11,6 +11,11 @@ describe('expectNoPersonalData', () => {
     expect(() => expectNoPersonalData(Buffer.from('{"a":1}'), known)).not.toThrow();
   });
 
+  it('does not take the seconds of a timestamp for a coordinate, but finds the coordinate beside it', () => {
+    expect(findPersonalData({ time: '2026-12-04T08:36:51.5073Z' }, known)).toEqual([]);
+    expect(findPersonalData({ time: '2026-12-04T08:36:51.5073Z', lat: 51.5073 }, known)).toHaveLength(1);
+  });
+
   it.each([
     ['a string, in any case', 'mail ALICE@example.org'],
     ['a Buffer', Buffer.from('{"who":"Alice Smith"}')],

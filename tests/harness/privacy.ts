@@ -104,6 +104,9 @@ export function serialiseForAudit(output: unknown): Array<{ where: string; text:
   return forms;
 }
 
+/** An ISO 8601 time (lower-cased, as the audit searches), e.g. `2026-12-04t08:36:57.125z`. */
+const ISO_TIME = /\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:z|[+-]\d{2}:\d{2})?/g;
+
 /** Every occurrence of a known personal value in `output` (empty when clean). */
 export function findPersonalData(output: unknown, knownPersonal: readonly string[]): PersonalFinding[] {
   const needles = [...new Set(knownPersonal.map((v) => v.normalize('NFC')))];
@@ -113,7 +116,8 @@ export function findPersonalData(output: unknown, knownPersonal: readonly string
   const findings: PersonalFinding[] = [];
   const seen = new Set<string>();
   for (const form of serialiseForAudit(output)) {
-    const hay = form.text.normalize('NFC').toLowerCase();
+    // ISO timestamps are masked: a reading taken at 08:36:57.125Z does not leak the coordinate 57.125.
+    const hay = form.text.normalize('NFC').toLowerCase().replace(ISO_TIME, (t) => '#'.repeat(t.length));
     for (const n of needles) {
       const i = hay.indexOf(n.toLowerCase());
       if (i < 0 || seen.has(n)) continue;
