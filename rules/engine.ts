@@ -1,27 +1,20 @@
 /**
- * The rules engine: a chain of small stages, as in Alertmanager's notify pipeline, composed here.
+ * The rules engine: a chain of small stages (as in Alertmanager's notify pipeline), composed here.
  *
  * ```
- * readings ──▶ windows ──────▶ evaluator ───────▶ alert book ───────▶ silencer ──▶ router ──────▶ dispatcher
- *              windows.ts      evaluator.ts       book.ts             silencer.ts  router.ts      dispatcher.ts
- *              (series, latest, (kinds: stream on  (lifecycle + dedup, (matchers)   (mqtt, regional, (notify with
- *               detections,     each reading;      history, state.ts            webhooks)        retry)
- *               last seen;      window/deadman     in SQLite, sink)
- *               restore.ts)     on schedule)
- *
- * API ──▶ alerts service (service.ts: query, get with history, ack, silences) ──▶ book, silencer, router
+ * readings ─▶ window store ─▶ evaluator ──▶ alert book ──▶ router ────▶ dispatcher ──▶ notifiers
+ *             windows.ts      evaluator.ts  book.ts        router.ts    dispatcher.ts  notifiers/
+ *             restore.ts      view.ts       lifecycle.ts   silencer.ts
+ *             (from storage)  kinds/        state.ts       (held back?)
+ *      API ─▶ alerts service (service.ts): alerts, get, ack, silences ─▶ alert book, silencer, router
  * ```
  *
  * This file owns what spans the stages: init (load the rules, open rules.db, restore the windows),
- * start/stop (schedules, housekeeping, the rule file watcher), reload, and housekeeping.
- *
- * Time: stream and windowed rules run on the sensors' own timestamps (so an accelerated
- * simulation or a replay behaves like real time); deadman, re-notification, acknowledgements and
- * silences run on the injected wall clock. rules/README.md explains why.
- *
- * Restart: alert state lives in `rules.db` under `stateDir`; windows are rebuilt from storage
- * (`ReadingStore.latest` + `range`) in `init()`. A kind that cannot decide for lack of data keeps
- * the alert as it is, so a restart neither forgets a firing alert nor fires it again.
+ * start/stop (schedules, housekeeping, the rule file watcher), reload and housekeeping.
+ * Time: stream and windowed rules run on the sensors' own timestamps; deadman, re-notification,
+ * acknowledgements and silences on the injected wall clock (rules/README.md explains why).
+ * Restart: a kind that cannot decide for lack of data keeps the alert as it is, so a restart
+ * neither forgets a firing alert nor fires it again.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -33,17 +26,17 @@ import type { EvaluationPoint, ReadingStore } from '../core/store.ts';
 import type { AlertSink } from './alert.ts';
 import { AlertBook } from './book.ts';
 import type { StageContext } from './context.ts';
-import { Dispatcher } from './dispatcher.ts';
+import { type DeliveryOutcome, Dispatcher } from './dispatcher.ts';
 import { RulesError } from './errors.ts';
 import { Evaluator } from './evaluator.ts';
 import { isActive } from './lifecycle.ts';
 import { formatIssue, type LoadResult, loadRules, type RuleSet, watchRules } from './loader.ts';
 import { createRulesMetrics } from './metrics.ts';
-import type { PublishFn } from './notifiers/types.ts';
-import { type RestoreOptions, restoreDiversity, restoreWindows } from './restore.ts';
+import type { Notification, PublishFn } from './notifiers/types.ts';
+import { type RestoreOptions, restoreFromStorage } from './restore.ts';
 import { Router } from './router.ts';
 import { type Compiled, CompiledRules, type RuleInfo } from './ruleset.ts';
-import { cronScheduler, type ScheduledTask, type Scheduler } from './scheduler.ts';
+import { cronScheduler, type ScheduledTask, type Scheduler, scheduleRules } from './scheduler.ts';
 import { type AlertFilter, AlertsService, type HistoryView } from './service.ts';
 import { type SilenceInput, Silencer, type SilenceView } from './silencer.ts';
 import { AlertStateStore } from './state.ts';
@@ -143,17 +136,14 @@ export function createRulesEngine(o: RulesEngineOptions): RulesEngine {
   // The stages, first to last; each gets only what it uses.
   const windows = new WindowStore({ log, metrics: ctx.metrics, maxPointsPerSeries: o.maxPointsPerSeries });
   const silencer = new Silencer(ctx);
-  const dispatcher = new Dispatcher({
-    logger: log,
-    metrics: ctx.metrics,
-    onResult: (id, target, n, outcome) => book.delivered(id, target, n, outcome === 'failed'),
-    ...(o.random ? { random: o.random } : {}),
-  });
+  const onResult = (id: string, target: string, n: Notification, outcome: DeliveryOutcome): void => book.delivered(id, target, n, outcome === 'failed');
+  const dispatcher = new Dispatcher({ logger: log, metrics: ctx.metrics, onResult, ...(o.random ? { random: o.random } : {}) });
   const router = new Router({ ctx, rules: current, silencer, dispatcher, publish: o.publish, regionalPrefix: o.regionalPrefix, fetch: o.fetch });
   const book: AlertBook = new AlertBook({ ctx, rules: current, sink: o.sink, changed: (a, now) => router.route(a, now, true) });
   const evaluator = new Evaluator({ ctx, rules: current, windows, book, sensors: o.sensors, evaluations: o.evaluations });
   const service = new AlertsService({ ctx, book, silencer, router });
   const restoring: RestoreOptions = { store: o.store, log, maxPointsPerSeries: o.maxPointsPerSeries, now: () => ctx.clock.now() };
+  const restore = (list: readonly Compiled[]): Promise<void> => restoreFromStorage(windows, list, rules.diversity, restoring);
 
   let tasks: ScheduledTask[] = [];
   let watcher: { close(): void } | undefined;
@@ -169,30 +159,14 @@ export function createRulesEngine(o: RulesEngineOptions): RulesEngine {
     router.configure(set);
   };
 
-  const restore = async (list: readonly Compiled[]): Promise<void> => {
-    await restoreWindows(windows, list, restoring);
-    await restoreDiversity(windows, list, rules.diversity, restoring);
-  };
-
+  /** The windowed and deadman rules on their schedules, then housekeeping. */
   const schedule = (): void => {
     for (const t of tasks) t.stop();
-    tasks = [];
-    const byCron = new Map<string, string[]>();
-    for (const c of rules.values()) {
-      if (c.mode === 'stream' || !c.rule.enabled) continue;
-      const cron = (c.rule as { schedule: string }).schedule;
-      byCron.set(cron, [...(byCron.get(cron) ?? []), c.rule.id]);
-    }
-    for (const [cron, ids] of byCron) {
-      tasks.push(
-        scheduler.schedule(cron, () => {
-          for (const id of ids) {
-            const c = rules.get(id);
-            if (c && initialized) evaluator.evaluateRule(c);
-          }
-        }),
-      );
-    }
+    const due = [...rules.values()].filter((c) => c.mode !== 'stream' && c.rule.enabled).map((c) => ({ id: c.rule.id, schedule: (c.rule as { schedule: string }).schedule }));
+    tasks = scheduleRules(scheduler, due, (id) => {
+      const c = rules.get(id);
+      if (c && initialized) evaluator.evaluateRule(c);
+    });
     tasks.push(scheduler.schedule(o.housekeeping ?? '*/10 * * * * *', () => engine.housekeeping()));
   };
 
@@ -234,11 +208,8 @@ export function createRulesEngine(o: RulesEngineOptions): RulesEngine {
       if (started) return;
       started = true;
       schedule();
-      if (o.watch !== false) {
-        const watchOpts: { debounceMs?: number; logger: Logger } = { logger: log };
-        if (o.watchDebounceMs !== undefined) watchOpts.debounceMs = o.watchDebounceMs;
-        watcher = watchRules(paths, () => void engine.reload(), watchOpts);
-      }
+      const debounce = o.watchDebounceMs === undefined ? {} : { debounceMs: o.watchDebounceMs };
+      if (o.watch !== false) watcher = watchRules(paths, () => void engine.reload(), { logger: log, ...debounce });
       // Deliveries left outstanding by a previous run (e.g. the broker was down) go out now.
       engine.housekeeping();
     },

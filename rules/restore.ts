@@ -29,6 +29,12 @@ function summedMetrics(rule: Rule): Set<string> {
   return new Set([rule.extraction, rule.regeneration].filter((side) => side.over === 'sum').flatMap((side) => side.list));
 }
 
+/** Refills the windows of `list` from storage, then their diversity windows (`diversity`: every enabled diversity rule). */
+export async function restoreFromStorage(w: WindowStore, list: readonly Compiled[], diversity: readonly Compiled[], o: RestoreOptions): Promise<void> {
+  await restoreWindows(w, list, o);
+  await restoreDiversity(w, list, diversity, o);
+}
+
 /** Refills windows from storage: each matching sensor's points over the rule's span before its newest reading. */
 export async function restoreWindows(w: WindowStore, list: readonly Compiled[], o: RestoreOptions): Promise<void> {
   const store = o.store;
