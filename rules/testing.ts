@@ -133,3 +133,15 @@ export function reading(sensor: string, ts: number, metrics: Record<string, numb
   const domain = metricDef(first)?.domain ?? 'water';
   return { hub: 'demo', domain, sensor, site: sensor, kind: domain, ts, seq: 0, metrics, ...more };
 }
+
+/** A rule file holding one rule: `id`, `kind`, then one `key: value` line per field (values as YAML; flow style allowed). */
+export function ruleFile(id: string, kind: string, fields: Record<string, string | number>): string {
+  return `\nrules:\n  - id: ${id}\n    kind: ${kind}\n${Object.entries(fields)
+    .map(([k, v]) => `    ${k}: ${v}\n`)
+    .join('')}`;
+}
+
+/** The timelines' battery rule: state of charge below 20 %, resolving above 25 % (`more` adds fields). */
+export function batteryRule(more: Record<string, string | number> = {}): string {
+  return ruleFile('battery-low', 'threshold', { select: '{ hub: demo, metric: battery_soc }', below: 20, hysteresis: 5, ...more });
+}
