@@ -16,8 +16,8 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel, utcDate, withUnit } from '../message.ts';
-import { leastSquares, trendWindow } from '../../core/trend.ts';
 import { checkTrend, durationSchema, positiveDurationSchema, ruleBaseShape, scheduleShape, trendShape } from '../spec.ts';
+import { fitTrend, trendBasics } from './trend.ts';
 import type { KindDefinition } from './types.ts';
 
 const DAY = 86_400_000;
@@ -48,18 +48,13 @@ export type DepletionRule = z.output<typeof depletionSchema>;
 
 export const depletion: KindDefinition<DepletionRule> = {
   kind: 'depletion',
-  mode: 'window',
+  ...trendBasics(),
   description: 'forecast: the trend of a stock reaches its floor within a horizon',
   schema: depletionSchema,
-  metrics: (r) => [r.select.metric as string],
-  spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
-    const metric = rule.select.metric as string;
-    const w = trendWindow(view, metric, rule);
-    if (!w) return undefined;
-    const { end, first, pts } = w;
-    const fit = leastSquares(pts);
-    if (!fit) return undefined;
+    const t = fitTrend(rule, view);
+    if (!t) return undefined;
+    const { metric, end, first, pts, fit } = t;
     const unit = metricUnit(metric);
     const perDay = fit.slope * DAY;
     // The fitted level at the newest point: less noisy than the last reading alone.

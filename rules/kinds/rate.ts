@@ -14,8 +14,8 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel } from '../message.ts';
-import { leastSquares, trendWindow } from '../../core/trend.ts';
 import { checkTrend, positiveDurationSchema, ruleBaseShape, scheduleShape, trendShape } from '../spec.ts';
+import { fitTrend, trendBasics } from './trend.ts';
 import type { KindDefinition } from './types.ts';
 
 export const rateSchema = z
@@ -41,18 +41,13 @@ export type RateRule = z.output<typeof rateSchema>;
 
 export const rate: KindDefinition<RateRule> = {
   kind: 'rate',
-  mode: 'window',
+  ...trendBasics(),
   description: 'rate of change (least-squares slope) over a window, above or below a limit',
   schema: rateSchema,
-  metrics: (r) => [r.select.metric as string],
-  spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
-    const metric = rule.select.metric as string;
-    const w = trendWindow(view, metric, rule);
-    if (!w) return undefined;
-    const { end, pts } = w;
-    const fit = leastSquares(pts);
-    if (!fit) return undefined;
+    const t = fitTrend(rule, view);
+    if (!t) return undefined;
+    const { metric, end, pts, fit } = t;
     const r = fit.slope * rule.per;
     const isAbove = rule.above !== undefined;
     const limit = (isAbove ? rule.above : rule.below) as number;
