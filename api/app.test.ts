@@ -1,6 +1,11 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createConsoleService } from '../console/service.ts';
+import { defaultPolicy } from '../privacy/testing.ts';
+import type { AlertsService } from './services.ts';
 import { makeTestApi, TOKENS, type TestApi } from './testing.ts';
 
 describe('the API as a whole', () => {
@@ -29,6 +34,24 @@ describe('the API as a whole', () => {
     // Every route documents the error body.
     for (const [path, item] of Object.entries(doc.paths)) expect(item.get.responses, path).toHaveProperty('default');
     expect(doc.paths['/api/v1/readings']?.get.responses).toHaveProperty('200');
+  });
+
+  it('serves the routes of each service it is given, documented like the others', async () => {
+    const policy = defaultPolicy();
+    // The routes' schemas only: no request here reaches the alerts service.
+    const alerts = {} as AlertsService;
+    // No page built there: the page answers 503, the routes are all the same.
+    const page = createConsoleService({ build: 'never', distDir: join(tmpdir(), 'steward-console-not-built') });
+    t = await makeTestApi({ extra: { services: { policy: { current: () => policy }, alerts, console: page } } });
+    const doc = (await t.app.inject('/openapi.json')).json() as { paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>> };
+    const more = ['/api/v1/privacy/policy', '/api/v1/public/readings/latest', '/api/v1/public/readings', '/api/v1/alerts', '/api/v1/alerts/{id}', '/api/v1/alerts/{id}/ack', '/api/v1/silences', '/api/v1/silences/{id}', '/api/v1/stream', '/api/v1/console/config', '/api/v1/console/session', '/api/v1/console/biodiversity'];
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(more));
+    for (const path of more) for (const [method, op] of Object.entries(doc.paths[path] ?? {})) expect(op.responses, `${method} ${path}`).toHaveProperty('default');
+    // Answers are documented with their schemas (core/views.ts).
+    expect(JSON.stringify(doc.paths['/api/v1/alerts']?.get?.responses['200'])).toContain('silencedBy');
+    expect(JSON.stringify(doc.paths['/api/v1/public/readings']?.get?.responses['200'])).toContain('resolution');
+    expect(JSON.stringify(doc.paths['/api/v1/console/config']?.get?.responses['200'])).toContain('thresholds');
+    expect(Object.keys(doc.paths).some((p) => p === '/' || p.startsWith('/assets'))).toBe(false);
   });
 
   it('answers unknown routes with the JSON error shape', async () => {

@@ -1,29 +1,34 @@
 /**
  * The HTTP API as a fastify instance that never listens (api/server.ts does): tests drive it with
  * `app.inject()`, the roles wire it to a socket. Infrastructure is a chain of named plugins
- * (context -> errors -> zod -> auth -> rate limit -> OpenAPI), each resource a plugin under routes/.
+ * (context -> errors -> zod -> auth -> rate limit -> OpenAPI), each resource a plugin under routes/;
+ * the routes of open data, alerts and the console only when their service is given (api/services.ts).
  * api/README.md lists the routes.
  */
-import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { systemClock } from '../core/clock.ts';
+import { packageVersion } from '../core/paths.ts';
 import { authPlugin } from './auth.ts';
-import { type ApiContext, type ApiOptions, contextPlugin } from './context.ts';
+import { type ApiContext, type ApiOptions, contextPlugin, STREAM_DEFAULTS } from './context.ts';
 import { errorsPlugin, notFoundPlugin } from './error-handler.ts';
 import { ApiError } from './errors.ts';
+import alertsRoutes from './routes/alerts/index.ts';
 import catalogueRoutes from './routes/catalogue/index.ts';
+import consoleRoutes from './routes/console/index.ts';
 import healthRoutes from './routes/health/index.ts';
 import metricsRoutes from './routes/metrics/index.ts';
+import publicRoutes from './routes/public/index.ts';
 import readingsRoutes from './routes/readings/index.ts';
 import rejectionsRoutes from './routes/rejections/index.ts';
 import sensorsRoutes from './routes/sensors/index.ts';
 import { openApiTransform, zodPlugin } from './zod.ts';
 
-export type { ApiOptions, ApiContext, HealthProbes, SensorState } from './context.ts';
+export type { ApiOptions, ApiContext, HealthProbes, SensorState, StreamOptions } from './context.ts';
+export type { AlertsService, ApiServices, ConsoleService, PolicyService } from './services.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 
 /** Log paths that could carry a secret; pino replaces them with "[Redacted]". */
 export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization', 'token', '*.token', 'password', '*.password'];
@@ -55,11 +60,13 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     clock: opts.clock ?? systemClock,
     onlineWindowMs: opts.onlineWindowMs ?? 15 * 60_000,
     readyTimeoutMs: opts.readyTimeoutMs ?? 2000,
+    stream: { ...STREAM_DEFAULTS, ...opts.stream },
   });
+  const services = opts.services ?? {};
   const logger = opts.logger.child({ role: 'api' }, { redact: REDACTED_LOG_PATHS });
   const app = Fastify({ loggerInstance: logger, trustProxy: false, return503OnClosing: true, logController: new DebugRequestLogs() });
 
-  await app.register(contextPlugin, { context });
+  await app.register(contextPlugin, { context, services });
   await app.register(errorsPlugin);
   await app.register(zodPlugin);
   await app.register(authPlugin);
@@ -100,11 +107,12 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
       await v1.register(readingsRoutes);
       await v1.register(rejectionsRoutes);
       await v1.register(catalogueRoutes);
-      for (const e of opts.extensions ?? []) if (e.scope === 'v1') await v1.register(e.plugin);
+      if (services.policy) await v1.register(publicRoutes);
+      if (services.alerts) await v1.register(alertsRoutes);
     },
     { prefix: '/api/v1' },
   );
-  for (const e of opts.extensions ?? []) if (e.scope === 'root') await app.register(e.plugin);
+  if (services.console) await app.register(consoleRoutes);
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI 3.1 document', tags: ['contract'] } }, async () => app.swagger());
 
   await app.ready();

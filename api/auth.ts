@@ -14,8 +14,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { ApiError, invalidParameter } from './errors.ts';
-import { definePlugin } from './plugin.ts';
 
 /** API roles (a subset of the registry's account roles). */
 export type ApiRole = 'steward' | 'technician';
@@ -88,7 +88,7 @@ export function queryHub(request: FastifyRequest, asked: string | undefined, wha
 }
 
 /** Decorates requests with `principal` and the instance with `requireRole`. */
-export const authPlugin = definePlugin(
+export const authPlugin = fp(
   async (app) => {
     const tokens = app.steward.config.http.tokens;
     // Optional: some tests register the auth plugin over a context holding only the config.
@@ -119,5 +119,4 @@ export const authPlugin = definePlugin(
     });
   },
   { name: 'steward-auth', dependencies: ['steward-context', 'steward-errors'] },
-  { shared: true },
 );

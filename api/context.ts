@@ -1,8 +1,10 @@
 /**
  * What every route needs (store, registry, metrics, config, clock…), decorated once on the root
- * instance as `fastify.steward` by the `steward-context` plugin. Routes list it as a dependency.
+ * instance as `fastify.steward` by the `steward-context` plugin, with the services of the other
+ * roles (api/services.ts) as `fastify.alerts`, `fastify.policy` and `fastify.console` when given.
+ * Routes list it as a dependency.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -10,7 +12,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterStore } from '../storage/deadletters.ts';
 import type { ReadingStore } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import { definePlugin } from './plugin.ts';
+import type { AlertsService, ApiServices, ConsoleService, PolicyService } from './services.ts';
 
 /** Connection state of one sensor, from its retained status topic. */
 export interface SensorState {
@@ -48,17 +50,40 @@ export interface ApiOptions {
   /** How long `/ready` waits for `store.ping()`, ms (default 2000). */
   readyTimeoutMs?: number;
   /**
-   * Resources of other rooms (privacy, rules, console) mounted inside `/api/v1` or at the root:
-   * the API stays independent of them and the roles decide what a process serves.
+   * Services of the other roles (rules engine, privacy policy, console state): each given one
+   * brings its routes (alerts and silences; open data and the policy; the console). The roles
+   * decide what a process serves.
    */
-  extensions?: ApiExtension[];
+  services?: ApiServices;
+  /** Tuning of the console's event stream (`/api/v1/stream`). */
+  stream?: StreamOptions;
 }
 
-/** A fastify plugin another room contributes, mounted under `/api/v1` (`scope: 'v1'`) or at `/`. */
-export interface ApiExtension {
-  scope: 'v1' | 'root';
-  plugin: FastifyPluginAsync;
+/** The console's event stream: heartbeat, batching, and limits on clients. */
+export interface StreamOptions {
+  /** Heartbeat comment interval, ms (default 15 000). */
+  heartbeatMs?: number;
+  /** Readings are sent in one event per this many ms (default 250). */
+  flushMs?: number;
+  /** Reconnection delay the browser is told to use, ms (default 2000). */
+  retryMs?: number;
+  /** Most open streams; more are refused with 503 (default 100). */
+  maxClients?: number;
+  /** A client this far behind (bytes not yet sent) is disconnected; it reconnects and re-reads (default 1 MiB). */
+  maxBufferedBytes?: number;
+  /** Most readings queued per client between flushes; beyond, only the newest per series is kept (default 5000). */
+  maxQueuedReadings?: number;
 }
+
+/** The event stream's settings when not given. */
+export const STREAM_DEFAULTS: Readonly<Required<StreamOptions>> = Object.freeze({
+  heartbeatMs: 15_000,
+  flushMs: 250,
+  retryMs: 2000,
+  maxClients: 100,
+  maxBufferedBytes: 1 << 20,
+  maxQueuedReadings: 5000,
+});
 
 /** The resolved options as routes see them. */
 export interface ApiContext {
@@ -72,20 +97,27 @@ export interface ApiContext {
   readonly clock: Clock;
   readonly onlineWindowMs: number;
   readonly readyTimeoutMs: number;
+  readonly stream: Required<StreamOptions>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Store, registry, metrics, config and clock of this API instance. */
     steward: ApiContext;
+    /** The rules engine's alerts and silences (decorated when the process runs rules). */
+    alerts: AlertsService;
+    /** The privacy policy in force (decorated when the API serves open data). */
+    policy: PolicyService;
+    /** The console's live state (decorated when the API serves the console). */
+    console: ConsoleService;
   }
 }
 
-/** Decorates the root instance with `steward` (the ApiContext). */
-export const contextPlugin = definePlugin<{ context: ApiContext }>(
+/** Decorates the root instance with `steward` (the ApiContext) and each service given. */
+export const contextPlugin = fp<{ context: ApiContext; services?: ApiServices }>(
   async (app, opts) => {
     app.decorate('steward', opts.context);
+    for (const [name, service] of Object.entries(opts.services ?? {})) if (service) app.decorate(name, service);
   },
   { name: 'steward-context' },
-  { shared: true },
 );

@@ -5,12 +5,24 @@
  */
 import type {} from '@fastify/rate-limit';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { StorageError } from '../storage/errors.ts';
 import { RetryableStorageError } from '../core/store.ts';
 import { ApiError, type ApiErrorCode, errorBody } from './errors.ts';
-import { definePlugin } from './plugin.ts';
+import { describeValidation } from './zod.ts';
 
-function classify(err: FastifyError | ApiError | Error): { status: number; code: ApiErrorCode; message: string; extra?: Record<string, unknown>; headers?: Record<string, string> } {
+/** The request part fastify validated, as sent. */
+function partOf(request: FastifyRequest, part: string): unknown {
+  return part === 'querystring' ? request.query : part === 'params' ? request.params : part === 'body' ? request.body : part === 'headers' ? request.headers : undefined;
+}
+
+function classify(err: FastifyError | ApiError | Error, request: FastifyRequest): { status: number; code: ApiErrorCode; message: string; extra?: Record<string, unknown>; headers?: Record<string, string> } {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const part = err.validationContext ?? 'request';
+    const { message, parameter } = describeValidation(err.validation, part, partOf(request, part));
+    return { status: 400, code: 'API_ERR_VALIDATION', message, extra: { parameter } };
+  }
   if (err instanceof ApiError) {
     const r: ReturnType<typeof classify> = { status: err.statusCode, code: err.code, message: err.message };
     if (err.extra) r.extra = err.extra;
@@ -34,7 +46,7 @@ function classify(err: FastifyError | ApiError | Error): { status: number; code:
 }
 
 async function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  const c = classify(err);
+  const c = classify(err, request);
   if (c.status >= 500 && c.code === 'API_ERR_INTERNAL') request.log.error({ err }, 'request failed');
   else if (c.status >= 500) request.log.warn({ code: c.code, err }, c.message);
   else request.log.info({ code: c.code, statusCode: c.status }, c.message);
@@ -44,24 +56,22 @@ async function handleError(err: FastifyError | Error, request: FastifyRequest, r
 }
 
 /** Registers the error handler on the root instance. */
-export const errorsPlugin = definePlugin(
+export const errorsPlugin = fp(
   async (app) => {
     app.setErrorHandler(handleError);
   },
   { name: 'steward-errors' },
-  { shared: true },
 );
 
 /**
  * Registers the not-found handler, after the rate limiter so unknown routes count against the
  * same budget (no free probing).
  */
-export const notFoundPlugin = definePlugin(
+export const notFoundPlugin = fp(
   async (app) => {
     app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
       reply.code(404).send(errorBody('API_ERR_NOT_FOUND', `no route ${request.method} ${(request.url.split('?')[0] ?? '').slice(0, 200)}; see /openapi.json for the routes`)),
     );
   },
   { name: 'steward-not-found', dependencies: ['steward-errors', '@fastify/rate-limit'] },
-  { shared: true },
 );

@@ -29,13 +29,15 @@ export class ApiError extends Error {
   readonly extra: Record<string, unknown> | undefined;
   /** Response headers to set (e.g. Retry-After). */
   readonly headers: Record<string, string> | undefined;
+  readonly code: ApiErrorCode;
 
   constructor(
-    readonly code: ApiErrorCode,
+    code: ApiErrorCode,
     message: string,
     opts: { cause?: unknown; parameter?: string; extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
     this.statusCode = API_ERRORS[code].status;
     this.extra = opts.parameter === undefined ? opts.extra : { parameter: opts.parameter, ...opts.extra };
     this.headers = opts.headers;

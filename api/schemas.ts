@@ -1,12 +1,14 @@
 /**
- * Request and response schemas of the API, built from the contract's zod schemas (core/), and the
- * JSON Schema documents of the payloads that `steward schema` and `/api/v1/schema/*.json` publish.
+ * Request schemas of the API (query parameters), built from the contract's zod schemas in core/
+ * (what the API answers is core/views.ts), and the JSON Schema documents of the payloads that
+ * `steward schema` and `/api/v1/schema/*.json` publish.
  */
 import { z } from 'zod';
 import { ATTRIBUTES, METRICS } from '../core/catalogue.ts';
-import { DOMAINS, domainSchema, idSchema } from '../core/ids.ts';
+import { DOMAINS, idSchema } from '../core/ids.ts';
 import { nativeReadingSchema, senmlPackSchema } from '../core/reading.ts';
 import { REJECTION_CODES } from '../core/errors.ts';
+import { AGGREGATIONS } from '../core/views.ts';
 
 /** Most points one `/api/v1/readings` answer carries (and the most windows a query may ask for). */
 export const MAX_POINTS = 10_000;
@@ -57,7 +59,7 @@ export const metricParam = z.enum(METRIC_NAMES, { error: (iss) => `unknown metri
 export const hubParam = idSchema.describe('hub id');
 export const sensorParam = idSchema.describe('sensor id');
 export const domainParam = z.enum(DOMAINS, { error: (iss) => `unknown domain ${JSON.stringify(iss.input)}: one of ${DOMAINS.join(', ')}` }).describe('water, soil, energy or biodiversity');
-export const aggParam = z.enum(['mean', 'min', 'max', 'sum', 'last', 'count'], { error: (iss) => `unknown aggregation ${JSON.stringify(iss.input)}: one of mean, min, max, sum, last, count` });
+export const aggParam = z.enum(AGGREGATIONS, { error: (iss) => `unknown aggregation ${JSON.stringify(iss.input)}: one of mean, min, max, sum, last, count` });
 export const rejectionCodeParam = z.enum(Object.keys(REJECTION_CODES) as [string, ...string[]], { error: (iss) => `unknown rejection code ${JSON.stringify(iss.input)}` });
 
 /** A positive whole number in a query string. */
@@ -68,73 +70,6 @@ export function intParam(min: number, max: number) {
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
-
-// ---------------------------------------------------------------------------
-// Responses
-// ---------------------------------------------------------------------------
-
-export const isoTime = z.string().describe('ISO 8601, UTC');
-export const epochMs = z.number().int().describe('epoch milliseconds');
-
-export const sensorSchema = z.object({
-  hub: z.string(),
-  domain: domainSchema,
-  sensor: z.string(),
-  site: z.string().nullable(),
-  kind: z.string().nullable(),
-  lastSeen: epochMs.nullable().describe('time of the newest stored reading, epoch ms'),
-  lastSeenTime: isoTime.nullable(),
-  online: z.boolean(),
-  /** Where `online` comes from: the sensor's MQTT status, or how recent its data is. */
-  onlineSource: z.enum(['status', 'recent-data']),
-});
-
-export const latestSchema = z.object({
-  hub: z.string(),
-  domain: domainSchema,
-  sensor: z.string(),
-  site: z.string(),
-  kind: z.string(),
-  metric: z.string(),
-  value: z.number(),
-  unit: z.string(),
-  ts: epochMs,
-  time: isoTime,
-  species: z.string().optional(),
-});
-
-export const pointSchema = z.object({ ts: epochMs, time: isoTime, value: z.number() });
-
-export const seriesSchema = z.object({
-  hub: z.string().nullable(),
-  sensor: z.string(),
-  metric: z.string(),
-  unit: z.string(),
-  from: epochMs,
-  fromTime: isoTime,
-  to: epochMs,
-  toTime: isoTime,
-  window: z.string().nullable(),
-  agg: aggParam.nullable(),
-  /** What answered: raw readings, or the hourly (`1h`) or daily (`1d`) aggregates kept for years. */
-  resolution: z.enum(['raw', '1h', '1d']),
-  /** True when `limit` cut the series short. */
-  truncated: z.boolean(),
-  points: z.array(pointSchema),
-});
-
-export const deadLetterSchema = z.object({
-  id: z.number().int(),
-  receivedAt: epochMs,
-  receivedTime: isoTime,
-  topic: z.string(),
-  hub: z.string().optional(),
-  sensor: z.string().optional(),
-  code: z.string(),
-  reason: z.string(),
-  payload: z.string(),
-  payloadEncoding: z.enum(['utf8', 'base64']),
-});
 
 // ---------------------------------------------------------------------------
 // Payload JSON Schemas (for technicians and device makers)
@@ -206,15 +141,6 @@ export const speciesQuerySchema = z.strictObject({
   to: timeParam.optional().describe('end, exclusive (default: now)'),
 });
 
-export const speciesCountSchema = z.object({
-  hub: z.string(),
-  site: z.string(),
-  species: z.string(),
-  day: epochMs.describe('start of the UTC day'),
-  date: z.string().describe('the UTC day, YYYY-MM-DD'),
-  detections: z.number().describe('biodiversity readings of the species that day'),
-  individuals: z.number().describe('sum of their count'),
-});
 
 /** Ranges longer than this are answered from the aggregates when `resolution` is `auto`. */
 export const RAW_RANGE_MAX_MS = 7 * 86_400_000;

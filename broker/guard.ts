@@ -22,13 +22,8 @@ export type GuardRejection = 'first_not_connect' | 'packet_too_large' | 'malform
 const CONNECT = 1;
 const PUBLISH = 3;
 
-const enum State {
-  Header,
-  Length,
-  TopicLength,
-  Topic,
-  Body,
-}
+const State = { Header: 0, Length: 1, TopicLength: 2, Topic: 3, Body: 4 } as const;
+type State = (typeof State)[keyof typeof State];
 
 /**
  * Incremental MQTT framing checker. Feed it every chunk of a connection's inbound bytes, in order.
@@ -36,7 +31,7 @@ const enum State {
  */
 export class PacketGuard {
   readonly #maxPacketSize: number;
-  #state = State.Header;
+  #state: State = State.Header;
   #first = true;
   #type = 0;
   #length = 0;

@@ -6,11 +6,9 @@ export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 /** Thrown by a command to end the process with `exitCode` after printing `message` to stderr. */
 export class CliError extends Error {
   override readonly name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.USAGE,
-    options?: { cause?: unknown },
-  ) {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = EXIT.USAGE, options?: { cause?: unknown }) {
     super(message, options);
+    this.exitCode = exitCode;
   }
 }

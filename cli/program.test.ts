@@ -49,6 +49,13 @@ describe('steward command line', () => {
     expect(help.out.join('')).toMatch(/sensors[\s\S]*accounts[\s\S]*start/);
   });
 
+  it('--version prints the version of package.json and exits 0', async () => {
+    const c = capture();
+    expect(await runCli(['node', 'steward', '--version'], c.io)).toBe(0);
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(c.out.join('').trim()).toBe(version);
+  });
+
   it('rejects a bad --speed before starting anything', async () => {
     const c = capture();
     expect(await runCli(['node', 'steward', 'sim', '--speed', 'fast'], c.io)).toBe(2);

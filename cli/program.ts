@@ -11,6 +11,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { type Config, loadConfig } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { DOMAINS } from '../core/ids.ts';
+import { packageVersion } from '../core/paths.ts';
 import { dataTopic } from '../core/topics.ts';
 import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/registry.ts';
 import { parseDuration } from '../core/duration.ts';
@@ -80,6 +81,7 @@ export function createProgram(io: CliIo = processIo): Command {
   const program = new Command('steward')
     .description('Steward: commons telemetry for community resilience hubs (sensors -> MQTT -> validated ingest -> storage -> API)')
     .option('-c, --config <file>', 'YAML config file (default: $STEWARD_CONFIG, else built-in defaults)')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride();

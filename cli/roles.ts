@@ -4,6 +4,7 @@
  * unless the all-in-one `start` hands it shared ones. `runUntilSignal` stops roles in reverse
  * order of start on SIGINT/SIGTERM: sim -> ingest (flushes its spool) -> API -> broker -> storage.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { startApi } from '../api/server.ts';
@@ -16,8 +17,7 @@ import { rejectionPublisher } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
-import type { ApiExtension } from '../api/context.ts';
-import { privacyRoutes } from '../privacy/api.ts';
+import type { ApiServices } from '../api/app.ts';
 import { createPrivacy, type Privacy } from '../privacy/config.ts';
 import { createKeyring } from '../privacy/keys.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy, loadPolicy, type PolicySource } from '../privacy/policy.ts';
@@ -36,9 +36,9 @@ import type { ReadingStore } from '../core/store.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
-import { alertsExtension, createRules, subscribeRaw } from './rules-role.ts';
+import { createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/live.ts';
-import { type ConsoleClock, consoleRoutes } from '../console/plugin.ts';
+import { type ConsoleClock, consoleIndexPath, createConsoleService } from '../console/service.ts';
 import { thresholdsFromRulesDir } from '../console/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
@@ -390,7 +390,7 @@ export async function startIngestRole(
 export async function startApiRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState>; policy?: PolicySource; extensions?: ApiExtension[] } = {},
+  opts: { shared?: SharedResources; health?: Parameters<typeof startApi>[0]['health']; sensorStatus?: () => Map<string, SensorState>; policy?: PolicySource; services?: ApiServices } = {},
 ): Promise<RoleHandle & { url: string }> {
   const own = opts.shared ? undefined : await openResources(config, logger);
   const r = (opts.shared ?? own!.resources) as SharedResources;
@@ -412,11 +412,12 @@ export async function startApiRole(
       logger,
       ...(opts.health ? { health: opts.health } : {}),
       ...(opts.sensorStatus ? { sensorStatus: opts.sensorStatus } : {}),
-      extensions: [
-        { scope: 'v1', plugin: privacyRoutes({ policy }) },
+      services: {
+        policy,
         // An API-only process serves the console too (without live updates: no feed in this process).
-        ...(opts.extensions ?? [{ scope: 'root' as const, plugin: consoleRoutes({ thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }) }]),
-      ],
+        console: createConsoleService({ thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR) }),
+        ...opts.services,
+      },
     });
   } catch (e) {
     await own?.stop();
@@ -434,6 +435,12 @@ export async function startApiRole(
       await own?.stop();
     }),
   };
+}
+
+/** The API serves the console's page as `npm run build` bundled it: without the bundle the role refuses to start. */
+function requireConsoleBundle(): void {
+  const index = consoleIndexPath();
+  if (!existsSync(index)) throw new CliError(`the console is not built (${index} is missing): run npm run build`, EXIT.FAILED);
 }
 
 /** The policy an API-only process explains (it filters nothing itself: storage holds filtered data). */
@@ -663,10 +670,10 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     const api = await startApiRole(config, logger, {
       shared,
       policy: privacy.watcher,
-      extensions: [
-        ...(rules ? [alertsExtension(rules)] : []),
-        { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR), clock }) },
-      ],
+      services: {
+        ...(rules ? { alerts: rules } : {}),
+        console: createConsoleService({ feed: live, thresholds: thresholdsFromRulesDir(config.rules.paths ?? DEFAULT_RULES_DIR), clock }),
+      },
       health: { broker: () => node.broker.isUp(), ingest: () => ({ spoolDepth: pipeline.spoolDepth(), pressure: pipeline.pressure() }) },
       sensorStatus: status.states,
     });
@@ -808,6 +815,7 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       handles = [await startIngestRole(config, logger, { ops: true })];
       break;
     case 'api':
+      requireConsoleBundle();
       handles = [await startApiRole(config, logger)];
       break;
     case 'sim':
@@ -820,6 +828,7 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       handles = [await (await import('../connectors/role.ts')).startConnectRole(config, logger)];
       break;
     case 'start': {
+      requireConsoleBundle();
       const all = await startAll(config, logger, { ...sim, sim: opts.sim !== false });
       handles = all.handles;
       io.out(startBanner(config, all.apiUrl, all.ports, opts.sim !== false));

@@ -1,17 +1,16 @@
 /**
  * The rules role: the engine of rules/, fed with readings (ingest's listener in the all-in-one
  * process, or its own raw-tier subscription when it runs alone), publishing alerts over MQTT,
- * storing transitions in the `alerts` measurement, and serving /api/v1/alerts and /silences.
+ * storing transitions in the `alerts` measurement; the API serves its alerts and silences
+ * (`services.alerts`, api/routes/alerts/).
  */
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Logger } from 'pino';
-import type { ApiExtension } from '../api/context.ts';
 import type { Config } from '../core/config.ts';
 import { ALL_DATA_FILTER } from '../core/topics.ts';
 import { validateMessage } from '../ingest/intake.ts';
 import type { Registry } from '../registry/registry.ts';
-import { alertsRoutes } from '../rules/api.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import type { AlertEvent, AlertSink } from '../rules/alert.ts';
@@ -61,16 +60,6 @@ export async function createRules(o: { config: Config; store: ReadingStore; regi
   });
   await engine.init();
   return engine;
-}
-
-/** The alerts and silences routes, mounted inside /api/v1. */
-export function alertsExtension(engine: RulesEngine): ApiExtension {
-  return {
-    scope: 'v1',
-    plugin: async (v1) => {
-      await v1.register(alertsRoutes({ engine, requireRole: v1.requireRole.bind(v1), prefix: '' }));
-    },
-  };
 }
 
 /**

@@ -74,8 +74,10 @@ export type Profile = z.output<typeof profileSchema> & { file: string; domain: s
 /** Bad profiles: one line per problem, each naming file and field. */
 export class ProfileError extends Error {
   override readonly name = 'ProfileError';
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+  constructor(problems: string[]) {
     super(problems.join('\n'));
+    this.problems = problems;
   }
 }
 

@@ -4,18 +4,20 @@
  * `dist/console/index.html` referencing them. Content-hashed names let the server cache assets
  * for a year; index.html is never cached.
  *
- * Run by the API at start when the sources are newer than the build (`consoleRoutes`, build
- * `auto`), or by hand: `npx tsx console/build.ts [--out DIR] [--no-minify]`.
+ * Run by `npm run build` (scripts/build.ts), never when Steward starts; by tests and
+ * `startConsoleHub` through `createConsoleService({ build: 'auto' })`; or by hand:
+ * `npx tsx console/build.ts [--out DIR] [--no-minify]`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packagePath } from '../core/paths.ts';
 
 /** The front-end sources. */
-export const CONSOLE_SRC_DIR = fileURLToPath(new URL('./src/', import.meta.url));
-/** Where the build goes by default (`dist/` of the package: ignored by git, lint and tsc). */
-export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../dist/console/', import.meta.url));
+export const CONSOLE_SRC_DIR = packagePath('console', 'src');
+/** Where the build goes by default (`dist/console` of the package: ignored by git and lint, shipped by npm). */
+export const DEFAULT_DIST_DIR = packagePath('dist', 'console');
 
 export interface BuildOptions {
   /** Output directory (default `dist/console`). */

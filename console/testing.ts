@@ -11,19 +11,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { buildApp } from '../api/app.ts';
+import { buildApp, type StreamOptions } from '../api/app.ts';
 import { createBroker } from '../broker/broker.ts';
 import { refusedToDeadLetter } from '../broker/deadletter.ts';
 import { ATTRIBUTES } from '../core/catalogue.ts';
 import { type Config, parseConfig } from '../core/config.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
-import { privacyRoutes } from '../privacy/api.ts';
 import { createPrivacy } from '../privacy/config.ts';
 import { Registry } from '../registry/registry.ts';
-import { alertsRoutes } from '../rules/api.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { ManualScheduler, type Scheduler } from '../rules/scheduler.ts';
@@ -35,7 +33,7 @@ import type { ReadingStore } from '../core/store.ts';
 import { createLogger, silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createLiveFeed, type LiveFeed } from './live.ts';
-import { type ConsoleDeps, consoleRoutes } from './plugin.ts';
+import { type ConsoleServiceOptions, createConsoleService } from './service.ts';
 import { thresholdsFromRulesDir } from './thresholds.ts';
 
 /** Tokens the test hub accepts. */
@@ -57,8 +55,10 @@ export interface ConsoleHubOptions {
   scheduler?: Scheduler;
   /** Where the console's assets are built (default a temp dir inside the hub's data dir). */
   distDir?: string;
-  /** More console options (heartbeat, flush...). */
-  console?: Partial<ConsoleDeps>;
+  /** More console options (title, build...). */
+  console?: Partial<ConsoleServiceOptions>;
+  /** Tuning of the event stream (heartbeat, flush...). */
+  stream?: StreamOptions;
   logger?: Logger;
 }
 
@@ -152,10 +152,6 @@ export async function startConsoleHub(opts: ConsoleHubOptions = {}): Promise<Con
     await ingest.start();
     closers.push(() => ingest.stop());
 
-    // Mounted as the steward roles do (cli/rules-role.ts alertsExtension): inside /api/v1.
-    const alertsPlugin: FastifyPluginAsync = async (v1) => {
-      await v1.register(alertsRoutes({ engine: rules, requireRole: v1.requireRole.bind(v1), prefix: '' }));
-    };
     const distDir = opts.distDir ?? join(dataDir, 'console-dist');
     const thresholds = thresholdsFromRulesDir(DEFAULT_RULES_DIR);
     const startApp = async (port: number): Promise<FastifyInstance> => {
@@ -166,11 +162,9 @@ export async function startConsoleHub(opts: ConsoleHubOptions = {}): Promise<Con
         deadLetters,
         metrics,
         logger,
-        extensions: [
-          { scope: 'v1', plugin: privacyRoutes({ policy: privacy.watcher }) },
-          { scope: 'v1', plugin: alertsPlugin },
-          { scope: 'root', plugin: consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, thresholds, distDir, ...opts.console }) },
-        ],
+        // The services the all-in-one `steward start` gives its API (cli/roles.ts).
+        services: { policy: privacy.watcher, alerts: rules, console: createConsoleService({ feed: live, thresholds, distDir, build: 'auto', ...opts.console }) },
+        ...(opts.stream ? { stream: opts.stream } : {}),
       });
       await a.listen({ host: '127.0.0.1', port });
       return a as unknown as FastifyInstance;

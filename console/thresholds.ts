@@ -6,37 +6,10 @@
  */
 import { loadRules } from '../rules/loader.ts';
 import type { Rule } from '../rules/kinds/all.ts';
+import type { ConsoleThreshold } from '../core/views.ts';
 
-/** One limit on one metric, for the sensors (or hubs, sites) a rule selects. */
-export interface ConsoleThreshold {
-  /** Rule id the limit comes from, e.g. `battery-low`. */
-  rule: string;
-  metric: string;
-  /** `below`: trouble under the limit (a safe minimum); `above`: trouble over it. */
-  direction: 'below' | 'above';
-  value: number;
-  /** Where the state goes back to normal (limit ± hysteresis), when the rule has one. */
-  clearAt?: number;
-  /**
-   * `threshold`: the value itself; `floor`: a depletion forecast's safe minimum; `rate`: the trend,
-   * in metric units per `perMs` (e.g. soil carbon falling faster than 0.5 points a year).
-   */
-  kind: 'threshold' | 'floor' | 'rate';
-  /** `rate` only: the time unit of `value`, ms. */
-  perMs?: number;
-  severity: 'info' | 'warning' | 'critical';
-  /** Words for the line on the chart, e.g. "reserve" or "safe minimum". */
-  label: string;
-  /**
-   * `floor` and `rate`: how the rule fits its trend (window, moving average, minimum evidence, ms),
-   * so the page fits the same trend on the same terms.
-   */
-  trend?: { windowMs: number; smoothMs: number; minPoints: number; minSpanMs: number; minR2?: number };
-  /** Selected hubs, sensors and sites; absent = any. */
-  hubs?: string[];
-  sensors?: string[];
-  sites?: string[];
-}
+/** One limit on one metric, for the sensors (or hubs, sites) a rule selects: the contract's view (core/views.ts). */
+export type { ConsoleThreshold };
 
 const list = (v: '*' | string[] | undefined): string[] | undefined => (v === undefined || v === '*' ? undefined : [...v]);
 

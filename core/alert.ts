@@ -82,6 +82,31 @@ export interface Silence {
   expiredBy?: string;
 }
 
+/** A silence with its status now. */
+export type SilenceWithStatus = Silence & { status: 'active' | 'pending' | 'expired' };
+
+/** Which alerts to list (every field optional; `limit` caps the answer). */
+export interface AlertFilter {
+  state?: AlertState | readonly AlertState[];
+  /** One hub, or any of several (a token limited to hubs). */
+  hub?: string | readonly string[];
+  severity?: Severity;
+  rule?: string;
+  subject?: string;
+  /** Most alerts returned. */
+  limit?: number;
+}
+
+/** A new silence. Times are epoch ms (wall clock); give `endsAt` or `durationMs` (from `startsAt`, default now). */
+export interface SilenceInput {
+  matchers: SilenceMatchers;
+  createdBy: string;
+  comment: string;
+  endsAt?: number;
+  durationMs?: number;
+  startsAt?: number;
+}
+
 /** One entry of an alert's history. */
 export interface HistoryEntry {
   alertId: string;

@@ -44,12 +44,10 @@ export interface CodedErrorClass<C extends string> {
 export function createError<C extends string>(name: string): CodedErrorClass<C> {
   const coded = class extends Error {
     override readonly name: string = name;
-    constructor(
-      readonly code: C,
-      message: string,
-      options?: { cause?: unknown },
-    ) {
+    readonly code: C;
+    constructor(code: C, message: string, options?: { cause?: unknown }) {
       super(message, options);
+      this.code = code;
     }
   };
   Object.defineProperty(coded, 'name', { value: name });

@@ -62,12 +62,10 @@ export interface WriteOutcome {
 /** Storage is unreachable or overloaded (network error, 5xx, 429): retry later, keep the data. */
 export class RetryableStorageError extends Error {
   override readonly name = 'RetryableStorageError';
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
     super(message, options);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -7,11 +7,11 @@
  * privacy/policies/default.yaml is the shipped policy.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ATTRIBUTES, METRICS, metricDef } from '../core/catalogue.ts';
 import { DOMAINS, ID_PATTERN, type Domain, idSchema, isDomain } from '../core/ids.ts';
+import { packagePath } from '../core/paths.ts';
 import type { Reading } from '../core/reading.ts';
 import type { StoredReading } from '../core/store.ts';
 import { type ActionSink, PrivacyError, type PrivacyErrorCode } from './errors.ts';
@@ -22,7 +22,7 @@ import { KEY_ID_PATTERN, type Keyring } from './keys.ts';
 import { type NameMatcher, type ScrubKind, scrubText } from './scrub.ts';
 
 /** The policy shipped with Steward. */
-export const DEFAULT_POLICY_PATH = fileURLToPath(new URL('./policies/default.yaml', import.meta.url));
+export const DEFAULT_POLICY_PATH = packagePath('privacy', 'policies', 'default.yaml');
 
 /** Policy versions: what every published record carries as `policy`. */
 export const POLICY_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -1,11 +1,11 @@
 /**
  * `steward rules check [PATH]`: validates rule files without running anything.
  */
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/paths.ts';
 import { formatIssue, loadRules, type RuleIssue } from './loader.ts';
 
 /** The shipped default rule set (rules/defaults/). */
-export const DEFAULT_RULES_DIR = fileURLToPath(new URL('./defaults/', import.meta.url));
+export const DEFAULT_RULES_DIR = packagePath('rules', 'defaults');
 
 export interface CheckResult {
   ok: boolean;

@@ -38,13 +38,11 @@ export class RulesError extends createError<RulesErrorCode>('RulesError') {
  * timeouts, 5xx and 429 are retryable, any other 4xx is not. `retryAfterMs` comes from Retry-After.
  */
 export class NotifyError extends RulesError {
-  constructor(
-    code: Extract<RulesErrorCode, `RULES_ERR_NOTIFIER_${string}`>,
-    message: string,
-    readonly retryable: boolean,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  constructor(code: Extract<RulesErrorCode, `RULES_ERR_NOTIFIER_${string}`>, message: string, retryable: boolean, retryAfterMs?: number, options?: { cause?: unknown }) {
     super(code, message, options);
+    this.retryable = retryable;
+    this.retryAfterMs = retryAfterMs;
   }
 }

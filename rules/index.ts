@@ -1,10 +1,9 @@
 /**
- * The rules engine's public surface (rules/README.md): the engine factory, the rule checker, the
- * API plugin, and the types the other roles wire against.
+ * The rules engine's public surface (rules/README.md): the engine factory, the rule checker, and
+ * the types the other roles wire against (its HTTP routes are the API's: api/routes/alerts/).
  */
 export { createRulesEngine, type AlertFilter, type HistoryView, type RuleInfo, type RulesEngine, type RulesEngineOptions, type SilenceInput, type SilenceView } from './engine.ts';
 export { checkRules, DEFAULT_RULES_DIR, type CheckResult } from './check.ts';
-export { alertsRoutes, type AlertsRoutesDeps } from './api.ts';
 export { loadRules, formatIssue, type RuleIssue, type RuleSet } from './loader.ts';
 export { cronScheduler, ManualScheduler, type Scheduler, type ScheduledTask } from './scheduler.ts';
 export { RULES_ERRORS, RulesError, NotifyError, type RulesErrorCode } from './errors.ts';

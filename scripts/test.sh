@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): system packages, dependencies, lint,
-# typecheck, unit tests, integration tests. Integration tests start their own
+# typecheck, build (dist/, which the integration and fault tests run), unit
+# tests, integration tests, fault tests. Integration tests start their own
 # InfluxDB / VictoriaMetrics / Mosquitto / Redis on free loopback ports
 # (tests/harness/services.ts); this script only makes sure the binaries exist.
 set -euo pipefail
@@ -46,7 +47,7 @@ have_bin() {
 }
 
 # ---------------------------------------------------------------------------
-step 1/7 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium, redis-server)'
+step 1/8 'system packages (influxdb, mosquitto, mosquitto-clients, victoria-metrics, chromium, redis-server)'
 missing_pkgs=()
 for bin in influxd mosquitto mosquitto_pub mosquitto_sub victoria-metrics chromium redis-server; do
   if ! have_bin "$bin"; then
@@ -108,7 +109,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-step 2/7 'node dependencies'
+step 2/8 'node dependencies'
 if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "node_modules missing or older than package-lock.json: npm ci"
   npm ci
@@ -117,23 +118,27 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-step 3/7 'lint: eslint .'
+step 3/8 'lint: eslint .'
 npx eslint .
 
 # ---------------------------------------------------------------------------
-step 4/7 'typecheck: tsc --noEmit -p tsconfig.json'
+step 4/8 'typecheck: tsc --noEmit -p tsconfig.json'
 npx tsc --noEmit -p tsconfig.json
 
 # ---------------------------------------------------------------------------
-step 5/7 'unit tests: vitest run --project unit'
+step 5/8 'build: npm run build (tsc -> dist/, the console bundle -> dist/console; what bin/steward.js runs)'
+npm run build
+
+# ---------------------------------------------------------------------------
+step 6/8 'unit tests: vitest run --project unit'
 npx vitest run --project unit
 
 # ---------------------------------------------------------------------------
-step 6/7 'integration tests: vitest run --project integration'
+step 7/8 'integration tests: vitest run --project integration'
 npx vitest run --project integration
 
 # ---------------------------------------------------------------------------
-step 7/7 'fault tests (kill -9, SIGSTOP, full disk, storage down 300 s; files in parallel): vitest run --project faults'
+step 8/8 'fault tests (kill -9, SIGSTOP, full disk, storage down 300 s; files in parallel): vitest run --project faults'
 npx vitest run --project faults
 
 printf '\n==> all steps passed\n'

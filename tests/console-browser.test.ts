@@ -59,7 +59,7 @@ describe('the console in a browser', () => {
   }
 
   beforeAll(async () => {
-    hub = await startConsoleHub({ console: { retryMs: 300, heartbeatMs: 5000 } });
+    hub = await startConsoleHub({ stream: { retryMs: 300, heartbeatMs: 5000 } });
     // 30 hours of a drought already under way: history for the sparklines, no alert yet.
     await replayTo(simStart + 30 * HOUR);
     ({ ctx, profile } = await launch());

@@ -1,20 +1,21 @@
 /**
- * Scenario: the console plugin mounted on the real API (buildApp with the embedded store, registry
- * and tokens of api/testing.ts) and listening on a loopback port. A browser's EventSource is played
- * by a plain HTTP client reading the stream as it arrives: it gets the hello, readings as storage
- * takes them (personal metrics never), alert changes and heartbeats; leaving unsubscribes it; the
- * API closing ends every stream at once. The page and its assets are served with the right headers.
+ * Scenario: the console served by the real API (buildApp with the embedded store, registry and
+ * tokens of api/testing.ts, given the console's service) and listening on a loopback port. A
+ * browser's EventSource is played by a plain HTTP client reading the stream as it arrives: it
+ * gets the hello, readings as storage takes them (personal metrics never), alert changes and
+ * heartbeats; leaving unsubscribes it; the API closing ends every stream at once. The page and its assets are served with the right headers.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamOptions } from '../api/app.ts';
+import { EventStreamParser, formatComment, formatEvent, formatRetry, type ParsedEvent } from '../api/routes/console/sse.ts';
 import { makeTestApi, TOKENS, type TestApi } from '../api/testing.ts';
 import { buildConsole, needsBuild } from '../console/build.ts';
 import { createLiveFeed, type LiveFeed } from '../console/live.ts';
-import { type ConsoleDeps, consoleRoutes, SpeciesTally, toLiveReadings } from '../console/plugin.ts';
-import { EventStreamParser, formatComment, formatEvent, formatRetry, type ParsedEvent } from '../console/sse.ts';
+import { type ConsoleServiceOptions, createConsoleService, SpeciesTally, toLiveReadings } from '../console/service.ts';
 import { thresholdsFromRulesDir } from '../console/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { AlertEvent } from '../rules/alert.ts';
@@ -28,10 +29,15 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(distDir, { recursive: true, force: true }));
 
-/** An API with the console mounted at the root, listening on a free port. */
-async function startApi(live: LiveFeed, deps: Partial<ConsoleDeps> = {}): Promise<{ api: TestApi; url: string }> {
-  const plugin = consoleRoutes({ subscribeReadings: live.subscribeReadings, subscribeAlerts: live.subscribeAlerts, distDir, build: 'never', flushMs: 20, ...deps });
-  const api = await makeTestApi({ extra: { extensions: [{ scope: 'root', plugin }] } });
+/** Options of the console's service and of its event stream. */
+type ConsoleOptions = ConsoleServiceOptions & StreamOptions;
+
+/** An API serving the console (its service over `live`), listening on a free port. */
+async function startApi(live: LiveFeed, opts: ConsoleOptions = {}): Promise<{ api: TestApi; url: string }> {
+  const { heartbeatMs, flushMs = 20, retryMs, maxClients, maxBufferedBytes, maxQueuedReadings, ...service } = opts;
+  const stream = Object.fromEntries(Object.entries({ heartbeatMs, flushMs, retryMs, maxClients, maxBufferedBytes, maxQueuedReadings }).filter(([, v]) => v !== undefined));
+  const consoleService = createConsoleService({ feed: live, distDir, build: 'never', ...service });
+  const api = await makeTestApi({ extra: { services: { console: consoleService }, stream } });
   await api.app.listen({ host: '127.0.0.1', port: 0 });
   const addr = api.app.server.address();
   return { api, url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
@@ -181,13 +187,13 @@ describe('thresholds from the rules', () => {
   });
 });
 
-describe('the console plugin on the API', () => {
+describe('the console on the API', () => {
   const closers: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of closers.splice(0).reverse()) await c();
   });
 
-  async function setup(deps: Partial<ConsoleDeps> = {}): Promise<{ live: LiveFeed; api: TestApi; url: string }> {
+  async function setup(deps: ConsoleOptions = {}): Promise<{ live: LiveFeed; api: TestApi; url: string }> {
     const live = createLiveFeed();
     const { api, url } = await startApi(live, deps);
     closers.push(() => api.close());
@@ -365,7 +371,7 @@ describe('the console plugin on the API', () => {
     const { url } = await setup({ distDir: empty, build: 'never' });
     const res = await fetch(`${url}/`);
     expect(res.status).toBe(503);
-    expect(await res.text()).toContain('console/build.ts');
+    expect(await res.text()).toContain('npm run build');
     expect((await fetch(`${url}/api/v1/readings/latest`)).status).toBe(200);
   });
 });

@@ -5,7 +5,8 @@
  * line and `npm run docs:schema`) and a rule file for it, then typecheck, lint the folder and run
  * the unit tests of simulators/, cli/, rules/, console/ and dashboards/ that a new kind touches. Nothing else is edited: if a
  * test, a generated doc or the demo needs another edit, this fails, so the recipe cannot rot.
- * No services; node_modules is a symlink to this checkout's.
+ * No services; node_modules is a symlink to this checkout's; like a fresh clone, the copy has no
+ * dist/ until `npm run docs:schema` builds it (the `steward` command runs the compiled code).
  */
 import { execFile } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -66,7 +67,7 @@ describe('adding a simulator by the README recipe', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'steward-recipe-'));
-    cpSync(ROOT, dir, { recursive: true, filter: (src) => !['node_modules', '.git'].includes(relative(ROOT, src).split(sep)[0] ?? '') });
+    cpSync(ROOT, dir, { recursive: true, filter: (src) => !['node_modules', '.git', 'dist', '.tmp'].includes(relative(ROOT, src).split(sep)[0] ?? '') });
     symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(dir, 'node_modules'));
   });
 
@@ -90,7 +91,7 @@ describe('adding a simulator by the README recipe', () => {
     appendFileSync(join(dir, 'simulators', 'registered.ts'), "export { default as snowDepth } from './snow-depth/index.ts';\n");
     // A metric the catalogue lacks: its line, then the generated schema docs.
     edit(join(dir, 'core', 'catalogue.ts'), (s) => s.replace("      m('water_temperature',", "      m('snow_depth', 'water', 'cm', 0, 1000, 'Depth of lying snow'),\n      m('water_temperature',"));
-    await sh(dir, 'node', ['bin/steward.js', 'schema', '--out', 'docs/schema']);
+    await sh(dir, 'npm', ['run', 'docs:schema']);
     // A rule for it: one more file in rules/defaults/.
     writeFileSync(join(dir, 'rules', 'defaults', 'snow.yaml'), RULE);
     expect(await sh(dir, 'node', ['bin/steward.js', 'rules', 'check'])).toMatch(/^OK: \d+ rule\(s\) in 2 file\(s\)/);
@@ -106,5 +107,5 @@ describe('adding a simulator by the README recipe', () => {
     const out = await sh(dir, 'node_modules/.bin/vitest', ['run', '--project', 'unit', ...SUITES]);
     expect(out).toContain(`simulators/${KIND}/index.test.ts`);
     expect(out).toMatch(/Test Files\s+\d+ passed \(\d+\)/);
-  }, 240_000);
+  }, 420_000);
 });

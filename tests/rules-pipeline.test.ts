@@ -14,12 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authPlugin } from '../api/auth.ts';
 import { type ApiContext, contextPlugin } from '../api/context.ts';
 import { errorsPlugin } from '../api/error-handler.ts';
+import alertsRoutes from '../api/routes/alerts/index.ts';
+import { zodPlugin } from '../api/zod.ts';
 import { createBroker } from '../broker/broker.ts';
 import { type Config, parseConfig } from '../core/config.ts';
 import { createIngest, type Ingest } from '../ingest/ingest.ts';
 import { createDefaultFilter } from '../privacy/boundary.ts';
 import { Registry } from '../registry/registry.ts';
-import { alertsRoutes } from '../rules/api.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { ManualScheduler } from '../rules/scheduler.ts';
 import { DeadLetterStore } from '../storage/deadletters.ts';
@@ -125,10 +126,11 @@ describe('rules in the pipeline (broker → ingest → rules → MQTT and API)',
     rules.start();
 
     api = Fastify();
-    await api.register(contextPlugin, { context: { config } as unknown as ApiContext });
+    await api.register(contextPlugin, { context: { config } as unknown as ApiContext, services: { alerts: rules } });
     await api.register(errorsPlugin);
+    await api.register(zodPlugin);
     await api.register(authPlugin);
-    await api.register(alertsRoutes({ engine: rules, requireRole: api.requireRole }));
+    await api.register(alertsRoutes, { prefix: '/api/v1' });
     await api.ready();
 
     // A hub member: account of role hub, reading the demo hub's alerts.

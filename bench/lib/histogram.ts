@@ -24,7 +24,10 @@ export class MsHistogram {
   #max = -Infinity;
 
   /** @param maxMs - values at or above this land in the last bucket (default 10 min) */
-  constructor(readonly maxMs = 600_000) {
+  readonly maxMs: number;
+
+  constructor(maxMs = 600_000) {
+    this.maxMs = maxMs;
     this.#buckets = new Float64Array(maxMs + 1);
   }
 

@@ -91,7 +91,11 @@ export class WriteProxy {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 64 });
   port = 0;
 
-  constructor(readonly target: URL) {}
+  readonly target: URL;
+
+  constructor(target: URL) {
+    this.target = target;
+  }
 
   async start(): Promise<number> {
     this.port = await freePort();

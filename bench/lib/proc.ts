@@ -84,11 +84,10 @@ export class RoleProcess {
   /** Set once `stop()` or `kill()` was called: an exit after that is expected. */
   stopRequested = false;
 
-  private constructor(
-    readonly role: string,
-    child: ChildProcess,
-    log: WriteStream,
-  ) {
+  readonly role: string;
+
+  private constructor(role: string, child: ChildProcess, log: WriteStream) {
+    this.role = role;
     this.child = child;
     this.#log = log;
     child.stderr?.pipe(log, { end: false });

@@ -8,12 +8,12 @@ import type { Alert, ConsoleConfig, HistoryEntry, LatestReading, Principal, Reje
 const TOKEN_KEY = 'steward.token';
 
 export class ApiFailure extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code?: string,
-  ) {
+  readonly status: number;
+  readonly code: string | undefined;
+  constructor(message: string, status: number, code?: string) {
     super(message);
+    this.status = status;
+    this.code = code;
   }
 }
 

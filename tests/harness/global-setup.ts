@@ -1,15 +1,18 @@
 /**
- * Vitest globalSetup for the `integration` project: fail fast, with the Debian
- * package to install, when a service binary is missing, and kill service
- * processes orphaned by test workers that died without cleaning up.
+ * Vitest globalSetup for the `integration` and `faults` projects: build dist/ when it is missing
+ * or older than the sources (the tests run `bin/steward.js`, i.e. the compiled code, as
+ * production does), fail fast, with the Debian package to install, when a service binary is
+ * missing, and kill service processes orphaned by test workers that died without cleaning up.
  * The services themselves are started by the tests via ./services.ts.
  *
  * @module
  */
+import { ensureBuilt } from '../../scripts/build.ts';
 import { missingBinaries, sweepOrphans } from './services.ts';
 
-/** Check that influxd, mosquitto, mosquitto_pub/sub and victoria-metrics are installed. */
+/** Build dist/ if stale; check that influxd, mosquitto, mosquitto_pub/sub and victoria-metrics are installed. */
 export async function setup(): Promise<void> {
+  await ensureBuilt((line) => console.log(`[global-setup] ${line}`));
   const missing = missingBinaries();
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((m) => m.debianPackage))].join(' ');

@@ -344,14 +344,21 @@ class ManagedProcess {
   private exitPromise: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null });
   private lastExit: ExitInfo | undefined;
 
-  constructor(
-    readonly name: string,
-    private readonly bin: string,
-    private readonly args: string[],
-    readonly logFile: string,
-    private readonly marker: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  readonly name: string;
+  private readonly bin: string;
+  private readonly args: string[];
+  readonly logFile: string;
+  private readonly marker: string;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(name: string, bin: string, args: string[], logFile: string, marker: string, env: NodeJS.ProcessEnv) {
+    this.name = name;
+    this.bin = bin;
+    this.args = args;
+    this.logFile = logFile;
+    this.marker = marker;
+    this.env = env;
+  }
 
   get running(): boolean {
     return this.child !== undefined && this.lastExit === undefined;
@@ -502,10 +509,12 @@ class Service implements Stoppable {
   /** kill9() was called: the process may still be running for a moment, but it is going. */
   private killed = false;
 
-  constructor(
-    readonly dir: string,
-    private readonly spec: ServiceSpec,
-  ) {
+  readonly dir: string;
+  private readonly spec: ServiceSpec;
+
+  constructor(dir: string, spec: ServiceSpec) {
+    this.dir = dir;
+    this.spec = spec;
     this.logFile = join(dir, spec.logName);
   }
 

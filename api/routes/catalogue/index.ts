@@ -2,10 +2,10 @@
  * The contract, public: the metric catalogue with canonical units, and the JSON Schema of the
  * payloads a device may send, generated from the same zod schemas ingest validates with.
  */
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { ATTRIBUTES, METRICS } from '../../../core/catalogue.ts';
 import { DOMAINS, domainSchema } from '../../../core/ids.ts';
-import { definePlugin } from '../../plugin.ts';
 import { readingJsonSchema, senmlJsonSchema } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 
@@ -26,7 +26,7 @@ const catalogueSchema = z.object({
   attributes: z.array(z.object({ name: z.string(), description: z.string(), type: z.enum(['string', 'number', 'boolean']), personal: z.boolean() })),
 });
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const catalogue = {
@@ -48,5 +48,5 @@ export default definePlugin(
       reply.type('application/schema+json; charset=utf-8').send(schemas.senml),
     );
   },
-  { name: 'steward-route-catalogue', dependencies: ['steward-zod'] },
+  { name: 'steward-route-catalogue', dependencies: ['steward-zod'], encapsulate: true },
 );

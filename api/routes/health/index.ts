@@ -3,9 +3,9 @@
  * 200 when the broker (if it runs in this process) is up, storage answers `ping()` and the intake
  * acknowledges readings (its spool is not full), else 503 naming the part that is down and why.
  */
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { ApiError } from '../../errors.ts';
-import { definePlugin } from '../../plugin.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 
 type Check = 'up' | 'down' | 'not in this process';
@@ -28,7 +28,7 @@ async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boo
   }
 }
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const { store, health, readyTimeoutMs } = app.steward;
@@ -63,5 +63,5 @@ export default definePlugin(
       },
     );
   },
-  { name: 'steward-route-health', dependencies: ['steward-context', 'steward-zod', 'steward-errors'] },
+  { name: 'steward-route-health', dependencies: ['steward-context', 'steward-zod', 'steward-errors'], encapsulate: true },
 );

@@ -2,9 +2,9 @@
  * `/metrics`: the process's Prometheus metrics (readings accepted, rejected by reason, spool depth,
  * storage write latency, connected MQTT clients…), in the text exposition format.
  */
-import { definePlugin } from '../../plugin.ts';
+import fp from 'fastify-plugin';
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const { metrics, health } = app.steward;
     app.get('/metrics', { schema: { summary: 'Prometheus metrics of this process (text exposition format)', tags: ['operations'] } }, async (_request, reply) => {
@@ -14,5 +14,5 @@ export default definePlugin(
       return reply.type(metrics.registry.contentType).send(text);
     });
   },
-  { name: 'steward-route-metrics', dependencies: ['steward-context'] },
+  { name: 'steward-route-metrics', dependencies: ['steward-context'], encapsulate: true },
 );

@@ -4,31 +4,23 @@
  * already passed the privacy boundary. Readable without a token; a token limited to hubs sees only
  * those hubs (403 for another).
  */
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { metricDef } from '../../../core/catalogue.ts';
 import { assertHub, hubsOf, queryHub } from '../../auth.ts';
 import { invalidParameter, ApiError } from '../../errors.ts';
-import { definePlugin } from '../../plugin.ts';
-import {
-  autoResolution,
-  formatWindow,
-  latestQuerySchema,
-  latestSchema,
-  MAX_POINTS,
-  readingsRangeQuerySchema,
-  seriesSchema,
-  speciesCountSchema,
-  speciesQuerySchema,
-} from '../../schemas.ts';
+import { latestReadingSchema, seriesSchema, speciesCountSchema } from '../../../core/views.ts';
+import { autoResolution, latestQuerySchema, MAX_POINTS, readingsRangeQuerySchema, speciesQuerySchema } from '../../schemas.ts';
+import { rangeOf, readSeries } from './series.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
-import type { LatestFilter, RangeQuery } from '../../../core/store.ts';
+import type { LatestFilter } from '../../../core/store.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 const iso = (ts: number): string => new Date(ts).toISOString();
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const { store, registry, clock } = app.steward;
@@ -40,7 +32,7 @@ export default definePlugin(
           summary: 'Newest value of every sensor and metric',
           tags: ['data'],
           querystring: latestQuerySchema,
-          response: { 200: z.object({ readings: z.array(latestSchema) }) },
+          response: { 200: z.object({ readings: z.array(latestReadingSchema) }) },
         },
       },
       async (request) => {
@@ -73,9 +65,7 @@ export default definePlugin(
       async (request) => {
         const q = request.query;
         const hub = queryHub(request, q.hub, 'the hub asked for');
-        const to = q.to ?? clock.now();
-        const from = q.from ?? to - 365 * DAY_MS;
-        if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
+        const { from, to } = rangeOf(q, clock.now(), 365 * DAY_MS);
         const query: Parameters<typeof store.speciesCounts>[0] = { from, to };
         if (hub) query.hub = hub;
         if (q.site) query.site = q.site;
@@ -98,13 +88,9 @@ export default definePlugin(
       async (request) => {
         // A token limited to hubs: its one hub by default, and no other.
         const q = { ...request.query, hub: queryHub(request, request.query.hub, 'the hub asked for') };
-        const to = q.to ?? clock.now();
-        const from = q.from ?? to - DAY_MS;
-        if (from >= to) throw invalidParameter(q.from === undefined ? 'to' : 'from', `"from" (${iso(from)}) must be before "to" (${iso(to)})`);
+        const { from, to } = rangeOf(q, clock.now(), DAY_MS);
         const asked = q.resolution ?? 'auto';
         if (q.agg && q.window === undefined && (asked === 'auto' || asked === 'raw')) throw invalidParameter('agg', 'needs a "window" (e.g. window=5m)');
-        if (q.window !== undefined && (to - from) / q.window > MAX_POINTS)
-          throw invalidParameter('window', `${Math.ceil((to - from) / q.window)} windows between "from" and "to"; at most ${MAX_POINTS}: widen the window or narrow the range`);
         const rawMs = store.rawRetentionMs;
         const resolution = asked === 'auto' ? autoResolution(from, to, q.window, rawMs === undefined ? undefined : clock.now() - rawMs) : asked;
         const step = resolution === '1h' ? HOUR_MS : resolution === '1d' ? DAY_MS : undefined;
@@ -119,34 +105,12 @@ export default definePlugin(
         if (registered.length && registered.every((s) => s.domain !== def.domain))
           throw invalidParameter('metric', `${q.metric} is a ${def.domain} metric, but sensor "${q.sensor}" is in domain ${registered[0]?.domain}`);
 
-        const limit = q.limit ?? MAX_POINTS;
-        const rq: RangeQuery = { sensor: q.sensor, metric: q.metric, from, to, limit: limit + 1, resolution };
-        if (q.hub) rq.hub = q.hub;
-        if (q.window !== undefined || step !== undefined) {
-          rq.windowMs = q.window ?? step;
-          rq.agg = q.agg ?? 'mean';
-        }
-        const points = await store.range(rq);
-        if (!points.length && !registered.length)
+        const series = await readSeries(store, { hub: q.hub, sensor: q.sensor, metric: q.metric, unit: def.unit, from, to, windowMs: q.window ?? step, agg: q.agg, limit: q.limit ?? MAX_POINTS, resolution });
+        if (!series.points.length && !registered.length)
           throw new ApiError('API_ERR_NOT_FOUND', `sensor "${q.sensor}"${q.hub ? ` of hub "${q.hub}"` : ''} is not registered and has no data; see /api/v1/sensors`, { parameter: 'sensor' });
-        const truncated = points.length > limit;
-        return {
-          hub: q.hub ?? null,
-          sensor: q.sensor,
-          metric: q.metric,
-          unit: def.unit,
-          from,
-          fromTime: iso(from),
-          to,
-          toTime: iso(to),
-          window: rq.windowMs === undefined ? null : formatWindow(rq.windowMs),
-          agg: rq.agg ?? null,
-          resolution,
-          truncated,
-          points: points.slice(0, limit).map((p) => ({ ts: p.ts, time: iso(p.ts), value: p.value })),
-        };
+        return series;
       },
     );
   },
-  { name: 'steward-route-readings', dependencies: ['steward-context', 'steward-zod', 'steward-errors'] },
+  { name: 'steward-route-readings', dependencies: ['steward-context', 'steward-zod', 'steward-errors'], encapsulate: true },
 );

@@ -3,11 +3,12 @@
  * may hold personal data, so only technicians (bearer token with role `technician`) may read them,
  * and a token limited to hubs only those of its hubs.
  */
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { queryHub } from '../../auth.ts';
 import { ApiError } from '../../errors.ts';
-import { definePlugin } from '../../plugin.ts';
-import { deadLetterSchema, hubParam, intParam, rejectionCodeParam } from '../../schemas.ts';
+import { rejectionSchema } from '../../../core/views.ts';
+import { hubParam, intParam, rejectionCodeParam } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 import type { DeadLetterQuery } from '../../../storage/deadletters.ts';
 
@@ -18,7 +19,7 @@ const query = z.strictObject({
   limit: intParam(1, 1000).optional().describe('most entries (default 100, at most 1000)'),
 });
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const { deadLetters } = app.steward;
@@ -30,7 +31,7 @@ export default definePlugin(
           tags: ['operations'],
           security: [{ bearer: [] }],
           querystring: query,
-          response: { 200: z.object({ rejections: z.array(deadLetterSchema), next: z.number().int().nullable().describe('pass as `before` for the next page; null at the end') }) },
+          response: { 200: z.object({ rejections: z.array(rejectionSchema), next: z.number().int().nullable().describe('pass as `before` for the next page; null at the end') }) },
         },
         onRequest: app.requireRole('technician'),
       },
@@ -51,5 +52,5 @@ export default definePlugin(
       },
     );
   },
-  { name: 'steward-route-rejections', dependencies: ['steward-context', 'steward-zod', 'steward-auth'] },
+  { name: 'steward-route-rejections', dependencies: ['steward-context', 'steward-zod', 'steward-auth'], encapsulate: true },
 );

@@ -2,15 +2,16 @@
  * `/api/v1/sensors`: the registered sensors with when each was last heard from and whether it is
  * online (its MQTT status when known, else data within the online window).
  */
+import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { assertHub, hubsOf } from '../../auth.ts';
-import { definePlugin } from '../../plugin.ts';
-import { domainParam, hubParam, sensorSchema } from '../../schemas.ts';
+import { sensorSchema } from '../../../core/views.ts';
+import { domainParam, hubParam } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
 
 const query = z.strictObject({ hub: hubParam.optional(), domain: domainParam.optional() });
 
-export default definePlugin(
+export default fp(
   async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     const { registry, store, sensorStatus, clock, onlineWindowMs } = app.steward;
@@ -62,5 +63,5 @@ export default definePlugin(
       },
     );
   },
-  { name: 'steward-route-sensors', dependencies: ['steward-context', 'steward-zod'] },
+  { name: 'steward-route-sensors', dependencies: ['steward-context', 'steward-zod'], encapsulate: true },
 );

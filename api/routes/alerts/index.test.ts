@@ -1,11 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { authPlugin } from '../api/auth.ts';
-import { type ApiContext, contextPlugin } from '../api/context.ts';
-import { errorsPlugin } from '../api/error-handler.ts';
-import { parseConfig } from '../core/config.ts';
-import { alertsRoutes } from './api.ts';
-import { harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';
+import { parseConfig } from '../../../core/config.ts';
+import { harness, type Harness, HOUR, MIN, reading, T0 } from '../../../rules/testing.ts';
+import { authPlugin } from '../../auth.ts';
+import { type ApiContext, contextPlugin } from '../../context.ts';
+import { errorsPlugin } from '../../error-handler.ts';
+import { zodPlugin } from '../../zod.ts';
+import alertsRoutes from './index.ts';
 
 const STEWARD = 'steward-token-0123456789';
 const TECH = 'technician-token-0123456789';
@@ -13,8 +14,9 @@ const TECH = 'technician-token-0123456789';
 const NORTH_STEWARD = 'north-steward-token-0123456789';
 
 /**
- * The API's own infrastructure plugins (context, errors, bearer auth) with the alert routes, as
- * api/app.ts will register them. The context holds only the config: the routes here need nothing else.
+ * The API's own infrastructure plugins (context, errors, zod, bearer auth) with the alert routes
+ * over a real rules engine, as api/app.ts registers them. The context holds only the config and
+ * the engine as the alerts service: the routes here need nothing else.
  */
 async function app(h: Harness): Promise<FastifyInstance> {
   const a = Fastify();
@@ -27,10 +29,11 @@ async function app(h: Harness): Promise<FastifyInstance> {
       ],
     },
   });
-  await a.register(contextPlugin, { context: { config } as unknown as ApiContext });
+  await a.register(contextPlugin, { context: { config } as unknown as ApiContext, services: { alerts: h.engine } });
   await a.register(errorsPlugin);
+  await a.register(zodPlugin);
   await a.register(authPlugin);
-  await a.register(alertsRoutes({ engine: h.engine, requireRole: a.requireRole }));
+  await a.register(alertsRoutes, { prefix: '/api/v1' });
   await a.ready();
   return a;
 }

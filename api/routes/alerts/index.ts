@@ -1,5 +1,6 @@
 /**
- * HTTP routes of the rules engine, as a fastify plugin the API registers at its root:
+ * Alerts and silences, served inside `/api/v1` when the API is given the rules engine
+ * (`services.alerts`):
  *
  * ```
  * GET    /api/v1/alerts              ?state=firing,pending&hub=&severity=&rule=&subject=&limit=
@@ -11,35 +12,21 @@
  * ```
  * Reading alerts needs no token (alerts carry no personal data; hubs read them; the comments
  * stewards type are scrubbed for readers without a token, privacy/README.md); acknowledging
- * and silencing need a bearer token with role `steward` (the API's `requireRole`). A token limited
+ * and silencing need a bearer token with role `steward` (`app.requireRole`). A token limited
  * to hubs (`steward tokens add --hub`) sees and acts on only their alerts and silences: 403 for
  * another hub's alert, a silence must name one of its hubs.
- * The plugin sets the zod compilers of api/zod.ts inside its own scope, so it works registered
- * anywhere; errors are `ApiError`s, answered by the API's error handler.
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { z } from 'zod';
-import { assertHub, hubsOf, mayUseHub, type ApiRole, type RoleHook } from '../api/auth.ts';
-import { ApiError } from '../api/errors.ts';
-import { type ZodTypeProvider, zodSerializerCompiler, zodValidatorCompiler } from '../api/zod.ts';
-import { ID_PATTERN } from '../core/ids.ts';
-import { scrubForPublic, withPublicAckComment, withPublicHistoryComment } from '../privacy/scrub.ts';
-import type { AlertMessage } from './alert.ts';
-import { parseDuration } from '../core/duration.ts';
-import type { RulesEngine, SilenceView } from './engine.ts';
-import { RulesError } from './errors.ts';
-import { ALERT_STATES, type AlertState } from './lifecycle.ts';
-import { SEVERITIES } from './spec.ts';
-
-export interface AlertsRoutesDeps {
-  engine: Pick<RulesEngine, 'alerts' | 'get' | 'ack' | 'silences' | 'addSilence' | 'expireSilence'>;
-  /** The API's role hook factory (api/auth.ts `app.requireRole`), run onRequest: before the body is validated. */
-  requireRole: (...roles: ApiRole[]) => RoleHook;
-  /** Roles that may acknowledge and silence (default steward). */
-  writeRoles?: ApiRole[];
-  /** Path prefix (default `/api/v1`; pass '' when registering inside the v1 scope). */
-  prefix?: string;
-}
+import { ALERT_STATES, type AlertFilter, type AlertMessage, type AlertState, SEVERITIES, type SilenceInput, type SilenceWithStatus } from '../../../core/alert.ts';
+import { parseDuration } from '../../../core/duration.ts';
+import { ID_PATTERN } from '../../../core/ids.ts';
+import { alertHistorySchema, alertSchema, silenceMatchersSchema, silenceSchema } from '../../../core/views.ts';
+import { scrubForPublic, withPublicAckComment, withPublicHistoryComment } from '../../../privacy/index.ts';
+import { assertHub, hubsOf, mayUseHub } from '../../auth.ts';
+import { ApiError } from '../../errors.ts';
+import type { ZodTypeProvider } from '../../zod.ts';
 
 const idParam = z.string().min(1).max(200).regex(/^[a-z0-9][a-z0-9_.-]*$/, 'must be an alert id like demo.aquifer-depletion.well-1');
 const hubParam = z.string().regex(ID_PATTERN, 'must be a hub id');
@@ -56,61 +43,6 @@ const statesParam = z
     return parts as AlertState[];
   });
 
-export const alertSchema = z.object({
-  id: z.string(),
-  hub: z.string(),
-  rule: z.string(),
-  subject: z.string(),
-  scope: z.enum(['sensor', 'site', 'hub']),
-  kind: z.string(),
-  severity: z.enum(SEVERITIES),
-  state: z.enum(ALERT_STATES),
-  episode: z.number().int(),
-  message: z.string().describe('plain words: what is wrong, where, since when, and the numbers'),
-  summary: z.string(),
-  value: z.number().nullable(),
-  unit: z.string().nullable(),
-  facts: z.record(z.string(), z.union([z.number(), z.string()])),
-  labels: z.record(z.string(), z.string()),
-  activeAt: z.string().nullable().describe('when the condition began (sensor time; wall clock for deadman)'),
-  firedAt: z.string().nullable(),
-  resolvedAt: z.string().nullable(),
-  updatedAt: z.string(),
-  acknowledged: z.object({ by: z.string(), at: z.string(), comment: z.string().optional() }).nullable(),
-  silencedBy: z.array(z.string()),
-});
-
-const historySchema = z.object({
-  at: z.string(),
-  ts: z.string().nullable(),
-  event: z.string(),
-  from: z.string().nullable(),
-  to: z.string().nullable(),
-  episode: z.number().int(),
-  message: z.string(),
-  by: z.string().nullable(),
-});
-
-const matchersSchema = z.strictObject({
-  rule: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
-  hub: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
-  subject: z.string().min(1).max(100).regex(/^[a-z0-9*_-]+$/, 'ids and * only').optional(),
-  severity: z.enum(SEVERITIES).optional(),
-});
-
-const silenceSchema = z.object({
-  id: z.string(),
-  status: z.enum(['active', 'pending', 'expired']),
-  matchers: matchersSchema,
-  createdBy: z.string(),
-  comment: z.string(),
-  startsAt: z.string(),
-  endsAt: z.string(),
-  createdAt: z.string(),
-  expiredAt: z.string().optional(),
-  expiredBy: z.string().optional(),
-});
-
 /** An alert as a reader without a token sees it: the acknowledgement's comment scrubbed. */
 function publicAlert<A extends Pick<AlertMessage, 'acknowledged'>>(a: A, request: FastifyRequest): A {
   return request.principal ? a : withPublicAckComment(a);
@@ -121,8 +53,8 @@ function publicHistory<H extends { event: string; message: string }>(e: H, reque
   return request.principal ? e : withPublicHistoryComment(e);
 }
 
-function silenceOut(s: SilenceView, request?: FastifyRequest): z.input<typeof silenceSchema> {
-  const out: z.input<typeof silenceSchema> = {
+function silenceOut(s: SilenceWithStatus, request?: FastifyRequest): z.output<typeof silenceSchema> {
+  const out: z.output<typeof silenceSchema> = {
     id: s.id,
     status: s.status,
     matchers: s.matchers,
@@ -137,31 +69,31 @@ function silenceOut(s: SilenceView, request?: FastifyRequest): z.input<typeof si
   return out;
 }
 
-/** RulesError -> ApiError (the API's error handler answers it). */
-function apiError(e: unknown): unknown {
-  if (!(e instanceof RulesError)) return e;
-  if (e.code === 'RULES_ERR_NOT_FOUND') return new ApiError('API_ERR_NOT_FOUND', e.message, { cause: e });
-  if (e.code === 'RULES_ERR_SILENCE_INVALID') return new ApiError('API_ERR_VALIDATION', e.message, { cause: e });
-  return e; // RULES_ERR_NOT_ACKABLE carries statusCode 409
+/** Runs an action of the rules engine; its coded errors become ApiErrors (the API's error handler answers them). */
+function act<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (code === 'RULES_ERR_NOT_FOUND') throw new ApiError('API_ERR_NOT_FOUND', (e as Error).message, { cause: e });
+    if (code === 'RULES_ERR_SILENCE_INVALID') throw new ApiError('API_ERR_VALIDATION', (e as Error).message, { cause: e });
+    throw e; // RULES_ERR_NOT_ACKABLE carries statusCode 409
+  }
 }
 
 function who(request: FastifyRequest): string {
-  return (request as FastifyRequest & { principal?: { name: string } | null }).principal?.name ?? 'unknown';
+  return request.principal?.name ?? 'unknown';
 }
 
-/** The plugin: `await app.register(alertsRoutes({ engine, requireRole: app.requireRole }))`. */
-export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
-  const prefix = deps.prefix ?? '/api/v1';
-  const write = deps.writeRoles ?? ['steward'];
-  const plugin: FastifyPluginAsync = async (app: FastifyInstance) => {
-    app.setValidatorCompiler(zodValidatorCompiler);
-    app.setSerializerCompiler(zodSerializerCompiler);
+export default fp(
+  async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
-    const { engine } = deps;
+    const engine = app.alerts;
+    const write = app.requireRole('steward');
     const tags = ['alerts'];
 
     r.get(
-      `${prefix}/alerts`,
+      '/alerts',
       {
         schema: {
           summary: 'Alerts, firing first (default: every state but inactive)',
@@ -179,7 +111,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
       },
       async (request) => {
         const q = request.query;
-        const f: Parameters<typeof engine.alerts>[0] = {};
+        const f: AlertFilter = {};
         if (q.state) f.state = q.state;
         if (q.hub) assertHub(request, q.hub, 'the hub asked for');
         // A token limited to hubs sees only theirs (the engine filters before the limit).
@@ -194,13 +126,13 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
     );
 
     r.get(
-      `${prefix}/alerts/:id`,
+      '/alerts/:id',
       {
         schema: {
           summary: 'One alert with its history (state transitions, acknowledgements, silences), newest first',
           tags,
           params: z.strictObject({ id: idParam }),
-          response: { 200: z.object({ alert: alertSchema, history: z.array(historySchema) }) },
+          response: { 200: z.object({ alert: alertSchema, history: z.array(alertHistorySchema) }) },
         },
       },
       async (request) => {
@@ -213,7 +145,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
     );
 
     r.post(
-      `${prefix}/alerts/:id/ack`,
+      '/alerts/:id/ack',
       {
         schema: {
           summary: 'Acknowledge a pending or firing alert: no more re-notifications this episode',
@@ -223,21 +155,17 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           body: z.strictObject({ comment: z.string().max(1000).optional() }).optional(),
           response: { 200: z.object({ alert: alertSchema }) },
         },
-        onRequest: deps.requireRole(...write),
+        onRequest: write,
       },
       async (request) => {
         const a = engine.get(request.params.id);
         if (a) assertHub(request, a.hub, `alert ${a.id}`);
-        try {
-          return { alert: engine.ack(request.params.id, who(request), request.body?.comment) };
-        } catch (e) {
-          throw apiError(e);
-        }
+        return { alert: act(() => engine.ack(request.params.id, who(request), request.body?.comment)) };
       },
     );
 
     r.get(
-      `${prefix}/silences`,
+      '/silences',
       {
         schema: {
           summary: 'Silences, newest first',
@@ -255,7 +183,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
     );
 
     r.post(
-      `${prefix}/silences`,
+      '/silences',
       {
         schema: {
           summary: 'Silence alerts matching rule, hub, subject and severity (`*` wildcard) until a time: they still change state but are not notified',
@@ -263,7 +191,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           security: [{ bearer: [] }],
           body: z
             .strictObject({
-              matchers: matchersSchema,
+              matchers: silenceMatchersSchema,
               comment: z.string().min(1, 'say why').max(1000),
               endsAt: z.iso.datetime({ offset: true }).optional(),
               duration: z.string().optional().describe('instead of endsAt: 2h, 3d…'),
@@ -274,7 +202,7 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
             }),
           response: { 201: z.object({ silence: silenceSchema }) },
         },
-        onRequest: deps.requireRole(...write),
+        onRequest: write,
       },
       async (request, reply) => {
         const b = request.body;
@@ -283,21 +211,16 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           throw new ApiError('API_ERR_FORBIDDEN', `token ${request.principal?.name} is limited to hubs ${hubs.join(', ')}: the silence must match one of them (matchers.hub), not ${b.matchers.hub === undefined ? 'every hub' : `"${b.matchers.hub}"`}`);
         if ((b.endsAt === undefined) === (b.duration === undefined))
           throw new ApiError('API_ERR_VALIDATION', 'body: give exactly one of endsAt (ISO 8601) or duration (e.g. 2h)', { parameter: 'endsAt' });
-        try {
-          const input: Parameters<typeof engine.addSilence>[0] = { matchers: b.matchers, comment: b.comment, createdBy: who(request) };
-          if (b.endsAt) input.endsAt = Date.parse(b.endsAt);
-          else input.durationMs = parseDuration(b.duration as string) as number;
-          if (b.startsAt) input.startsAt = Date.parse(b.startsAt);
-          const s = engine.addSilence(input);
-          return reply.code(201).send({ silence: silenceOut(s) });
-        } catch (e) {
-          throw apiError(e);
-        }
+        const input: SilenceInput = { matchers: b.matchers, comment: b.comment, createdBy: who(request) };
+        if (b.endsAt) input.endsAt = Date.parse(b.endsAt);
+        else input.durationMs = parseDuration(b.duration as string) as number;
+        if (b.startsAt) input.startsAt = Date.parse(b.startsAt);
+        return reply.code(201).send({ silence: silenceOut(act(() => engine.addSilence(input))) });
       },
     );
 
     r.delete(
-      `${prefix}/silences/:id`,
+      '/silences/:id',
       {
         schema: {
           summary: 'End a silence now (it stays listed as expired)',
@@ -306,20 +229,16 @@ export function alertsRoutes(deps: AlertsRoutesDeps): FastifyPluginAsync {
           params: z.strictObject({ id: z.string().uuid('must be a silence id') }),
           response: { 200: z.object({ silence: silenceSchema }) },
         },
-        onRequest: deps.requireRole(...write),
+        onRequest: write,
       },
       async (request) => {
         if (hubsOf(request)) {
           const s = engine.silences({ status: 'all' }).find((x) => x.id === request.params.id);
           if (s && (s.matchers.hub === undefined || !mayUseHub(request.principal, s.matchers.hub))) assertHub(request, s.matchers.hub ?? '*', `silence ${s.id}`);
         }
-        try {
-          return { silence: silenceOut(engine.expireSilence(request.params.id, who(request))) };
-        } catch (e) {
-          throw apiError(e);
-        }
+        return { silence: silenceOut(act(() => engine.expireSilence(request.params.id, who(request)))) };
       },
     );
-  };
-  return plugin;
-}
+  },
+  { name: 'steward-route-alerts', dependencies: ['steward-context', 'steward-zod', 'steward-errors', 'steward-auth'], decorators: { fastify: ['alerts'] }, encapsulate: true },
+);
