@@ -3,6 +3,7 @@
  * its history, acknowledgements, and silences (list, add, expire). It reads the alert book and the
  * silencer and, for an acknowledgement, tells the router.
  */
+import type { AlertFilter } from '../core/alert.ts';
 import { type AlertMessage, toMessage } from './alert.ts';
 import type { AlertBook } from './book.ts';
 import type { StageContext } from './context.ts';
@@ -12,17 +13,7 @@ import type { SilenceInput, Silencer, SilenceView } from './silencer.ts';
 import type { Severity } from './spec.ts';
 import type { HistoryEntry } from './state.ts';
 
-/** Filter of `alerts()`. */
-export interface AlertFilter {
-  state?: AlertState | readonly AlertState[];
-  /** One hub, or any of several (a token limited to hubs). */
-  hub?: string | readonly string[];
-  severity?: Severity;
-  rule?: string;
-  subject?: string;
-  /** Most alerts returned (default 500). */
-  limit?: number;
-}
+export type { AlertFilter } from '../core/alert.ts';
 
 /** One history entry as the API shows it. */
 export interface HistoryView {
@@ -68,7 +59,7 @@ export class AlertsService {
           (!filter.subject || a.subject === filter.subject),
       )
       .sort((x, y) => RANK[x.state] - RANK[y.state] || SEVERITY[x.severity] - SEVERITY[y.severity] || y.updatedAt - x.updatedAt || x.id.localeCompare(y.id))
-      .slice(0, filter.limit ?? 500)
+      .slice(0, filter.limit ?? 500) // default 500
       .map((a) => this.#message(a, now));
   }
 

@@ -3,6 +3,7 @@
  * (matching in silence.ts), adds silences (noting in each silenced alert's history) and ends them.
  * A silenced alert still changes state; the router just does not notify it.
  */
+import type { SilenceInput, SilenceWithStatus } from '../core/alert.ts';
 import type { StageContext } from './context.ts';
 import { RulesError } from './errors.ts';
 import { type AlertRecord, isActive } from './lifecycle.ts';
@@ -12,20 +13,8 @@ import type { Silence, SilenceMatchers } from './state.ts';
 const DAY = 86_400_000;
 
 /** A silence with its current status. */
-export interface SilenceView extends Silence {
-  status: 'active' | 'pending' | 'expired';
-}
-
-/** What `addSilence` needs. Times are epoch ms (wall clock). */
-export interface SilenceInput {
-  matchers: SilenceMatchers;
-  createdBy: string;
-  comment: string;
-  /** Give `endsAt` or `durationMs` (counted from `startsAt`, default now). */
-  endsAt?: number;
-  durationMs?: number;
-  startsAt?: number;
-}
+export type SilenceView = SilenceWithStatus;
+export type { SilenceInput } from '../core/alert.ts';
 
 export class Silencer {
   readonly #ctx: StageContext;
