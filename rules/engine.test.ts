@@ -7,17 +7,9 @@ import { createEmbeddedStore } from '../storage/embedded.ts';
 import type { EvaluationPoint } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
-import { DAY, harness, type Harness, HOUR, MIN, reading, T0 } from './testing.ts';
+import { batteryRule, DAY, harness, type Harness, HOUR, MIN, reading, ruleFile, T0 } from './testing.ts';
 
-const BATTERY = `
-rules:
-  - id: battery-low
-    kind: threshold
-    select: { hub: demo, metric: battery_soc }
-    below: 20
-    hysteresis: 5
-    renotify: 1h
-`;
+const BATTERY = batteryRule({ renotify: '1h' });
 
 const AQUIFER = `
 rules:
@@ -114,16 +106,7 @@ describe('rules engine', () => {
   it('restart: a 90-day window on a store keeping 30 days of readings comes back from the hourly aggregates', async () => {
     // Scenario: soil carbon falling 1 %-point a year, a reading every 6 hours for 90 days; the store
     // keeps 30 days of raw readings, so the window's first 60 days must come from the aggregates.
-    const SOIL = `
-rules:
-  - id: soil-carbon-decline
-    kind: rate
-    select: { metric: soil_organic_carbon }
-    window: 90d
-    minSpan: 60d
-    per: 1y
-    below: -0.5
-`;
+    const SOIL = ruleFile('soil-carbon-decline', 'rate', { select: '{ metric: soil_organic_carbon }', window: '90d', minSpan: '60d', per: '1y', below: -0.5 });
     const end = T0 + 90 * DAY;
     const dataDir = mkdtempSync(join(tmpdir(), 'steward-rules-years-'));
     const store = createEmbeddedStore({ dataDir, logger: silentLogger, retentionDays: 30, clock: { now: () => end } });

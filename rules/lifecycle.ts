@@ -11,7 +11,6 @@ import { utcMinute } from './message.ts';
 
 export { ALERT_STATES, type AlertState } from '../core/alert.ts';
 
-
 /** A delivery target's last delivered state (per alert). */
 export interface Delivery {
   state: 'firing' | 'resolved';
@@ -28,9 +27,8 @@ export interface Ack {
   comment?: string;
 }
 
-/** An alert as the engine keeps and persists it. Times are epoch ms. */
-export interface AlertRecord {
-  id: string;
+/** What an alert is, besides its state. */
+export interface AlertIdentity {
   hub: string;
   rule: string;
   subject: string;
@@ -38,6 +36,12 @@ export interface AlertRecord {
   kind: string;
   severity: Severity;
   title?: string;
+  labels: Record<string, string>;
+}
+
+/** An alert as the engine keeps and persists it (its identity, state and numbers). Times are epoch ms. */
+export interface AlertRecord extends AlertIdentity {
+  id: string;
   state: AlertState;
   episode: number;
   /** When the condition began to hold (sensor time; wall clock for deadman). */
@@ -55,7 +59,6 @@ export interface AlertRecord {
   value: number | null;
   unit: string | null;
   facts: Record<string, number | string>;
-  labels: Record<string, string>;
   ack: Ack | null;
   /** Per delivery target (`mqtt`, `regional`, `webhook:<name>`). */
   delivery: Record<string, Delivery>;
@@ -68,18 +71,6 @@ export function alertId(hub: string, rule: string, subject: string): string {
 
 export function isActive(s: AlertState | undefined): boolean {
   return s === 'pending' || s === 'firing';
-}
-
-/** What an alert is, besides its state. */
-export interface AlertIdentity {
-  hub: string;
-  rule: string;
-  subject: string;
-  scope: Scope;
-  kind: string;
-  severity: Severity;
-  title?: string;
-  labels: Record<string, string>;
 }
 
 export interface Step {

@@ -50,3 +50,10 @@ export class ManualScheduler implements Scheduler {
     for (const t of [...this.#tasks.values()]) if (expression === undefined || t.expression === expression) await t.task();
   }
 }
+
+/** One task per cron expression among `rules`, calling `run` with the id of each rule on it, in order. */
+export function scheduleRules(scheduler: Scheduler, rules: Iterable<{ id: string; schedule: string }>, run: (id: string) => void): ScheduledTask[] {
+  const byCron = new Map<string, string[]>();
+  for (const r of rules) byCron.set(r.schedule, [...(byCron.get(r.schedule) ?? []), r.id]);
+  return [...byCron].map(([cron, ids]) => scheduler.schedule(cron, () => ids.forEach(run)));
+}

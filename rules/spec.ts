@@ -109,6 +109,19 @@ export const scheduleShape = {
   schedule: cronSchema.default('* * * * *'),
 };
 
+/** Fields of the trend kinds (`rate`, `depletion`): a least-squares fit over a window of sensor time. */
+export const trendShape = {
+  /** How much recent history the trend is fitted on. */
+  window: positiveDurationSchema,
+  /** The points must cover at least this much time (default: a quarter of the window). */
+  minSpan: durationSchema.optional(),
+  /**
+   * Trailing moving average applied before the fit (e.g. 1d to remove the daily pumping cycle of a
+   * production well, or other daily cycles); levels are then those of the smoothed series.
+   */
+  smooth: durationSchema.default(0),
+};
+
 /** A webhook receiver. */
 export const webhookSchema = z.strictObject({
   name: z.string({ error: 'is required' }).regex(ID_PATTERN, 'must match ^[a-z0-9][a-z0-9_-]{0,63}$'),
@@ -159,4 +172,11 @@ export function checkDomain(select: Selector, metric: string | undefined, ctx: z
   if (def && select.domain && !select.domain.includes(def.domain)) {
     ctx.addIssue({ code: 'custom', path, message: `metric "${metric}" belongs to domain ${def.domain}, not ${select.domain.join(' or ')}` });
   }
+}
+
+/** Checks of the trend kinds: a metric of the selected domain (`requireMetric`, `checkDomain`), `minSpan` within the window. */
+export function checkTrend(r: { kind: string; select: Selector; aggregate?: Aggregate | undefined; window: number; minSpan?: number | undefined }, ctx: z.RefinementCtx): void {
+  requireMetric(r, ctx);
+  checkDomain(r.select, r.select.metric, ctx, ['select', 'metric']);
+  if (r.minSpan !== undefined && r.minSpan > r.window) ctx.addIssue({ code: 'custom', path: ['minSpan'], message: 'must not be longer than window' });
 }

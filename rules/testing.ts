@@ -14,7 +14,11 @@ import { metricDef } from '../core/catalogue.ts';
 import type { Reading } from '../core/reading.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import type { AlertMessage } from './alert.ts';
+import type { StageContext } from './context.ts';
+import type { AlertRecord } from './lifecycle.ts';
 import { createRulesEngine, type RulesEngine, type RulesEngineOptions } from './engine.ts';
+import { formatIssue, loadRules, type RuleSet } from './loader.ts';
+import { CompiledRules } from './ruleset.ts';
 import { ManualScheduler } from './scheduler.ts';
 
 export const MIN = 60_000;
@@ -132,4 +136,47 @@ export function reading(sensor: string, ts: number, metrics: Record<string, numb
   const first = Object.keys(metrics)[0] as string;
   const domain = metricDef(first)?.domain ?? 'water';
   return { hub: 'demo', domain, sensor, site: sensor, kind: domain, ts, seq: 0, metrics, ...more };
+}
+
+/** A rule file holding one rule: `id`, `kind`, then one `key: value` line per field (values as YAML; flow style allowed). */
+export function ruleFile(id: string, kind: string, fields: Record<string, string | number>): string {
+  return `\nrules:\n  - id: ${id}\n    kind: ${kind}\n${Object.entries(fields)
+    .map(([k, v]) => `    ${k}: ${v}\n`)
+    .join('')}`;
+}
+
+/** The timelines' battery rule: state of charge below 20 %, resolving above 25 % (`more` adds fields). */
+export function batteryRule(more: Record<string, string | number> = {}): string {
+  return ruleFile('battery-low', 'threshold', { select: '{ hub: demo, metric: battery_soc }', below: 20, hysteresis: 5, ...more });
+}
+
+/** A stage context for unit tests of one stage: silent logger, a settable clock, no metrics, no state. */
+export function stageContext(now = T0): StageContext & { clock: { now(): number; set(t: number): void } } {
+  let t = now;
+  return { log: silentLogger, clock: { now: () => t, set: (v: number) => void (t = v) }, metrics: undefined, state: undefined };
+}
+
+/** Loads a rule file's text as the engine does (throws on an invalid one). */
+export function ruleSetOf(yaml: string): RuleSet {
+  const dir = mkdtempSync(join(tmpdir(), 'steward-ruleset-'));
+  try {
+    writeFileSync(join(dir, 'rules.yaml'), yaml);
+    const loaded = loadRules([dir]);
+    if (!loaded.ok) throw new Error(loaded.errors.map(formatIssue).join('; '));
+    return loaded.ruleSet;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A rule file's text, compiled as the engine does. */
+export function compileRules(yaml: string): CompiledRules {
+  return new CompiledRules(ruleSetOf(yaml));
+}
+
+/** A firing alert record of `rule` on sensor `s1` of hub `demo` (`over` changes fields). */
+export function alertRecord(rule: string, over: Partial<AlertRecord> = {}): AlertRecord {
+  const id = `demo.${rule}.s1`;
+  const base = { id, hub: 'demo', rule, subject: 's1', scope: 'sensor', kind: 'threshold', severity: 'warning', labels: {}, state: 'firing', episode: 1 } as const;
+  return { ...base, activeAt: T0, firedAt: T0, resolvedAt: null, observedAt: T0, updatedAt: T0, summary: 'Low', value: 10, unit: '%', facts: {}, ack: null, delivery: {}, ...over };
 }

@@ -1,17 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DAY, harness, type Harness, HOUR, reading, T0 } from '../testing.ts';
+import { DAY, harness, type Harness, HOUR, reading, ruleFile, T0 } from '../testing.ts';
 
-const RULE = `
-rules:
-  - id: withdrawals-above-recharge
-    kind: balance
-    select: { domain: water }
-    window: 7d
-    extraction: { metric: withdrawal, over: sum, label: withdrawals }
-    regeneration: { metric: rainfall, over: sum, scale: 100, label: recharge }
-    unit: m3
-    exceedBy: 20
-`;
+const RULE = ruleFile('withdrawals-above-recharge', 'balance', {
+  select: '{ domain: water }',
+  window: '7d',
+  extraction: '{ metric: withdrawal, over: sum, label: withdrawals }',
+  regeneration: '{ metric: rainfall, over: sum, scale: 100, label: recharge }',
+  unit: 'm3',
+  exceedBy: 20,
+});
 
 /** Two wells pumping `perWell` m³ a day and a rain gauge measuring `rainPerDay` mm, as 6-hourly readings. */
 async function week(h: Harness, perWell: number, rainPerDay: number, from = T0): Promise<void> {

@@ -16,8 +16,8 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel, utcDate, withUnit } from '../message.ts';
-import { leastSquares, trendWindow } from '../../core/trend.ts';
-import { checkDomain, durationSchema, positiveDurationSchema, requireMetric, ruleBaseShape, scheduleShape } from '../spec.ts';
+import { checkTrend, durationSchema, positiveDurationSchema, ruleBaseShape, scheduleShape, trendShape } from '../spec.ts';
+import { fitTrend, trendBasics } from './trend.ts';
 import type { KindDefinition } from './types.ts';
 
 const DAY = 86_400_000;
@@ -27,8 +27,7 @@ export const depletionSchema = z
     ...ruleBaseShape,
     ...scheduleShape,
     kind: z.literal('depletion'),
-    /** How much recent history the trend is fitted on. */
-    window: positiveDurationSchema,
+    ...trendShape,
     /** The safe minimum of the stock, in the metric's unit. */
     floor: z.number({ error: 'must be a number (the safe minimum, in the metric unit)' }),
     /** Fire when the floor is projected to be reached within this. */
@@ -41,37 +40,21 @@ export const depletionSchema = z
      * clears a firing one: the alert keeps its state until the evidence is clear either way.
      */
     minR2: z.number().min(0).max(1).default(0),
-    /** The points must cover at least this much time (default: a quarter of the window). */
-    minSpan: durationSchema.optional(),
-    /**
-     * Trailing moving average applied before the fit (e.g. 1d to remove the daily pumping cycle of a
-     * production well); the level and the floor are then those of the smoothed series.
-     */
-    smooth: durationSchema.default(0),
     /** Once firing, resolve only when the projection is beyond horizon + this. */
     hysteresis: durationSchema.default(0),
   })
-  .superRefine((r, ctx) => {
-    requireMetric(r, ctx);
-    checkDomain(r.select, r.select.metric, ctx, ['select', 'metric']);
-    if (r.minSpan !== undefined && r.minSpan > r.window) ctx.addIssue({ code: 'custom', path: ['minSpan'], message: 'must not be longer than window' });
-  });
+  .superRefine(checkTrend);
 export type DepletionRule = z.output<typeof depletionSchema>;
 
 export const depletion: KindDefinition<DepletionRule> = {
   kind: 'depletion',
-  mode: 'window',
+  ...trendBasics(),
   description: 'forecast: the trend of a stock reaches its floor within a horizon',
   schema: depletionSchema,
-  metrics: (r) => [r.select.metric as string],
-  spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
-    const metric = rule.select.metric as string;
-    const w = trendWindow(view, metric, rule);
-    if (!w) return undefined;
-    const { end, first, pts } = w;
-    const fit = leastSquares(pts);
-    if (!fit) return undefined;
+    const t = fitTrend(rule, view);
+    if (!t) return undefined;
+    const { metric, end, first, pts, fit } = t;
     const unit = metricUnit(metric);
     const perDay = fit.slope * DAY;
     // The fitted level at the newest point: less noisy than the last reading alone.

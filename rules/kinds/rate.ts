@@ -14,8 +14,8 @@
 import { z } from 'zod';
 import { formatDuration, humanDuration } from '../../core/duration.ts';
 import { fmt, metricUnit, subjectPhrase, titleOf, unitLabel } from '../message.ts';
-import { leastSquares, trendWindow } from '../../core/trend.ts';
-import { checkDomain, durationSchema, positiveDurationSchema, requireMetric, ruleBaseShape, scheduleShape } from '../spec.ts';
+import { checkTrend, positiveDurationSchema, ruleBaseShape, scheduleShape, trendShape } from '../spec.ts';
+import { fitTrend, trendBasics } from './trend.ts';
 import type { KindDefinition } from './types.ts';
 
 export const rateSchema = z
@@ -23,42 +23,31 @@ export const rateSchema = z
     ...ruleBaseShape,
     ...scheduleShape,
     kind: z.literal('rate'),
-    window: positiveDurationSchema,
+    ...trendShape,
     /** Rate unit: change per this duration (default 1d). */
     per: positiveDurationSchema.default(86_400_000),
     above: z.number().optional(),
     below: z.number().optional(),
     /** Fewest points in the window for a verdict. */
     minPoints: z.number().int().min(2).default(3),
-    /** The points must cover at least this much time (default: a quarter of the window). */
-    minSpan: durationSchema.optional(),
-    /** Trailing moving average applied before the fit (e.g. 1d against daily cycles). */
-    smooth: durationSchema.default(0),
     /** Hysteresis on the rate, in metric units per `per`. */
     hysteresis: z.number().nonnegative().default(0),
   })
   .superRefine((r, ctx) => {
-    requireMetric(r, ctx);
-    checkDomain(r.select, r.select.metric, ctx, ['select', 'metric']);
+    checkTrend(r, ctx);
     if ((r.above === undefined) === (r.below === undefined)) ctx.addIssue({ code: 'custom', path: ['above'], message: 'set exactly one of above or below' });
-    if (r.minSpan !== undefined && r.minSpan > r.window) ctx.addIssue({ code: 'custom', path: ['minSpan'], message: 'must not be longer than window' });
   });
 export type RateRule = z.output<typeof rateSchema>;
 
 export const rate: KindDefinition<RateRule> = {
   kind: 'rate',
-  mode: 'window',
+  ...trendBasics(),
   description: 'rate of change (least-squares slope) over a window, above or below a limit',
   schema: rateSchema,
-  metrics: (r) => [r.select.metric as string],
-  spanMs: (r) => r.window + r.smooth,
   evaluate(rule, view, ctx) {
-    const metric = rule.select.metric as string;
-    const w = trendWindow(view, metric, rule);
-    if (!w) return undefined;
-    const { end, pts } = w;
-    const fit = leastSquares(pts);
-    if (!fit) return undefined;
+    const t = fitTrend(rule, view);
+    if (!t) return undefined;
+    const { metric, end, pts, fit } = t;
     const r = fit.slope * rule.per;
     const isAbove = rule.above !== undefined;
     const limit = (isAbove ? rule.above : rule.below) as number;

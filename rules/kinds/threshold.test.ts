@@ -1,14 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness, MIN, reading, T0 } from '../testing.ts';
+import { batteryRule, harness, type Harness, MIN, reading, T0 } from '../testing.ts';
 
-const BATTERY = `
-rules:
-  - id: battery-low
-    kind: threshold
-    select: { hub: demo, metric: battery_soc }
-    below: 20
-    hysteresis: 5
-`;
+const BATTERY = batteryRule();
 
 describe('threshold', () => {
   let h: Harness;
