@@ -346,8 +346,8 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'markdown']).default('text'))
     .option('--out <file>', 'write the report to this file instead of stdout')
     .action(async (opts: { scenario?: string; days?: number; seed?: number; rules?: string; format: 'text' | 'json' | 'markdown'; out?: string }) => {
-      const { runBacktest, scenarioNames } = await import('../rules/backtest.ts');
-      const { formatMarkdown, formatText } = await import('../rules/backtest-report.ts');
+      const { runBacktest, scenarioNames } = await import('./backtest.ts');
+      const { formatMarkdown, formatText } = await import('./backtest-report.ts');
       if (opts.days !== undefined && opts.days < 1) throw new CliError('--days: must be at least 1');
       const names = opts.scenario ? [opts.scenario] : scenarioNames();
       const reports = [];

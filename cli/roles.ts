@@ -36,7 +36,7 @@ import { CliError, EXIT } from './errors.ts';
 import { createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/live.ts';
 import { type ConsoleClock, consoleIndexPath, createConsoleService } from '../console/service.ts';
-import { thresholdsFromRulesDir } from '../console/thresholds.ts';
+import { thresholdsFromRulesDir } from '../rules/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { RulesEngine } from '../rules/engine.ts';
 import type { CliIo } from './program.ts';
@@ -690,7 +690,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     }
     // Connectors (LoRaWAN network servers, foreign MQTT fleets) feed the node's intake when configured.
     if (config.connectors.sources.length) {
-      const { startConnectRole } = await import('../connectors/role.ts');
+      const { startConnectRole } = await import('./connectors-role.ts');
       handles.push(await startConnectRole(config, logger, { shared, intake: pipeline.intake }));
     }
     const brokerUrl = `mqtt://127.0.0.1:${node.ports.mqtt}`;
@@ -822,7 +822,7 @@ export async function runRoleCommand(role: 'broker' | 'ingest' | 'api' | 'sim' |
       handles = [await startRulesRole(config, logger)];
       break;
     case 'connect':
-      handles = [await (await import('../connectors/role.ts')).startConnectRole(config, logger)];
+      handles = [await (await import('./connectors-role.ts')).startConnectRole(config, logger)];
       break;
     case 'start': {
       requireConsoleBundle();

@@ -34,7 +34,7 @@ import { createLogger, silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createLiveFeed, type LiveFeed } from './live.ts';
 import { type ConsoleServiceOptions, createConsoleService } from './service.ts';
-import { thresholdsFromRulesDir } from './thresholds.ts';
+import { thresholdsFromRulesDir } from '../rules/thresholds.ts';
 
 /** Tokens the test hub accepts. */
 export const HUB_TOKENS = {

@@ -6,7 +6,7 @@ import { DAY, harness, type Harness, HOUR, reading, T0 } from '../rules/testing.
 import { standing } from './src/commons.ts';
 import { alertTrend, fitTrend, trendRule } from './src/trend.ts';
 import type { Alert } from './src/types.ts';
-import { thresholdsFromRulesDir } from './thresholds.ts';
+import { thresholdsFromRulesDir } from '../rules/thresholds.ts';
 
 const demoYaml = readFileSync(join(DEFAULT_RULES_DIR, 'demo.yaml'), 'utf8');
 const limits = thresholdsFromRulesDir(DEFAULT_RULES_DIR);

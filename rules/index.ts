@@ -12,3 +12,4 @@ export type { AlertState } from './lifecycle.ts';
 export type { Silence, SilenceMatchers } from './state.ts';
 export type { PublishFn } from './notifiers/types.ts';
 export { REGIONAL_PREFIX, regionalTopic } from './notifiers/mqtt/index.ts';
+export { thresholdsFromRules, thresholdsFromRulesDir } from './thresholds.ts';

@@ -75,7 +75,7 @@ export interface ScenarioTruth {
 
 /**
  * An alert a scenario must raise (its ground truth, in the rules' words). The backtest
- * (`steward rules backtest`, rules/backtest.ts) counts a firing of `rule` on `subject` inside
+ * (`steward rules backtest`, cli/backtest.ts) counts a firing of `rule` on `subject` inside
  * `window` as a true firing, and its absence as a miss.
  */
 export interface ExpectedAlert {

@@ -1,6 +1,6 @@
 /**
  * Ground truth: what the world model knows about a run that the rules have to find out from
- * noisy readings. The backtest (rules/backtest.ts) scores the rules against it.
+ * noisy readings. The backtest (cli/backtest.ts) scores the rules against it.
  *
  * - **Stocks and floors**: the noise-free level of every pumped well (a shadow of the well with
  *   its transducer noise set to 0, read every 15 simulated minutes), as a trailing 24-hour mean

@@ -16,7 +16,7 @@ import { makeTestApi, TOKENS, type TestApi } from '../api/testing.ts';
 import { buildConsole, needsBuild } from '../console/build.ts';
 import { createLiveFeed, type LiveFeed } from '../console/live.ts';
 import { type ConsoleServiceOptions, createConsoleService, SpeciesTally, toLiveReadings } from '../console/service.ts';
-import { thresholdsFromRulesDir } from '../console/thresholds.ts';
+import { thresholdsFromRulesDir } from '../rules/thresholds.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import type { AlertEvent } from '../rules/alert.ts';
 

@@ -1,12 +1,12 @@
 /**
  * Alert quality, measured: `steward rules backtest` for every scenario and for a year of normal
- * weather (rules/backtest.ts). The demo fleet's simulators and the real rules engine with the
+ * weather (cli/backtest.ts). The demo fleet's simulators and the real rules engine with the
  * shipped rules run on simulated time, offline: no broker (the MQTT path is covered by
  * tests/rules-pipeline.test.ts). Sampling: every sensor every 30 simulated minutes, scheduled rules
  * every simulated hour (stated in docs/alerts.md, which the same code generates).
  */
 import { describe, expect, it } from 'vitest';
-import { type BacktestReport, runBacktest } from '../rules/backtest.ts';
+import { type BacktestReport, runBacktest } from '../cli/backtest.ts';
 import { SCENARIOS } from '../simulators/scenarios.ts';
 
 const DAY = 86_400_000;

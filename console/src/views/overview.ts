@@ -6,7 +6,7 @@ import type { VNode } from 'preact';
 import { useMemo } from 'preact/hooks';
 import { type Limit, Sparkline, describeSeries } from '../chart.ts';
 import { type CommonsSpec, COMMONS, otherReadings, standing, thresholdsFor } from '../commons.ts';
-import { fmt as ruleFmt } from '../../../rules/message.ts';
+import { fmt as ruleFmt } from '../../../core/words.ts';
 import { ago, fmt, metricLabel, stats, unitLabel, withUnit } from '../format.ts';
 import { DEFAULT_TREND, alertTrend, fitTrend, overWords, trendRule } from '../trend.ts';
 import { useHubNow, useSeries } from '../hooks.ts';

@@ -32,14 +32,14 @@ import { type ExpectedAlert, getScenario, SCENARIOS } from '../simulators/scenar
 import { type GroundTruth, groundTruth } from '../simulators/truth.ts';
 import { simRegistration } from '../simulators/types.ts';
 import { silentLogger } from '../telemetry/log.ts';
-import type { AlertEvent } from './alert.ts';
-import { DEFAULT_RULES_DIR } from './check.ts';
-import { createRulesEngine } from './engine.ts';
-import { RulesError } from './errors.ts';
-import type { Rule } from './kinds/all.ts';
-import { formatIssue, loadRules } from './loader.ts';
-import { ManualScheduler } from './scheduler.ts';
-import type { Severity } from './spec.ts';
+import type { AlertEvent } from '../rules/alert.ts';
+import { DEFAULT_RULES_DIR } from '../rules/check.ts';
+import { createRulesEngine } from '../rules/engine.ts';
+import { RulesError } from '../rules/errors.ts';
+import type { Rule } from '../rules/kinds/all.ts';
+import { formatIssue, loadRules } from '../rules/loader.ts';
+import { ManualScheduler } from '../rules/scheduler.ts';
+import type { Severity } from '../rules/spec.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -4,8 +4,8 @@
  * rule's `floor` (the safe minimum) and a `rate` rule's limit on the trend, with how those rules
  * fit their trends (window, smoothing, minimum evidence).
  */
-import { loadRules } from '../rules/loader.ts';
-import type { Rule } from '../rules/kinds/all.ts';
+import { loadRules } from './loader.ts';
+import type { Rule } from './kinds/all.ts';
 import type { ConsoleThreshold } from '../core/views.ts';
 
 /** One limit on one metric, for the sensors (or hubs, sites) a rule selects: the contract's view (core/views.ts). */

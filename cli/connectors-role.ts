@@ -11,10 +11,10 @@ import type { Config } from '../core/config.ts';
 import type { Intake } from '../ingest/intake.ts';
 import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
 import type { Privacy } from '../egress/index.ts';
-import { CliError, EXIT } from '../cli/errors.ts';
-import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from '../cli/roles.ts';
-import { checkConnectors } from './check.ts';
-import { startConnectors, type Connectors } from './service.ts';
+import { CliError, EXIT } from './errors.ts';
+import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from './roles.ts';
+import { checkConnectors } from '../connectors/check.ts';
+import { startConnectors, type Connectors } from '../connectors/service.ts';
 
 export async function startConnectRole(config: Config, logger: Logger, opts: { shared?: SharedResources; intake?: Pick<Intake, 'submit' | 'pressure' | 'flush'> } = {}): Promise<RoleHandle & { connectors: Connectors; pipeline?: Pipeline }> {
   const checked = checkConnectors(config);
