@@ -34,12 +34,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/services.ts';
 import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs } from './lib/args.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -75,43 +75,29 @@ const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
   -h, --help
 `;
 
-const { values: opt } = parseArgs({
-  options: {
-    systems: { type: 'string', default: 'relay,node,peer' },
-    sensors: { type: 'string', default: '200' },
-    duration: { type: 'string', default: '30' },
-    overload: { type: 'string', default: '1.5,2' },
-    'node-rates': { type: 'string', default: '' },
-    'peer-rates': { type: 'string', default: '2500,5000,7500,10000,15000,20000,25000,30000' },
-    'peer-duration': { type: 'string' },
-    'peer-max-queued': { type: 'string', default: '1000000' },
-    'peer-max-inflight': { type: 'string', default: '1000' },
-    'peer-cache': { type: 'string', default: DEFAULT_PEER_CACHE },
-    'max-inflight': { type: 'string' },
-    window: { type: 'string', default: '20000' },
-    'drain-s': { type: 'string', default: '180' },
-    'hash-batch': { type: 'string', default: '32' },
-    'registry-cache': { type: 'string' },
-    'batch-size': { type: 'string' },
-    'flush-ms': { type: 'string' },
-    profile: { type: 'string', default: '' },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const { opt, num, words, fail } = benchArgs(HELP, {
+  systems: { type: 'string', default: 'relay,node,peer' },
+  sensors: { type: 'string', default: '200' },
+  duration: { type: 'string', default: '30' },
+  overload: { type: 'string', default: '1.5,2' },
+  'node-rates': { type: 'string', default: '' },
+  'peer-rates': { type: 'string', default: '2500,5000,7500,10000,15000,20000,25000,30000' },
+  'peer-duration': { type: 'string' },
+  'peer-max-queued': { type: 'string', default: '1000000' },
+  'peer-max-inflight': { type: 'string', default: '1000' },
+  'peer-cache': { type: 'string', default: DEFAULT_PEER_CACHE },
+  'max-inflight': { type: 'string' },
+  window: { type: 'string', default: '20000' },
+  'drain-s': { type: 'string', default: '180' },
+  'hash-batch': { type: 'string', default: '32' },
+  'registry-cache': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'flush-ms': { type: 'string' },
+  profile: { type: 'string', default: '' },
+  out: { type: 'string' },
 });
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const num = numberOption(HELP);
 const list = (name: string, v: string | undefined): number[] => (v === 'none' || !v ? [] : v.split(',').map((x) => num(name, x)));
-const SYSTEMS = new Set((opt.systems ?? '').split(',').filter(Boolean));
-for (const s of SYSTEMS) {
-  if (!['relay', 'node', 'peer'].includes(s)) {
-    process.stderr.write(`--systems: unknown system "${s}"\n${HELP}`);
-    process.exit(2);
-  }
-}
+const SYSTEMS = words('systems', 'system', opt.systems, ['relay', 'node', 'peer']);
 const N = num('sensors', opt.sensors);
 const DURATION = num('duration', opt.duration);
 const OVERLOAD = list('overload', opt.overload);
@@ -121,10 +107,7 @@ const PEER_S = opt['peer-duration'] !== undefined ? num('peer-duration', opt['pe
 const DRAIN_MS = num('drain-s', opt['drain-s']) * 1000;
 const WINDOW = num('window', opt.window);
 const PROFILE = new Set((opt.profile ?? '').split(',').filter(Boolean));
-if (N < 1 || DURATION <= 0) {
-  process.stderr.write(`--sensors and --duration must be positive\n${HELP}`);
-  process.exit(2);
-}
+if (N < 1 || DURATION <= 0) fail('--sensors and --duration must be positive');
 /** Per-device PUBACKs outstanding in an open-loop phase at `rate`: 2 s of one device's readings. */
 const maxInflightAt = (rate: number): number => (opt['max-inflight'] !== undefined ? num('max-inflight', opt['max-inflight']) : Math.max(16, Math.ceil((2 * rate) / N)));
 

@@ -203,18 +203,6 @@ export class RoleProcess {
   }
 }
 
-/** Parses a numeric option or exits with code 2, naming it and printing `help`. */
-export function numberOption(help: string): (name: string, v: string | undefined, min?: number) => number {
-  return (name, v, min = 0) => {
-    const n = Number(v);
-    if (v === undefined || v === '' || !Number.isFinite(n) || n < min) {
-      process.stderr.write(`--${name}: "${String(v)}" is not a number >= ${min}\n${help}`);
-      process.exit(2);
-    }
-    return n;
-  };
-}
-
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
