@@ -125,7 +125,7 @@ const run = startBenchRun({
   },
   onForceExit: () => peer?.nodeRed.kill('SIGKILL'),
 });
-const { outDir, tmp, log, watch } = run;
+const { outDir, tmp, log, watch, finish } = run;
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 /** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
 const nodeDir = join(tmp, 'node');
@@ -243,6 +243,12 @@ interface PhaseResult {
   load1: number;
 }
 
+/** What the load generator counted in a phase, as every phase result reports it. */
+function loadCounts(done: LoadDone): Pick<LoadDone, 'offered' | 'acked' | 'skipped' | 'errors' | 'reconnects'> & { ackedRate: number } {
+  const { offered, acked, skipped, errors, reconnects } = done;
+  return { offered, acked, skipped, errors, reconnects, ackedRate: Math.round(acked / (done.publishMs / 1000)) };
+}
+
 /**
  * Slope (per second) of a counter between `from` and `to` (epoch ms): from the first sample at or
  * after `from` to the last at or before `to`; `fallback` when fewer than two samples fall inside.
@@ -298,12 +304,7 @@ async function relayPhase(load: RoleProcess, sink: RoleProcess, phase: string, r
     system: 'relay',
     offeredRate: rate,
     durationS,
-    offered: done.offered,
-    acked: done.acked,
-    skipped: done.skipped,
-    errors: done.errors,
-    reconnects: done.reconnects,
-    ackedRate: Math.round(done.acked / (done.publishMs / 1000)),
+    ...loadCounts(done),
     delivered: received - s0,
     steadyRate: slope(samples, done.startedAt + durationS * 200, done.endedAt, Math.round((received - s0) / wallS)),
     latency: lat.publishToDelivered as LatencySummary,
@@ -426,12 +427,7 @@ async function committedPhase(load: RoleProcess, c: Committer, phase: string, ra
     offeredRate: rate,
     durationS,
     ...(maxInflight !== undefined ? { maxInflight } : {}),
-    offered: done.offered,
-    acked: done.acked,
-    skipped: done.skipped,
-    errors: done.errors,
-    reconnects: done.reconnects,
-    ackedRate: Math.round(done.acked / (done.publishMs / 1000)),
+    ...loadCounts(done),
     delivered: c.system === 'node' ? (s.accepted ?? 0) - (s0.accepted ?? 0) : s.stored - s0.stored,
     steadyRate: slope(stored, done.startedAt + durationS * 200, done.endedAt, Math.round((s.stored - s0.stored) / wallS)),
     ...counted,
@@ -665,11 +661,7 @@ async function main(): Promise<void> {
     profiles,
     summary,
   };
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${result.wallS} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), result.wallS);
 }
 
 /** Where a role's CPU went: its largest `.cpuprofile` (the main thread) by area and function. */

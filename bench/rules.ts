@@ -43,6 +43,7 @@ import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { sensorAt, type BenchSensor } from './lib/fleet.ts';
 import { loadAverage, machineInfo, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
 import { benchArgs } from './lib/args.ts';
+import type { Sample as ProbeSample } from './roles/rules-probe.ts';
 
 const HELP = `Usage: node --import tsx bench/rules.ts [options]
 
@@ -132,7 +133,7 @@ rules:
 `;
 
 // The run: results and temp dirs; every role and the temp dir go on success, error or Ctrl-C.
-const { outDir, tmp, log, watch: watchRole, main: run } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
+const { outDir, tmp, log, watch: watchRole, main: run, finish } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 const logFile = (role: string): string => join(outDir, `${role}.log`);
 
@@ -229,15 +230,6 @@ function cpuDelta(a: Record<string, ProcStats>, b: Record<string, ProcStats>, wa
 
 // ------------------------------------------------------------------------------------------------
 // Latency phases
-
-interface ProbeSample {
-  ts: number;
-  value: number;
-  event: 'firing' | 'resolved';
-  sentAt: number;
-  arrivedAt: number | null;
-  latencyMs: number | null;
-}
 
 type Eld = { p50: number; p99: number; max: number; mean: number };
 
@@ -513,11 +505,7 @@ async function main(): Promise<void> {
     failures,
     throughput,
   };
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${result.wallS} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), result.wallS);
 }
 
 /** The run as Markdown tables (pasted into docs/benchmarks.md). */

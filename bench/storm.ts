@@ -73,7 +73,7 @@ const TIMEOUT_MS = num('timeout-s', opt['timeout-s'], 1) * 1000;
 if (opt.restart !== 'graceful' && opt.restart !== 'kill') fail(`--restart: "${opt.restart}" is not graceful or kill`);
 const RESTART = opt.restart;
 
-const { outDir, tmp, log, watch, main: run } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
+const { outDir, tmp, log, watch, main: run, finish } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
 const nodeDir = join(tmp, 'node');
 
 /** The node process (bench/roles/node.ts, embedded store) on a fixed port, so devices find it again. */
@@ -224,11 +224,7 @@ async function main(): Promise<void> {
   );
   for (const g of gens) await g.stop(30_000);
   await node.stop(60_000);
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${Math.round((Date.now() - started) / 1000)} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), Math.round((Date.now() - started) / 1000));
 }
 
 function markdown(r: {
