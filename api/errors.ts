@@ -4,6 +4,7 @@
  * the same codes; errors.test.ts keeps them in step.
  */
 import { STATUS_CODES } from 'node:http';
+import { createHttpError } from '../core/errors.ts';
 
 /** Stable error codes with their HTTP status. */
 export const API_ERRORS = {
@@ -22,23 +23,14 @@ export const API_ERRORS = {
 export type ApiErrorCode = keyof typeof API_ERRORS;
 
 /** An error the API answers with its own status, code and message. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  readonly statusCode: number;
+export class ApiError extends createHttpError<ApiErrorCode>('ApiError', API_ERRORS) {
   /** Extra fields merged into the response body (e.g. readiness checks). */
   readonly extra: Record<string, unknown> | undefined;
   /** Response headers to set (e.g. Retry-After). */
   readonly headers: Record<string, string> | undefined;
-  readonly code: ApiErrorCode;
 
-  constructor(
-    code: ApiErrorCode,
-    message: string,
-    opts: { cause?: unknown; parameter?: string; extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
-  ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
-    this.statusCode = API_ERRORS[code].status;
+  constructor(code: ApiErrorCode, message: string, opts: { cause?: unknown; parameter?: string; extra?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+    super(code, message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.extra = opts.parameter === undefined ? opts.extra : { parameter: opts.parameter, ...opts.extra };
     this.headers = opts.headers;
   }

@@ -14,30 +14,22 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { nodeSpec, registerFleet, startNode, type FleetDevice, type NodeProcess } from '../tests/harness/fleet.ts';
 import { startInfluxDB, startRedis, stopAll } from '../tests/harness/services.ts';
-import { numberOption, procStats } from './lib/proc.ts';
+import { procStats } from './lib/proc.ts';
+import { benchArgs } from './lib/args.ts';
 
 const HELP = `Usage: node --import tsx bench/cluster.ts [--devices 60] [--window 20] [--duration 20] [--warmup 5] [--nodes 0,1,2,3]\n`;
 
-const { values: opt } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '60' },
-    window: { type: 'string', default: '20' },
-    duration: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '5' },
-    nodes: { type: 'string', default: '0,1,2,3' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const { opt, num } = benchArgs(HELP, {
+  devices: { type: 'string', default: '60' },
+  window: { type: 'string', default: '20' },
+  duration: { type: 'string', default: '20' },
+  warmup: { type: 'string', default: '5' },
+  nodes: { type: 'string', default: '0,1,2,3' },
 });
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const num = numberOption(HELP);
 const DEVICES = num('devices', opt.devices, 1);
 const WINDOW = num('window', opt.window, 1);
 const DURATION_S = num('duration', opt.duration, 1);

@@ -34,12 +34,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/services.ts';
 import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs } from './lib/args.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -75,43 +75,29 @@ const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
   -h, --help
 `;
 
-const { values: opt } = parseArgs({
-  options: {
-    systems: { type: 'string', default: 'relay,node,peer' },
-    sensors: { type: 'string', default: '200' },
-    duration: { type: 'string', default: '30' },
-    overload: { type: 'string', default: '1.5,2' },
-    'node-rates': { type: 'string', default: '' },
-    'peer-rates': { type: 'string', default: '2500,5000,7500,10000,15000,20000,25000,30000' },
-    'peer-duration': { type: 'string' },
-    'peer-max-queued': { type: 'string', default: '1000000' },
-    'peer-max-inflight': { type: 'string', default: '1000' },
-    'peer-cache': { type: 'string', default: DEFAULT_PEER_CACHE },
-    'max-inflight': { type: 'string' },
-    window: { type: 'string', default: '20000' },
-    'drain-s': { type: 'string', default: '180' },
-    'hash-batch': { type: 'string', default: '32' },
-    'registry-cache': { type: 'string' },
-    'batch-size': { type: 'string' },
-    'flush-ms': { type: 'string' },
-    profile: { type: 'string', default: '' },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const { opt, num, words, fail } = benchArgs(HELP, {
+  systems: { type: 'string', default: 'relay,node,peer' },
+  sensors: { type: 'string', default: '200' },
+  duration: { type: 'string', default: '30' },
+  overload: { type: 'string', default: '1.5,2' },
+  'node-rates': { type: 'string', default: '' },
+  'peer-rates': { type: 'string', default: '2500,5000,7500,10000,15000,20000,25000,30000' },
+  'peer-duration': { type: 'string' },
+  'peer-max-queued': { type: 'string', default: '1000000' },
+  'peer-max-inflight': { type: 'string', default: '1000' },
+  'peer-cache': { type: 'string', default: DEFAULT_PEER_CACHE },
+  'max-inflight': { type: 'string' },
+  window: { type: 'string', default: '20000' },
+  'drain-s': { type: 'string', default: '180' },
+  'hash-batch': { type: 'string', default: '32' },
+  'registry-cache': { type: 'string' },
+  'batch-size': { type: 'string' },
+  'flush-ms': { type: 'string' },
+  profile: { type: 'string', default: '' },
+  out: { type: 'string' },
 });
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const num = numberOption(HELP);
 const list = (name: string, v: string | undefined): number[] => (v === 'none' || !v ? [] : v.split(',').map((x) => num(name, x)));
-const SYSTEMS = new Set((opt.systems ?? '').split(',').filter(Boolean));
-for (const s of SYSTEMS) {
-  if (!['relay', 'node', 'peer'].includes(s)) {
-    process.stderr.write(`--systems: unknown system "${s}"\n${HELP}`);
-    process.exit(2);
-  }
-}
+const SYSTEMS = words('systems', 'system', opt.systems, ['relay', 'node', 'peer']);
 const N = num('sensors', opt.sensors);
 const DURATION = num('duration', opt.duration);
 const OVERLOAD = list('overload', opt.overload);
@@ -121,10 +107,7 @@ const PEER_S = opt['peer-duration'] !== undefined ? num('peer-duration', opt['pe
 const DRAIN_MS = num('drain-s', opt['drain-s']) * 1000;
 const WINDOW = num('window', opt.window);
 const PROFILE = new Set((opt.profile ?? '').split(',').filter(Boolean));
-if (N < 1 || DURATION <= 0) {
-  process.stderr.write(`--sensors and --duration must be positive\n${HELP}`);
-  process.exit(2);
-}
+if (N < 1 || DURATION <= 0) fail('--sensors and --duration must be positive');
 /** Per-device PUBACKs outstanding in an open-loop phase at `rate`: 2 s of one device's readings. */
 const maxInflightAt = (rate: number): number => (opt['max-inflight'] !== undefined ? num('max-inflight', opt['max-inflight']) : Math.max(16, Math.ceil((2 * rate) / N)));
 
@@ -142,7 +125,7 @@ const run = startBenchRun({
   },
   onForceExit: () => peer?.nodeRed.kill('SIGKILL'),
 });
-const { outDir, tmp, log, watch } = run;
+const { outDir, tmp, log, watch, finish } = run;
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 /** The node's data directory: registry.db (also read by the relay), spool, dead letters. */
 const nodeDir = join(tmp, 'node');
@@ -260,6 +243,12 @@ interface PhaseResult {
   load1: number;
 }
 
+/** What the load generator counted in a phase, as every phase result reports it. */
+function loadCounts(done: LoadDone): Pick<LoadDone, 'offered' | 'acked' | 'skipped' | 'errors' | 'reconnects'> & { ackedRate: number } {
+  const { offered, acked, skipped, errors, reconnects } = done;
+  return { offered, acked, skipped, errors, reconnects, ackedRate: Math.round(acked / (done.publishMs / 1000)) };
+}
+
 /**
  * Slope (per second) of a counter between `from` and `to` (epoch ms): from the first sample at or
  * after `from` to the last at or before `to`; `fallback` when fewer than two samples fall inside.
@@ -315,12 +304,7 @@ async function relayPhase(load: RoleProcess, sink: RoleProcess, phase: string, r
     system: 'relay',
     offeredRate: rate,
     durationS,
-    offered: done.offered,
-    acked: done.acked,
-    skipped: done.skipped,
-    errors: done.errors,
-    reconnects: done.reconnects,
-    ackedRate: Math.round(done.acked / (done.publishMs / 1000)),
+    ...loadCounts(done),
     delivered: received - s0,
     steadyRate: slope(samples, done.startedAt + durationS * 200, done.endedAt, Math.round((received - s0) / wallS)),
     latency: lat.publishToDelivered as LatencySummary,
@@ -443,12 +427,7 @@ async function committedPhase(load: RoleProcess, c: Committer, phase: string, ra
     offeredRate: rate,
     durationS,
     ...(maxInflight !== undefined ? { maxInflight } : {}),
-    offered: done.offered,
-    acked: done.acked,
-    skipped: done.skipped,
-    errors: done.errors,
-    reconnects: done.reconnects,
-    ackedRate: Math.round(done.acked / (done.publishMs / 1000)),
+    ...loadCounts(done),
     delivered: c.system === 'node' ? (s.accepted ?? 0) - (s0.accepted ?? 0) : s.stored - s0.stored,
     steadyRate: slope(stored, done.startedAt + durationS * 200, done.endedAt, Math.round((s.stored - s0.stored) / wallS)),
     ...counted,
@@ -682,11 +661,7 @@ async function main(): Promise<void> {
     profiles,
     summary,
   };
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${result.wallS} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), result.wallS);
 }
 
 /** Where a role's CPU went: its largest `.cpuprofile` (the main thread) by area and function. */

@@ -38,11 +38,12 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Registry } from '../registry/registry.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { sensorAt, type BenchSensor } from './lib/fleet.ts';
-import { loadAverage, machineInfo, numberOption, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs } from './lib/args.ts';
+import type { Sample as ProbeSample } from './roles/rules-probe.ts';
 
 const HELP = `Usage: node --import tsx bench/rules.ts [options]
 
@@ -79,49 +80,32 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   -h, --help
 `;
 
-const { values: opt } = parseArgs({
-  options: {
-    phases: { type: 'string', default: 'idle,load,throughput' },
-    rate: { type: 'string', default: '5000' },
-    topology: { type: 'string', default: 'all-in-one' },
-    devices: { type: 'string', default: '100' },
-    duration: { type: 'string', default: '30' },
-    'idle-duration': { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '5' },
-    hz: { type: 'string', default: '5' },
-    nodelay: { type: 'boolean', default: false },
-    'service-nodelay': { type: 'boolean', default: false },
-    'log-level': { type: 'string', default: 'info' },
-    'aedes-concurrency': { type: 'string' },
-    rules: { type: 'string', default: '1000' },
-    'eval-sensors': { type: 'string', default: '400' },
-    readings: { type: 'string', default: '200000' },
-    evaluations: { type: 'string', default: '5' },
-    batch: { type: 'string', default: '1' },
-    sets: { type: 'string', default: 'generated,none' },
-    profile: { type: 'string', default: '' },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const { opt, num, words, fail } = benchArgs(HELP, {
+  phases: { type: 'string', default: 'idle,load,throughput' },
+  rate: { type: 'string', default: '5000' },
+  topology: { type: 'string', default: 'all-in-one' },
+  devices: { type: 'string', default: '100' },
+  duration: { type: 'string', default: '30' },
+  'idle-duration': { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '5' },
+  hz: { type: 'string', default: '5' },
+  nodelay: { type: 'boolean', default: false },
+  'service-nodelay': { type: 'boolean', default: false },
+  'log-level': { type: 'string', default: 'info' },
+  'aedes-concurrency': { type: 'string' },
+  rules: { type: 'string', default: '1000' },
+  'eval-sensors': { type: 'string', default: '400' },
+  readings: { type: 'string', default: '200000' },
+  evaluations: { type: 'string', default: '5' },
+  batch: { type: 'string', default: '1' },
+  sets: { type: 'string', default: 'generated,none' },
+  profile: { type: 'string', default: '' },
+  out: { type: 'string' },
 });
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const num = numberOption(HELP);
-const PHASES = new Set((opt.phases ?? '').split(',').filter(Boolean));
-for (const p of PHASES) {
-  if (!['idle', 'load', 'throughput'].includes(p)) {
-    process.stderr.write(`--phases: unknown phase "${p}"\n${HELP}`);
-    process.exit(2);
-  }
-}
+const PHASES = words('phases', 'phase', opt.phases, ['idle', 'load', 'throughput']);
 const RATES = (opt.rate ?? '').split(',').map((r) => num('rate', r, 1));
 const TOPOLOGY = opt.topology === 'split' ? 'split' : 'all-in-one';
-if (opt.topology !== 'split' && opt.topology !== 'all-in-one') {
-  process.stderr.write(`--topology: "${opt.topology}" is not all-in-one or split\n${HELP}`);
-  process.exit(2);
-}
+if (opt.topology !== 'split' && opt.topology !== 'all-in-one') fail(`--topology: "${opt.topology}" is not all-in-one or split`);
 const DEVICES = num('devices', opt.devices, 1);
 const DURATION = num('duration', opt.duration, 1);
 const IDLE_S = num('idle-duration', opt['idle-duration'], 1);
@@ -149,7 +133,7 @@ rules:
 `;
 
 // The run: results and temp dirs; every role and the temp dir go on success, error or Ctrl-C.
-const { outDir, tmp, log, watch: watchRole, main: run } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
+const { outDir, tmp, log, watch: watchRole, main: run, finish } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 const logFile = (role: string): string => join(outDir, `${role}.log`);
 
@@ -246,15 +230,6 @@ function cpuDelta(a: Record<string, ProcStats>, b: Record<string, ProcStats>, wa
 
 // ------------------------------------------------------------------------------------------------
 // Latency phases
-
-interface ProbeSample {
-  ts: number;
-  value: number;
-  event: 'firing' | 'resolved';
-  sentAt: number;
-  arrivedAt: number | null;
-  latencyMs: number | null;
-}
 
 type Eld = { p50: number; p99: number; max: number; mean: number };
 
@@ -530,11 +505,7 @@ async function main(): Promise<void> {
     failures,
     throughput,
   };
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${result.wallS} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), result.wallS);
 }
 
 /** The run as Markdown tables (pasted into docs/benchmarks.md). */

@@ -18,10 +18,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { freePort } from '../tests/harness/services.ts';
 import { registerFleet } from './lib/fleet.ts';
-import { loadAverage, machineInfo, numberOption, procStats, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { loadAverage, machineInfo, procStats, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs } from './lib/args.ts';
 
 const HELP = `Usage: node --import tsx bench/storm.ts [options]
 
@@ -46,30 +46,22 @@ const HELP = `Usage: node --import tsx bench/storm.ts [options]
   -h, --help
 `;
 
-const { values: opt } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '10000' },
-    generators: { type: 'string', default: '4' },
-    'max-connections': { type: 'string' },
-    'connect-timeout-s': { type: 'string', default: '30' },
-    'reconnect-s': { type: 'string', default: '1' },
-    restart: { type: 'string', default: 'graceful' },
-    'hold-s': { type: 'string', default: '10' },
-    'publish-rate': { type: 'string', default: '0' },
-    'timeout-s': { type: 'string', default: '900' },
-    'hash-batch': { type: 'string', default: '32' },
-    'registry-cache': { type: 'string' },
-    'register-only': { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const { opt, num, fail } = benchArgs(HELP, {
+  devices: { type: 'string', default: '10000' },
+  generators: { type: 'string', default: '4' },
+  'max-connections': { type: 'string' },
+  'connect-timeout-s': { type: 'string', default: '30' },
+  'reconnect-s': { type: 'string', default: '1' },
+  restart: { type: 'string', default: 'graceful' },
+  'hold-s': { type: 'string', default: '10' },
+  'publish-rate': { type: 'string', default: '0' },
+  'timeout-s': { type: 'string', default: '900' },
+  'hash-batch': { type: 'string', default: '32' },
+  'registry-cache': { type: 'string' },
+  'register-only': { type: 'boolean', default: false },
+  profile: { type: 'boolean', default: false },
+  out: { type: 'string' },
 });
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const num = numberOption(HELP);
 const N = num('devices', opt.devices, 1);
 const G = Math.min(N, num('generators', opt.generators, 1));
 const MAX_CONN = opt['max-connections'] !== undefined ? num('max-connections', opt['max-connections'], 1) : N + 2000;
@@ -78,13 +70,10 @@ const RECONNECT_MS = num('reconnect-s', opt['reconnect-s'], 0.1) * 1000;
 const HOLD_S = num('hold-s', opt['hold-s']);
 const PUBLISH_RATE = num('publish-rate', opt['publish-rate']);
 const TIMEOUT_MS = num('timeout-s', opt['timeout-s'], 1) * 1000;
-if (opt.restart !== 'graceful' && opt.restart !== 'kill') {
-  process.stderr.write(`--restart: "${opt.restart}" is not graceful or kill\n${HELP}`);
-  process.exit(2);
-}
+if (opt.restart !== 'graceful' && opt.restart !== 'kill') fail(`--restart: "${opt.restart}" is not graceful or kill`);
 const RESTART = opt.restart;
 
-const { outDir, tmp, log, watch, main: run } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
+const { outDir, tmp, log, watch, main: run, finish } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
 const nodeDir = join(tmp, 'node');
 
 /** The node process (bench/roles/node.ts, embedded store) on a fixed port, so devices find it again. */
@@ -235,11 +224,7 @@ async function main(): Promise<void> {
   );
   for (const g of gens) await g.stop(30_000);
   await node.stop(60_000);
-  writeFileSync(join(outDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = markdown(result);
-  writeFileSync(join(outDir, 'summary.md'), md);
-  process.stdout.write(`\n${md}\n`);
-  log(`done in ${Math.round((Date.now() - started) / 1000)} s; ${relative(process.cwd(), join(outDir, 'result.json'))}`);
+  finish(result, markdown(result), Math.round((Date.now() - started) / 1000));
 }
 
 function markdown(r: {

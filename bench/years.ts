@@ -15,7 +15,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { makeTestApi, type TestApi } from '../api/testing.ts';
 import { influxSchema } from '../core/config.ts';
@@ -28,25 +27,19 @@ import { latestStatements } from '../storage/influxql.ts';
 import type { ReadingStore, StoredReading } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { type InfluxHandle, startInfluxDB, stopAll } from '../tests/harness/services.ts';
+import { benchArgs } from './lib/args.ts';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-const { values: args } = parseArgs({
-  options: {
-    days: { type: 'string', default: '365' },
-    stores: { type: 'string', default: 'embedded,influx' },
-    repeat: { type: 'string', default: '20' },
-    seed: { type: 'string', default: '1' },
-    help: { type: 'boolean', default: false },
-  },
+const { opt: args, num } = benchArgs('node --import tsx bench/years.ts [--days 365] [--stores embedded,influx] [--repeat 20] [--seed 1]\n', {
+  days: { type: 'string', default: '365' },
+  stores: { type: 'string', default: 'embedded,influx' },
+  repeat: { type: 'string', default: '20' },
+  seed: { type: 'string', default: '1' },
 });
-if (args.help) {
-  console.log('node --import tsx bench/years.ts [--days 365] [--stores embedded,influx] [--repeat 20] [--seed 1]');
-  process.exit(0);
-}
-const days = Number(args.days);
-const repeat = Number(args.repeat);
+const days = num('days', args.days);
+const repeat = num('repeat', args.repeat, 1);
 const kinds = new Set(args.stores.split(','));
 const end = Math.floor(Date.now() / HOUR) * HOUR;
 const start = end - days * DAY;
@@ -193,7 +186,7 @@ async function main(): Promise<void> {
     batch = [];
   };
 
-  for (const msg of generate(fleet, Number(args.seed), start, end - 1)) {
+  for (const msg of generate(fleet, num('seed', args.seed, -Infinity), start, end - 1)) {
     const rs = parsePayload(Buffer.from(JSON.stringify(msg.payload)), { hub: msg.hub, domain: msg.domain, sensor: msg.sensor, site: site.get(msg.sensor) ?? msg.sensor, kind: msg.kind, now: end + DAY });
     for (const r of rs) {
       const d = Math.floor(r.ts / DAY);

@@ -3,8 +3,6 @@
  * the spool. A real Aedes broker with the intake in its publish path, a real mqtt.js device, and a
  * second SQLite connection reading the spool file at the moment each PUBACK arrives.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -12,10 +10,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
 import { Intake } from '../ingest/intake.ts';
 import { Spool } from '../ingest/spool.ts';
-import { Registry } from '../registry/registry.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import { closeIntakeParts, openIntakeParts } from '../ingest/testing.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
 import { silentLogger } from '../telemetry/log.ts';
-import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { createBroker, type Broker } from './broker.ts';
 import { refusedToDeadLetter } from './deadletter.ts';
 
@@ -32,11 +31,8 @@ describe('broker with the durable intake', () => {
   let slowDisk = false;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'steward-broker-intake-'));
-    registry = Registry.open(dir);
+    ({ dir, registry, deadLetters, metrics } = openIntakeParts('steward-broker-intake-'));
     spool = new Spool(dir);
-    deadLetters = new DeadLetterStore(dir);
-    metrics = createMetrics();
     const config = parseConfig({ dataDir: dir, mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxRefusedPublishes: 3 } });
     intake = new Intake({ spool, deadLetters, registry, metrics, logger: silentLogger, config: config.ingest });
     // The intake as the broker sees it; `slowDisk` delays each commit by 20 ms, so a PUBACK sent
@@ -50,11 +46,7 @@ describe('broker with the durable intake', () => {
     slowDisk = false;
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
     await broker.stop();
-    intake.close();
-    spool.close();
-    deadLetters.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
+    closeIntakeParts({ dir, intake, spool, deadLetters, registry });
   });
 
   const device = async (sensor: string): Promise<MqttClient> => {

@@ -144,6 +144,11 @@ function createEgress(
   };
 }
 
+/** Where readings go and who watches, as the in-broker pipeline and the separate ingest both take it. */
+function readingPath(config: Config, r: SharedResources, privacy: Privacy, egress: Egress, logger: Logger) {
+  return { config, store: r.store, registry: r.registry, deadLetters: r.deadLetters, privacy: privacy.boundary, metrics: r.metrics, logger, onStored: egress.onStored };
+}
+
 /** What a node's broker role returns. */
 export interface BrokerRole extends RoleHandle {
   broker: Broker;
@@ -203,14 +208,7 @@ export async function startBrokerRole(
     const eg = egress;
     cleanup.push(() => eg.stop());
     pipeline = createPipeline({
-      config,
-      store: r.store,
-      registry: r.registry,
-      deadLetters: r.deadLetters,
-      privacy: privacy.boundary,
-      metrics: r.metrics,
-      logger,
-      onStored: egress.onStored,
+      ...readingPath(config, r, privacy, egress, logger),
       onRejected: rejectionPublisher(inProcessPublish, logger),
     });
     const pl = pipeline;
@@ -334,15 +332,8 @@ export async function startIngestRole(
   const ingestRef: { current?: Ingest } = {};
   const egress = createEgress(config, logger, r.metrics, (t, p, o) => ingestRef.current!.publish(t, p, o), opts.onStored ? { onStored: opts.onStored } : {});
   const ingest = createIngest({
-    config,
-    store: r.store,
-    registry: r.registry,
-    deadLetters: r.deadLetters,
-    privacy: privacy.boundary,
-    metrics: r.metrics,
-    logger,
+    ...readingPath(config, r, privacy, egress, logger),
     credentials,
-    onStored: egress.onStored,
     ...(opts.brokerUrl ? { brokerUrl: opts.brokerUrl } : {}),
   });
   ingestRef.current = ingest;

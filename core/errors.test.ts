@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createError, REJECTION_CODES, RejectionError } from './errors.ts';
+import { createError, createHttpError, REJECTION_CODES, RejectionError } from './errors.ts';
 
 describe('rejection codes', () => {
   it('docs/errors.md lists exactly the codes ingest can emit', () => {
@@ -31,5 +31,14 @@ describe('createError', () => {
     }
     const e = new StatusError('S_ERR', 'conflict');
     expect(e).toMatchObject({ name: 'StatusError', code: 'S_ERR', message: 'conflict', statusCode: 409 });
+  });
+
+  it('createHttpError adds the status of the code (500 where the table has none)', () => {
+    const HttpError = createHttpError<'H_ERR_GONE' | 'H_ERR_INNER'>('HttpError', { H_ERR_GONE: { status: 410 }, H_ERR_INNER: { status: 0 } });
+    const e = new HttpError('H_ERR_GONE', 'gone');
+    expect(e).toBeInstanceOf(HttpError);
+    expect(HttpError.name).toBe('HttpError');
+    expect(e).toMatchObject({ name: 'HttpError', code: 'H_ERR_GONE', message: 'gone', statusCode: 410 });
+    expect(new HttpError('H_ERR_INNER', 'x').statusCode).toBe(500);
   });
 });

@@ -54,6 +54,33 @@ export function createError<C extends string>(name: string): CodedErrorClass<C> 
   return coded;
 }
 
+/** A coded error an HTTP API answers with the status of its code. */
+export interface HttpCodedError<C extends string> extends CodedError<C> {
+  readonly statusCode: number;
+}
+
+/** The class {@link createHttpError} makes. */
+export interface HttpCodedErrorClass<C extends string> {
+  new (code: C, message: string, options?: { cause?: unknown }): HttpCodedError<C>;
+  readonly prototype: HttpCodedError<C>;
+}
+
+/**
+ * {@link createError} for a role whose codes map to HTTP statuses: instances also carry
+ * `statusCode`, the code's `status` in `table` (500 where it is 0, a code with no answer of its own).
+ */
+export function createHttpError<C extends string>(name: string, table: Readonly<Record<C, { readonly status: number }>>): HttpCodedErrorClass<C> {
+  const coded = class extends createError<C>(name) {
+    readonly statusCode: number;
+    constructor(code: C, message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+      this.statusCode = table[code].status || 500;
+    }
+  };
+  Object.defineProperty(coded, 'name', { value: name });
+  return coded;
+}
+
 /** A reading refused by the pipeline, with a reason a technician can act on. */
 export const RejectionError = createError<RejectionCode>('RejectionError');
 export type RejectionError = InstanceType<typeof RejectionError>;

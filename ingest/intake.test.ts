@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Registry } from '../registry/registry.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
 import { silentLogger } from '../telemetry/log.ts';
-import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Intake, type Verdict } from './intake.ts';
 import { Spool } from './spool.ts';
+import { closeIntakeParts, openIntakeParts } from './testing.ts';
 
 const CONFIG = { maxSkewMs: 300_000, maxPayloadBytes: 65_536, batchSize: 5000 };
 const TOPIC = 'csm/v1/demo/water/well-1/data';
@@ -28,19 +26,10 @@ describe('intake: durable before acknowledged', () => {
   };
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'steward-intake-'));
-    registry = Registry.open(dir);
+    ({ dir, registry, deadLetters, metrics } = openIntakeParts('steward-intake-'));
     await registry.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: 'pw-well-1-secret' });
-    deadLetters = new DeadLetterStore(dir);
-    metrics = createMetrics();
   });
-  afterEach(() => {
-    intake.close();
-    spool.close();
-    deadLetters.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeIntakeParts({ dir, intake, spool, deadLetters, registry }));
 
   it('calls done only once the reading is in the spool, and commits a turn of messages in one transaction', async () => {
     make();

@@ -5,21 +5,21 @@
  * SQLite spool, or (where a test needs to hold acknowledgements) a sink that records messages.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBroker, type Broker } from '../broker/broker.ts';
 import { parseConfig } from '../core/config.ts';
-import { Registry } from '../registry/registry.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
 import { silentLogger } from '../telemetry/log.ts';
-import { createMetrics } from '../telemetry/metrics.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Intake } from './intake.ts';
 import { Spool } from './spool.ts';
+import { closeIntakeParts, openIntakeParts } from './testing.ts';
 import { createSubscriber, type MessageSink, type Subscriber, type SubscriberOptions } from './subscriber.ts';
 
 const TOPIC = 'csm/v1/demo/water/well-1/data';
@@ -68,8 +68,8 @@ describe('external-broker subscriber', () => {
   };
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'steward-subscriber-'));
-    registry = Registry.open(dir);
+    let metrics: PipelineMetrics;
+    ({ dir, registry, deadLetters, metrics } = openIntakeParts('steward-subscriber-'));
     await registry.addSensor({ hub: 'demo', domain: 'water', sensor: 'well-1', password: 'pw-well-1-secret' });
     ingestPassword = (await registry.addAccount({ name: 'ingest', role: 'service' })).password;
     const config = parseConfig({ dataDir: dir, mqtt: { port: 0, wsPort: 0, host: '127.0.0.1' } });
@@ -82,8 +82,7 @@ describe('external-broker subscriber', () => {
       transactions++;
       append(rs);
     };
-    deadLetters = new DeadLetterStore(dir);
-    intake = new Intake({ spool, deadLetters, registry, metrics: createMetrics(), logger: silentLogger, config: CONFIG });
+    intake = new Intake({ spool, deadLetters, registry, metrics, logger: silentLogger, config: CONFIG });
     device = await mqtt.connectAsync(url, { clientId: 'demo.well-1', username: 'demo.well-1', password: 'pw-well-1-secret', protocolVersion: 4, clean: true });
   });
 
@@ -91,11 +90,7 @@ describe('external-broker subscriber', () => {
     for (const s of subscribers.splice(0)) await s.stop();
     await device.endAsync();
     await broker.stop();
-    intake.close();
-    spool.close();
-    deadLetters.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
+    closeIntakeParts({ dir, intake, spool, deadLetters, registry });
   });
 
   it('sends no PUBACK before the reading is in the spool, and commits many in-flight messages per transaction', async () => {

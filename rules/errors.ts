@@ -2,7 +2,7 @@
  * Coded errors of the rules engine. Each code is stable, has an HTTP status where the API answers
  * with it, and rules/README.md lists the same codes (errors.test.ts keeps them in step).
  */
-import { createError } from '../core/errors.ts';
+import { createHttpError } from '../core/errors.ts';
 
 /** Stable error codes with their HTTP status (0 where no HTTP answer carries them). */
 export const RULES_ERRORS = {
@@ -20,18 +20,9 @@ export const RULES_ERRORS = {
 
 export type RulesErrorCode = keyof typeof RULES_ERRORS;
 
-/** An error of the rules engine with a stable code (and an HTTP status for the API). */
-export class RulesError extends createError<RulesErrorCode>('RulesError') {
-  readonly statusCode: number;
-  constructor(
-    code: RulesErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, options);
-    this.statusCode = RULES_ERRORS[code].status || 500;
-  }
-}
+/** An error of the rules engine with a stable code (and an HTTP status for the API: 500 where the table says 0). */
+export const RulesError = createHttpError<RulesErrorCode>('RulesError', RULES_ERRORS);
+export type RulesError = InstanceType<typeof RulesError>;
 
 /**
  * A failed delivery. `retryable` decides whether the dispatcher tries again: network errors,

@@ -52,10 +52,8 @@ export function loggerBatteryV(env: Environment, t: number, rng: Rng): number {
   return round(clamp(3.72 + 0.38 * Math.min(1, ghi / 500) + rng.normal(0, 0.01), 3.4, 4.2), 2);
 }
 
-/** Common options of BaseSensor. */
-export interface BaseSensorOptions {
-  kind: string;
-  domain: Domain;
+/** The config keys every simulator shares ({@link simConfig}): the sensor's interval and location. */
+export interface SharedSimConfig {
   intervalS: number;
   location?: Location | undefined;
 }
@@ -65,7 +63,7 @@ export interface BaseSensorOptions {
  * `reading(ts, metrics, extra)` (which assigns `seq`, `site`, `kind` and the configured location)
  * and keep any state they integrate between steps. `next(t)` enforces increasing times.
  */
-export abstract class BaseSensor implements SimulatedSensor {
+export abstract class BaseSensor<C extends SharedSimConfig = SharedSimConfig> implements SimulatedSensor {
   readonly id: string;
   readonly kind: string;
   readonly domain: Domain;
@@ -77,20 +75,24 @@ export abstract class BaseSensor implements SimulatedSensor {
   protected readonly rng: Rng;
   protected readonly seed: number;
   protected readonly location: Location | undefined;
+  /** The simulator's config, validated (defaults filled in). */
+  protected readonly config: C;
   #seq = 0;
   #last: number | undefined;
 
-  constructor(opts: SimulatorCreateOptions<unknown>, base: BaseSensorOptions) {
+  /** `kind`: the registry key, also the payload's `kind` tag; `domain`: the commons it measures. */
+  constructor(opts: SimulatorCreateOptions<C>, kind: string, domain: Domain) {
     this.id = opts.id;
     this.hub = opts.hub;
     this.site = opts.site;
     this.env = opts.environment;
     this.seed = opts.seed;
     this.rng = Rng.derive(opts.seed, 'sensor');
-    this.kind = base.kind;
-    this.domain = base.domain;
-    this.intervalS = base.intervalS;
-    this.location = base.location;
+    this.kind = kind;
+    this.domain = domain;
+    this.config = opts.config;
+    this.intervalS = opts.config.intervalS;
+    this.location = opts.config.location;
   }
 
   /** Simulated time of the previous call, or undefined before the first. */

@@ -31,36 +31,12 @@ import { type Clock, systemClock } from '../core/clock.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
-import {
-  type AggregateRetention,
-  type AggregateRow,
-  DEFAULT_AGGREGATE_RETENTION,
-  type DownsampleOutcome,
-  floorTo,
-  HOUR_MS,
-  MAX_TIMER_MS,
-  rebucket,
-  RESOLUTION_MS,
-  type SpeciesCount,
-  type SpeciesQuery,
-} from './aggregates.ts';
+import { type AggregateRetention, type AggregateRow, DEFAULT_AGGREGATE_RETENTION, type DownsampleOutcome, floorTo, HOUR_MS, MAX_TIMER_MS, rebucket, RESOLUTION_MS, type SpeciesCount, type SpeciesQuery } from './aggregates.ts';
 import { StorageError } from './errors.ts';
+import { recordWrite } from './write-metrics.ts';
 import { alertsToPoints, evaluationsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
 import { checkLatestFilter, checkSpeciesQuery, normalizeRange, sortLatest } from './queries.ts';
-import {
-  type AlertPoint,
-  type EvaluationPoint,
-  type Aggregation,
-  type LatestEntry,
-  type LatestFilter,
-  type PipelinePoint,
-  type RangeQuery,
-  type ReadingStore,
-  RetryableStorageError,
-  type SeriesPoint,
-  type StoredReading,
-  type WriteOutcome,
-} from '../core/store.ts';
+import { type AlertPoint, type EvaluationPoint, type Aggregation, type LatestEntry, type LatestFilter, type PipelinePoint, type RangeQuery, type ReadingStore, RetryableStorageError, type SeriesPoint, type StoredReading, type WriteOutcome } from '../core/store.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory of `store.db` (created if missing). */
@@ -302,9 +278,7 @@ export class EmbeddedStore implements ReadingStore {
    * @throws RetryableStorageError when the store is not open or SQLite fails (disk full, I/O, busy)
    */
   async write(readings: StoredReading[]): Promise<WriteOutcome> {
-    const started = performance.now();
-    let outcome = 'ok';
-    try {
+    return recordWrite({ store: this.kind, metrics: this.#metrics, log: this.#log, what: 'readings' }, async () => {
       const tx = this.#writeTx;
       if (!tx) throw new RetryableStorageError('embedded store is not started');
       const valid: StoredReading[] = [];
@@ -330,19 +304,8 @@ export class EmbeddedStore implements ReadingStore {
           throw new RetryableStorageError(`embedded store write failed: ${(e as Error).message}`, undefined, { cause: e });
         }
       }
-      if (rejected.length) {
-        outcome = 'partial';
-        this.#metrics?.storageErrors.inc({ store: this.kind, retryable: 'false' }, rejected.length);
-        this.#log.warn({ written: valid.length, rejected: rejected.length, first: rejected[0] }, 'storage refused readings for good');
-      }
       return { written: valid.length, rejected };
-    } catch (e) {
-      outcome = 'retryable';
-      this.#metrics?.storageErrors.inc({ store: this.kind, retryable: 'true' });
-      throw e;
-    } finally {
-      this.#metrics?.storageWriteSeconds.observe({ store: this.kind, outcome }, (performance.now() - started) / 1000);
-    }
+    });
   }
 
   /** Series id of hub/domain/sensor/metric, created (with this reading's value) on first sight. */

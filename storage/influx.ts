@@ -20,55 +20,16 @@ import { HttpError, type HttpHeaders, InfluxDB, Point } from '@influxdata/influx
 import { parseRetryAfter } from '../core/backoff.ts';
 import { metricDef, metricsOf } from '../core/catalogue.ts';
 import { DOMAINS, type Domain } from '../core/ids.ts';
-import {
-  type AggregateRetention,
-  type AggregateRow,
-  DAY_MS,
-  DEFAULT_AGGREGATE_RETENTION,
-  type DownsampleOutcome,
-  floorTo,
-  HOUR_MS,
-  MAX_TIMER_MS,
-  rebucket,
-  RESOLUTION_MS,
-  type SpeciesCount,
-  type SpeciesQuery,
-} from './aggregates.ts';
+import { type AggregateRetention, type AggregateRow, DAY_MS, DEFAULT_AGGREGATE_RETENTION, type DownsampleOutcome, floorTo, HOUR_MS, MAX_TIMER_MS, rebucket, RESOLUTION_MS, type SpeciesCount, type SpeciesQuery } from './aggregates.ts';
 import type { InfluxConfig } from '../core/config.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { StorageError } from './errors.ts';
-import {
-  AGG_FIELDS,
-  aggField,
-  aggMeasurement,
-  aggregateRangeStatement,
-  dailyDownsampleStatement,
-  fromClause,
-  hourlyDownsampleStatement,
-  latestStatements,
-  quoteIdent,
-  rangeStatement,
-  showSeriesStatements,
-  SPECIES_MEASUREMENT,
-  speciesCountsStatement,
-  speciesSourceStatement,
-} from './influxql.ts';
+import { recordWrite } from './write-metrics.ts';
+import { AGG_FIELDS, aggField, aggMeasurement, aggregateRangeStatement, dailyDownsampleStatement, fromClause, hourlyDownsampleStatement, latestStatements, quoteIdent, rangeStatement, showSeriesStatements, SPECIES_MEASUREMENT, speciesCountsStatement, speciesSourceStatement } from './influxql.ts';
 import { alertsToPoints, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';
 import { checkLatestFilter, checkSpeciesQuery, normalizeRange, sortLatest } from './queries.ts';
-import {
-  type LatestEntry,
-  type LatestFilter,
-  type AlertPoint,
-  type EvaluationPoint,
-  type PipelinePoint,
-  type RangeQuery,
-  type ReadingStore,
-  RetryableStorageError,
-  type SeriesPoint,
-  type StoredReading,
-  type WriteOutcome,
-} from '../core/store.ts';
+import { type LatestEntry, type LatestFilter, type AlertPoint, type EvaluationPoint, type PipelinePoint, type RangeQuery, type ReadingStore, RetryableStorageError, type SeriesPoint, type StoredReading, type WriteOutcome } from '../core/store.ts';
 
 export interface InfluxStoreOptions {
   logger: Logger;
@@ -408,26 +369,13 @@ export class InfluxStore implements ReadingStore {
     }
   }
 
-  async #writeItems(items: Item[], rejected: WriteOutcome['rejected'], target?: Target): Promise<WriteOutcome> {
-    const started = performance.now();
-    let outcome = 'ok';
-    try {
+  #writeItems(items: Item[], rejected: WriteOutcome['rejected'], target?: Target): Promise<WriteOutcome> {
+    return recordWrite({ store: this.kind, metrics: this.#metrics, log: this.#log, what: 'points' }, async () => {
       if (this.#stopped) throw new RetryableStorageError(`${this.kind} store is stopped`);
       const written = items.length ? await this.#sendBisect(items, rejected, target) : 0;
       rejected.sort((a, b) => a.index - b.index);
-      if (rejected.length) {
-        outcome = 'partial';
-        this.#metrics?.storageErrors.inc({ store: this.kind, retryable: 'false' }, rejected.length);
-        this.#log.warn({ written, rejected: rejected.length, first: rejected[0] }, 'storage refused points for good');
-      }
       return { written, rejected };
-    } catch (e) {
-      outcome = 'retryable';
-      this.#metrics?.storageErrors.inc({ store: this.kind, retryable: 'true' });
-      throw e;
-    } finally {
-      this.#metrics?.storageWriteSeconds.observe({ store: this.kind, outcome }, (performance.now() - started) / 1000);
-    }
+    });
   }
 
   /** Sends `items`; on 400/422/413 splits the batch in halves down to single lines. Returns lines stored. */

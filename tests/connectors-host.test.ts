@@ -12,10 +12,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../core/config.ts';
 import { Intake } from '../ingest/intake.ts';
 import { Spool } from '../ingest/spool.ts';
+import { closeIntakeParts, openIntakeParts } from '../ingest/testing.ts';
 import { Registry } from '../registry/registry.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import type { DeadLetterStore } from '../storage/deadletters.ts';
 import { silentLogger } from '../telemetry/log.ts';
-import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
+import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { runCli } from '../cli/program.ts';
 import { FORMATS, getFormat } from '../connectors/all.ts';
 import { checkConnectors } from '../connectors/check.ts';
@@ -149,20 +150,11 @@ describe('connector host in front of the durable intake', () => {
   const t0 = Date.now() - 3_600_000;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'steward-connhost-'));
-    registry = Registry.open(dir);
+    ({ dir, registry, deadLetters, metrics } = openIntakeParts('steward-connhost-'));
     await registry.addSensor({ hub: 'demo', domain: 'soil', sensor: 'soil-1', password: 'pw-soil-1-secret' });
     registry.setSensorEui('demo', 'soil-1', SOIL_EUI.toUpperCase());
-    deadLetters = new DeadLetterStore(dir);
-    metrics = createMetrics();
   });
-  afterEach(() => {
-    intake.close();
-    spool.close();
-    deadLetters.close();
-    registry.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => closeIntakeParts({ dir, intake, spool, deadLetters, registry }));
 
   const make = (maxBytes = 0, retryMs = 50): void => {
     spool = new Spool(dir, { maxBytes });

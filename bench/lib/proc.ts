@@ -6,9 +6,9 @@
  * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -203,18 +203,6 @@ export class RoleProcess {
   }
 }
 
-/** Parses a numeric option or exits with code 2, naming it and printing `help`. */
-export function numberOption(help: string): (name: string, v: string | undefined, min?: number) => number {
-  return (name, v, min = 0) => {
-    const n = Number(v);
-    if (v === undefined || v === '' || !Number.isFinite(n) || n < min) {
-      process.stderr.write(`--${name}: "${String(v)}" is not a number >= ${min}\n${help}`);
-      process.exit(2);
-    }
-    return n;
-  };
-}
-
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -259,6 +247,8 @@ export interface BenchRun {
   watch(r: RoleProcess, onDeath?: (why: string, tail: string) => void): RoleProcess;
   /** Runs `main`, sets the exit code (130 interrupted, 1 failed: reported once), cleans up. */
   main(main: () => Promise<void>): Promise<void>;
+  /** Writes `result.json` and `summary.md` (`md`, also printed) into the results dir, and the closing log line. */
+  finish(result: unknown, md: string, wallS: number): void;
 }
 
 /**
@@ -326,6 +316,13 @@ export function startBenchRun(o: {
     },
     log,
     cleanup,
+    finish(result, md, wallS) {
+      const file = join(outDir, 'result.json');
+      writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+      writeFileSync(join(outDir, 'summary.md'), md);
+      process.stdout.write(`\n${md}\n`);
+      log(`done in ${wallS} s; ${relative(process.cwd(), file)}`);
+    },
     watch(r, onDeath) {
       void r.exited.then(async (e) => {
         if (r.stopRequested || interrupted || cleaning) return;

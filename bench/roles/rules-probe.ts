@@ -91,7 +91,8 @@ function publish(value: number, pubacks: number[]): { ts: number; sentAt: number
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Sample {
+/** One probe reading and the alert event it should cause (the bench reads these from the probe's answer). */
+export interface Sample {
   ts: number;
   value: number;
   event: 'firing' | 'resolved';

@@ -1,8 +1,8 @@
 /** Biodiversity: detections, species richness and Shannon diversity per site; locations of sensitive species generalised. */
 import { alertsAnnotationQuery, shannonQuery } from './alerts.ts';
-import { type Obj, alertsAnnotation, bargauge, dashboard, q, resetIds, row, scope, scopeVariables, table, target, thresholds, timeseries } from './kit.ts';
+import { type Obj, alertsAnnotation, bargauge, dashboard, q, redBelow, resetIds, row, scope, scopeVariables, seriesBy, table, target, thresholds, timeseries, totalBy } from './kit.ts';
 
-const richnessThresholds = (): Obj => thresholds({ color: 'red', value: null }, { color: 'orange', value: 5 }, { color: 'green', value: 15 });
+const richnessThresholds = (): Obj => redBelow(5, 15);
 
 export function biodiversity(): Obj {
   resetIds();
@@ -17,7 +17,7 @@ export function biodiversity(): Obj {
       interval: '1h',
       drawStyle: 'bars',
       stack: true,
-      targets: [target('A', q`SELECT count("species") FROM "biodiversity" WHERE ${w} GROUP BY time($__interval), "site" fill(0)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'biodiversity', 'count("species")', 'site', '0')],
     }),
     bargauge({
       title: 'Individuals by site',
@@ -25,7 +25,7 @@ export function biodiversity(): Obj {
       gridPos: { x: 16, y: 1, w: 8, h: 8 },
       unit: 'short',
       thresholds: thresholds({ color: 'blue', value: null }),
-      targets: [target('A', q`SELECT sum("count") FROM "biodiversity" WHERE ${w} GROUP BY "site"`, { alias: '$tag_site' })],
+      targets: [totalBy(w, 'biodiversity', 'sum("count")', 'site')],
     }),
     row('Diversity', 9),
     bargauge({
@@ -35,7 +35,7 @@ export function biodiversity(): Obj {
       unit: 'short',
       min: 0,
       thresholds: richnessThresholds(),
-      targets: [target('A', q`SELECT count(distinct("species")) FROM "biodiversity" WHERE ${w} GROUP BY "site"`, { alias: '$tag_site' })],
+      targets: [totalBy(w, 'biodiversity', 'count(distinct("species"))', 'site')],
     }),
     timeseries({
       title: 'Daily species richness',
@@ -45,7 +45,7 @@ export function biodiversity(): Obj {
       interval: '1d',
       drawStyle: 'bars',
       thresholds: richnessThresholds(),
-      targets: [target('A', q`SELECT count(distinct("species")) FROM "biodiversity" WHERE ${w} GROUP BY time($__interval), "site" fill(0)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'biodiversity', 'count(distinct("species"))', 'site', '0')],
     }),
     timeseries({
       title: 'Shannon diversity by site',

@@ -1,21 +1,7 @@
 /** Energy: generation by source against demand, storage, renewable share and self-sufficiency, household demand as privacy aggregates. */
 import { BATTERY_CLEAR_PCT, BATTERY_RESERVE_PCT } from './limits.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
-import {
-  type Obj,
-  alertsAnnotation,
-  dashboard,
-  overrideByName,
-  q,
-  resetIds,
-  row,
-  scope,
-  scopeVariables,
-  stat,
-  target,
-  thresholds,
-  timeseries,
-} from './kit.ts';
+import { type Obj, alertsAnnotation, dashboard, fixedColor, overrideByName, q, redBelow, resetIds, row, scope, scopeVariables, seriesBy, stat, target, timeseries } from './kit.ts';
 
 /**
  * `kind` of the per-area household aggregates the privacy boundary publishes (privacy policy
@@ -60,8 +46,8 @@ export function energy(): Obj {
       fillOpacity: 35,
       targets: [target('A', sumOf('pv_power', 'solar')), target('B', sumOf('wind_power', 'wind')), target('C', sumOf('demand_power', 'demand'))],
       overrides: [
-        overrideByName('solar', { color: { mode: 'fixed', fixedColor: 'yellow' } }),
-        overrideByName('wind', { color: { mode: 'fixed', fixedColor: 'blue' } }),
+        fixedColor('solar', 'yellow'),
+        fixedColor('wind', 'blue'),
         overrideByName('demand', {
           color: { mode: 'fixed', fixedColor: 'red' },
           'custom.stacking': { mode: 'none', group: 'A' },
@@ -77,7 +63,7 @@ export function energy(): Obj {
       unit: 'percent',
       decimals: 0,
       graph: false,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 30 }, { color: 'green', value: 60 }),
+      thresholds: redBelow(30, 60),
       targets: [target('A', q`SELECT 100 * sum("generation") / sum("demand") AS "renewable share" FROM (${balance(w, '$__interval')})`)],
     }),
     stat({
@@ -89,7 +75,7 @@ export function energy(): Obj {
       decimals: 0,
       graph: false,
       max: 100,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 50 }, { color: 'green', value: 80 }),
+      thresholds: redBelow(50, 80),
       targets: [target('A', q`SELECT 100 * sum("covered") / sum("demand") AS "self-sufficiency" FROM (${balance(w, '$__interval')})`)],
     }),
     timeseries({
@@ -116,16 +102,16 @@ export function energy(): Obj {
       min: 0,
       max: 100,
       decimals: 0,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: BATTERY_RESERVE_PCT }, { color: 'green', value: BATTERY_CLEAR_PCT }),
+      thresholds: redBelow(BATTERY_RESERVE_PCT, BATTERY_CLEAR_PCT),
       thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("battery_soc") FROM "energy" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'energy', 'mean("battery_soc")', 'sensor')],
     }),
     timeseries({
       title: 'Stored energy',
       description: 'Energy in the battery, watt-hours.',
       gridPos: { x: 12, y: 20, w: 12, h: 8 },
       unit: 'watth',
-      targets: [target('A', q`SELECT mean("battery_energy") FROM "energy" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'energy', 'mean("battery_energy")', 'sensor')],
     }),
     row('Households (privacy-aggregated)', 28),
     timeseries({

@@ -58,6 +58,20 @@ export function scope(vars: ReadonlyArray<'hub' | 'site' | 'sensor' | 'role'> = 
   return ['$timeFilter', ...vars.map((v) => `"${v}" =~ /^$${v}$/`)].join(' AND ');
 }
 
+/**
+ * The query most reading panels show: one aggregate per interval, one series per tag value
+ * (legend `$tag_<by>`). `select` is the aggregate, e.g. `mean("soil_moisture")`; `where` the
+ * filter, usually {@link scope}'s.
+ */
+export function seriesBy(where: string, from: string, select: string, by: string, fill: 'null' | 'none' | '0' = 'null'): Target {
+  return target('A', `SELECT ${select} FROM "${from}" WHERE ${where} GROUP BY time($__interval), "${by}" fill(${fill})`, { alias: `$tag_${by}` });
+}
+
+/** One aggregate over the whole time range per tag value (legend `$tag_<by>`). */
+export function totalBy(where: string, from: string, select: string, by: string): Target {
+  return target('A', `SELECT ${select} FROM "${from}" WHERE ${where} GROUP BY "${by}"`, { alias: `$tag_${by}` });
+}
+
 /** A threshold step; `null` value is the base (-Infinity). */
 export interface Step {
   color: string;
@@ -68,6 +82,15 @@ export const thresholds = (...steps: Step[]): Obj => ({ mode: 'absolute', steps:
 
 /** Base green: "no threshold crossed". */
 export const base = (color = 'green'): Step => ({ color, value: null });
+
+/** Low is bad: red below `orange`, orange below `green`, green from there. */
+export const redBelow = (orange: number, green: number): Obj => thresholds({ color: 'red', value: null }, { color: 'orange', value: orange }, { color: 'green', value: green });
+
+/** High is bad: green below `orange`, orange below `red`, red from there. */
+export const redAbove = (orange: number, red: number): Obj => thresholds(base(), { color: 'orange', value: orange }, { color: 'red', value: red });
+
+/** Low is bad and a rule watches it: red below its limit, orange until it clears (limits.ts). */
+export const ruleBand = (l: { limit: number; clear: number }): Obj => redBelow(l.limit, l.clear);
 
 /**
  * A link to another Steward dashboard, keeping the hub and the time range. Grafana's schema types
@@ -251,6 +274,9 @@ export function row(title: string, y: number): Obj {
 export function overrideByName(name: string, properties: Record<string, Json>): Obj {
   return { matcher: { id: 'byName', options: name }, properties: Object.entries(properties).map(([id, value]) => ({ id, value })) };
 }
+
+/** One series always in the same colour. */
+export const fixedColor = (name: string, color: string): Obj => overrideByName(name, { color: { mode: 'fixed', fixedColor: color } });
 
 /** Override by a regex over display names. */
 export function overrideByRegex(pattern: string, properties: Record<string, Json>): Obj {

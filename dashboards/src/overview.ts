@@ -1,7 +1,7 @@
 /** Commons overview: each commons' stock against its thresholds on one screen, and the active alerts. */
 import { activeAlertsQuery, alertCountQuery, alertsAnnotationQuery } from './alerts.ts';
 import { HOUSEHOLD_AREA_KIND } from './energy.ts';
-import { type Obj, alertsAnnotation, dashLink, dashboard, overrideByName, q, resetIds, scope, scopeVariables, stat, table, target, thresholds, timeseries } from './kit.ts';
+import { type Obj, alertsAnnotation, dashboard, dashLink, overrideByName, q, redBelow, resetIds, scope, scopeVariables, seriesBy, stat, table, target, thresholds, timeseries, totalBy } from './kit.ts';
 import { AQUIFER_FLOOR_M } from './watershed.ts';
 
 export function overview(): Obj {
@@ -16,7 +16,7 @@ export function overview(): Obj {
       decimals: 2,
       thresholds: thresholds({ color: 'red', value: null }, { color: 'green', value: AQUIFER_FLOOR_M }),
       links: [dashLink('Watershed', 'steward-watershed')],
-      targets: [target('A', q`SELECT mean("groundwater_level") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(none)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'water', 'mean("groundwater_level")', 'sensor', 'none')],
     }),
     stat({
       title: 'Soil: organic carbon',
@@ -24,9 +24,9 @@ export function overview(): Obj {
       gridPos: { x: 6, y: 0, w: 6, h: 6 },
       unit: 'percent',
       decimals: 2,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 1.5 }, { color: 'green', value: 3 }),
+      thresholds: redBelow(1.5, 3),
       links: [dashLink('Soil carbon', 'steward-soil-carbon')],
-      targets: [target('A', q`SELECT mean("soil_organic_carbon") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(none)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'soil', 'mean("soil_organic_carbon")', 'site', 'none')],
     }),
     stat({
       title: 'Energy: battery charge',
@@ -36,9 +36,9 @@ export function overview(): Obj {
       decimals: 0,
       min: 0,
       max: 100,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 20 }, { color: 'green', value: 40 }),
+      thresholds: redBelow(20, 40),
       links: [dashLink('Energy', 'steward-energy')],
-      targets: [target('A', q`SELECT mean("battery_soc") FROM "energy" WHERE ${w} GROUP BY time($__interval), "sensor" fill(none)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'energy', 'mean("battery_soc")', 'sensor', 'none')],
     }),
     stat({
       title: 'Biodiversity: species richness',
@@ -46,9 +46,9 @@ export function overview(): Obj {
       gridPos: { x: 18, y: 0, w: 6, h: 6 },
       unit: 'short',
       graph: false,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 5 }, { color: 'green', value: 15 }),
+      thresholds: redBelow(5, 15),
       links: [dashLink('Biodiversity', 'steward-biodiversity')],
-      targets: [target('A', q`SELECT count(distinct("species")) FROM "biodiversity" WHERE ${w} GROUP BY "site"`, { alias: '$tag_site' })],
+      targets: [totalBy(w, 'biodiversity', 'count(distinct("species"))', 'site')],
     }),
     stat({
       title: 'Water: extraction against rainfall',
@@ -97,7 +97,7 @@ export function overview(): Obj {
       graph: false,
       thresholds: thresholds({ color: 'blue', value: null }),
       links: [dashLink('Soil carbon', 'steward-soil-carbon')],
-      targets: [target('A', q`SELECT mean("co2_flux") FROM "soil" WHERE ${w} GROUP BY "site"`, { alias: '$tag_site' })],
+      targets: [totalBy(w, 'soil', 'mean("co2_flux")', 'site')],
     }),
     table({
       title: 'Active alerts',

@@ -1,12 +1,16 @@
 /** Pipeline health: ingest rate, rejections by reason, spool depth, write latency, connected devices (self-telemetry in `pipeline`). */
 import { REJECTION_CODES } from '../../core/errors.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
-import { type Obj, alertsAnnotation, base, dashboard, datasourceVariable, q, resetIds, row, scope, stat, tagVariable, target, thresholds, timeseries } from './kit.ts';
+import { type GridPos, type Obj, alertsAnnotation, base, dashboard, datasourceVariable, q, redAbove, resetIds, row, scope, seriesBy, stat, tagVariable, target, thresholds, timeseries } from './kit.ts';
 
 export function pipeline(): Obj {
   resetIds();
   const w = scope(['hub', 'role']);
   const rate = (field: string, alias: string): string => `non_negative_derivative(max("${field}"), 1s) AS "${alias}"`;
+  const byRole = (select: string) => seriesBy(w, 'pipeline', select, 'role', 'none');
+  /** A per-role time series every 10 s, with warning and alarm lines when given. */
+  const perRole = (title: string, description: string, gridPos: GridPos, unit: string, select: string, th?: [number, number]): Obj =>
+    timeseries({ title, description, gridPos, unit, interval: '10s', ...(th && { thresholds: redAbove(...th), thresholdsStyle: 'dashed' }), targets: [byRole(select)] });
   const rejections = Object.keys(REJECTION_CODES)
     .map((code) => rate(`rejected_${code}`, code))
     .join(', ');
@@ -49,7 +53,7 @@ export function pipeline(): Obj {
       gridPos: { x: 16, y: 5, w: 8, h: 5 },
       unit: 'short',
       thresholds: thresholds({ color: 'orange', value: null }, { color: 'green', value: 1 }),
-      targets: [target('A', q`SELECT last("connected_devices") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
+      targets: [byRole('last("connected_devices")')],
     }),
     timeseries({
       title: 'Rejections by reason',
@@ -63,53 +67,19 @@ export function pipeline(): Obj {
       noValue: 'No rejections',
     }),
     row('Storage', 18),
-    timeseries({
-      title: 'Spool depth',
-      description: 'Readings in the durable spool not yet in storage. It grows while storage is down and drains when it returns.',
-      gridPos: { x: 0, y: 19, w: 8, h: 8 },
-      unit: 'short',
-      interval: '10s',
-      thresholds: thresholds(base(), { color: 'orange', value: 1000 }, { color: 'red', value: 100000 }),
-      thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT max("spool_depth") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
-    }),
-    timeseries({
-      title: 'Storage write latency',
-      description: 'Mean time to write one batch to storage, ms.',
-      gridPos: { x: 8, y: 19, w: 8, h: 8 },
-      unit: 'ms',
-      interval: '10s',
-      thresholds: thresholds(base(), { color: 'orange', value: 250 }, { color: 'red', value: 2500 }),
-      thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("write_latency_ms") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
-    }),
-    timeseries({
-      title: 'Publish to stored',
-      description: "Mean time from a reading's sensor timestamp to its commit in storage (freshness of what dashboards show), ms.",
-      gridPos: { x: 16, y: 19, w: 8, h: 8 },
-      unit: 'ms',
-      interval: '10s',
-      thresholds: thresholds(base(), { color: 'orange', value: 5000 }, { color: 'red', value: 60000 }),
-      thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("publish_to_stored_ms") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
-    }),
+    perRole('Spool depth', 'Readings in the durable spool not yet in storage. It grows while storage is down and drains when it returns.', { x: 0, y: 19, w: 8, h: 8 }, 'short', 'max("spool_depth")', [1000, 100000]),
+    perRole('Storage write latency', 'Mean time to write one batch to storage, ms.', { x: 8, y: 19, w: 8, h: 8 }, 'ms', 'mean("write_latency_ms")', [250, 2500]),
+    perRole(
+      'Publish to stored',
+      "Mean time from a reading's sensor timestamp to its commit in storage (freshness of what dashboards show), ms.",
+      { x: 16, y: 19, w: 8, h: 8 },
+      'ms',
+      'mean("publish_to_stored_ms")',
+      [5000, 60000],
+    ),
     row('Processes', 27),
-    timeseries({
-      title: 'Connected devices over time',
-      description: 'MQTT clients connected to the broker.',
-      gridPos: { x: 0, y: 28, w: 12, h: 8 },
-      unit: 'short',
-      interval: '10s',
-      targets: [target('A', q`SELECT max("connected_devices") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
-    }),
-    timeseries({
-      title: 'Memory (RSS)',
-      description: 'Resident memory of each process.',
-      gridPos: { x: 12, y: 28, w: 12, h: 8 },
-      unit: 'bytes',
-      interval: '10s',
-      targets: [target('A', q`SELECT max("rss_bytes") FROM "pipeline" WHERE ${w} GROUP BY time($__interval), "role" fill(none)`, { alias: '$tag_role' })],
-    }),
+    perRole('Connected devices over time', 'MQTT clients connected to the broker.', { x: 0, y: 28, w: 12, h: 8 }, 'short', 'max("connected_devices")'),
+    perRole('Memory (RSS)', 'Resident memory of each process.', { x: 12, y: 28, w: 12, h: 8 }, 'bytes', 'max("rss_bytes")'),
   ];
   return dashboard({
     uid: 'steward-pipeline',

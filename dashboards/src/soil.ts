@@ -1,13 +1,13 @@
 /** Soil carbon: the carbon stock per site and its trend, CO2 flux and what it releases, moisture and temperature. */
 import { alertsAnnotationQuery } from './alerts.ts';
-import { type Obj, alertsAnnotation, bargauge, base, dashboard, q, resetIds, row, scope, scopeVariables, stat, target, thresholds, timeseries } from './kit.ts';
+import { type Obj, alertsAnnotation, bargauge, base, dashboard, q, redBelow, resetIds, row, ruleBand, scope, scopeVariables, seriesBy, stat, target, thresholds, timeseries, totalBy } from './kit.ts';
 import { SOIL_MOISTURE } from './limits.ts';
 
 /** g C per µmol CO2 (12.011 g/mol × 1e-6). */
 const G_C_PER_UMOL = 0.000012011;
 
 /** Soil organic carbon bands (% by mass): below 1.5 degraded, 1.5–3 moderate, above 3 good for temperate soils. */
-const socThresholds = (): Obj => thresholds({ color: 'red', value: null }, { color: 'orange', value: 1.5 }, { color: 'green', value: 3 });
+const socThresholds = (): Obj => redBelow(1.5, 3);
 
 export function soilCarbon(): Obj {
   resetIds();
@@ -22,7 +22,7 @@ export function soilCarbon(): Obj {
       decimals: 2,
       thresholds: socThresholds(),
       thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("soil_organic_carbon") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(null)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'soil', 'mean("soil_organic_carbon")', 'site')],
     }),
     bargauge({
       title: 'Carbon stock now',
@@ -33,7 +33,7 @@ export function soilCarbon(): Obj {
       min: 0,
       max: 8,
       thresholds: socThresholds(),
-      targets: [target('A', q`SELECT last("soil_organic_carbon") FROM "soil" WHERE ${w} GROUP BY "site"`, { alias: '$tag_site' })],
+      targets: [totalBy(w, 'soil', 'last("soil_organic_carbon")', 'site')],
     }),
     stat({
       title: 'Sequestration (trend)',
@@ -60,7 +60,7 @@ export function soilCarbon(): Obj {
       gridPos: { x: 0, y: 11, w: 16, h: 8 },
       unit: 'suffix: µmol/m²/s',
       decimals: 2,
-      targets: [target('A', q`SELECT mean("co2_flux") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(null)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'soil', 'mean("co2_flux")', 'site')],
     }),
     stat({
       title: 'Carbon released over the range',
@@ -87,9 +87,9 @@ export function soilCarbon(): Obj {
       gridPos: { x: 0, y: 20, w: 12, h: 8 },
       unit: 'percentunit',
       decimals: 1,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: SOIL_MOISTURE.limit }, { color: 'green', value: SOIL_MOISTURE.clear }),
+      thresholds: ruleBand(SOIL_MOISTURE),
       thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("soil_moisture") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(null)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'soil', 'mean("soil_moisture")', 'site')],
     }),
     timeseries({
       title: 'Soil temperature',
@@ -97,7 +97,7 @@ export function soilCarbon(): Obj {
       gridPos: { x: 12, y: 20, w: 12, h: 8 },
       unit: 'celsius',
       decimals: 1,
-      targets: [target('A', q`SELECT mean("soil_temperature") FROM "soil" WHERE ${w} GROUP BY time($__interval), "site" fill(null)`, { alias: '$tag_site' })],
+      targets: [seriesBy(w, 'soil', 'mean("soil_temperature")', 'site')],
     }),
   ];
   return dashboard({

@@ -1,22 +1,5 @@
 /** Watershed: the aquifer against its safe minimum, withdrawals against recharge, the river, water quality. */
-import {
-  type Obj,
-  alertsAnnotation,
-  base,
-  constantVariable,
-  dashboard,
-  overrideByName,
-  q,
-  resetIds,
-  row,
-  scope,
-  scopeVariables,
-  stat,
-  target,
-  textboxVariable,
-  thresholds,
-  timeseries,
-} from './kit.ts';
+import { type Obj, type Target, alertsAnnotation, base, constantVariable, dashboard, fixedColor, q, redAbove, redBelow, resetIds, row, ruleBand, scope, scopeVariables, seriesBy, stat, target, textboxVariable, thresholds, timeseries } from './kit.ts';
 import { alertsAnnotationQuery } from './alerts.ts';
 import { AQUIFER_FLOOR_M, AQUIFER_RULE, RIVER_OXYGEN, RIVER_STAGE } from './limits.ts';
 
@@ -26,6 +9,16 @@ import { AQUIFER_FLOOR_M, AQUIFER_RULE, RIVER_OXYGEN, RIVER_STAGE } from './limi
  * test keeps them equal).
  */
 export { AQUIFER_FLOOR_M };
+
+/** The latest evaluation of the aquifer's depletion rule per well: one of the numbers its alert quotes. */
+function aquiferRule(field: string, alias: string): Target {
+  return target(
+    'A',
+    q`SELECT last("${field}") AS "${alias}" FROM "rule_evaluations"
+      WHERE "hub" =~ /^$hub$/ AND "subject" =~ /^$sensor$/ AND "rule" = '${AQUIFER_RULE}' AND $timeFilter GROUP BY "subject"`,
+    { alias: '$tag_subject' },
+  );
+}
 
 export function watershed(): Obj {
   resetIds();
@@ -40,7 +33,7 @@ export function watershed(): Obj {
       decimals: 2,
       thresholds: thresholds({ color: 'red', value: null }, { color: 'green', value: AQUIFER_FLOOR_M }),
       thresholdsStyle: 'line+area',
-      targets: [target('A', q`SELECT mean("groundwater_level") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'water', 'mean("groundwater_level")', 'sensor')],
     }),
     stat({
       title: 'Projected days to the floor',
@@ -49,16 +42,9 @@ export function watershed(): Obj {
       unit: 'd',
       decimals: 0,
       graph: false,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: 30 }, { color: 'green', value: 90 }),
+      thresholds: redBelow(30, 90),
       mappings: [{ type: 'range', options: { from: null, to: -0.5, result: { text: 'Not falling', color: 'green', index: 0 } } }],
-      targets: [
-        target(
-          'A',
-          q`SELECT last("value") AS "days" FROM "rule_evaluations"
-            WHERE "hub" =~ /^$hub$/ AND "subject" =~ /^$sensor$/ AND "rule" = '${AQUIFER_RULE}' AND $timeFilter GROUP BY "subject"`,
-          { alias: '$tag_subject' },
-        ),
-      ],
+      targets: [aquiferRule('value', 'days')],
     }),
     stat({
       title: 'Level trend (the alert\'s fit)',
@@ -68,14 +54,7 @@ export function watershed(): Obj {
       decimals: 3,
       graph: false,
       thresholds: thresholds({ color: 'orange', value: null }, { color: 'green', value: 0 }),
-      targets: [
-        target(
-          'A',
-          q`SELECT last("ratePerDay") AS "trend" FROM "rule_evaluations"
-            WHERE "hub" =~ /^$hub$/ AND "subject" =~ /^$sensor$/ AND "rule" = '${AQUIFER_RULE}' AND $timeFilter GROUP BY "subject"`,
-          { alias: '$tag_subject' },
-        ),
-      ],
+      targets: [aquiferRule('ratePerDay', 'trend')],
     }),
     row('Extraction against regeneration', 11),
     timeseries({
@@ -95,7 +74,7 @@ export function watershed(): Obj {
             WHERE $timeFilter GROUP BY time($__interval) fill(0)`,
         ),
       ],
-      overrides: [overrideByName('withdrawals', { color: { mode: 'fixed', fixedColor: 'orange' } }), overrideByName('estimated recharge', { color: { mode: 'fixed', fixedColor: 'blue' } })],
+      overrides: [fixedColor('withdrawals', 'orange'), fixedColor('estimated recharge', 'blue')],
     }),
     stat({
       title: 'Balance over the range',
@@ -106,7 +85,7 @@ export function watershed(): Obj {
       graph: false,
       textMode: 'value_and_name',
       thresholds: thresholds(base('blue')),
-      overrides: [overrideByName('withdrawals', { color: { mode: 'fixed', fixedColor: 'orange' } }), overrideByName('estimated recharge', { color: { mode: 'fixed', fixedColor: 'blue' } })],
+      overrides: [fixedColor('withdrawals', 'orange'), fixedColor('estimated recharge', 'blue')],
       targets: [
         target(
           'A',
@@ -122,9 +101,9 @@ export function watershed(): Obj {
       gridPos: { x: 0, y: 22, w: 12, h: 8 },
       unit: 'lengthm',
       decimals: 2,
-      thresholds: thresholds({ color: 'red', value: null }, { color: 'orange', value: RIVER_STAGE.limit }, { color: 'green', value: RIVER_STAGE.clear }),
+      thresholds: ruleBand(RIVER_STAGE),
       thresholdsStyle: 'dashed',
-      targets: [target('A', q`SELECT mean("river_stage") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'water', 'mean("river_stage")', 'sensor')],
     }),
     timeseries({
       title: 'River discharge',
@@ -132,7 +111,7 @@ export function watershed(): Obj {
       gridPos: { x: 12, y: 22, w: 12, h: 8 },
       unit: 'flowcms',
       decimals: 2,
-      targets: [target('A', q`SELECT mean("discharge") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'water', 'mean("discharge")', 'sensor')],
     }),
     row('Water quality', 30),
     ...quality(w),
@@ -172,21 +151,21 @@ function quality(w: string): Obj[] {
       decimals,
       thresholds: th,
       thresholdsStyle: 'dashed',
-      targets: [target('A', `SELECT mean("${field}") FROM "water" WHERE ${w} GROUP BY time($__interval), "sensor" fill(null)`, { alias: '$tag_sensor' })],
+      targets: [seriesBy(w, 'water', `mean("${field}")`, 'sensor')],
     });
   return [
-    metric('Turbidity', 'turbidity', 'suffix: NTU', 'Cloudiness of the water. WHO: above 4 NTU is visible and shields microbes from disinfection.', { x: 0, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 1 }, { color: 'red', value: 4 }), 1),
-    metric('Nitrate', 'nitrate', 'suffix: mg/l', 'Nitrate as NO₃. EU and WHO drinking-water limit: 50 mg/l.', { x: 8, y: 31, w: 8, h: 7 }, thresholds(base(), { color: 'orange', value: 25 }, { color: 'red', value: 50 }), 1),
+    metric('Turbidity', 'turbidity', 'suffix: NTU', 'Cloudiness of the water. WHO: above 4 NTU is visible and shields microbes from disinfection.', { x: 0, y: 31, w: 8, h: 7 }, redAbove(1, 4), 1),
+    metric('Nitrate', 'nitrate', 'suffix: mg/l', 'Nitrate as NO₃. EU and WHO drinking-water limit: 50 mg/l.', { x: 8, y: 31, w: 8, h: 7 }, redAbove(25, 50), 1),
     metric(
       'Dissolved oxygen',
       'dissolved_oxygen',
       'suffix: mg/l',
       `Red below ${RIVER_OXYGEN.limit} mg/l, where trout and salmon are stressed and the \`river-oxygen-low\` alert fires if it lasts; orange until ${RIVER_OXYGEN.clear} mg/l, where it resolves (limits from rules/defaults). Below 2 mg/l most fish die.`,
       { x: 16, y: 31, w: 8, h: 7 },
-      thresholds({ color: 'red', value: null }, { color: 'orange', value: RIVER_OXYGEN.limit }, { color: 'green', value: RIVER_OXYGEN.clear }),
+      ruleBand(RIVER_OXYGEN),
       1,
     ),
     metric('pH', 'ph', 'none', 'Acidity. Healthy streams and drinking water: 6.5–8.5.', { x: 0, y: 38, w: 12, h: 7 }, thresholds({ color: 'red', value: null }, { color: 'green', value: 6.5 }, { color: 'red', value: 8.5 })),
-    metric('Water temperature', 'water_temperature', 'celsius', 'Above 20 °C trout and salmon are stressed; above 25 °C lethal for many.', { x: 12, y: 38, w: 12, h: 7 }, thresholds(base(), { color: 'orange', value: 20 }, { color: 'red', value: 25 }), 1),
+    metric('Water temperature', 'water_temperature', 'celsius', 'Above 20 °C trout and salmon are stressed; above 25 °C lethal for many.', { x: 12, y: 38, w: 12, h: 7 }, redAbove(20, 25), 1),
   ];
 }

@@ -21,17 +21,16 @@ import { type Config, configSchema } from './config.ts';
 
 /**
  * The sensor. Extending BaseSensor gives you `next(t)` with checks (times must increase),
- * `this.env`, `this.rng`, `this.seed`, `this.site`, `this.intervalS` and `this.reading()`.
+ * `this.env`, `this.rng`, `this.seed`, `this.site`, `this.intervalS`, `this.config` (your validated
+ * config, typed by `BaseSensor<Config>`) and `this.reading()`.
  */
-class PondThermometer extends BaseSensor {
-  readonly #c: Config;
+class PondThermometer extends BaseSensor<Config> {
   /** State carried between steps: the pond's slowly following temperature, °C. */
   #pond: number | undefined;
 
   constructor(opts: SimulatorCreateOptions<Config>) {
     // kind = the registry key; domain = which commons (water, soil, energy, biodiversity).
-    super(opts, { kind: 'template', domain: 'water', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'template', 'water');
   }
 
   /**
@@ -44,10 +43,10 @@ class PondThermometer extends BaseSensor {
     const dtDays = (t - (previous ?? t - this.intervalS * 1000)) / 86_400_000;
     // The pond relaxes towards the day's mean air temperature (exponential smoothing).
     const air = env.dailyMeanTemperature(t);
-    this.#pond = this.#pond === undefined ? air : this.#pond + (air - this.#pond) * (1 - Math.exp(-dtDays / this.#c.lagDays));
+    this.#pond = this.#pond === undefined ? air : this.#pond + (air - this.#pond) * (1 - Math.exp(-dtDays / this.config.lagDays));
     // Sunshine warms the surface in the afternoon: irradiance two hours ago, 0..1.
     const sun = Math.min(1, env.irradiance(t - 2 * 3_600_000).ghi / 600);
-    const water = this.#pond + this.#c.diurnalAmplitudeC * sun + this.rng.normal(0, this.#c.noiseC);
+    const water = this.#pond + this.config.diurnalAmplitudeC * sun + this.rng.normal(0, this.config.noiseC);
     // Keep values physical AND inside the catalogue's range (water_temperature: -5..100 Cel).
     return [this.reading(t, { water_temperature: round(clamp(water, 0, 40), 2) })];
   }

@@ -31,16 +31,14 @@ export function sitePool(habitat: Config['habitat'], poolSize: number, exponent:
   return candidates.map((c, i) => ({ species: c.s, weight: (raw[i] as number) / total }));
 }
 
-class AcousticMonitor extends BaseSensor {
-  readonly #c: Config;
+class AcousticMonitor extends BaseSensor<Config> {
   readonly #pool: { species: Species; weight: number }[];
   readonly #outsiders: Species[];
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'acoustic-monitor', domain: 'biodiversity', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'acoustic-monitor', 'biodiversity');
     // The pool belongs to the site: two monitors at one site hear the same community.
-    this.#pool = sitePool(this.#c.habitat, this.#c.poolSize, this.#c.zipfExponent, hashSeed(opts.environment.seed, 'pool', opts.site ?? opts.id));
+    this.#pool = sitePool(this.config.habitat, this.config.poolSize, this.config.zipfExponent, hashSeed(opts.environment.seed, 'pool', opts.site ?? opts.id));
     const inPool = new Set(this.#pool.map((p) => p.species.name));
     this.#outsiders = SPECIES.filter((s) => s.calls && !inPool.has(s.name));
   }
@@ -75,13 +73,13 @@ class AcousticMonitor extends BaseSensor {
     const mod = env.modifiers(mid);
     // Song is strongest in spring (peak mid-May) and weakest in winter.
     const seasonal = 0.35 + 0.65 * gauss(yf, 0.37, 0.12);
-    const perDay = (this.#c.detectionsPerDay * seasonal * mod.biodiversityFactor) / BIRD_ACTIVITY_MEAN;
+    const perDay = (this.config.detectionsPerDay * seasonal * mod.biodiversityFactor) / BIRD_ACTIVITY_MEAN;
     const present = Math.max(1, Math.ceil(this.#pool.length * mod.richnessFactor));
     const rates = this.#pool.map((p, i) =>
       i < present && isPresent(p.species, yf) ? perDay * p.weight * this.#activity(p.species.group, mid) : 0,
     );
     const total = rates.reduce((a, b) => a + b, 0) * dtDays;
-    const n = this.rng.poisson(total * (1 + this.#c.falsePositiveRate));
+    const n = this.rng.poisson(total * (1 + this.config.falsePositiveRate));
     if (n === 0) return [];
 
     const times = this.#distinctTimes(from, t, n);
@@ -90,7 +88,7 @@ class AcousticMonitor extends BaseSensor {
     for (const ts of times) {
       let species: Species;
       let confidence: number;
-      if (this.rng.chance(this.#c.falsePositiveRate / (1 + this.#c.falsePositiveRate)) && this.#outsiders.length > 0) {
+      if (this.rng.chance(this.config.falsePositiveRate / (1 + this.config.falsePositiveRate)) && this.#outsiders.length > 0) {
         species = this.rng.pick(this.#outsiders);
         confidence = 0.5 + 0.12 * this.rng.next();
       } else {

@@ -8,9 +8,9 @@ import { BaseSensor, clamp, defineSimulator, round } from '../define.ts';
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class BatterySensor extends BaseSensor {
+class BatterySensor extends BaseSensor<Config> {
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'battery', domain: 'energy', intervalS: opts.config.intervalS, location: opts.config.location });
+    super(opts, 'battery', 'energy');
   }
 
   protected step(t: number): ReadingPayload[] {

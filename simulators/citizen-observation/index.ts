@@ -45,19 +45,17 @@ export function defaultObservers(seed: number, n = 8): Observer[] {
 
 const gauss = (x: number, mu: number, sd: number): number => Math.exp(-((x - mu) ** 2) / (2 * sd * sd));
 
-class CitizenObservations extends BaseSensor {
-  readonly #c: Config;
+class CitizenObservations extends BaseSensor<Config> {
   readonly #observers: Observer[];
   readonly #colony: Location;
   readonly #visible: Species[];
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'citizen-observation', domain: 'biodiversity', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
-    this.#observers = this.#c.observers ?? defaultObservers(opts.seed);
+    super(opts, 'citizen-observation', 'biodiversity');
+    this.#observers = this.config.observers ?? defaultObservers(opts.seed);
     const env = opts.environment;
-    if (this.#c.orchidColony) {
-      this.#colony = this.#c.orchidColony;
+    if (this.config.orchidColony) {
+      this.#colony = this.config.orchidColony;
     } else {
       const r = Rng.derive(env.seed, 'orchid-colony');
       const bearing = r.uniform(0, 2 * Math.PI);
@@ -109,7 +107,7 @@ class CitizenObservations extends BaseSensor {
   }
 
   #note(s: Species, o: Observer): string | undefined {
-    if (!this.rng.chance(this.#c.noteShare)) return undefined;
+    if (!this.rng.chance(this.config.noteShare)) return undefined;
     const r = this.rng;
     const plain = [
       'Heard first, then seen.',
@@ -119,7 +117,7 @@ class CitizenObservations extends BaseSensor {
       'Not 100% sure of the ID.',
       'On the limestone pavement, south side.',
     ];
-    if (!r.chance(this.#c.contactInNoteShare)) return r.pick(plain);
+    if (!r.chance(this.config.contactInNoteShare)) return r.pick(plain);
     const phone = o.phone ?? '+44 7700 900000';
     return r.pick([
       `Happy to show anyone - ring me on ${phone}.`,
@@ -135,7 +133,7 @@ class CitizenObservations extends BaseSensor {
     const mid = (from + t) / 2;
     // Effort integrates to about 1 per day (two gaussians of sd 1.8 h and 2 h, ~ 9.5 hours of weight).
     const weekend = env.isWeekend(mid) ? 2 : 1;
-    const lambda = (this.#c.observationsPerDay * weekend * this.#effort(mid) * ((t - from) / HOUR)) / 9.5;
+    const lambda = (this.config.observationsPerDay * weekend * this.#effort(mid) * ((t - from) / HOUR)) / 9.5;
     const n = this.rng.poisson(lambda);
     if (n === 0) return [];
     const out: ReadingPayload[] = [];
@@ -147,7 +145,7 @@ class CitizenObservations extends BaseSensor {
       const observer = this.rng.pick(this.#observers);
       let species: Species;
       let location: Location;
-      if (orchidInFlower && this.rng.chance(this.#c.sensitiveShare)) {
+      if (orchidInFlower && this.rng.chance(this.config.sensitiveShare)) {
         species = SPECIES.find((s) => s.name === SENSITIVE_ORCHID) as Species;
         location = {
           lat: round(this.#colony.lat + this.rng.normal(0, 0.00003), 6),
@@ -156,7 +154,7 @@ class CitizenObservations extends BaseSensor {
         };
       } else {
         species = this.#pickSpecies(ts);
-        location = { ...randomPointNear(env.params.latitude, env.params.longitude, this.#c.radiusKm, this.rng), acc: round(this.rng.uniform(3, 15), 0) };
+        location = { ...randomPointNear(env.params.latitude, env.params.longitude, this.config.radiusKm, this.rng), acc: round(this.rng.uniform(3, 15), 0) };
       }
       const sure = clamp(0.55 + 0.44 * (0.7 * observer.expertise + 0.3 * this.rng.next()), 0.5, 0.99);
       const attributes: Record<string, string | number | boolean> = {

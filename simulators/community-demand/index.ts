@@ -7,16 +7,13 @@ import { BaseSensor, clamp, defineSimulator, round } from '../define.ts';
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class CommunityDemandSensor extends BaseSensor {
-  readonly #c: Config;
-
+class CommunityDemandSensor extends BaseSensor<Config> {
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'community-demand', domain: 'energy', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'community-demand', 'energy');
   }
 
   protected step(t: number): ReadingPayload[] {
-    const p = this.env.demandPower(t) * this.#c.share * (1 + this.rng.normal(0, this.#c.noise));
+    const p = this.env.demandPower(t) * this.config.share * (1 + this.rng.normal(0, this.config.noise));
     return [this.reading(t, { demand_power: round(clamp(p, 0, 1e9), 0) })];
   }
 }

@@ -10,24 +10,22 @@ import { type Config, configSchema } from './config.ts';
 
 const MINUTE = 60_000;
 
-class GroundwaterSensor extends BaseSensor {
-  readonly #c: Config;
+class GroundwaterSensor extends BaseSensor<Config> {
   /** Current drawdown in the well, m. */
   #drawdown = 0;
   /** Time up to which #drawdown is integrated (a whole minute). */
   #integratedTo: number | undefined;
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'groundwater', domain: 'water', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'groundwater', 'water');
   }
 
   /** Whether the pump runs at `t`: inside a scheduled window, stretched by the scenario's pumping factor. */
   #pumping(t: number): boolean {
-    if (this.#c.pumpRateM3h <= 0) return false;
+    if (this.config.pumpRateM3h <= 0) return false;
     const h = this.env.localHour(t);
     const f = this.env.modifiers(t).pumpingFactor;
-    for (const [from, to] of this.#c.schedule) {
+    for (const [from, to] of this.config.schedule) {
       const len = Math.min(24, (to - from) * f);
       if ((h >= from && h < from + len) || (h + 24 >= from && h + 24 < from + len)) return true;
     }
@@ -36,14 +34,14 @@ class GroundwaterSensor extends BaseSensor {
 
   /** Integrates drawdown and pumped volume minute by minute up to `t`; returns m3 pumped. */
   #advance(t: number): number {
-    const k = 1 - Math.exp(-1 / this.#c.responseMin);
-    const steady = this.#c.pumpRateM3h * this.#c.drawdownPerM3h;
+    const k = 1 - Math.exp(-1 / this.config.responseMin);
+    const steady = this.config.pumpRateM3h * this.config.drawdownPerM3h;
     let volume = 0;
     let m = this.#integratedTo ?? t;
     for (; m + MINUTE <= t; m += MINUTE) {
       const on = this.#pumping(m + MINUTE / 2);
       this.#drawdown += ((on ? steady : 0) - this.#drawdown) * k;
-      if (on) volume += this.#c.pumpRateM3h / 60;
+      if (on) volume += this.config.pumpRateM3h / 60;
     }
     this.#integratedTo = m;
     return volume;
@@ -56,9 +54,9 @@ class GroundwaterSensor extends BaseSensor {
       this.#advance(t - this.intervalS * 1000);
     }
     const volume = this.#advance(t);
-    const level = this.env.aquiferHead(t) + this.#c.headOffsetM - this.#drawdown + this.rng.normal(0, this.#c.noiseM);
+    const level = this.env.aquiferHead(t) + this.config.headOffsetM - this.#drawdown + this.rng.normal(0, this.config.noiseM);
     const metrics: Record<string, number> = { groundwater_level: round(level, 3) };
-    if (this.#c.pumpRateM3h > 0) metrics.withdrawal = round(volume, 2);
+    if (this.config.pumpRateM3h > 0) metrics.withdrawal = round(volume, 2);
     return [this.reading(t, metrics, { attributes: { battery_v: loggerBatteryV(this.env, t, this.rng) } })];
   }
 }

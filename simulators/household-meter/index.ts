@@ -37,12 +37,12 @@ interface Household {
   fridgePhaseMin: number;
 }
 
-class HouseholdMeter extends BaseSensor {
+class HouseholdMeter extends BaseSensor<Config> {
   readonly #h: Household;
   readonly #days = new Map<number, ApplianceRun[]>();
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'household-meter', domain: 'energy', intervalS: opts.config.intervalS, location: opts.config.location });
+    super(opts, 'household-meter', 'energy');
     const c = opts.config;
     const r = Rng.derive(opts.seed, 'household');
     const env = opts.environment;

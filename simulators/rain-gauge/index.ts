@@ -7,22 +7,20 @@ import { BaseSensor, defineSimulator, loggerBatteryV, round } from '../define.ts
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class RainGaugeSensor extends BaseSensor {
-  readonly #c: Config;
+class RainGaugeSensor extends BaseSensor<Config> {
   /** Rain caught since the sensor started, mm, and tips already reported. */
   #caught = 0;
   #tips = 0;
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'rain-gauge', domain: 'water', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'rain-gauge', 'water');
   }
 
   protected step(t: number, previous: number | undefined): ReadingPayload[] {
     const from = previous ?? t - this.intervalS * 1000;
-    this.#caught += this.env.rainfall(from, t) * this.#c.catchFactor;
-    const tips = Math.floor(this.#caught / this.#c.tipMm + 1e-9);
-    const rain = (tips - this.#tips) * this.#c.tipMm;
+    this.#caught += this.env.rainfall(from, t) * this.config.catchFactor;
+    const tips = Math.floor(this.#caught / this.config.tipMm + 1e-9);
+    const rain = (tips - this.#tips) * this.config.tipMm;
     this.#tips = tips;
     return [this.reading(t, { rainfall: round(rain, 3) }, { attributes: { battery_v: loggerBatteryV(this.env, t, this.rng) } })];
   }

@@ -8,18 +8,15 @@ import { BaseSensor, clamp, defineSimulator, round } from '../define.ts';
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class RiverSensor extends BaseSensor {
-  readonly #c: Config;
-
+class RiverSensor extends BaseSensor<Config> {
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'river', domain: 'water', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'river', 'water');
   }
 
   protected step(t: number): ReadingPayload[] {
-    const { ratingA: a, ratingB: b, ratingH0: h0 } = this.#c;
-    const q = this.env.state(t).dischargeM3s * this.#c.catchmentShare;
-    const stage = round(clamp(h0 + Math.pow(q / a, 1 / b) + this.rng.normal(0, this.#c.noiseM), -100, 1000), 3);
+    const { ratingA: a, ratingB: b, ratingH0: h0 } = this.config;
+    const q = this.env.state(t).dischargeM3s * this.config.catchmentShare;
+    const stage = round(clamp(h0 + Math.pow(q / a, 1 / b) + this.rng.normal(0, this.config.noiseM), -100, 1000), 3);
     const measured = stage > h0 ? a * Math.pow(stage - h0, b) : 0;
     return [this.reading(t, { river_stage: stage, discharge: round(measured, 3) })];
   }

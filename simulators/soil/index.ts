@@ -18,8 +18,7 @@ const G_C_PER_UMOL = 12.011e-6;
 /** Depth over which soil organic carbon is reported, m. */
 const SOC_DEPTH_M = 0.3;
 
-class SoilSensor extends BaseSensor {
-  readonly #c: Config;
+class SoilSensor extends BaseSensor<Config> {
   #theta = 0;
   /** Soil organic carbon stock, g C/m2 over SOC_DEPTH_M. */
   #socG = 0;
@@ -28,16 +27,15 @@ class SoilSensor extends BaseSensor {
   #integratedTo: number | undefined;
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'soil', domain: 'soil', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
-    this.#soilG = this.#c.bulkDensity * 1e6 * SOC_DEPTH_M;
-    this.#socG = (this.#c.initialSocPct / 100) * this.#soilG;
+    super(opts, 'soil', 'soil');
+    this.#soilG = this.config.bulkDensity * 1e6 * SOC_DEPTH_M;
+    this.#socG = (this.config.initialSocPct / 100) * this.#soilG;
   }
 
   /** Soil temperature at the probe's depth: damping depth 10 cm for the daily cycle. */
   #soilTemperature(t: number): number {
     const env = this.env;
-    const z = this.#c.depthCm / 10;
+    const z = this.config.depthCm / 10;
     const lagMs = (z * 24 * HOUR) / (2 * Math.PI);
     const mean = env.dailyMeanTemperature(t - 12 * HOUR * z);
     const amp = env.params.climate.diurnalAmplitudeC * (1 - 0.6 * env.cloudCover(t - lagMs)) * Math.exp(-z);
@@ -48,7 +46,7 @@ class SoilSensor extends BaseSensor {
 
   /** Respiration, umol CO2/m2/s, at soil temperature and moisture. */
   #respiration(tempC: number, theta: number): number {
-    const c = this.#c;
+    const c = this.config;
     const rel = (theta - c.wiltingPoint) / (c.saturation - c.wiltingPoint);
     const dry = clamp(rel / 0.35, 0, 1);
     const wet = 1 - 0.6 * clamp((rel - 0.75) / 0.25, 0, 1);
@@ -58,7 +56,7 @@ class SoilSensor extends BaseSensor {
 
   /** Integrates water and carbon on a 5-minute grid up to `t`. */
   #advance(t: number): void {
-    const c = this.#c;
+    const c = this.config;
     const env = this.env;
     const k = 1 - Math.exp(-c.drainagePerH * (SUB_MS / HOUR));
     let m = this.#integratedTo ?? t;
@@ -78,7 +76,7 @@ class SoilSensor extends BaseSensor {
   }
 
   protected step(t: number, previous: number | undefined): ReadingPayload[] {
-    const c = this.#c;
+    const c = this.config;
     if (previous === undefined) {
       const wet = clamp(this.env.state(t).soilWetness, 0, 1.3);
       this.#theta = clamp(c.wiltingPoint + wet * (c.fieldCapacity - c.wiltingPoint), c.wiltingPoint, c.saturation);

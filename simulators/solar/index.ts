@@ -7,16 +7,13 @@ import { BaseSensor, clamp, defineSimulator, round } from '../define.ts';
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class SolarSensor extends BaseSensor {
-  readonly #c: Config;
-
+class SolarSensor extends BaseSensor<Config> {
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'solar', domain: 'energy', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'solar', 'energy');
   }
 
   protected step(t: number): ReadingPayload[] {
-    const c = this.#c;
+    const c = this.config;
     const p = c.capacityW !== undefined ? this.env.pvOutput(t, c.capacityW, c.tiltDeg, c.azimuthDeg) : this.env.pvPower(t) * c.share;
     const noisy = p > 0 ? clamp(p * (1 + this.rng.normal(0, c.noise)), 0, 1e9) : 0;
     return [this.reading(t, { pv_power: round(noisy, 0) })];

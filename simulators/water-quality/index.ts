@@ -17,20 +17,18 @@ export function oxygenSaturation(tempC: number): number {
   return 14.62 - 0.3898 * t + 0.006969 * t * t - 0.00005897 * t * t * t;
 }
 
-class WaterQualitySensor extends BaseSensor {
-  readonly #c: Config;
+class WaterQualitySensor extends BaseSensor<Config> {
   #meanTemp: number | undefined;
 
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'water-quality', domain: 'water', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'water-quality', 'water');
   }
 
   protected step(t: number, previous: number | undefined): ReadingPayload[] {
     const env = this.env;
     const dtDays = ((previous === undefined ? this.intervalS * 1000 : t - previous) / 86_400_000);
     const air = env.dailyMeanTemperature(t);
-    this.#meanTemp = this.#meanTemp === undefined ? air : this.#meanTemp + (air - this.#meanTemp) * (1 - Math.exp(-dtDays / this.#c.thermalLagDays));
+    this.#meanTemp = this.#meanTemp === undefined ? air : this.#meanTemp + (air - this.#meanTemp) * (1 - Math.exp(-dtDays / this.config.thermalLagDays));
     const sunLagged = Math.min(1, env.irradiance(t - 2 * HOUR).ghi / 600);
     const water = clamp(this.#meanTemp + 1.2 * sunLagged + this.rng.normal(0, 0.03), 0.1, 35);
 
@@ -42,7 +40,7 @@ class WaterQualitySensor extends BaseSensor {
     const stormy = Math.min(1, (ratio - 1) / 4);
 
     const turbidity = clamp(
-      (this.#c.baseTurbidityNtu * Math.pow(ratio, 1.3) + 40 * rising) * Math.exp(this.rng.normal(0, 0.05)),
+      (this.config.baseTurbidityNtu * Math.pow(ratio, 1.3) + 40 * rising) * Math.exp(this.rng.normal(0, 0.05)),
       0,
       4000,
     );
@@ -51,11 +49,11 @@ class WaterQualitySensor extends BaseSensor {
     const dissolvedOxygen = clamp(oxygenSaturation(water) * doPct + this.rng.normal(0, 0.03), 0, 20);
     const winter = (1 - env.season(t)) / 2; // 0 in summer, 1 in winter
     const nitrate = clamp(
-      this.#c.baseNitrateMgL * (0.7 + 0.3 * winter) * (0.55 + 0.45 / ratio) + 1.5 * stormy * Math.max(0, now.soilWetness) + this.rng.normal(0, 0.05),
+      this.config.baseNitrateMgL * (0.7 + 0.3 * winter) * (0.55 + 0.45 / ratio) + 1.5 * stormy * Math.max(0, now.soilWetness) + this.rng.normal(0, 0.05),
       0,
       500,
     );
-    const ph = clamp(this.#c.basePh + 0.35 * sunLagged - 0.25 * stormy + this.rng.normal(0, 0.01), 5.5, 9.5);
+    const ph = clamp(this.config.basePh + 0.35 * sunLagged - 0.25 * stormy + this.rng.normal(0, 0.01), 5.5, 9.5);
 
     return [
       this.reading(t, {

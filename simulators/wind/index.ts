@@ -7,17 +7,14 @@ import { BaseSensor, clamp, defineSimulator, round } from '../define.ts';
 import type { ReadingPayload, SimulatorCreateOptions } from '../types.ts';
 import { type Config, configSchema } from './config.ts';
 
-class WindSensor extends BaseSensor {
-  readonly #c: Config;
-
+class WindSensor extends BaseSensor<Config> {
   constructor(opts: SimulatorCreateOptions<Config>) {
-    super(opts, { kind: 'wind', domain: 'energy', intervalS: opts.config.intervalS, location: opts.config.location });
-    this.#c = opts.config;
+    super(opts, 'wind', 'energy');
   }
 
   protected step(t: number): ReadingPayload[] {
-    const p = this.env.windPower(t) * this.#c.share;
-    const noisy = p > 0 ? clamp(p * (1 + this.rng.normal(0, this.#c.noise)), 0, 1e9) : 0;
+    const p = this.env.windPower(t) * this.config.share;
+    const noisy = p > 0 ? clamp(p * (1 + this.rng.normal(0, this.config.noise)), 0, 1e9) : 0;
     return [this.reading(t, { wind_power: round(noisy, 0) })];
   }
 }

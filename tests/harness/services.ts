@@ -598,6 +598,41 @@ class Service implements Stoppable {
   }
 }
 
+/** What every service handle offers (the {@link Service} behind it); each handle adds its own methods. */
+export interface ServiceHandle {
+  /** Base URL, e.g. `http://127.0.0.1:41234` or `mqtt://127.0.0.1:41234`. */
+  readonly url: string;
+  /** The port, picked at the first start and kept across restarts. */
+  readonly port: number;
+  /** Temp dir holding the config, the log and the data (kept across restarts). */
+  readonly dir: string;
+  /** Log file receiving the child's stdout and stderr. */
+  readonly logFile: string;
+  /** Whether the process is currently running. */
+  readonly running: boolean;
+  /** Pid of the process while it runs (for /proc figures). */
+  readonly pid: number | undefined;
+  /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL now (a crash); the data is kept. {@link ServiceHandle.restart} or {@link ServiceHandle.resume} brings it back. */
+  kill9(): void;
+  /** Start again on the same port and data (stops it first if running). */
+  restart(): Promise<void>;
+  /** Stop gracefully but keep the data (an outage). No-op if not running. */
+  pause(): Promise<void>;
+  /** Start again after {@link ServiceHandle.pause} or {@link ServiceHandle.kill9}. No-op if running. */
+  resume(): Promise<void>;
+  /** Last lines of the log file. */
+  logTail(lines?: number): Promise<string>;
+}
+
+/** POSTs line protocol to `url`; throws unless the server answers 204. */
+async function postLines(url: string, lines: string | string[], server: string): Promise<void> {
+  const res = await fetch(url, { method: 'POST', body: Array.isArray(lines) ? lines.join('\n') : lines });
+  const text = await res.text();
+  if (res.status !== 204) throw new Error(`${server} write failed (${res.status}): ${text.trim()}`);
+}
+
 /** Start a service as `spec` says and wait until it answers; the caller adds its own methods. */
 async function startService(spec: ServiceSpec): Promise<Service> {
   const bin = requireBinary(spec.bin);
@@ -643,31 +678,11 @@ export interface InfluxOptions {
 }
 
 /** A running (or paused) `influxd` 1.x. */
-export interface InfluxHandle {
-  /** Base URL, e.g. `http://127.0.0.1:41234`. */
-  readonly url: string;
-  /** HTTP port (kept across restarts). */
-  readonly port: number;
+export interface InfluxHandle extends ServiceHandle {
   /** The database created at start. */
   readonly database: string;
-  /** Temp directory holding influxdb.conf, influxd.log and the meta/, data/, wal/ dirs (kept across restarts). */
+  /** The temp dir ({@link ServiceHandle.dir}): influxdb.conf, influxd.log and the meta/, data/, wal/ dirs. */
   readonly dataDir: string;
-  /** Log file receiving the child's stdout and stderr. */
-  readonly logFile: string;
-  /** Whether the process is currently running. */
-  readonly running: boolean;
-  /** Pid of influxd while it runs (for /proc figures). */
-  readonly pid: number | undefined;
-  /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL the process now (simulated crash); data dir is kept. Use {@link InfluxHandle.restart} to bring it back. */
-  kill9(): void;
-  /** Start again on the same port with the same data dir and wait for `/ping` (stops it first if running). */
-  restart(): Promise<void>;
-  /** Stop gracefully but keep the data, for storage-outage tests. No-op if not running. */
-  pause(): Promise<void>;
-  /** Start again after {@link InfluxHandle.pause} or {@link InfluxHandle.kill9}. No-op if running. */
-  resume(): Promise<void>;
   /**
    * Run InfluxQL against the database with `epoch=ms` and return the parsed JSON.
    * `SELECT`/`SHOW` use GET, anything else (CREATE, DROP, SELECT INTO...) uses POST.
@@ -678,8 +693,6 @@ export interface InfluxHandle {
   queryRows(q: string): Promise<Array<Record<string, unknown>>>;
   /** POST line protocol to `/write?db=<database>&precision=<precision>`; throws unless 204. */
   write(lines: string | string[], precision?: 'ns' | 'u' | 'ms' | 's'): Promise<void>;
-  /** Last lines of the log file. */
-  logTail(lines?: number): Promise<string>;
 }
 
 function influxConfig(dir: string, httpPort: number, rpcPort: number, data: Record<string, string> = {}): string {
@@ -778,11 +791,7 @@ export async function startInfluxDB(opts: InfluxOptions = {}): Promise<InfluxHan
       return rows;
     },
     async write(lines: string | string[], precision: 'ns' | 'u' | 'ms' | 's' = 'ms') {
-      const body = Array.isArray(lines) ? lines.join('\n') : lines;
-      const params = new URLSearchParams({ db: database, precision });
-      const res = await fetch(`${svc.url}/write?${params.toString()}`, { method: 'POST', body });
-      const text = await res.text();
-      if (res.status !== 204) throw new Error(`influx write failed (${res.status}): ${text.trim()}`);
+      await postLines(`${svc.url}/write?${new URLSearchParams({ db: database, precision }).toString()}`, lines, 'influx');
     },
   });
   return handle;
@@ -807,22 +816,8 @@ export interface VmOptions {
   extraArgs?: string[];
 }
 
-/** A running single-node VictoriaMetrics. */
-export interface VmHandle {
-  /** Base URL, e.g. `http://127.0.0.1:41234`. */
-  readonly url: string;
-  /** HTTP port. */
-  readonly port: number;
-  /** Temp dir holding the storage (`data/`) and `victoria-metrics.log`. */
-  readonly dir: string;
-  /** Log file receiving the child's stdout and stderr. */
-  readonly logFile: string;
-  /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL now; {@link VmHandle.restart} brings it back on the same port and storage. */
-  kill9(): void;
-  /** Start again on the same port and storage (stops it first if running). */
-  restart(): Promise<void>;
+/** A running single-node VictoriaMetrics (its storage in `data/` of the temp dir). */
+export interface VmHandle extends ServiceHandle {
   /** `GET /internal/force_flush`: make recently ingested samples searchable. */
   flush(): Promise<void>;
   /** POST line protocol to `/api/v2/write?org=steward&bucket=steward&precision=<precision>`; throws unless 204. */
@@ -849,8 +844,6 @@ export interface VmHandle {
    *   returned or `timeoutMs` (default 10 s) passes; default 0 = one attempt
    */
   exportSeries(match: string, opts?: { waitForSeries?: number; timeoutMs?: number }): Promise<VmSeries[]>;
-  /** Last lines of the log file. */
-  logTail(lines?: number): Promise<string>;
 }
 
 /**
@@ -900,11 +893,7 @@ export async function startVictoriaMetrics(opts: VmOptions = {}): Promise<VmHand
   return Object.assign(svc, {
     flush,
     async write(lines: string | string[], precision: 'ns' | 'us' | 'ms' | 's' = 'ms') {
-      const body = Array.isArray(lines) ? lines.join('\n') : lines;
-      const params = new URLSearchParams({ org: 'steward', bucket: 'steward', precision });
-      const res = await fetch(`${svc.url}/api/v2/write?${params.toString()}`, { method: 'POST', body });
-      const text = await res.text();
-      if (res.status !== 204) throw new Error(`victoria-metrics write failed (${res.status}): ${text.trim()}`);
+      await postLines(`${svc.url}/api/v2/write?${new URLSearchParams({ org: 'steward', bucket: 'steward', precision }).toString()}`, lines, 'victoria-metrics');
     },
     async exportSeries(match: string, o: { waitForSeries?: number; timeoutMs?: number } = {}) {
       const want = o.waitForSeries ?? 0;
@@ -948,28 +937,10 @@ export interface MosquittoOptions {
   readyTimeoutMs?: number;
 }
 
-/** A running Mosquitto broker. */
-export interface MosquittoHandle {
-  /** `mqtt://127.0.0.1:<port>` */
-  readonly url: string;
-  /** Listener port (kept across restarts). */
-  readonly port: number;
-  /** Temp dir holding mosquitto.conf, mosquitto.log and anything `prepare` wrote. */
-  readonly dir: string;
+/** A running Mosquitto broker (`url` is `mqtt://127.0.0.1:<port>`). */
+export interface MosquittoHandle extends ServiceHandle {
   /** Path of the generated config. */
   readonly configFile: string;
-  /** Log file receiving the broker's log (stderr). */
-  readonly logFile: string;
-  /** Pid of mosquitto while it runs (for /proc figures). */
-  readonly pid: number | undefined;
-  /** Stop gracefully (SIGTERM, SIGKILL after a timeout) and delete the temp dir. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL now (broker crash); {@link MosquittoHandle.restart} brings it back. */
-  kill9(): void;
-  /** Start again on the same port with the same config (stops it first if running). */
-  restart(): Promise<void>;
-  /** Last lines of the log file. */
-  logTail(lines?: number): Promise<string>;
 }
 
 function mosquittoConfig(port: number, extra: string): string {
@@ -1029,24 +1000,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
 // Redis
 // ---------------------------------------------------------------------------
 
-/** A running (or paused) `redis-server` on 127.0.0.1, its data (append-only file) in a temp dir. */
-export interface RedisHandle {
-  /** `redis://127.0.0.1:<port>` (the port is kept across pause/resume and kill9/restart). */
-  readonly url: string;
-  readonly port: number;
-  readonly dir: string;
-  readonly logFile: string;
-  /** Stop (SIGTERM) and delete the temp dir. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL now (Redis crashes; the append-only file keeps what was fsynced). */
-  kill9(): void;
-  /** Stop Redis (an outage); {@link RedisHandle.resume} brings it back with its data. */
-  pause(): Promise<void>;
-  /** Start again after pause or kill9. No-op if running. */
-  resume(): Promise<void>;
-  /** Last lines of the log file. */
-  logTail(lines?: number): Promise<string>;
-}
+/**
+ * A running (or paused) `redis-server` on 127.0.0.1 (`redis://127.0.0.1:<port>`), its data
+ * (append-only file, which keeps what was fsynced through a kill9) in the temp dir.
+ */
+export type RedisHandle = ServiceHandle;
 
 /**
  * Start Debian's `redis-server` on 127.0.0.1:<free port> with a temp dir (append-only file,

@@ -1,0 +1,35 @@
+/**
+ * Test fixture of the durable intake, shared by the tests of ingest, of the broker with its intake
+ * and of the connector host: a temp dir with the registry, dead-letter store and metrics an
+ * {@link Intake} needs, and the one teardown for all of it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from '../registry/registry.ts';
+import { DeadLetterStore } from '../storage/deadletters.ts';
+import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
+import type { Intake } from './intake.ts';
+import type { Spool } from './spool.ts';
+
+export interface IntakeParts {
+  dir: string;
+  registry: Registry;
+  deadLetters: DeadLetterStore;
+  metrics: PipelineMetrics;
+}
+
+/** A fresh temp dir (`<tmp>/<prefix>XXXXXX`) with an open registry and dead-letter store, and new metrics. */
+export function openIntakeParts(prefix: string): IntakeParts {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, registry: Registry.open(dir), deadLetters: new DeadLetterStore(dir), metrics: createMetrics() };
+}
+
+/** Closes the intake, spool, dead letters and registry (those given), then removes the dir. */
+export function closeIntakeParts(p: { dir: string; intake?: Intake | undefined; spool?: Spool | undefined; deadLetters?: DeadLetterStore | undefined; registry?: Registry | undefined }): void {
+  p.intake?.close();
+  p.spool?.close();
+  p.deadLetters?.close();
+  p.registry?.close();
+  rmSync(p.dir, { recursive: true, force: true });
+}
