@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{cluster,console,core,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,egress,rules,dashboards,bench}/**/*.test.ts'],
+          include: ['{cluster,connectors,console,core,egress,registry,telemetry,broker,ingest,storage,simulators,api,cli,privacy,rules,dashboards,bench}/**/*.test.ts', 'tests/walls.test.ts'],
           testTimeout: 20_000,
         },
       },
@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/**/*.test.ts'],
-          exclude: ['tests/faults/**'],
+          exclude: ['tests/faults/**', 'tests/walls.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
           fileParallelism: false,
