@@ -21,7 +21,7 @@ export const MAY_USE = {
   egress: ['privacy'],
   broker: ['ingest', 'registry', 'storage'],
   connectors: ['ingest', 'registry', 'storage'],
-  api: ['privacy', 'storage'],
+  api: ['privacy', 'registry', 'storage'],
   console: [],
   cluster: ['broker', 'egress', 'ingest', 'registry', 'rules'],
   dashboards: ['rules', 'storage'],
@@ -39,7 +39,7 @@ function zones(role, tests) {
     out.push({
       target: `./${role}`,
       from: `./${other}`,
-      ...(allowed ? { except: ['./index.ts'] } : {}),
+      ...(allowed ? { except: tests ? ['./index.ts', './testing.ts'] : ['./index.ts'] } : {}),
       message: allowed
         ? `${role}/ may use ${other}/ only through ${other}/index.ts (docs/architecture.md "Walls")`
         : `${role}/ may not import ${other}/ (docs/architecture.md "Walls")`,

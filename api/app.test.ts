@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConsoleService } from '../console/service.ts';
+import { createConsoleService } from '../console/index.ts';
 import { defaultPolicy } from '../privacy/testing.ts';
 import type { AlertsService } from './services.ts';
 import { makeTestApi, TOKENS, type TestApi } from './testing.ts';

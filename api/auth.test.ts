@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Registry } from '../registry/registry.ts';
+import { Registry } from '../registry/index.ts';
 import { matchToken } from './auth.ts';
 import { makeTestApi, type TestApi } from './testing.ts';
 

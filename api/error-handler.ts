@@ -7,7 +7,7 @@ import type {} from '@fastify/rate-limit';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { StorageError } from '../storage/errors.ts';
+import { StorageError } from '../storage/index.ts';
 import { RetryableStorageError } from '../core/store.ts';
 import { ApiError, type ApiErrorCode, errorBody } from './errors.ts';
 import { describeValidation } from './zod.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Principal } from '../registry/registry.ts';
+import type { Principal } from '../registry/index.ts';
 import { aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, filterWithin, identifierProblem, isValidFilter, sessionOwner, type BrokerPrincipal } from './acl.ts';
 
 const device: Principal = { type: 'device', hub: 'north', domain: 'water', sensor: 'well-1', username: 'north.well-1', createdAt: 0 };

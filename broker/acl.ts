@@ -15,7 +15,7 @@
  * `$`-topics or to topics with wildcards.
  * @module
  */
-import type { Principal } from '../registry/registry.ts';
+import type { Principal } from '../registry/index.ts';
 
 /** An authenticated MQTT client: a registered device or account, or an anonymous public reader. */
 export type BrokerPrincipal = Principal | { type: 'anonymous' };

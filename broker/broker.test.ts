@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../core/config.ts';
-import { Registry } from '../registry/registry.ts';
+import { Registry } from '../registry/index.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { createBroker, type Broker } from './broker.ts';

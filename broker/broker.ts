@@ -17,7 +17,7 @@ import type { Clock } from '../core/clock.ts';
 import { systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { statusTopic } from '../core/topics.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Registry } from '../registry/index.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { MAX_CLIENT_ID_LENGTH, aclFor, canPublish, canReceive, canSubscribe, clientIdProblem, filterWithin, identifierProblem, isValidFilter, isValidTopicName, sessionOwner, type Acl, type BrokerPrincipal } from './acl.ts';

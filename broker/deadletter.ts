@@ -1,5 +1,5 @@
 /** Keeps publishes the broker refused as dead letters (code `topic_mismatch`), with the reason. */
-import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { DeadLetterStore } from '../storage/index.ts';
 import type { RefusedPublish } from './broker.ts';
 
 /**

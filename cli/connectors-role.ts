@@ -8,13 +8,13 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
-import type { Intake } from '../ingest/intake.ts';
-import { createPipeline, type Pipeline } from '../ingest/pipeline.ts';
+import type { Intake } from '../ingest/index.ts';
+import { createPipeline, type Pipeline } from '../ingest/index.ts';
 import type { Privacy } from '../egress/index.ts';
 import { CliError, EXIT } from './errors.ts';
 import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from './roles.ts';
-import { checkConnectors } from '../connectors/check.ts';
-import { startConnectors, type Connectors } from '../connectors/service.ts';
+import { checkConnectors } from '../connectors/index.ts';
+import { startConnectors, type Connectors } from '../connectors/index.ts';
 
 export async function startConnectRole(config: Config, logger: Logger, opts: { shared?: SharedResources; intake?: Pick<Intake, 'submit' | 'pressure' | 'flush'> } = {}): Promise<RoleHandle & { connectors: Connectors; pipeline?: Pipeline }> {
   const checked = checkConnectors(config);

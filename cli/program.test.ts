@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from '../registry/registry.ts';
+import { Registry } from '../registry/index.ts';
 import { describe, expect, it } from 'vitest';
-import { payloadJsonSchemas } from '../api/schemas.ts';
-import { SIMULATORS } from '../simulators/all.ts';
+import { payloadJsonSchemas } from '../api/index.ts';
+import { SIMULATORS } from '../simulators/index.ts';
 import { runCli } from './program.ts';
 
 function capture(): { io: { out(t: string): void; err(t: string): void }; out: string[]; err: string[] } {

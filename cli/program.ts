@@ -13,11 +13,11 @@ import { ConfigError } from '../core/errors.ts';
 import { DOMAINS } from '../core/ids.ts';
 import { packageVersion } from '../core/paths.ts';
 import { dataTopic } from '../core/topics.ts';
-import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/registry.ts';
+import { ACCOUNT_ROLES, Registry, TOKEN_ROLES, normaliseEui } from '../registry/index.ts';
 import { parseDuration } from '../core/duration.ts';
-import { payloadJsonSchemas } from '../api/schemas.ts';
+import { payloadJsonSchemas } from '../api/index.ts';
 import { metricDef } from '../core/catalogue.ts';
-import { SIMULATORS } from '../simulators/all.ts';
+import { SIMULATORS } from '../simulators/index.ts';
 import { CliError, EXIT } from './errors.ts';
 
 /** Where a command writes: stdout for results, stderr for errors and notes. */
@@ -330,7 +330,7 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .command('check [path]')
     .description('lint rule files (default: the shipped rules); exits 1 on any error')
     .action(async (path: string | undefined) => {
-      const { checkRules, DEFAULT_RULES_DIR } = await import('../rules/check.ts');
+      const { checkRules, DEFAULT_RULES_DIR } = await import('../rules/index.ts');
       const target = path ?? DEFAULT_RULES_DIR;
       const r = checkRules(target);
       if (!r.ok) failWithErrors(io, r.errors, `in ${target}`);
@@ -380,7 +380,7 @@ function addRoleCommands(program: Command, io: CliIo): void {
     .description('validate connectors.sources and the mapping profiles; exits 1 on any error')
     .action(async (_opts, cmd: Command) => {
       const config = configFrom(cmd);
-      const { checkConnectors } = await import('../connectors/check.ts');
+      const { checkConnectors } = await import('../connectors/index.ts');
       const r = checkConnectors(config);
       if (!r.ok) failWithErrors(io, r.errors, 'in the connectors configuration');
       io.out(

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../telemetry/log.ts';
 import { parseConfig } from '../core/config.ts';
-import { getSimulator } from '../simulators/all.ts';
-import { createFleetSimulation, demoFleet, type FleetEntry } from '../simulators/fleet.ts';
+import { getSimulator } from '../simulators/index.ts';
+import { createFleetSimulation, demoFleet, type FleetEntry } from '../simulators/index.ts';
 import { runUntilSignal, withConfigIntervals, type RoleHandle } from './roles.ts';
 
 describe('runUntilSignal', () => {

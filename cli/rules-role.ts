@@ -9,11 +9,11 @@ import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import { ALL_DATA_FILTER } from '../core/topics.ts';
-import { validateMessage } from '../ingest/intake.ts';
-import type { Registry } from '../registry/registry.ts';
-import { DEFAULT_RULES_DIR } from '../rules/check.ts';
-import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
-import type { AlertEvent, AlertSink } from '../rules/alert.ts';
+import { validateMessage } from '../ingest/index.ts';
+import type { Registry } from '../registry/index.ts';
+import { DEFAULT_RULES_DIR } from '../rules/index.ts';
+import { createRulesEngine, type RulesEngine } from '../rules/index.ts';
+import type { AlertEvent, AlertSink } from '../rules/index.ts';
 import type { ReadingStore } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Config } from '../core/config.ts';
-import { SCENARIOS } from '../simulators/scenarios.ts';
+import { SCENARIOS } from '../simulators/index.ts';
 
 /**
  * The configuration of `steward start` with `scenario`: the same, on the scenario's own (emptied)

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Registry } from '../registry/registry.ts';
+import { Registry } from '../registry/index.ts';
 import { ensureSimCredentials, SIM_CREDENTIALS_FILE } from './sim-credentials.ts';
 
 describe('ensureSimCredentials', () => {

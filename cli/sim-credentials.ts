@@ -6,7 +6,7 @@
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deviceUsername, type Registry } from '../registry/registry.ts';
+import { deviceUsername, type Registry } from '../registry/index.ts';
 
 /** What the registry needs to know about one simulated sensor. */
 export interface SimSensorSpec {

@@ -16,7 +16,7 @@ import type { AedesOptions } from 'aedes';
 import { Redis, type RedisOptions } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import persistenceRedis from 'aedes-persistence-redis';
-import { SINK_TOPIC } from '../broker/broker.ts';
+import { SINK_TOPIC } from '../broker/index.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ReadinessCheck } from '../telemetry/ops.ts';

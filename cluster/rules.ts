@@ -24,11 +24,11 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Broker } from '../broker/broker.ts';
+import type { Broker } from '../broker/index.ts';
 import type { Config } from '../core/config.ts';
-import { validateMessage } from '../ingest/intake.ts';
-import type { Registry } from '../registry/registry.ts';
-import type { RulesEngine } from '../rules/engine.ts';
+import { validateMessage } from '../ingest/index.ts';
+import type { Registry } from '../registry/index.ts';
+import type { RulesEngine } from '../rules/index.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ReadinessCheck } from '../telemetry/ops.ts';
 import { createLease, type Lease } from './lease.ts';

@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import type { ConnectorsConfig } from '../core/config.ts';
-import { normaliseEui } from '../registry/registry.ts';
+import { normaliseEui } from '../registry/index.ts';
 
 /** One source of `connectors.sources` in the config. */
 export type SourceConfig = ConnectorsConfig['sources'][number];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SIMULATORS } from '../simulators/all.ts';
-import { demoFleet } from '../simulators/fleet.ts';
+import { SIMULATORS } from '../simulators/index.ts';
+import { demoFleet } from '../simulators/index.ts';
 import { COMMONS, OVERVIEW_KINDS, otherReadings } from './src/commons.ts';
 import type { Domain, LatestReading } from './src/types.ts';
 

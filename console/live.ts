@@ -4,7 +4,7 @@
  * alert sink publish here; every open console stream subscribes. Listeners that throw are
  * isolated (one broken client never stops the others).
  */
-import type { AlertEvent, AlertSink } from '../rules/alert.ts';
+import type { AlertEvent, AlertSink } from '../core/alert.ts';
 import type { StoredReading } from '../core/store.ts';
 
 /** What the console needs of a stored record: metrics in canonical units, no attributes. */

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RULES_DIR } from '../rules/check.ts';
+import { DEFAULT_RULES_DIR } from '../rules/index.ts';
 import { DAY, harness, type Harness, HOUR, reading, T0 } from '../rules/testing.ts';
 import { standing } from './src/commons.ts';
 import { alertTrend, fitTrend, trendRule } from './src/trend.ts';
 import type { Alert } from './src/types.ts';
-import { thresholdsFromRulesDir } from '../rules/thresholds.ts';
+import { thresholdsFromRulesDir } from '../rules/index.ts';
 
 const demoYaml = readFileSync(join(DEFAULT_RULES_DIR, 'demo.yaml'), 'utf8');
 const limits = thresholdsFromRulesDir(DEFAULT_RULES_DIR);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../simulators/random.ts';
+import { mulberry32 } from '../simulators/index.ts';
 import type { StoredReading } from '../core/store.ts';
 import { expectNoPersonalData } from '../tests/harness/privacy.ts';
 import { type HouseholdRules, type PrivacyAction, bestGuessProbability, laplace } from '../privacy/index.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { Registry } from '../registry/registry.ts';
+import { Registry } from '../registry/index.ts';
 import { NameBook, registryAccountNames } from './names.ts';
 import { scrubText } from '../privacy/index.ts';
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../core/clock.ts';
 import type { Reading } from '../core/reading.ts';
 import { createDefaultFilter } from '../privacy/index.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import { DeadLetterStore } from '../storage/index.ts';
 import { RetryableStorageError, type ReadingStore, type StoredReading, type WriteOutcome } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';

@@ -6,7 +6,7 @@
 import { Backoff } from '../core/backoff.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PrivacyFilter } from '../core/privacy-filter.ts';
-import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { DeadLetterStore } from '../storage/index.ts';
 import { RetryableStorageError, type ReadingStore, type StoredReading } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';

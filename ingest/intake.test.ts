@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Registry } from '../registry/registry.ts';
-import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { Registry } from '../registry/index.ts';
+import type { DeadLetterStore } from '../storage/index.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Intake, type Verdict } from './intake.ts';

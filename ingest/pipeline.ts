@@ -9,8 +9,8 @@
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { PrivacyFilter } from '../core/privacy-filter.ts';
-import type { Registry } from '../registry/registry.ts';
-import type { DeadLetterStore } from '../storage/deadletters.ts';
+import type { Registry } from '../registry/index.ts';
+import type { DeadLetterStore } from '../storage/index.ts';
 import type { ReadingStore, StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from '../registry/registry.ts';
-import { DeadLetterStore } from '../storage/deadletters.ts';
+import { Registry } from '../registry/index.ts';
+import { DeadLetterStore } from '../storage/index.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Intake } from './intake.ts';
 import type { Spool } from './spool.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../simulators/random.ts';
+import { mulberry32 } from '../simulators/index.ts';
 import { bestGuessProbability, decideGroup, laplace } from './households.ts';
 import type { HouseholdRules } from './policy.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmbeddedStore } from '../storage/embedded.ts';
+import { createEmbeddedStore } from '../storage/index.ts';
 import type { EvaluationPoint } from '../core/store.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';

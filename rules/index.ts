@@ -13,3 +13,5 @@ export type { Silence, SilenceMatchers } from './state.ts';
 export type { PublishFn } from './notifiers/types.ts';
 export { REGIONAL_PREFIX, regionalTopic } from './notifiers/mqtt/index.ts';
 export { thresholdsFromRules, thresholdsFromRulesDir } from './thresholds.ts';
+export { type Rule } from './kinds/all.ts';
+export { type Severity } from './spec.ts';

@@ -49,3 +49,5 @@ export function createStore(config: Config, opts: CreateStoreOptions): ReadingSt
   if (opts.clock) o.clock = opts.clock;
   return createEmbeddedStore(o);
 }
+export { DeadLetterStore, type DeadLetterQuery } from './deadletters.ts';
+export { EVALUATIONS_MEASUREMENT, alertsToPoints, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from './lineprotocol.ts';

@@ -11,7 +11,7 @@
  * @module
  */
 import { z } from 'zod';
-import { normaliseEui } from '../../registry/registry.ts';
+import { normaliseEui } from '../../registry/index.ts';
 import { at } from '../mapping.ts';
 import { asObject, parseTime, readJson, type ConnectorFormat } from '../types.ts';
 

@@ -9,7 +9,7 @@
 import { ATTRIBUTES, metricsOf } from '../../core/catalogue.ts';
 import { REJECTION_CODES } from '../../core/errors.ts';
 import { DOMAINS, type Domain } from '../../core/ids.ts';
-import { alertsToPoints, EVALUATIONS_MEASUREMENT, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/lineprotocol.ts';
+import { alertsToPoints, EVALUATIONS_MEASUREMENT, evaluationsToPoints, pipelineToPoints, toLine, toPoint } from '../../storage/index.ts';
 import type { PipelinePoint, ReadingStore, StoredReading } from '../../core/store.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { createTelemetryWriter } from '../../telemetry/writer.ts';

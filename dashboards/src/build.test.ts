@@ -1,5 +1,5 @@
-import { DEFAULT_RULES_DIR } from '../../rules/check.ts';
-import { loadRules } from '../../rules/loader.ts';
+import { DEFAULT_RULES_DIR } from '../../rules/index.ts';
+import { loadRules } from '../../rules/index.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -5,9 +5,9 @@
  * dissolved oxygen the limits (and hysteresis) of their threshold rules. Change a rule, rebuild the
  * dashboards (`npx tsx dashboards/src/build.ts`): the build test fails until you do.
  */
-import { DEFAULT_RULES_DIR } from '../../rules/check.ts';
-import type { Rule } from '../../rules/kinds/all.ts';
-import { formatIssue, loadRules } from '../../rules/loader.ts';
+import { DEFAULT_RULES_DIR } from '../../rules/index.ts';
+import type { Rule } from '../../rules/index.ts';
+import { formatIssue, loadRules } from '../../rules/index.ts';
 
 function demoRules(): Map<string, Rule> {
   const loaded = loadRules([DEFAULT_RULES_DIR]);

@@ -10,7 +10,7 @@ import { ApiError } from '../../errors.ts';
 import { rejectionSchema } from '../../../core/views.ts';
 import { hubParam, intParam, rejectionCodeParam } from '../../schemas.ts';
 import type { ZodTypeProvider } from '../../zod.ts';
-import type { DeadLetterQuery } from '../../../storage/deadletters.ts';
+import type { DeadLetterQuery } from '../../../storage/index.ts';
 
 const query = z.strictObject({
   hub: hubParam.optional(),
