@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { expect } from 'vitest';
 import { ATTRIBUTES, metricsOf } from '../core/catalogue.ts';
 import { DOMAINS, type Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
+import { PrivacyError } from './errors.ts';
 import { type Keyring, memoryKeyring } from './keys.ts';
 import { type CompiledPolicy, DEFAULT_POLICY_PATH, compilePolicy, parsePolicy } from './policy.ts';
 
@@ -103,3 +105,16 @@ export const readingArb: fc.Arbitrary<Reading> = fc.constantFrom(...DOMAINS).cha
     { requiredKeys: ['hub', 'domain', 'sensor', 'site', 'kind', 'ts', 'seq', 'metrics'] },
   ),
 ) as fc.Arbitrary<Reading>;
+
+/** Asserts that `make` refuses the short `secret` of key `hub` with PRIVACY_ERR_KEY, naming the key and never the secret. */
+export function expectShortKeyRefused(make: () => unknown, secret: string): void {
+  try {
+    make();
+    expect.unreachable();
+  } catch (e) {
+    expect(e).toBeInstanceOf(PrivacyError);
+    expect((e as PrivacyError).code).toBe('PRIVACY_ERR_KEY');
+    expect((e as Error).message).toContain('"hub"');
+    expect((e as Error).message).not.toContain(secret);
+  }
+}
