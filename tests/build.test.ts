@@ -83,6 +83,8 @@ describe('the packed package', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       const api = /Latest readings\s+(http:\/\/localhost:\d+)\//.exec(out)![1]!;
+      // Bounded waits: a hang fails with what the process said, not with the test's timeout.
+      const fetch = (url: string): Promise<Response> => globalThis.fetch(url, { signal: AbortSignal.timeout(10_000) });
       const page = await fetch(`${api}/`);
       expect(page.status).toBe(200);
       const html = await page.text();
@@ -95,9 +97,13 @@ describe('the packed package', () => {
       expect(JSON.stringify(await policy.json())).toContain('default-');
     } finally {
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 30_000)))]);
+      clearTimeout(timer);
+      if (code === 'hung') child.kill('SIGKILL');
+      expect(code, `steward start after SIGTERM:\n${out}`).toBe(0);
     }
-  }, 60_000);
+  }, 90_000);
 
   it('without the console bundle the API roles refuse to start and say to build', async () => {
     const bare = join(tmp, 'no-console');
