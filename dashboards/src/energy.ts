@@ -117,11 +117,12 @@ export function energy(): Obj {
     timeseries({
       title: 'Household demand by area',
       description:
-        "Total household load per area and 15-minute window, as published by the privacy boundary: only windows with at least 15 households, none above 15% of the area's load (the 15/15 rule), are ever stored. Areas that fail it have gaps. No single household's load is stored or shown.",
+        "Total household load per area and UTC day, as published by the privacy boundary (with noise), over the last 7 days: only days with at least 15 households, none above 15% of the area's load (the 15/15 rule), are ever stored. Areas that fail it have gaps; today's total appears once the day has closed. No single household's load is stored or shown.",
       gridPos: { x: 0, y: 29, w: 24, h: 8 },
       unit: 'watt',
+      timeFrom: '7d',
       targets: [
-        target('A', q`SELECT mean("demand_power") FROM "energy" WHERE ${w} AND "kind" = '${HOUSEHOLD_AREA_KIND}' GROUP BY time($__interval), "sensor" fill(null)`, {
+        target('A', q`SELECT mean("demand_power") FROM "energy" WHERE ${w} AND "kind" = '${HOUSEHOLD_AREA_KIND}' GROUP BY time(1d), "sensor" fill(none)`, {
           alias: '$tag_sensor',
         }),
       ],
