@@ -4,22 +4,13 @@
  * decorates its root instance with them (`app.alerts`, `app.policy`, `app.console`). A route area
  * is served only when its service is given (no rules engine in this process: no `/alerts`).
  */
-import type { AlertEvent, AlertFilter, AlertMessage, SilenceInput, SilenceWithStatus } from '../core/alert.ts';
-import type { AlertHistoryView, ConsoleThreshold, LatestReading, SiteRichness } from '../core/views.ts';
+import type { AlertEvent } from '../core/alert.ts';
+import type { ConsoleThreshold, LatestReading, SiteRichness } from '../core/views.ts';
 import type { CompiledPolicy } from '../privacy/index.ts';
 
-/**
- * Alerts and silences (`/api/v1/alerts`, `/api/v1/silences`): the rules engine. Its errors carry a
- * `code`: `RULES_ERR_NOT_FOUND` (404), `RULES_ERR_SILENCE_INVALID` (400), others their `statusCode`.
- */
-export interface AlertsService {
-  alerts(filter?: AlertFilter): AlertMessage[];
-  get(id: string): (AlertMessage & { history: AlertHistoryView[] }) | undefined;
-  ack(id: string, by: string, comment?: string): AlertMessage;
-  silences(filter?: { status?: SilenceWithStatus['status'] | 'all' }): SilenceWithStatus[];
-  addSilence(input: SilenceInput): SilenceWithStatus;
-  expireSilence(id: string, by: string): SilenceWithStatus;
-}
+/** Alerts and silences (`/api/v1/alerts`, `/api/v1/silences`): the rules engine (core/alert.ts). */
+export type { AlertsService } from '../core/alert.ts';
+import type { AlertsService } from '../core/alert.ts';
 
 /** The privacy policy in force (`/api/v1/privacy/policy`, and the version on open data). */
 export interface PolicyService {

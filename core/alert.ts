@@ -121,3 +121,31 @@ export interface HistoryEntry {
   message: string;
   by: string | null;
 }
+
+/** One history entry as the API shows it (times ISO 8601). */
+export interface HistoryView {
+  at: string;
+  ts: string | null;
+  event: HistoryEntry['event'];
+  from: AlertState | null;
+  to: AlertState | null;
+  episode: number;
+  message: string;
+  by: string | null;
+}
+
+/**
+ * Alerts and silences as the API reads and changes them: the rules engine serves it. Its errors
+ * carry a `code`: `RULES_ERR_NOT_FOUND` (404), `RULES_ERR_SILENCE_INVALID` (400), others their `statusCode`.
+ */
+export interface AlertsService {
+  alerts(filter?: AlertFilter): AlertMessage[];
+  /** One alert with its history (newest first). */
+  get(id: string): (AlertMessage & { history: HistoryView[] }) | undefined;
+  /** Acknowledges a pending or firing alert: no more re-notifications this episode. */
+  ack(id: string, by: string, comment?: string): AlertMessage;
+  silences(filter?: { status?: SilenceWithStatus['status'] | 'all' }): SilenceWithStatus[];
+  addSilence(input: SilenceInput): SilenceWithStatus;
+  /** Ends a silence now. */
+  expireSilence(id: string, by: string): SilenceWithStatus;
+}

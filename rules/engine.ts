@@ -21,7 +21,7 @@ import type { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Domain } from '../core/ids.ts';
 import type { Reading } from '../core/reading.ts';
-import type { AlertMessage } from '../core/alert.ts';
+import type { AlertsService as AlertsApi } from '../core/alert.ts';
 import type { EvaluationPoint, ReadingStore } from '../core/store.ts';
 import type { AlertSink } from './alert.ts';
 import { AlertBook } from './book.ts';
@@ -37,8 +37,8 @@ import { type RestoreOptions, restoreFromStorage } from './restore.ts';
 import { Router } from './router.ts';
 import { type Compiled, CompiledRules, type RuleInfo } from './ruleset.ts';
 import { cronScheduler, type ScheduledTask, type Scheduler, scheduleRules } from './scheduler.ts';
-import { type AlertFilter, AlertsService, type HistoryView } from './service.ts';
-import { type SilenceInput, Silencer, type SilenceView } from './silencer.ts';
+import { AlertsService } from './service.ts';
+import { Silencer } from './silencer.ts';
 import { AlertStateStore } from './state.ts';
 import { WindowStore } from './windows.ts';
 
@@ -94,7 +94,8 @@ export interface RulesEngineOptions {
   random?: () => number;
 }
 
-export interface RulesEngine {
+/** The engine; its alerts and silences (`AlertsService` of core/alert.ts) throw RulesError. */
+export interface RulesEngine extends AlertsApi {
   /** Loads and validates the rules (throws RulesError RULES_ERR_INVALID listing every problem), opens the state, rebuilds windows. */
   init(): Promise<void>;
   /** Starts schedules, housekeeping and the rule file watcher; delivers notifications left over from before a restart. */
@@ -109,16 +110,6 @@ export interface RulesEngine {
   housekeeping(): void;
   /** Reloads the rule files; on error the current rules stay active and the errors are logged and returned. */
   reload(): Promise<LoadResult>;
-  alerts(filter?: AlertFilter): AlertMessage[];
-  /** One alert with its history (newest first). */
-  get(id: string): (AlertMessage & { history: HistoryView[] }) | undefined;
-  /** Acknowledges a pending or firing alert: no more re-notifications this episode. Throws RulesError. */
-  ack(id: string, by: string, comment?: string): AlertMessage;
-  silences(filter?: { status?: SilenceView['status'] | 'all' }): SilenceView[];
-  /** Throws RulesError RULES_ERR_SILENCE_INVALID. */
-  addSilence(input: SilenceInput): SilenceView;
-  /** Ends a silence now. Throws RulesError RULES_ERR_NOT_FOUND. */
-  expireSilence(id: string, by: string): SilenceView;
   rules(): RuleInfo[];
   /** Resolves when no delivery is queued (tests). */
   idle(): Promise<void>;

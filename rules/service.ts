@@ -11,21 +11,11 @@ import type { AlertRecord, AlertState } from './lifecycle.ts';
 import type { Router } from './router.ts';
 import type { SilenceInput, Silencer, SilenceView } from './silencer.ts';
 import type { Severity } from './spec.ts';
-import type { HistoryEntry } from './state.ts';
 
 export type { AlertFilter } from '../core/alert.ts';
 
-/** One history entry as the API shows it. */
-export interface HistoryView {
-  at: string;
-  ts: string | null;
-  event: HistoryEntry['event'];
-  from: AlertState | null;
-  to: AlertState | null;
-  episode: number;
-  message: string;
-  by: string | null;
-}
+export type { HistoryView } from '../core/alert.ts';
+import type { HistoryView } from '../core/alert.ts';
 
 const RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 const SEVERITY: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };

@@ -6,15 +6,8 @@
  */
 
 /** As `GET /api/v1/console/config` gives it. */
-export interface HubClock {
-  /** Hub time when the server answered, epoch ms. */
-  now: number;
-  /** The server's wall clock then. */
-  wall: number;
-  /** Hub ms per real ms (3600 while a scenario replays, 1 live). */
-  rate: number;
-  scenario: string | null;
-}
+export type { HubClockView as HubClock } from '../../core/views.ts';
+import type { HubClockView as HubClock } from '../../core/views.ts';
 
 /**
  * Hub time at `wall` (this browser's clock), from the clock the server sent at `receivedAt`:
