@@ -29,14 +29,8 @@ export interface RichnessTally {
   close(): void;
 }
 
-/** The hub's clock when it is not the wall clock (a scenario replaying a month at 3600×). */
-export interface HubClock {
-  /** Hub time now (sensor time), epoch ms. */
-  now: number;
-  /** Hub ms per real ms at the moment. */
-  rate: number;
-  scenario?: string;
-}
+export type { HubClock } from '../core/clock.ts';
+import type { HubClock } from '../core/clock.ts';
 
 /** The console's live state and settings (`/`, `/assets/*`, `/api/v1/stream`, `/api/v1/console/*`). */
 export interface ConsoleService {

@@ -7,19 +7,13 @@
 import { metricDef } from '../core/catalogue.ts';
 import type { AlertEvent } from '../core/alert.ts';
 import type { ConsoleThreshold, LatestReading, SiteRichness } from '../core/views.ts';
+import type { HubClock } from '../core/clock.ts';
 import { join } from 'node:path';
 import { DEFAULT_DIST_DIR, ensureConsoleBuilt } from './build.ts';
 import type { LiveFeed, LiveReadingInput } from './live.ts';
 
 /** The hub's clock when it is not the wall clock. */
-export interface ConsoleClock {
-  /** Hub time now (sensor time), epoch ms. */
-  now: number;
-  /** Hub ms per real ms at the moment: e.g. 3600 while a scenario replays, 1 once live. */
-  rate: number;
-  /** The scenario the simulated fleet plays, if any. */
-  scenario?: string;
-}
+export type ConsoleClock = HubClock;
 
 export interface ConsoleServiceOptions {
   /** Stored (privacy-filtered) records and alert events as they happen; without it the stream only beats. */
