@@ -140,6 +140,8 @@ export interface Broker {
    * in-process subscription)? Lets publishers skip work nobody asked for.
    */
   hasSubscribers(topic: string): boolean;
+  /** Could a message on some topic under `root` (e.g. `public/v1`) reach a subscriber of this broker? */
+  hasSubscribersWithin(root: string): boolean;
 }
 
 /**
@@ -376,6 +378,14 @@ class MqttBroker implements Broker {
     if (this.#subscriberMemo.size > 100_000) this.#subscriberMemo.clear();
     this.#subscriberMemo.set(topic, found);
     return found;
+  }
+
+  hasSubscribersWithin(root: string): boolean {
+    const within = (filters: Iterable<string>): boolean => {
+      for (const f of filters) if (filterReachesUnder(f, root)) return true;
+      return false;
+    };
+    return within(this.#localFilters.keys()) || [...this.#filters.values()].some(within);
   }
 
   /** Raw-tier copies of committed readings still being delivered. */
@@ -725,3 +735,17 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 function noop(): void {}
+
+/** Could `filter` (a subscription, possibly `$share/{group}/...`) match a topic below `root`? */
+export function filterReachesUnder(filter: string, root: string): boolean {
+  let fl = filter.split('/');
+  if (fl[0] === '$share') fl = fl.slice(2);
+  const rl = root.split('/');
+  for (let i = 0; i < rl.length; i++) {
+    const f = fl[i];
+    if (f === undefined) return false;
+    if (f === '#') return true;
+    if (f !== '+' && f !== rl[i]) return false;
+  }
+  return fl.length > rl.length;
+}

@@ -10,15 +10,15 @@ import type { Logger } from 'pino';
 import { startApi } from '../api/index.ts';
 import type { SensorState } from '../api/index.ts';
 import type { Config } from '../core/config.ts';
-import { ALL_STATUS_FILTER, parseTopic } from '../core/topics.ts';
+import { ALL_STATUS_FILTER, PUBLIC_ROOT, parseTopic } from '../core/topics.ts';
 import { createBroker, type Broker, type BrokerPorts } from '../broker/index.ts';
 import { createIngest, type Ingest } from '../ingest/index.ts';
 import { rejectionPublisher } from '../ingest/index.ts';
-import { createPipeline, type Pipeline } from '../ingest/index.ts';
+import { type BatchReport, createPipeline, type Pipeline, type StoredMode } from '../ingest/index.ts';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../telemetry/ops.ts';
 import { refusedToDeadLetter } from '../broker/index.ts';
 import type { ApiServices } from '../api/index.ts';
-import { createKeyring, createPrivacy, createPublicPublisher, createUpstream, loadPolicy, type Privacy, type PublishFn, type Upstream, type UpstreamHandover } from '../egress/index.ts';
+import { createKeyring, createPublicPublisher, createUpstream, loadPolicy, type Privacy, type PublishFn, type Upstream, type UpstreamHandover } from '../egress/index.ts';
 import { DEFAULT_POLICY_PATH, fixedPolicy, type PolicySource } from '../privacy/index.ts';
 import type { StoredReading } from '../core/store.ts';
 import { getSimulator } from '../simulators/index.ts';
@@ -30,9 +30,11 @@ import { Registry } from '../registry/index.ts';
 import { DeadLetterStore } from '../storage/index.ts';
 import { createStore } from '../storage/index.ts';
 import type { ReadingStore } from '../core/store.ts';
-import { createLogger } from '../telemetry/log.ts';
+import { createLogger, wantsPretty } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
+import { openPrivacy } from './privacy.ts';
+export { openPrivacy };
 import { createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/index.ts';
 import { type ConsoleClock, consoleIndexPath, createConsoleService } from '../console/index.ts';
@@ -98,23 +100,15 @@ export async function openResources(config: Config, logger: Logger, parts: { sto
   };
 }
 
-/**
- * The privacy boundary of a process, from the whole config: besides the registry's accounts it
- * knows the names of the config file's API token holders (the scrubber removes them). Throws
- * CliError naming the policy problem.
- */
-export function openPrivacy(config: Config, logger: Logger, metrics: PipelineMetrics): Privacy {
-  try {
-    return createPrivacy({ config: config.privacy, dataDir: config.dataDir, logger, metrics, nameSources: [() => config.http.tokens.map((t) => t.name)] });
-  } catch (e) {
-    throw new CliError(`privacy policy: ${(e as Error).message}`, EXIT.USAGE, { cause: e });
-  }
-}
-
 /** Open data, sent only once storage took it: public MQTT topics and the regional upstream. */
 interface Egress {
   /** The pipeline's `onStored`. */
   onStored(records: StoredReading[]): void;
+  /**
+   * Which stored records `onStored` needs now: all (an upstream, a live public subscriber, another
+   * consumer), the newest per sensor (only retained public messages to keep current), or none.
+   */
+  storedMode(): StoredMode;
   upstream?: Upstream;
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -125,7 +119,15 @@ function createEgress(
   logger: Logger,
   metrics: PipelineMetrics,
   publish: PublishFn,
-  o: { liveSubscribers?: (topic: string) => boolean; onStored?: (records: StoredReading[]) => void; handover?: UpstreamHandover } = {},
+  o: {
+    liveSubscribers?: (topic: string) => boolean;
+    /** Does anyone subscribe under `public/v1` (checked every 500 ms)? Without it: assume so. */
+    anyPublicSubscriber?: () => boolean;
+    onStored?: (records: StoredReading[]) => void;
+    /** Does `onStored`'s consumer want records now? Without it: always. */
+    storedWanted?: () => boolean;
+    handover?: UpstreamHandover;
+  } = {},
 ): Egress {
   const upstream = config.privacy.upstream ? createUpstream({ ...config.privacy.upstream, hub: config.simulators.hub, dataDir: config.dataDir, logger, metrics, ...(o.handover ? { handover: o.handover } : {}) }) : undefined;
   const publicPublisher = config.privacy.public.mqtt
@@ -138,15 +140,31 @@ function createEgress(
       if (upstream) upstream.enqueue(records.filter((r) => r.hub === config.simulators.hub));
       o.onStored?.(records);
     },
+    storedMode() {
+      if (upstream || (o.onStored && (o.storedWanted?.() ?? true))) return 'all';
+      if (!publicPublisher) return 'none';
+      if (!o.liveSubscribers || (o.anyPublicSubscriber?.() ?? true)) return 'all';
+      return config.privacy.public.retain ? 'latest' : 'none';
+    },
     ...(upstream ? { upstream } : {}),
     start: async () => upstream?.start(),
     stop: async () => upstream?.stop(),
   };
 }
 
-/** Where readings go and who watches, as the in-broker pipeline and the separate ingest both take it. */
-function readingPath(config: Config, r: SharedResources, privacy: Privacy, egress: Egress, logger: Logger) {
-  return { config, store: r.store, registry: r.registry, deadLetters: r.deadLetters, privacy: privacy.boundary, metrics: r.metrics, logger, onStored: egress.onStored };
+/** The forwarder thread's entry: the built .js beside this file, or the source under tsx. */
+const FORWARDER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './forwarder-thread.ts' : './forwarder-thread.js', import.meta.url);
+
+/**
+ * Where readings go and who watches, as the in-broker pipeline and the separate ingest both take
+ * it. With `ingest.forwarderThread` the forwarder runs in a worker thread that opens its own
+ * store, privacy boundary and dead letters from the config.
+ */
+function readingPath(config: Config, r: SharedResources, privacy: Privacy, egress: Egress, logger: Logger, onBatch?: (report: BatchReport) => void) {
+  const thread = config.ingest.forwarderThread
+    ? { thread: { entry: FORWARDER_ENTRY, data: { config, pretty: wantsPretty() }, storedMode: egress.storedMode, ...(onBatch ? { onBatch } : {}) } }
+    : {};
+  return { config, store: r.store, registry: r.registry, deadLetters: r.deadLetters, privacy: privacy.boundary, metrics: r.metrics, logger, onStored: egress.onStored, ...thread };
 }
 
 /** What a node's broker role returns. */
@@ -169,7 +187,17 @@ export interface BrokerRole extends RoleHandle {
 export async function startBrokerRole(
   config: Config,
   logger: Logger,
-  opts: { shared?: SharedResources; privacy?: Privacy; onStored?: (records: StoredReading[]) => void; intake?: boolean; ops?: boolean } = {},
+  opts: {
+    shared?: SharedResources;
+    privacy?: Privacy;
+    onStored?: (records: StoredReading[]) => void;
+    /** Does `onStored`'s consumer want records now (e.g. the console has live viewers)? Default: always. */
+    storedWanted?: () => boolean;
+    /** Each batch the forwarder's thread stored (benchmarks: publish-to-stored latency). */
+    onForwarded?: (report: BatchReport) => void;
+    intake?: boolean;
+    ops?: boolean;
+  } = {},
 ): Promise<BrokerRole> {
   const withIntake = opts.intake !== false;
   const own = opts.shared ? undefined : await openResources(config, logger, { store: withIntake, deadLetters: true });
@@ -198,8 +226,11 @@ export async function startBrokerRole(
     if (!opts.privacy) cleanup.push(() => privacy!.stop());
     // hasSubscribers() knows this node's clients only: on a cluster every node publishes.
     egress = createEgress(config, logger, r.metrics, inProcessPublish, {
-      ...(config.cluster.redis ? {} : { liveSubscribers: (topic: string) => brokerRef.current?.hasSubscribers(topic) ?? false }),
+      ...(config.cluster.redis
+        ? {}
+        : { liveSubscribers: (topic: string) => brokerRef.current?.hasSubscribers(topic) ?? false, anyPublicSubscriber: () => brokerRef.current?.hasSubscribersWithin(PUBLIC_ROOT) ?? false }),
       ...(opts.onStored ? { onStored: opts.onStored } : {}),
+      ...(opts.storedWanted ? { storedWanted: opts.storedWanted } : {}),
       // On a cluster one node per hub runs the upstream; the others hand their rows over (cluster/upstream.ts).
       ...(config.cluster.redis ? { handover: (rows) => (toStream ??= streamHandover(cluster!.redis, config.simulators.hub))(rows) } : {}),
     });
@@ -208,7 +239,7 @@ export async function startBrokerRole(
     const eg = egress;
     cleanup.push(() => eg.stop());
     pipeline = createPipeline({
-      ...readingPath(config, r, privacy, egress, logger),
+      ...readingPath(config, r, privacy, egress, logger, opts.onForwarded),
       onRejected: rejectionPublisher(inProcessPublish, logger),
     });
     const pl = pipeline;
@@ -624,7 +655,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     }
     // The node: broker with the durable intake in its publish path, and the forwarder to storage.
     // On a cluster the node also serves its own /ready (with the cluster check) on http.rolePorts.broker.
-    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), ops: Boolean(config.cluster.redis) });
+    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), storedWanted: () => live.listenerCount().readings > 0, ops: Boolean(config.cluster.redis) });
     brokerRef.current = node.broker;
     handles.push(node);
     // On a cluster the hub's rules run on the node holding its lease, fed from every node (cluster/rules.ts).

@@ -252,6 +252,13 @@ export const configSchema = z.strictObject({
        */
       backlogHighWater: z.number().int().positive().default(20_000),
       /**
+       * Run the forwarder (spool -> privacy boundary -> storage) in a worker thread, off the event
+       * loop that runs the broker, the acknowledgements and the rules. It opens its own store,
+       * dead-letter and spool connections and privacy boundary from this config. False: on the
+       * main thread.
+       */
+      forwarderThread: z.boolean().default(true),
+      /**
        * `steward ingest` on a broker Steward does not run: subscribe as `$share/{shareGroup}/...`
        * (MQTT shared subscriptions, Mosquitto 2 and EMQX) so several workers split the load.
        */

@@ -201,4 +201,10 @@ export interface ReadingStore {
   downsample(): Promise<DownsampleOutcome>;
   /** Per site, species and UTC day: detections and individuals (biodiversity), kept as long as daily aggregates. */
   speciesCounts(q: SpeciesQuery): Promise<SpeciesCount[]>;
+  /**
+   * Another writer (the forwarder's thread, with its own connection) stored readings of `domain`
+   * at `ts`: a store that tracks what to summarise in memory marks that hour. Optional: a store
+   * that keeps this in its database has nothing to do.
+   */
+  noteWritten?(domain: Domain, ts: number): void;
 }

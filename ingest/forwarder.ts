@@ -12,8 +12,11 @@ import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { Spool } from './spool.ts';
 
+/** What the forwarder needs of the spool (its thread passes its own connection with a depth it is told). */
+export type SpoolReader = Pick<Spool, 'take' | 'remove' | 'depth'>;
+
 export interface ForwarderOptions {
-  spool: Spool;
+  spool: SpoolReader;
   store: ReadingStore;
   privacy: PrivacyFilter;
   deadLetters: DeadLetterStore;
@@ -29,6 +32,8 @@ export interface ForwarderOptions {
    * upstream publisher hang here, so nothing is published that is not also stored.
    */
   onStored?: (records: StoredReading[]) => void;
+  /** Called when storage becomes unreachable or reachable again (before the log line says so). */
+  onReachable?: (reachable: boolean) => void;
 }
 
 export class Forwarder {
@@ -101,14 +106,22 @@ export class Forwarder {
         moved = await this.#forwardOnce();
       } while (!this.#stopped && moved >= this.#o.batchSize);
       this.#backoff.reset();
-      this.#reachable = true;
+      this.#setReachable(true);
     } catch (e) {
       const retryAfter = e instanceof RetryableStorageError ? e.retryAfterMs : undefined;
       next = this.#backoff.next(retryAfter);
-      if (this.#reachable) this.#o.logger.warn({ err: e, retryInMs: next, spoolDepth: this.#o.spool.depth() }, 'storage unavailable; readings stay in the spool');
-      this.#reachable = false;
+      if (this.#reachable) {
+        this.#setReachable(false);
+        this.#o.logger.warn({ err: e, retryInMs: next, spoolDepth: this.#o.spool.depth() }, 'storage unavailable; readings stay in the spool');
+      }
     }
     if (!this.#stopped) this.#schedule(next);
+  }
+
+  #setReachable(ok: boolean): void {
+    if (ok === this.#reachable) return;
+    this.#reachable = ok;
+    this.#o.onReachable?.(ok);
   }
 
   /** Forwards one batch; returns how many spool rows it settled. Throws RetryableStorageError. */

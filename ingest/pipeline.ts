@@ -15,6 +15,7 @@ import type { ReadingStore, StoredReading } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import { Forwarder } from './forwarder.ts';
+import { type BatchReport, ForwarderThread, type StoredMode } from './forwarder-thread.ts';
 import { Intake, type Pressure, type Rejection } from './intake.ts';
 import { Spool } from './spool.ts';
 
@@ -31,6 +32,20 @@ export interface PipelineOptions {
   onStored?: (records: StoredReading[]) => void;
   /** Called with each durable rejection (publish it on `csm/v1/{hub}/rejected`). */
   onRejected?: (rejection: Rejection) => void;
+  /**
+   * Run the forwarder in a worker thread (ingest/forwarder-thread.ts): `entry` opens its own store,
+   * privacy boundary, dead letters and spool connection from `data` (the config). `store`,
+   * `privacy` and `deadLetters` above then serve the main thread only. Without it the forwarder
+   * runs on this thread with those.
+   */
+  thread?: {
+    entry: URL;
+    data: Record<string, unknown>;
+    /** Which stored records `onStored` gets (see StoredMode). Default: all. */
+    storedMode?: () => StoredMode;
+    /** Each batch storage took (benchmarks). */
+    onBatch?: (report: BatchReport) => void;
+  };
 }
 
 export interface Pipeline {
@@ -52,18 +67,30 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const clock = o.clock ?? systemClock;
   const log = o.logger.child({ role: 'ingest' });
   const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes });
-  const forwarder = new Forwarder({
-    spool,
-    store: o.store,
-    privacy: o.privacy,
-    deadLetters: o.deadLetters,
-    metrics: o.metrics,
-    logger: log,
-    clock,
-    batchSize: cfg.batchSize,
-    flushIntervalMs: cfg.flushIntervalMs,
-    ...(o.onStored ? { onStored: o.onStored } : {}),
-  });
+  const forwarder = o.thread
+    ? new ForwarderThread({
+        entry: o.thread.entry,
+        data: o.thread.data,
+        spool,
+        store: o.store,
+        metrics: o.metrics,
+        logger: log,
+        ...(o.onStored ? { onStored: o.onStored } : {}),
+        ...(o.thread.storedMode ? { storedMode: o.thread.storedMode } : {}),
+        ...(o.thread.onBatch ? { onBatch: o.thread.onBatch } : {}),
+      })
+    : new Forwarder({
+        spool,
+        store: o.store,
+        privacy: o.privacy,
+        deadLetters: o.deadLetters,
+        metrics: o.metrics,
+        logger: log,
+        clock,
+        batchSize: cfg.batchSize,
+        flushIntervalMs: cfg.flushIntervalMs,
+        ...(o.onStored ? { onStored: o.onStored } : {}),
+      });
   const intake = new Intake({
     spool,
     deadLetters: o.deadLetters,

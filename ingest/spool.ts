@@ -67,6 +67,14 @@ export class Spool {
     this.#depth -= n;
   }
 
+  /**
+   * Accounts for `n` readings another connection to this spool removed (the forwarder's thread):
+   * `depth()` stays the number waiting.
+   */
+  removedElsewhere(n: number): void {
+    this.#depth = Math.max(0, this.#depth - n);
+  }
+
   /** Size of the database file, bytes (pages in use or free for reuse). */
   sizeBytes(): number {
     return Number(this.#db.pragma('page_count', { simple: true })) * this.#pageSize;

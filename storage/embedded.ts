@@ -55,6 +55,11 @@ export interface EmbeddedStoreOptions {
   aggregates?: Partial<AggregateRetention>;
   /** How often written hours are summarised into the aggregates, ms (default 60 s). */
   downsampleIntervalMs?: number;
+  /**
+   * Run retention and downsampling on a timer (default true). False for a second connection that
+   * only writes readings (the forwarder's thread): the process's main store does the upkeep.
+   */
+  maintenance?: boolean;
 }
 
 const SCHEMA_VERSION = '1';
@@ -163,6 +168,7 @@ export class EmbeddedStore implements ReadingStore {
   readonly #busyTimeoutMs: number;
   readonly #aggRetention: AggregateRetention;
   readonly #downsampleIntervalMs: number;
+  readonly #maintenance: boolean;
   #downsampleTimer: NodeJS.Timeout | undefined;
   #db: Database.Database | undefined;
   #st: Statements | undefined;
@@ -186,6 +192,7 @@ export class EmbeddedStore implements ReadingStore {
     this.#aggRetention = { ...DEFAULT_AGGREGATE_RETENTION, ...opts.aggregates };
     if (!(this.#aggRetention.hourlyDays > 0) || !(this.#aggRetention.dailyDays > 0)) throw new RangeError('aggregate retention must be more than 0 days');
     this.#downsampleIntervalMs = Math.min(opts.downsampleIntervalMs ?? 60_000, MAX_TIMER_MS);
+    this.#maintenance = opts.maintenance ?? true;
   }
 
   /** How long raw readings are kept, ms (undefined: for ever). */
@@ -244,8 +251,10 @@ export class EmbeddedStore implements ReadingStore {
       throw e;
     }
     // First pass a minute after start (not during start-up's burst of spool replay), then every interval.
-    this.#schedulePrune(Math.min(this.#pruneIntervalMs, 60_000));
-    this.#scheduleDownsample();
+    if (this.#maintenance) {
+      this.#schedulePrune(Math.min(this.#pruneIntervalMs, 60_000));
+      this.#scheduleDownsample();
+    }
     this.#log.info({ path: this.path, retentionDays: this.#retentionMs / DAY_MS, aggregates: this.#aggRetention }, 'embedded store open');
   }
 

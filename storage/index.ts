@@ -25,6 +25,11 @@ export interface CreateStoreOptions {
   retentionDays?: number;
   /** Embedded store: time source for retention. */
   clock?: Clock;
+  /**
+   * Retention and downsampling on a timer (default true). False for a store that only writes
+   * readings beside the process's main store (the forwarder's thread).
+   */
+  maintenance?: boolean;
 }
 
 /**
@@ -38,12 +43,12 @@ export function createStore(config: Config, opts: CreateStoreOptions): ReadingSt
   const { hourlyDays, dailyDays, intervalMs } = config.storage.aggregates;
   const aggregates = { hourlyDays, dailyDays };
   if (influx) {
-    const o: Parameters<typeof createInfluxStore>[1] = { logger: opts.logger, aggregates, downsampleIntervalMs: intervalMs };
+    const o: Parameters<typeof createInfluxStore>[1] = { logger: opts.logger, aggregates, downsampleIntervalMs: opts.maintenance === false ? 0 : intervalMs };
     if (opts.metrics) o.metrics = opts.metrics;
     if (opts.fetch) o.fetch = opts.fetch;
     return createInfluxStore(influx, o);
   }
-  const o: Parameters<typeof createEmbeddedStore>[0] = { dataDir: config.dataDir, logger: opts.logger, aggregates, downsampleIntervalMs: intervalMs };
+  const o: Parameters<typeof createEmbeddedStore>[0] = { dataDir: config.dataDir, logger: opts.logger, aggregates, downsampleIntervalMs: intervalMs, maintenance: opts.maintenance !== false };
   if (opts.metrics) o.metrics = opts.metrics;
   o.retentionDays = opts.retentionDays ?? config.storage.retentionDays;
   if (opts.clock) o.clock = opts.clock;

@@ -315,6 +315,10 @@ export class InfluxStore implements ReadingStore {
     return this.#writeItems(items, rejected);
   }
 
+  noteWritten(domain: Domain, ts: number): void {
+    this.#markDirty(domain, ts);
+  }
+
   #markDirty(domain: Domain, ts: number): void {
     let hours = this.#dirty.get(domain);
     if (!hours) this.#dirty.set(domain, (hours = new Set()));

@@ -2,10 +2,18 @@
  * Prometheus metrics of the pipeline. One `PipelineMetrics` per process (or per test), passed to
  * each role through its options: no global registry, so two instances can run in one process.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** The metrics of another registry in this process (a worker thread's), as prom-client's JSON. */
+export type MetricsPeer = () => Promise<Array<MetricObjectWithValues<MetricValue<string>>>>;
 
 export interface PipelineMetrics {
   registry: Registry;
+  /**
+   * Registries of worker threads (the forwarder's): `renderMetrics` adds their counters and
+   * histograms to this registry's, so /metrics shows the whole process.
+   */
+  peers: Set<MetricsPeer>;
   readingsAccepted: Counter<'hub' | 'domain'>;
   readingsRejected: Counter<'code'>;
   readingsStored: Counter<'store'>;
@@ -31,6 +39,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
   const registers = [registry];
   return {
     registry,
+    peers: new Set(),
     readingsAccepted: new Counter({ name: 'steward_readings_accepted_total', help: 'Readings validated and spooled', labelNames: ['hub', 'domain'], registers }),
     readingsRejected: new Counter({ name: 'steward_readings_rejected_total', help: 'Messages refused, by reason code', labelNames: ['code'], registers }),
     readingsStored: new Counter({ name: 'steward_readings_stored_total', help: 'Readings written to storage', labelNames: ['store'], registers }),
@@ -58,4 +67,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): PipelineMetric
     rawFeedDropped: new Counter({ name: 'steward_raw_feed_dropped_total', help: 'Readings not copied to raw-tier subscribers (QoS 0 feed) because they lagged; the readings themselves are spooled', registers }),
     privacyScrubbed: new Counter({ name: 'steward_privacy_scrubbed_total', help: 'What the privacy scrubber removed from free text, by kind', labelNames: ['kind'], registers }),
   };
+}
+
+/** The Prometheus text of `m` and of its peers (summed per series), for /metrics. */
+export async function renderMetrics(m: Pick<PipelineMetrics, 'registry' | 'peers'>): Promise<string> {
+  if (m.peers.size === 0) return m.registry.metrics();
+  const parts = [await m.registry.getMetricsAsJSON()];
+  for (const peer of m.peers) parts.push(await peer().catch(() => []));
+  return AggregatorRegistry.aggregate(parts).metrics();
 }

@@ -7,7 +7,7 @@
  */
 import Fastify from 'fastify';
 import type { Logger } from './log.ts';
-import type { PipelineMetrics } from './metrics.ts';
+import { renderMetrics, type PipelineMetrics } from './metrics.ts';
 
 /** One readiness check: `ok`, and a sentence for the operator when it is not. */
 export interface ReadinessCheck {
@@ -55,7 +55,7 @@ export async function startOpsServer(o: OpsServerOptions): Promise<OpsServer> {
       .map(([name, c]) => `${name}: ${c.detail ?? 'down'}`);
     return reply.code(503).send({ status: 'not ready', role: o.role, reasons, checks: r.checks });
   });
-  app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()));
+  app.get('/metrics', async (_req, reply) => reply.type(o.metrics.registry.contentType).send(await renderMetrics(o.metrics)));
   const url = await app.listen({ host: o.host, port: o.port });
   o.logger.info({ role: o.role, url }, 'health, readiness and metrics served');
   return { url, close: () => app.close() };

@@ -112,7 +112,9 @@ describe('the console in a browser', () => {
     expect(await alert.count()).toBe(0);
     await replayTo(Date.now() - 60_000);
     await alert.waitFor({ timeout: 20_000 });
-    expect(await alert.textContent()).toMatch(/Aquifer at well-2 \(demo\) is projected to reach its safe minimum of 39 m/);
+    // Projected to reach the floor, or (when the replay's last readings are in before the page
+    // shows the alert, as on a loaded machine) already below it: both are the same alert.
+    expect(await alert.textContent()).toMatch(/Aquifer at well-2 \(demo\) (is projected to reach|is at \d+(\.\d+)? m, already below) its safe minimum of 39 m/);
     expect(await alert.locator('.sev').textContent()).toBe('critical');
     // One truth: well-2's card shows the level the alert quotes (the fitted 24-hour mean, not the raw
     // reading of a pumped well), its badge is the alert's, and its trend says what it was fitted over.

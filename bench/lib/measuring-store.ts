@@ -61,19 +61,23 @@ export class MeasuringStore {
       this.counters.failedBatches++;
       throw e;
     }
-    const now = this.#now();
-    const ms = performance.now() - t0;
-    this.counters.batches++;
-    this.counters.writeMs += ms;
-    if (ms > this.counters.maxWriteMs) this.counters.maxWriteMs = ms;
-    this.#writes.record(ms);
     const refused = new Set(out.rejected.map((r) => r.index));
-    readings.forEach((r, i) => {
-      if (!refused.has(i)) this.#latency.record(now - r.ts);
-    });
-    this.counters.stored += out.written;
-    this.counters.refused += out.rejected.length;
+    this.recordBatch({ written: out.written, refused: refused.size, writeMs: performance.now() - t0, at: this.#now(), ts: readings.filter((_, i) => !refused.has(i)).map((r) => r.ts) });
     return out;
+  }
+
+  /**
+   * Records one batch a store took elsewhere (the forwarder's thread reports each one): its write
+   * time and, for every reading written, `at - ts`.
+   */
+  recordBatch(b: { written: number; refused: number; writeMs: number; at: number; ts: ArrayLike<number> }): void {
+    this.counters.batches++;
+    this.counters.writeMs += b.writeMs;
+    if (b.writeMs > this.counters.maxWriteMs) this.counters.maxWriteMs = b.writeMs;
+    this.#writes.record(b.writeMs);
+    for (let i = 0; i < b.ts.length; i++) this.#latency.record(b.at - b.ts[i]!);
+    this.counters.stored += b.written;
+    this.counters.refused += b.refused;
   }
 
   /** Latency (and batch write time) summaries since the last call; resets them. */

@@ -68,7 +68,8 @@ const measured = new MeasuringStore(createStore(config, { logger, metrics }));
 const store = measured.store;
 await store.start();
 const shared: SharedResources = { registry, metrics, store, deadLetters };
-const role = await startBrokerRole(config, logger, { shared });
+// The forwarder runs in a worker thread with its own store: it reports each batch it stored.
+const role = await startBrokerRole(config, logger, { shared, onForwarded: (b) => measured.recordBatch(b) });
 const pipeline = role.pipeline!;
 
 let accepted = 0;

@@ -3,6 +3,7 @@
  * storage write latency, connected MQTT clients…), in the text exposition format.
  */
 import fp from 'fastify-plugin';
+import { renderMetrics } from '../../../telemetry/metrics.ts';
 
 export default fp(
   async (app) => {
@@ -10,7 +11,7 @@ export default fp(
     app.get('/metrics', { schema: { summary: 'Prometheus metrics of this process (text exposition format)', tags: ['operations'] } }, async (_request, reply) => {
       const ingest = health.ingest?.();
       if (ingest) metrics.spoolDepth.set(ingest.spoolDepth);
-      const text = await metrics.registry.metrics();
+      const text = await renderMetrics(metrics);
       return reply.type(metrics.registry.contentType).send(text);
     });
   },
