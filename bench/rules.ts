@@ -65,6 +65,8 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   --nodelay            probe clients set TCP_NODELAY (default: plain mqtt.js, Nagle on, as a
                        real device or hub member would connect)
   --log-level L        server log level (default info, as \`steward start\`)
+  --forwarder-nice N   the server's ingest.forwarderNice (default 0: the forwarder thread at
+                       the main thread's priority)
   --aedes-concurrency N  experiment: Aedes's emitter concurrency in the server (default:
                        Steward's, 0: no emitter queue, flow control per publisher)
   Throughput:
@@ -93,6 +95,7 @@ const { opt, num, words, fail } = benchArgs(HELP, {
   'service-nodelay': { type: 'boolean', default: false },
   'log-level': { type: 'string', default: 'info' },
   'aedes-concurrency': { type: 'string' },
+  'forwarder-nice': { type: 'string', default: '0' },
   rules: { type: 'string', default: '1000' },
   'eval-sensors': { type: 'string', default: '400' },
   readings: { type: 'string', default: '200000' },
@@ -387,7 +390,7 @@ async function main(): Promise<void> {
     const rulesArg = `${probeRules},${demoRules}`;
     const probeArgs = ['--hub', HUB, '--probe-sensor', PROBE.sensor];
     const logLevel = ['--log-level', opt['log-level'] ?? 'info', ...(opt['service-nodelay'] ? ['--service-nodelay', 'true'] : [])];
-    const concurrency = opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : [];
+    const concurrency = [...(opt['aedes-concurrency'] ? ['--aedes-concurrency', opt['aedes-concurrency']] : []), '--forwarder-nice', String(Math.min(19, num('forwarder-nice', opt['forwarder-nice'])))];
 
     // Registry: the probe device, the hub member, the background devices (in parallel),
     // and in the split topology the service account of rules.
@@ -454,7 +457,7 @@ async function main(): Promise<void> {
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {

@@ -9,10 +9,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig, type Config } from '../core/config.ts';
 import type { Reading } from '../core/reading.ts';
-import type { StoredReading } from '../core/store.ts';
+import type { StoredReading, WriteRoute } from '../core/store.ts';
 import { ForwarderThread, Spool, type StoredMode } from '../ingest/index.ts';
 import { createEmbeddedStore } from '../storage/index.ts';
 import { silentLogger } from '../telemetry/log.ts';
@@ -71,7 +72,8 @@ describe('the forwarder thread', () => {
     const stored: StoredReading[] = [];
     start({ onStored: (rs) => stored.push(...rs) });
     await waitFor(() => spool.depth() === 0 && stored.length === 250);
-    expect(spool.take(10)).toEqual([]);
+    // What it forwarded is deleted by the main thread (the spool's one writer) soon after.
+    await waitFor(() => spool.take(10).length === 0, 5000);
     const text = await renderMetrics(metrics);
     expect(text).toMatch(/steward_readings_stored_total\{store="embedded"\} 250/);
     expect(text).toMatch(/steward_spool_depth 0/);
@@ -123,6 +125,34 @@ describe('the forwarder thread', () => {
     await waitFor(() => spool.depth() === 0);
     expect(t.reachable()).toBe(true);
     expect(await renderMetrics(metrics)).toMatch(/steward_readings_stored_total\{store="embedded"\} 40/);
+  });
+
+  it("takes the main thread's own store writes (alerts) on its connection, the store's one writer, and hands them back when it stops", async () => {
+    const main = createEmbeddedStore({ dataDir: dir, logger: silentLogger });
+    await main.start();
+    const routed: string[] = [];
+    // The main store as the pipeline hands it over, with the route the thread installs observed.
+    const observed = { routeWrites: (r: WriteRoute | undefined) => main.routeWrites(r ? (w) => (routed.push(w.kind), r(w)) : undefined) };
+    const alert = (subject: string) => ({ ts: T0, hub: 'demo', rule: 'aquifer-depletion', subject, severity: 'critical', kind: 'depletion', state: 'firing', message: `Aquifer at ${subject} is low` });
+    try {
+      thread = new ForwarderThread({ entry: ENTRY, data: { config, pretty: false }, spool, store: observed, metrics, logger: silentLogger });
+      thread.start();
+      await main.writeAlerts([alert('well-1')]);
+      expect(routed).toEqual(['alerts']);
+      await thread.stop(2000);
+      thread = undefined;
+      // Stopped: the main store writes for itself again.
+      await main.writeAlerts([alert('well-2')]);
+      expect(routed).toEqual(['alerts']);
+    } finally {
+      await main.stop();
+    }
+    const db = new Database(join(dir, 'store.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT subject FROM alerts ORDER BY subject').pluck().all()).toEqual(['well-1', 'well-2']);
+    } finally {
+      db.close();
+    }
   });
 
   it('forwards what is appended while it stops, within the deadline, and leaves nothing half-done', async () => {

@@ -1,9 +1,9 @@
 /**
  * Entry of the forwarder's worker thread (ingest/forwarder-thread.ts): opens, from the config the
- * main thread hands over, the thread's own connections — the spool, the store (without upkeep
- * timers: the main thread's store does those), the dead letters — and its own privacy boundary
- * (the same policy file and state under the data dir, reloaded as the main thread's is), then
- * serves the forwarder until the main thread says stop.
+ * main thread hands over, the thread's own connections — the spool (read only), the store (the
+ * embedded store's one writer: the main thread routes its small writes here), the dead letters —
+ * and its own privacy boundary (the same policy file and state under the data dir, reloaded as
+ * the main thread's is), then serves the forwarder until the main thread says stop.
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -37,7 +37,9 @@ const close = async (): Promise<void> => {
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
 };
 try {
-  const store = createStore(config, { logger: logger.child({ role: 'storage' }), metrics, maintenance: false });
+  // The embedded store's upkeep runs here, with its one writer (the main thread routes its writes
+  // here); InfluxDB's stays with the main thread's store (it keeps what to summarise in memory).
+  const store = createStore(config, { logger: logger.child({ role: 'storage' }), metrics, maintenance: !config.storage.influx });
   await store.start();
   opened.push(() => store.stop());
   const deadLetters = new DeadLetterStore(config.dataDir);

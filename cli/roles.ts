@@ -162,7 +162,7 @@ const FORWARDER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './forwarder-t
  */
 function readingPath(config: Config, r: SharedResources, privacy: Privacy, egress: Egress, logger: Logger, onBatch?: (report: BatchReport) => void) {
   const thread = config.ingest.forwarderThread
-    ? { thread: { entry: FORWARDER_ENTRY, data: { config, pretty: wantsPretty() }, storedMode: egress.storedMode, ...(onBatch ? { onBatch } : {}) } }
+    ? { thread: { entry: FORWARDER_ENTRY, data: { config, pretty: wantsPretty(), nice: config.ingest.forwarderNice }, storedMode: egress.storedMode, ...(onBatch ? { onBatch } : {}) } }
     : {};
   return { config, store: r.store, registry: r.registry, deadLetters: r.deadLetters, privacy: privacy.boundary, metrics: r.metrics, logger, onStored: egress.onStored, ...thread };
 }

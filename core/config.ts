@@ -259,6 +259,13 @@ export const configSchema = z.strictObject({
        */
       forwarderThread: z.boolean().default(true),
       /**
+       * Lowers the forwarder thread's scheduling priority by this much (Linux nice, 0–19), so that
+       * on a busy machine acknowledgements and alerts get the CPU first. It costs throughput at
+       * capacity: the forwarder then falls behind and the backlog bound slows acknowledgements
+       * (docs/benchmarks.md). 0: same priority.
+       */
+      forwarderNice: z.number().int().min(0).max(19).default(0),
+      /**
        * `steward ingest` on a broker Steward does not run: subscribe as `$share/{shareGroup}/...`
        * (MQTT shared subscriptions, Mosquitto 2 and EMQX) so several workers split the load.
        */

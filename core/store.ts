@@ -207,4 +207,30 @@ export interface ReadingStore {
    * that keeps this in its database has nothing to do.
    */
   noteWritten?(domain: Domain, ts: number): void;
+  /**
+   * Sends this store's own small writes (telemetry, alerts, rule evaluations) to `route` while it
+   * is set, so that one connection — the forwarder thread's — is the only writer and this thread
+   * never waits for its lock; `route` answers undefined when it cannot take one (write here).
+   * Upkeep (retention, downsampling) then runs with that writer too. Optional: a store whose
+   * writes never wait for a lock has nothing to route.
+   */
+  routeWrites?(route: WriteRoute | undefined): void;
+}
+
+/** A store's small write, as {@link ReadingStore.routeWrites} hands it on. */
+export type SideWrite = { kind: 'pipeline'; points: PipelinePoint[] } | { kind: 'alerts'; points: AlertPoint[] } | { kind: 'evaluations'; points: EvaluationPoint[] };
+
+/** Takes a {@link SideWrite} elsewhere; undefined when it cannot. */
+export type WriteRoute = (write: SideWrite) => Promise<void> | undefined;
+
+/** Runs a {@link SideWrite} on `store`. */
+export function runSideWrite(store: Pick<ReadingStore, 'writePipeline' | 'writeAlerts' | 'writeEvaluations'>, w: SideWrite): Promise<void> {
+  switch (w.kind) {
+    case 'pipeline':
+      return store.writePipeline(w.points);
+    case 'alerts':
+      return store.writeAlerts(w.points);
+    case 'evaluations':
+      return store.writeEvaluations(w.points);
+  }
 }

@@ -11,7 +11,8 @@
  * config (cli/forwarder-thread.ts).
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,7 +20,7 @@ import { type MessagePort, Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.ts';
 import type { Domain } from '../core/ids.ts';
 import type { PrivacyFilter } from '../core/privacy-filter.ts';
-import type { ReadingStore, StoredReading, WriteOutcome } from '../core/store.ts';
+import { type ReadingStore, RetryableStorageError, runSideWrite, type SideWrite, type StoredReading, type WriteOutcome } from '../core/store.ts';
 import type { DeadLetterStore } from '../storage/index.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { MetricsPeer, PipelineMetrics } from '../telemetry/metrics.ts';
@@ -47,21 +48,29 @@ export interface BatchReport {
   ts: Float64Array;
 }
 
-type ToThread = { t: 'poke'; depth: number } | { t: 'mode'; mode: StoredMode } | { t: 'metrics'; id: number } | { t: 'stop'; deadlineMs: number; depth: number };
+type ToThread =
+  | { t: 'poke'; depth: number }
+  | { t: 'mode'; mode: StoredMode }
+  | { t: 'metrics'; id: number }
+  | { t: 'write'; id: number; write: SideWrite }
+  | { t: 'stop'; deadlineMs: number; depth: number };
 type FromThread =
   | { t: 'failed'; message: string }
-  | { t: 'removed'; n: number }
+  | { t: 'removed'; from: number; to: number; n: number }
   | { t: 'reachable'; ok: boolean }
   | { t: 'stored'; records: StoredReading[] }
   | { t: 'written'; marks: Array<[Domain, number]> }
   | { t: 'batch'; report: BatchReport }
   | { t: 'metrics'; id: number; json: Awaited<ReturnType<MetricsPeer>> }
+  | { t: 'wrote'; id: number; error?: string }
   | { t: 'stopped' };
 
 /** What every forwarder thread's data carries besides what its entry needs to open its parts. */
 export interface ForwarderThreadData {
   storedMode: StoredMode;
   reportBatches: boolean;
+  /** How much lower than the main thread's the thread's scheduling priority is (0–19). */
+  nice?: number;
 }
 
 export interface ForwarderThreadOptions {
@@ -71,12 +80,15 @@ export interface ForwarderThreadOptions {
   data: Record<string, unknown>;
   /** The main thread's connection to the spool: its depth follows what the thread removes. */
   spool: Spool;
-  /** The main thread's store: told which hours the thread wrote (`noteWritten`). */
-  store: Pick<ReadingStore, 'noteWritten'>;
+  /**
+   * The main thread's store: told which hours the thread wrote (`noteWritten`), and, where it has
+   * `routeWrites`, its own small writes go to the thread's connection (the one writer).
+   */
+  store: Pick<ReadingStore, 'noteWritten' | 'routeWrites'>;
   metrics: PipelineMetrics;
   logger: Logger;
   onStored?: (records: StoredReading[]) => void;
-  /** Which stored records to hand back (asked every 500 ms). Default: all with `onStored`, else none. */
+  /** Which stored records to hand back (asked every 250 ms). Default: all with `onStored`, else none. */
   storedMode?: () => StoredMode;
   /** Each batch storage took (benchmarks). */
   onBatch?: (report: BatchReport) => void;
@@ -108,14 +120,17 @@ export class ForwarderThread {
   start(): void {
     this.#stopping = false;
     this.#o.metrics.peers.add(this.#peer);
+    this.#o.store.routeWrites?.((write) => this.#sideWrite(write));
     this.#spawn();
     this.#modeTimer = setInterval(() => {
+      // What the thread forwarded is deleted with the intake's appends; when none come, here.
+      if (this.#o.spool.hasReleased() && Date.now() - this.#o.spool.lastAppendAt() > 200) this.#purge();
       const mode = this.#wanted();
       if (mode !== this.#mode) {
         this.#mode = mode;
         this.#post({ t: 'mode', mode });
       }
-    }, 500);
+    }, 250);
     this.#modeTimer.unref();
   }
 
@@ -136,6 +151,8 @@ export class ForwarderThread {
    */
   async stop(deadlineMs = 10_000): Promise<void> {
     this.#stopping = true;
+    // From here the main thread's store writes for itself again.
+    this.#o.store.routeWrites?.(undefined);
     clearInterval(this.#modeTimer);
     clearTimeout(this.#restartTimer);
     const w = this.#worker;
@@ -150,7 +167,16 @@ export class ForwarderThread {
       await w.terminate();
     }
     this.#worker = undefined;
+    this.#purge(Number.POSITIVE_INFINITY);
     this.#o.metrics.peers.delete(this.#peer);
+  }
+
+  #purge(limit = 5000): void {
+    try {
+      this.#o.spool.purge(limit);
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'could not delete forwarded readings from the spool yet; will retry');
+    }
   }
 
   #wanted(): StoredMode {
@@ -176,6 +202,8 @@ export class ForwarderThread {
       this.#worker = undefined;
       for (const resolve of this.#requests.values()) resolve([]);
       this.#requests.clear();
+      for (const settle of this.#writes.values()) settle('the forwarder thread stopped before the write was confirmed');
+      this.#writes.clear();
       if (this.#stopping) return;
       // Its readings are still in the spool: start it again, later each time it fails again.
       this.#o.logger.error({ code, restartInMs: this.#restartMs }, 'the forwarder thread stopped; readings wait in the spool until it runs again');
@@ -191,7 +219,7 @@ export class ForwarderThread {
     const o = this.#o;
     switch (m.t) {
       case 'removed':
-        o.spool.removedElsewhere(m.n);
+        o.spool.release(m.from, m.to, m.n);
         o.metrics.spoolDepth.set(o.spool.depth());
         this.#restartMs = o.restartDelayMs ?? 1000;
         return;
@@ -215,12 +243,29 @@ export class ForwarderThread {
         this.#requests.get(m.id)?.(m.json);
         this.#requests.delete(m.id);
         return;
+      case 'wrote':
+        this.#writes.get(m.id)?.(m.error);
+        this.#writes.delete(m.id);
+        return;
       case 'failed':
         o.logger.error({ reason: m.message }, 'the forwarder thread could not start');
         return;
       case 'stopped':
         this.#stopped?.();
     }
+  }
+
+  /** Side writes the thread has not confirmed, by id: settle with an error message or undefined (done). */
+  #writes = new Map<number, (error: string | undefined) => void>();
+
+  /** The main store's small write, done by the thread's connection; undefined while no thread runs. */
+  #sideWrite(write: SideWrite): Promise<void> | undefined {
+    if (!this.#worker || this.#stopping) return undefined;
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.#writes.set(id, (error) => (error === undefined ? resolve() : reject(new RetryableStorageError(error))));
+      this.#post({ t: 'write', id, write });
+    });
   }
 
   /** The thread's metrics, or none when it does not answer within 2 s. */
@@ -260,20 +305,40 @@ export interface ForwarderParts {
   close(): Promise<void>;
 }
 
+/**
+ * Lowers this thread's scheduling priority by `nice` (Linux: a thread is a task with its own nice
+ * value), so that on a busy machine the main thread — acknowledgements, rules, alert delivery —
+ * gets the CPU first; the forwarder catches up in the gaps, and the backlog bound slows
+ * acknowledgements when it cannot. Elsewhere a no-op.
+ */
+function lowerPriority(nice: number, logger: Logger): void {
+  if (nice <= 0) return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + nice));
+  } catch (err) {
+    logger.warn({ err }, 'could not lower the forwarder thread’s priority (ingest.forwarderNice)');
+  }
+}
+
 /** Runs the forwarder in this thread, answering the main thread on `port` until it says stop. */
 export function serveForwarder(port: MessagePort, data: ForwarderThreadData, parts: ForwarderParts): void {
+  lowerPriority(data.nice ?? 0, parts.logger);
   const send = (m: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
   let mode = data.storedMode;
-  // The depth the main thread last told (it appends); less what this thread removed since.
+  // The depth the main thread last told (it appends); less what this thread forwarded since.
   let depth = parts.spool.depth();
+  // This thread only reads the spool: the main thread deletes what it forwarded (Spool.release),
+  // so it reads on from the last row it forwarded.
+  let cursor = 0;
+  let taken: Array<{ id: number }> = [];
   const reader: SpoolReader = {
-    take: (limit, afterId) => parts.spool.take(limit, afterId),
+    take: (limit, afterId = 0) => (taken = parts.spool.take(limit, Math.max(afterId, cursor))),
     remove: (fromId, toId) => {
-      const before = parts.spool.depth();
-      parts.spool.remove(fromId, toId);
-      const n = before - parts.spool.depth();
+      const n = taken.filter((r) => r.id >= fromId && r.id <= toId).length;
+      cursor = Math.max(cursor, toId);
       depth = Math.max(0, depth - n);
-      send({ t: 'removed', n });
+      send({ t: 'removed', from: fromId, to: toId, n });
     },
     depth: () => depth,
   };
@@ -307,6 +372,14 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
       else if (mode === 'latest') send({ t: 'stored', records: newestPerSensor(records) });
     },
   });
+  // The spool's log is checkpointed here, not in the intake's commits on the main thread.
+  const checkpoints = setInterval(() => {
+    try {
+      parts.spool.checkpoint();
+    } catch (err) {
+      parts.logger.debug({ err }, 'spool checkpoint failed; the next one retries');
+    }
+  }, 250);
   port.on('message', (m: ToThread) => {
     switch (m.t) {
       case 'poke':
@@ -319,10 +392,17 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
       case 'metrics':
         void parts.metrics.registry.getMetricsAsJSON().then((json) => send({ t: 'metrics', id: m.id, json }));
         return;
+      case 'write':
+        runSideWrite(parts.store, m.write).then(
+          () => send({ t: 'wrote', id: m.id }),
+          (e: unknown) => send({ t: 'wrote', id: m.id, error: (e as Error).message }),
+        );
+        return;
       case 'stop':
         depth = m.depth;
         void (async () => {
           await forwarder.stop(m.deadlineMs);
+          clearInterval(checkpoints);
           await parts.close().catch((err: unknown) => parts.logger.error({ err }, 'closing the forwarder thread failed'));
           send({ t: 'stopped' });
           port.close();

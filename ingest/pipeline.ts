@@ -66,7 +66,9 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const cfg = o.config.ingest;
   const clock = o.clock ?? systemClock;
   const log = o.logger.child({ role: 'ingest' });
-  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes });
+  // With the forwarder in its thread, that thread checkpoints the spool's log; the intake's
+  // commits only do when it grows past ~40 MB (the thread is down).
+  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes, ...(o.thread ? { autoCheckpointPages: 10_000 } : {}) });
   const forwarder = o.thread
     ? new ForwarderThread({
         entry: o.thread.entry,

@@ -15,6 +15,9 @@ export interface SpooledReading {
   reading: Reading;
 }
 
+/** Ids of forwarded rows each append deletes in its own commit (see Spool.release). */
+const PURGE_PER_APPEND = 2000;
+
 export class Spool {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
@@ -24,6 +27,9 @@ export class Spool {
   readonly #pageSize: number;
   readonly #quotaBytes: number;
   #depth: number;
+  /** Id ranges forwarded by another connection, not yet deleted (see release()). */
+  readonly #released: Array<[number, number]> = [];
+  #lastAppendAt = 0;
   /** The directory holding `spool.db`. */
   readonly dir: string;
 
@@ -31,13 +37,17 @@ export class Spool {
    * Opens (creating) `<dataDir>/spool.db`. `maxBytes` (0: none) caps the database file: past it an
    * append throws SQLITE_FULL, as on a full disk, and the intake stops acknowledging.
    */
-  constructor(dataDir: string, opts: { sync?: 'normal' | 'full'; maxBytes?: number } = {}) {
+  constructor(dataDir: string, opts: { sync?: 'normal' | 'full'; maxBytes?: number; autoCheckpointPages?: number } = {}) {
     this.dir = dataDir;
     this.#db = openSqlite(dataDir, 'spool.db', {
       synchronous: opts.sync === 'full' ? 'FULL' : 'NORMAL',
       migrations: ['CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT, reading TEXT NOT NULL)'],
     });
     this.#pageSize = Number(this.#db.pragma('page_size', { simple: true }));
+    // WAL checkpoints (copying committed pages into the file, with an fsync) run in the commit that
+    // crosses the threshold; the forwarder's thread checkpoints its own connection so that the
+    // intake's commits rarely do (see checkpoint()).
+    if (opts.autoCheckpointPages !== undefined) this.#db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.autoCheckpointPages))}`);
     this.#quotaBytes = opts.maxBytes ?? 0;
     if (this.#quotaBytes > 0) this.#db.pragma(`max_page_count = ${Math.max(16, Math.floor(this.#quotaBytes / this.#pageSize))}`);
     this.#insert = this.#db.prepare('INSERT INTO spool (reading) VALUES (?)');
@@ -45,12 +55,15 @@ export class Spool {
     this.#delete = this.#db.prepare('DELETE FROM spool WHERE id <= ? AND id >= ?');
     this.#appendMany = this.#db.transaction((readings: Reading[]) => {
       for (const r of readings) this.#insert.run(JSON.stringify(r));
+      // Forwarded rows go in the same commit, a slice at a time (see release()).
+      this.#purgeSome(PURGE_PER_APPEND);
     });
     this.#depth = (this.#db.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n;
   }
 
   /** Appends readings in one transaction; when it returns they are durable. Throws on I/O error. */
   append(readings: Reading[]): void {
+    this.#lastAppendAt = Date.now();
     this.#appendMany(readings);
     this.#depth += readings.length;
   }
@@ -68,11 +81,52 @@ export class Spool {
   }
 
   /**
-   * Accounts for `n` readings another connection to this spool removed (the forwarder's thread):
-   * `depth()` stays the number waiting.
+   * Marks the `n` readings with ids in [fromId, toId] as forwarded by another connection (the
+   * forwarder's thread, which only reads): they no longer count in `depth()`, and this connection
+   * — the spool's only writer, so that the intake's commits never wait for another's lock —
+   * deletes them a slice at a time with its next appends, or in `purge()`. Rows not yet deleted
+   * when the process dies are forwarded again after the restart, which storage takes idempotently.
    */
-  removedElsewhere(n: number): void {
+  release(fromId: number, toId: number, n: number): void {
+    this.#released.push([fromId, toId]);
     this.#depth = Math.max(0, this.#depth - n);
+  }
+
+  /**
+   * Copies what the write-ahead log holds into the database file, without waiting for or blocking
+   * the writer (a passive checkpoint). The forwarder's thread calls it on its own connection.
+   */
+  checkpoint(): void {
+    this.#db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** When `append` last ran (epoch ms; 0: never). */
+  lastAppendAt(): number {
+    return this.#lastAppendAt;
+  }
+
+  /** Are released rows waiting to be deleted? */
+  hasReleased(): boolean {
+    return this.#released.length > 0;
+  }
+
+  /** Deletes released rows now, at most `limit` ids of them (default: all). */
+  purge(limit = Number.POSITIVE_INFINITY): void {
+    if (this.#released.length === 0) return;
+    this.#db.transaction(() => this.#purgeSome(limit))();
+  }
+
+  #purgeSome(limit: number): void {
+    let left = limit;
+    while (left > 0 && this.#released.length > 0) {
+      const head = this.#released[0]!;
+      const [from, to] = head;
+      const upTo = Math.min(to, from + left - 1);
+      this.#delete.run(upTo, from);
+      left -= upTo - from + 1;
+      if (upTo === to) this.#released.shift();
+      else head[0] = upTo + 1;
+    }
   }
 
   /** Size of the database file, bytes (pages in use or free for reuse). */
@@ -91,6 +145,11 @@ export class Spool {
   }
 
   close(): void {
+    try {
+      this.purge();
+    } catch {
+      // Rows left are forwarded again at the next start (idempotently).
+    }
     this.#db.close();
   }
 }

@@ -36,7 +36,7 @@ import { StorageError } from './errors.ts';
 import { recordWrite } from './write-metrics.ts';
 import { alertsToPoints, evaluationsToPoints, pipelineToPoints, validateReading } from './lineprotocol.ts';
 import { checkLatestFilter, checkSpeciesQuery, normalizeRange, sortLatest } from './queries.ts';
-import { type AlertPoint, type EvaluationPoint, type Aggregation, type LatestEntry, type LatestFilter, type PipelinePoint, type RangeQuery, type ReadingStore, RetryableStorageError, type SeriesPoint, type StoredReading, type WriteOutcome } from '../core/store.ts';
+import { type AlertPoint, type EvaluationPoint, type Aggregation, type LatestEntry, type LatestFilter, type PipelinePoint, type RangeQuery, type ReadingStore, RetryableStorageError, type SeriesPoint, type StoredReading, type WriteOutcome, type WriteRoute } from '../core/store.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory of `store.db` (created if missing). */
@@ -373,6 +373,8 @@ export class EmbeddedStore implements ReadingStore {
     if (!db || !st || points.length === 0) return;
     try {
       pipelineToPoints(points); // the InfluxDB store's validation, so both refuse the same points
+      const routed = this.#route?.({ kind: 'pipeline', points });
+      if (routed) return await routed;
       db.transaction(() => {
         for (const p of points) {
           for (const [field, value] of Object.entries(p.fields)) st.insertPipeline.run(p.ts, p.role, p.hub ?? '', p.kind ?? '', field, value);
@@ -388,6 +390,8 @@ export class EmbeddedStore implements ReadingStore {
     const st = this.#st!;
     alertsToPoints(points); // same validation as the InfluxDB store
     try {
+      const routed = this.#route?.({ kind: 'alerts', points });
+      if (routed) return await routed;
       db.transaction(() => {
         for (const a of points) st.insertAlert.run(a.ts, a.hub, a.rule, a.subject, a.severity, a.kind, a.state, a.value ?? null, a.message);
       })();
@@ -401,12 +405,21 @@ export class EmbeddedStore implements ReadingStore {
     const st = this.#st!;
     try {
       evaluationsToPoints(points); // same validation as the InfluxDB store
+      const routed = this.#route?.({ kind: 'evaluations', points });
+      if (routed) return await routed;
       db.transaction(() => {
         for (const e of points) for (const [field, value] of Object.entries(e.fields)) st.insertEvaluation.run(e.ts, e.hub, e.rule, e.subject, e.kind, field, value);
       })();
     } catch (e) {
       this.#log.warn({ err: (e as Error).message }, 'rule evaluations not written');
     }
+  }
+
+  #route: WriteRoute | undefined;
+
+  /** See ReadingStore.routeWrites: while set, the small writes and the upkeep timers' work go to the route's writer. */
+  routeWrites(route: WriteRoute | undefined): void {
+    this.#route = route;
   }
 
   #open(): Database.Database {
@@ -643,7 +656,8 @@ export class EmbeddedStore implements ReadingStore {
 
   #scheduleDownsample(): void {
     this.#downsampleTimer = setTimeout(() => {
-      this.downsample()
+      // With writes routed to another connection, that one does the upkeep.
+      (this.#route ? Promise.resolve() : this.downsample())
         .catch((e: unknown) => this.#log.warn({ err: (e as Error).message }, 'downsampling step failed'))
         .finally(() => {
           if (this.#db) this.#scheduleDownsample();
@@ -655,7 +669,7 @@ export class EmbeddedStore implements ReadingStore {
   #schedulePrune(delayMs: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.prune()
+      (this.#route ? Promise.resolve({ points: 0, readings: 0, pipeline: 0, evaluations: 0 }) : this.prune())
         .then((c) => {
           if (c.points || c.readings || c.pipeline) this.#log.info(c, 'retention: old rows deleted');
         })

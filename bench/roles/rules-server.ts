@@ -43,6 +43,7 @@ const config = parseConfig({
   mqtt: { host: '127.0.0.1', port: 0, wsPort: 0, maxConnections: 10_000, maxConnectionsPerAddress: 10_000 },
   http: { host: '127.0.0.1', port: 0 },
   rules: { paths: need(args, 'rules').split(',') },
+  ingest: { forwarderNice: Number(args['forwarder-nice'] ?? 0) },
 });
 
 setAedesConcurrency(args['aedes-concurrency']);

@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Reading } from '../core/reading.ts';
+import { Spool } from './spool.ts';
+
+const reading = (seq: number): Reading => ({ hub: 'demo', domain: 'water', sensor: 'w1', site: 's', kind: 'level', ts: 1_780_000_000_000 + seq, seq, metrics: { groundwater_level: seq } });
+
+describe('spool: rows another connection forwarded (release)', () => {
+  let dir: string;
+  let spool: Spool;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'steward-spool-'));
+    spool = new Spool(dir);
+  });
+  afterEach(() => {
+    spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stop counting at once, and are deleted by the next appends, a slice per commit, then by purge()', () => {
+    spool.append(Array.from({ length: 5000 }, (_, i) => reading(i)));
+    const rows = spool.take(5000);
+    spool.release(rows[0]!.id, rows.at(-1)!.id, rows.length);
+    expect(spool.depth()).toBe(0);
+    expect(spool.hasReleased()).toBe(true);
+    spool.append([reading(5000)]);
+    // One append deleted the first 2,000 of them with its own rows.
+    expect(spool.take(10_000)).toHaveLength(3001);
+    spool.purge();
+    expect(spool.hasReleased()).toBe(false);
+    expect(spool.take(10_000).map((r) => r.reading.seq)).toEqual([5000]);
+    expect(spool.depth()).toBe(1);
+  });
+
+  it('are deleted when the spool closes; a reopened spool holds only what was not forwarded', () => {
+    spool.append(Array.from({ length: 10 }, (_, i) => reading(i)));
+    const rows = spool.take(6);
+    spool.release(rows[0]!.id, rows.at(-1)!.id, rows.length);
+    spool.close();
+    spool = new Spool(dir);
+    expect(spool.depth()).toBe(4);
+    expect(spool.take(10).map((r) => r.reading.seq)).toEqual([6, 7, 8, 9]);
+  });
+});
