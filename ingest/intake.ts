@@ -27,6 +27,9 @@ import type { Logger } from '../telemetry/log.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Spool } from './spool.ts';
 
+/** Below this much free space on the spool's disk the intake stops acknowledging (disk_full). */
+const MIN_FREE_BYTES = 1024 * 1024;
+
 /** What became of one submitted message, once it is durable. */
 export type Verdict = { accepted: true; readings: Reading[] } | ({ accepted: false } & Rejection);
 
@@ -224,6 +227,10 @@ export class Intake {
       for (const d of e.dropped) rejections.push(d);
     }
     try {
+      // A spool whose rows are deleted as fast as they arrive reuses its own blocks and can go on
+      // committing on a disk with no space left; a full disk still stops acknowledgements (the
+      // dead letters, the log's checkpoints and everything else on it need space), fail closed.
+      this.#checkDiskSpace();
       // One transaction for every reading of the batch; dead letters (rare) in their own store.
       // A batch that failed is retried whole; `spooled` keeps its readings from being written
       // twice when only the dead letters failed.
@@ -327,6 +334,24 @@ export class Intake {
     this.#log.warn({ reason: p.reason, pausedMs: this.#clock.now() - p.since }, 'intake resumed: readings are acknowledged again');
   }
 
+  /** Free space of the spool's disk, statfs'd at most every 500 ms. */
+  #space = { at: 0, full: false };
+
+  /** Throws ENOSPC while the spool's disk has less than {@link MIN_FREE_BYTES} left. */
+  #checkDiskSpace(): void {
+    const now = Date.now();
+    if (now - this.#space.at >= 500) {
+      this.#space.at = now;
+      try {
+        const s = statfsSync(this.#o.spool.dir);
+        this.#space.full = s.bavail * s.bsize < MIN_FREE_BYTES;
+      } catch {
+        this.#space.full = false; // statfs unavailable: the spool's own errors tell
+      }
+    }
+    if (this.#space.full) throw Object.assign(new Error('no space left on the spool’s disk'), { code: 'ENOSPC' });
+  }
+
   #classify(err: unknown): PressureReason {
     const code = (err as { code?: string }).code ?? '';
     const full = code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (err as NodeJS.ErrnoException).code === 'ENOSPC';
@@ -334,7 +359,7 @@ export class Intake {
     if (this.#o.spool.quotaBytes() > 0 && this.#o.spool.sizeBytes() >= this.#o.spool.quotaBytes() * 0.98) return 'spool_quota';
     try {
       const s = statfsSync(this.#o.spool.dir);
-      if (s.bavail * s.bsize < 1024 * 1024) return 'disk_full';
+      if (s.bavail * s.bsize < MIN_FREE_BYTES) return 'disk_full';
     } catch {
       // statfs unavailable: fall through
     }
