@@ -88,6 +88,17 @@ describe('the forwarder thread', () => {
     expect(latest.find((l) => l.sensor === 'w4')?.value).toBeCloseTo(10.249);
   });
 
+  it('boots without forwarding (a node does this before it accepts devices), then forwards once started', async () => {
+    spool.append(Array.from({ length: 30 }, (_, i) => reading('w0', i)));
+    thread = new ForwarderThread({ entry: ENTRY, data: { config, pretty: false }, spool, store: {}, metrics, logger: silentLogger });
+    await thread.boot();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spool.take(100)).toHaveLength(30);
+    thread.start();
+    await waitFor(() => spool.depth() === 0);
+    expect(await renderMetrics(metrics)).toMatch(/steward_readings_stored_total\{store="embedded"\} 30/);
+  });
+
   it("hands back only the newest record of each sensor when that is all that is wanted ('latest')", async () => {
     const stored: StoredReading[][] = [];
     start({ mode: 'latest', onStored: (rs) => stored.push(rs) });

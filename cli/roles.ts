@@ -273,6 +273,9 @@ export async function startBrokerRole(
     const clusterUpstream = cluster && egress?.upstream ? startClusterUpstream({ link: cluster, hub: config.simulators.hub, upstream: egress.upstream, ttlMs: config.cluster.leaseMs, logger }) : undefined;
     // Before the egress stops: the lease goes to another node and this node's outbox is handed over.
     if (clusterUpstream) cleanup.push(() => clusterUpstream.stop());
+    // The forwarder's thread loads before devices can connect (a reconnect storm after a restart
+    // then does not meet its start-up).
+    await pipeline?.boot();
     ports = await broker.start();
     pipeline?.start();
     if (opts.ops) ops = await startRoleOps(config, logger, 'broker', config.http.rolePorts.broker, r.metrics, [...nodeChecks(broker, pipeline), ...(cluster ? [cluster.readinessCheck()] : []), ...(clusterUpstream ? [clusterUpstream.readinessCheck()] : [])]);

@@ -49,12 +49,14 @@ export interface BatchReport {
 }
 
 type ToThread =
+  | { t: 'go' }
   | { t: 'poke'; depth: number }
   | { t: 'mode'; mode: StoredMode }
   | { t: 'metrics'; id: number }
   | { t: 'write'; id: number; write: SideWrite }
   | { t: 'stop'; deadlineMs: number; depth: number };
 type FromThread =
+  | { t: 'booted' }
   | { t: 'failed'; message: string }
   | { t: 'removed'; from: number; to: number; n: number }
   | { t: 'reachable'; ok: boolean }
@@ -117,11 +119,23 @@ export class ForwarderThread {
     this.#restartMs = o.restartDelayMs ?? 1000;
   }
 
+  /**
+   * Starts the thread (loading its code, opening its parts) without forwarding yet; resolves when
+   * it is ready or could not start (it is retried then). Lets a node do this before it accepts
+   * devices, so that a reconnect storm does not meet the thread's start-up. `start()` boots too.
+   */
+  boot(): Promise<void> {
+    if (!this.#worker) this.#spawn();
+    return this.#booted;
+  }
+
   start(): void {
     this.#stopping = false;
+    this.#started = true;
     this.#o.metrics.peers.add(this.#peer);
     this.#o.store.routeWrites?.((write) => this.#sideWrite(write));
-    this.#spawn();
+    if (this.#worker) this.#post({ t: 'go' });
+    else this.#spawn();
     this.#modeTimer = setInterval(() => {
       // What the thread forwarded is deleted with the intake's appends; when none come, here.
       if (this.#o.spool.hasReleased() && Date.now() - this.#o.spool.lastAppendAt() > 200) this.#purge();
@@ -187,7 +201,15 @@ export class ForwarderThread {
     this.#worker?.postMessage(m);
   }
 
+  #started = false;
+  #booted: Promise<void> = Promise.resolve();
+  #onBooted: (() => void) | undefined;
+
   #spawn(): void {
+    this.#booted = new Promise<void>((resolve) => {
+      this.#onBooted = resolve;
+      setTimeout(resolve, 30_000).unref();
+    });
     const data: ForwarderThreadData & Record<string, unknown> = { ...this.#o.data, storedMode: this.#mode, reportBatches: this.#o.onBatch !== undefined };
     // The built package runs plain JavaScript. Sources (tests, benchmarks) load through tsx, which
     // a worker's own `--import` cannot do for its entry on Node 20: a bootstrap registers it first.
@@ -195,11 +217,13 @@ export class ForwarderThread {
       ? new Worker(`import(${JSON.stringify(tsxLoaderUrl())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(this.#o.entry.href)}); })`, { eval: true, workerData: data, name: 'steward-forwarder' })
       : new Worker(this.#o.entry, { workerData: data, name: 'steward-forwarder' });
     this.#worker = w;
+    if (this.#started) this.#post({ t: 'go' });
     w.on('message', (m: FromThread) => this.#receive(m));
     w.on('error', (err) => this.#o.logger.error({ err }, 'the forwarder thread failed'));
     w.on('exit', (code) => {
       if (this.#worker !== w) return;
       this.#worker = undefined;
+      this.#onBooted?.();
       for (const resolve of this.#requests.values()) resolve([]);
       this.#requests.clear();
       for (const settle of this.#writes.values()) settle('the forwarder thread stopped before the write was confirmed');
@@ -247,8 +271,12 @@ export class ForwarderThread {
         this.#writes.get(m.id)?.(m.error);
         this.#writes.delete(m.id);
         return;
+      case 'booted':
+        this.#onBooted?.();
+        return;
       case 'failed':
         o.logger.error({ reason: m.message }, 'the forwarder thread could not start');
+        this.#onBooted?.();
         return;
       case 'stopped':
         this.#stopped?.();
@@ -380,8 +408,13 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
       parts.logger.debug({ err }, 'spool checkpoint failed; the next one retries');
     }
   }, 250);
+  let going = false;
   port.on('message', (m: ToThread) => {
     switch (m.t) {
+      case 'go':
+        if (!going) forwarder.start();
+        going = true;
+        return;
       case 'poke':
         depth = m.depth;
         forwarder.poke();
@@ -401,7 +434,7 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
       case 'stop':
         depth = m.depth;
         void (async () => {
-          await forwarder.stop(m.deadlineMs);
+          if (going) await forwarder.stop(m.deadlineMs);
           clearInterval(checkpoints);
           await parts.close().catch((err: unknown) => parts.logger.error({ err }, 'closing the forwarder thread failed'));
           send({ t: 'stopped' });
@@ -409,7 +442,7 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
         })();
     }
   });
-  forwarder.start();
+  send({ t: 'booted' });
 }
 
 const HOUR_MS = 3_600_000;

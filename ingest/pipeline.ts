@@ -51,6 +51,11 @@ export interface PipelineOptions {
 export interface Pipeline {
   readonly intake: Intake;
   readonly spool: Spool;
+  /**
+   * Readies the forwarder without starting it: its thread loads and opens its parts (see
+   * ForwarderThread.boot). Resolves at once without a thread.
+   */
+  boot(): Promise<void>;
   /** Starts the forwarder. */
   start(): void;
   /** Commits what the intake holds, forwards what it can (bounded), closes the spool. */
@@ -111,6 +116,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   return {
     intake,
     spool,
+    boot: () => (forwarder instanceof ForwarderThread ? forwarder.boot() : Promise.resolve()),
     start: () => forwarder.start(),
     stop: () =>
       (stopped ??= (async () => {

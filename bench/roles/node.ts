@@ -40,6 +40,8 @@ const raw = {
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
   mqtt: { host: '127.0.0.1', port: Number(args.port ?? 0), wsPort: 0, maxConnections },
   ingest: {
+    // BENCH_FORWARDER_THREAD=0: the forwarder on the main thread (A/B runs).
+    ...(process.env.BENCH_FORWARDER_THREAD === '0' ? { forwarderThread: false } : {}),
     ...(args['batch-size'] ? { batchSize: Number(args['batch-size']) } : {}),
     ...(args['flush-ms'] ? { flushIntervalMs: Number(args['flush-ms']) } : {}),
   },
