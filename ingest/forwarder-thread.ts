@@ -17,14 +17,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MessagePort, Worker } from 'node:worker_threads';
-import type { Clock } from '../core/clock.ts';
 import type { Domain } from '../core/ids.ts';
-import type { PrivacyFilter } from '../core/privacy-filter.ts';
 import { type ReadingStore, RetryableStorageError, runSideWrite, type SideWrite, type StoredReading, type WriteOutcome } from '../core/store.ts';
-import type { DeadLetterStore } from '../storage/index.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { MetricsPeer, PipelineMetrics } from '../telemetry/metrics.ts';
-import { Forwarder, type SpoolReader } from './forwarder.ts';
+import { Forwarder, type ForwarderOptions, type SpoolReader } from './forwarder.ts';
 import type { Spool } from './spool.ts';
 
 /**
@@ -315,20 +312,13 @@ export class ForwarderThread {
   }
 }
 
-/** What the thread's entry opened, for {@link serveForwarder}. */
-export interface ForwarderParts {
-  /** The thread's own connection to the spool. */
+/**
+ * What the thread's entry opened, for {@link serveForwarder}: the forwarder's options, with the
+ * thread's own spool connection and metrics registry (the main thread adds it to its /metrics).
+ */
+export interface ForwarderParts extends Omit<ForwarderOptions, 'spool' | 'onStored' | 'onReachable'> {
+  /** The thread's own connection to the spool (it only reads). */
   spool: Spool;
-  store: ReadingStore;
-  privacy: PrivacyFilter;
-  deadLetters: DeadLetterStore;
-  /** The thread's own registry (the main thread adds it to its /metrics). */
-  metrics: PipelineMetrics;
-  logger: Logger;
-  clock: Clock;
-  batchSize: number;
-  flushIntervalMs: number;
-  maxBackoffMs?: number;
   /** Closes what the entry opened (after the forwarder stopped). */
   close(): Promise<void>;
 }

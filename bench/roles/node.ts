@@ -4,8 +4,9 @@
  * intake in the publish path: validate, group-commit to the SQLite spool, then the PUBACK; the
  * forwarder: spool -> privacy boundary (the default policy) -> storage; public MQTT and the
  * `rejected` topic as configured by default), writing to InfluxDB 1.x through the v1 API. The
- * only difference: the resources are opened here so that the store can be wrapped in a
- * {@link MeasuringStore}, which records publish-to-stored latency for every reading. `/health`,
+ * only difference: the forwarder's thread reports each batch it stored to a
+ * {@link MeasuringStore}, which records publish-to-stored latency for every reading (on the main
+ * thread, `BENCH_FORWARDER_THREAD=0`, the store itself is wrapped). `/health`,
  * `/ready` and `/metrics` are not served (the bench reads the figures over stdin/stdout).
  *
  *   node --import tsx bench/roles/node.ts --data-dir DIR [--influx-url http://127.0.0.1:PORT \
