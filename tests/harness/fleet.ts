@@ -183,10 +183,12 @@ export async function nodeSpec(dataDir: string, influx: InfluxHandle, extra: Rec
   return { dataDir, influx, mqttPort, opsPort, rulesOpsPort, configPath };
 }
 
-/** Starts `steward broker` (the node: broker, intake, spool, forwarder) and waits until it listens. */
+/** Starts `steward broker` (the node: broker, intake, spool, forwarder), or `steward start`, and waits until it listens. */
 export async function startNode(spec: NodeSpec, role: 'broker' | 'start' = 'broker', args: string[] = []): Promise<NodeProcess> {
   const p = spawnSteward([role, '--config', spec.configPath, ...args], { env: { STEWARD_LOG_LEVEL: 'info' } });
-  await p.waitFor(/broker listening/);
+  // `start` runs more roles after the broker (rules, the API): a node that fails in one of them
+  // stops its broker again, so wait for the last (a failure then shows the node's output here).
+  await p.waitFor(role === 'start' ? /API listening/ : /broker listening/);
   return Object.assign(p, { mqttUrl: `mqtt://127.0.0.1:${spec.mqttPort}`, opsUrl: `http://127.0.0.1:${spec.opsPort}` });
 }
 
