@@ -121,7 +121,7 @@ function createEgress(
   publish: PublishFn,
   o: {
     liveSubscribers?: (topic: string) => boolean;
-    /** Does anyone subscribe under `public/v1` (checked every 500 ms)? Without it: assume so. */
+    /** Does anyone subscribe under `public/v1` (asked every 250 ms)? Without it: assume so. */
     anyPublicSubscriber?: () => boolean;
     onStored?: (records: StoredReading[]) => void;
     /** Does `onStored`'s consumer want records now? Without it: always. */
