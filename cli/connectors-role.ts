@@ -12,7 +12,8 @@ import type { Intake } from '../ingest/index.ts';
 import { createPipeline, type Pipeline } from '../ingest/index.ts';
 import type { Privacy } from '../egress/index.ts';
 import { CliError, EXIT } from './errors.ts';
-import { openPrivacy, openResources, pipelineChecks, type RoleHandle, type SharedResources } from './roles.ts';
+import { openPrivacy } from './privacy.ts';
+import { openResources, pipelineChecks, type RoleHandle, type SharedResources } from './roles.ts';
 import { checkConnectors } from '../connectors/index.ts';
 import { startConnectors, type Connectors } from '../connectors/index.ts';
 

@@ -15,6 +15,7 @@ import { parseConfig, type Config } from '../core/config.ts';
 import type { Reading } from '../core/reading.ts';
 import type { StoredReading, WriteRoute } from '../core/store.ts';
 import { ForwarderThread, Spool, type StoredMode } from '../ingest/index.ts';
+import { waitFor as waitUntil } from '../ingest/testing.ts';
 import { createEmbeddedStore } from '../storage/index.ts';
 import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics, renderMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
@@ -23,13 +24,8 @@ const ENTRY = new URL('./forwarder-thread.ts', import.meta.url);
 const T0 = Date.now() - 60_000;
 const reading = (sensor: string, seq: number): Reading => ({ hub: 'demo', domain: 'water', sensor, site: 'well-1', kind: 'level', ts: T0 + seq, seq, metrics: { groundwater_level: 10 + seq / 1000 } });
 
-const waitFor = async (cond: () => boolean, ms = 20_000): Promise<void> => {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+/** The thread's start-up (its code through tsx) takes a while: a longer default deadline. */
+const waitFor = (cond: () => boolean, ms = 20_000): Promise<void> => waitUntil(cond, ms);
 
 describe('the forwarder thread', () => {
   let dir: string;

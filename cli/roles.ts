@@ -34,7 +34,6 @@ import { createLogger, wantsPretty } from '../telemetry/log.ts';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.ts';
 import { CliError, EXIT } from './errors.ts';
 import { openPrivacy } from './privacy.ts';
-export { openPrivacy };
 import { createRules, subscribeRaw } from './rules-role.ts';
 import { createLiveFeed } from '../console/index.ts';
 import { type ConsoleClock, consoleIndexPath, createConsoleService } from '../console/index.ts';

@@ -11,6 +11,7 @@ import { silentLogger } from '../telemetry/log.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { Forwarder } from './forwarder.ts';
 import { Spool } from './spool.ts';
+import { waitFor } from './testing.ts';
 
 /**
  * A scripted store: a test double on purpose, to drive the forwarder through outage, refusal and
@@ -52,13 +53,6 @@ class ScriptedStore implements ReadingStore {
 }
 
 const reading = (sensor: string, seq: number, extra: Partial<Reading> = {}): Reading => ({ hub: 'demo', domain: 'energy', sensor, site: 's', kind: 'meter', ts: 1_780_000_000_000 + seq, seq, metrics: { pv_power: seq }, ...extra });
-const waitFor = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('spool and forwarder', () => {
   let dir: string;

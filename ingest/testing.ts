@@ -33,3 +33,12 @@ export function closeIntakeParts(p: { dir: string; intake?: Intake | undefined; 
   p.registry?.close();
   rmSync(p.dir, { recursive: true, force: true });
 }
+
+/** Polls `cond` every 10 ms until it holds; throws "timed out" after `ms`. */
+export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
