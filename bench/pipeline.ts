@@ -38,8 +38,8 @@ import { startInfluxDB, stopAll, type InfluxHandle } from '../tests/harness/serv
 import { BENCH_HUB, DOMAINS, registerFleet } from './lib/fleet.ts';
 import type { LatencySummary } from './lib/histogram.ts';
 import { DEFAULT_PEER_CACHE, ensureNodeRed, peerVersions, startPeer, type Peer } from './lib/peer.ts';
-import { loadAverage, machineInfo, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
-import { benchArgs } from './lib/args.ts';
+import { loadAverage, machineInfo, nodeFlagsUnderTest, procStats, REPO as repo, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs, ROLES_FROM_HELP, ROLES_FROM_OPTION } from './lib/args.ts';
 import { summarise } from './profile-summary.ts';
 
 const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
@@ -72,10 +72,12 @@ const HELP = `Usage: node --import tsx bench/pipeline.ts [options]
                            summary.md; broker, load, sink: those processes under --cpu-prof;
                            profiles in <results>/<role>-profile/
   --out DIR                results root (default bench/results)
+${ROLES_FROM_HELP}
   -h, --help
 `;
 
-const { opt, num, words, fail } = benchArgs(HELP, {
+const { opt, num, words, fail, rolesFrom } = benchArgs(HELP, {
+  ...ROLES_FROM_OPTION,
   systems: { type: 'string', default: 'relay,node,peer' },
   sensors: { type: 'string', default: '200' },
   duration: { type: 'string', default: '30' },
@@ -116,6 +118,7 @@ const maxInflightAt = (rate: number): number => (opt['max-inflight'] !== undefin
 let peer: Peer | undefined;
 const run = startBenchRun({
   name: 'pipeline',
+  rolesFrom: rolesFrom(opt['roles-from']),
   out: opt.out,
   tmpPrefix: 'steward-bench-',
   onCleanup: async () => {
@@ -546,8 +549,9 @@ async function main(): Promise<void> {
           ...(opt['batch-size'] ? ['--batch-size', opt['batch-size']] : []),
           ...(opt['flush-ms'] ? ['--flush-ms', opt['flush-ms']] : []),
         ],
-        // Profiled through the inspector for the node-max phase only (see below).
-        nodeFlags: [],
+        // Profiled through the inspector for the node-max phase only (see below); BENCH_NODE_FLAGS,
+        // e.g. --cpu-prof for every thread over the whole run.
+        nodeFlags: nodeFlagsUnderTest(),
         logFile: logFile('node'),
       }),
     );
@@ -715,7 +719,7 @@ function markdown(r: {
   const lines = [
     `Command: \`${r.command}\``,
     '',
-    `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}, ${String(m.influxd)}; commit ${String(m.commit)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
+    `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}, ${String(m.influxd)}; commit ${String(m.commit)}, roles from ${String(m.roles)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
     '',
     `Registration: ${reg.ms === undefined ? `${String(reg.sensors)} sensors reused from ${String(reg.reused)}` : `${String(reg.sensors)} sensors in ${String(reg.ms)} ms (${String(reg.perSecond)}/s)`}. Connect: ${Object.entries(r.connects)
       .map(([s, c]) => `${s} ${c.devices! - c.failed!}/${c.devices} in ${c.connectMs} ms`)

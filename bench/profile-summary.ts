@@ -53,7 +53,8 @@ export function summarise(p: Profile): { totalMs: number; functions: Array<[stri
     const n = byId.get(id);
     if (!n) continue;
     const { functionName, url, lineNumber } = n.callFrame;
-    const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/work\/[^/]+\//, '');
+    // Paths from the repository root; the compiled roles' (.tmp/bench-build/) as their sources'.
+    const file = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/work\/[^/]+\//, '').replace(/^\.tmp\/bench-build\//, '');
     const key = `${functionName || '(anonymous)'} ${file ? `${file}:${lineNumber + 1}` : ''}`.trim();
     fns.set(key, (fns.get(key) ?? 0) + us / 1000);
     const a = area(url, functionName);

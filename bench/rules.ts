@@ -41,8 +41,8 @@ import { join, relative } from 'node:path';
 import { Registry } from '../registry/registry.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
 import { sensorAt, type BenchSensor } from './lib/fleet.ts';
-import { loadAverage, machineInfo, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
-import { benchArgs } from './lib/args.ts';
+import { loadAverage, machineInfo, nodeFlagsUnderTest, procStats, REPO as repo, RoleProcess, round1, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
+import { benchArgs, ROLES_FROM_HELP, ROLES_FROM_OPTION } from './lib/args.ts';
 import type { Sample as ProbeSample } from './roles/rules-probe.ts';
 
 const HELP = `Usage: node --import tsx bench/rules.ts [options]
@@ -79,10 +79,12 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   General:
   --profile ROLES      run these roles (server,load,probe,eval) under --cpu-prof
   --out DIR            results root (default bench/results)
+${ROLES_FROM_HELP}
   -h, --help
 `;
 
-const { opt, num, words, fail } = benchArgs(HELP, {
+const { opt, num, words, fail, rolesFrom } = benchArgs(HELP, {
+  ...ROLES_FROM_OPTION,
   phases: { type: 'string', default: 'idle,load,throughput' },
   rate: { type: 'string', default: '5000' },
   topology: { type: 'string', default: 'all-in-one' },
@@ -136,7 +138,7 @@ rules:
 `;
 
 // The run: results and temp dirs; every role and the temp dir go on success, error or Ctrl-C.
-const { outDir, tmp, log, watch: watchRole, main: run, finish } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-' });
+const { outDir, tmp, log, watch: watchRole, main: run, finish } = startBenchRun({ name: 'rules', out: opt.out, tmpPrefix: 'steward-bench-rules-', rolesFrom: rolesFrom(opt['roles-from']) });
 const profileFlags = (role: string): string[] => (PROFILE.has(role) ? ['--cpu-prof', '--cpu-prof-dir', join(outDir, `${role}-profile`)] : []);
 const logFile = (role: string): string => join(outDir, `${role}.log`);
 
@@ -418,7 +420,8 @@ async function main(): Promise<void> {
 
     const spawn = (role: string, args: string[], env: NodeJS.ProcessEnv = process.env): RoleProcess => {
       // The system under test may die under load: that fails the phase, not the run.
-      return watch(RoleProcess.spawn(role, { args, nodeFlags: profileFlags(role.replace(/^rules-/, '')), logFile: logFile(role.replace(/^rules-/, '')), env }), role === 'rules-probe');
+      const underTest = role === 'rules-server' || role === 'rules-broker' ? nodeFlagsUnderTest() : [];
+      return watch(RoleProcess.spawn(role, { args, nodeFlags: [...profileFlags(role.replace(/^rules-/, '')), ...underTest], logFile: logFile(role.replace(/^rules-/, '')), env }), role === 'rules-probe');
     };
     const instrumented: RoleProcess[] = [];
     let brokerUrl: string;
@@ -527,7 +530,7 @@ function markdown(r: {
   const lines = [
     `Command: \`${r.command}\``,
     '',
-    `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
+    `Machine: ${String(m.nproc)} cores, ${String(m.cpuModel)}, ${String(m.memTotalGiB)} GiB RAM, Node ${String(m.node)}; roles from ${String(m.roles)}; load average ${la.load1}/${la.load5}/${la.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
     '',
   ];
   const st = r.setup;

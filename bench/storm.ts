@@ -21,7 +21,7 @@ import { join, relative } from 'node:path';
 import { freePort } from '../tests/harness/services.ts';
 import { registerFleet } from './lib/fleet.ts';
 import { loadAverage, machineInfo, procStats, round1, RoleProcess, startBenchRun, type ProcStats, type RoleMessage } from './lib/proc.ts';
-import { benchArgs } from './lib/args.ts';
+import { benchArgs, ROLES_FROM_HELP, ROLES_FROM_OPTION } from './lib/args.ts';
 
 const HELP = `Usage: node --import tsx bench/storm.ts [options]
 
@@ -43,10 +43,12 @@ const HELP = `Usage: node --import tsx bench/storm.ts [options]
   --register-only          register the fleet into --registry-cache and stop
   --profile                run the restarted node under --cpu-prof (summary: bench/profile-summary.ts)
   --out DIR                results root (default bench/results)
+${ROLES_FROM_HELP}
   -h, --help
 `;
 
-const { opt, num, fail } = benchArgs(HELP, {
+const { opt, num, fail, rolesFrom } = benchArgs(HELP, {
+  ...ROLES_FROM_OPTION,
   devices: { type: 'string', default: '10000' },
   generators: { type: 'string', default: '4' },
   'max-connections': { type: 'string' },
@@ -73,7 +75,7 @@ const TIMEOUT_MS = num('timeout-s', opt['timeout-s'], 1) * 1000;
 if (opt.restart !== 'graceful' && opt.restart !== 'kill') fail(`--restart: "${opt.restart}" is not graceful or kill`);
 const RESTART = opt.restart;
 
-const { outDir, tmp, log, watch, main: run, finish } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-' });
+const { outDir, tmp, log, watch, main: run, finish } = startBenchRun({ name: 'storm', out: opt.out, tmpPrefix: 'steward-bench-storm-', rolesFrom: rolesFrom(opt['roles-from']) });
 const nodeDir = join(tmp, 'node');
 
 /** The node process (bench/roles/node.ts, embedded store) on a fixed port, so devices find it again. */
@@ -151,7 +153,7 @@ function since(b: Record<string, unknown>, a: Record<string, unknown>): Record<s
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const machine = machineInfo() as { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; loadAtStart: Record<string, number> };
+  const machine = machineInfo() as { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; roles: string; loadAtStart: Record<string, number> };
   log(`storm bench: ${N} devices in ${G} generator processes; node maxConnections ${MAX_CONN}; restart ${RESTART}; results in ${relative(process.cwd(), outDir)}`);
   log(`machine: ${machine.nproc} cores, load ${JSON.stringify(machine.loadAtStart)}`);
   const { secrets, registration } = await registerFleet({ dir: nodeDir, n: N, batch: Math.max(1, num('hash-batch', opt['hash-batch'], 1)), cache: opt['registry-cache'], noun: 'devices', log });
@@ -229,7 +231,7 @@ async function main(): Promise<void> {
 
 function markdown(r: {
   command: string;
-  machine: { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; loadAtStart: Record<string, number> };
+  machine: { nproc: number; cpuModel: string; memTotalGiB: number; node: string; commit: string; roles: string; loadAtStart: Record<string, number> };
   loadAtEnd: Record<string, number>;
   registration: Record<string, unknown>;
   first: { allConnectedMs: number | undefined; nodeCpuS: number | undefined; counters: Record<string, unknown>; hold: { rss: ProcStats | undefined; clients: number } };
@@ -241,7 +243,7 @@ function markdown(r: {
   return [
     `Command: \`${r.command}\``,
     '',
-    `Machine: ${m.nproc} cores, ${m.cpuModel}, ${m.memTotalGiB} GiB RAM, Node ${m.node}; commit ${m.commit}; load average ${m.loadAtStart.load1}/${m.loadAtStart.load5}/${m.loadAtStart.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
+    `Machine: ${m.nproc} cores, ${m.cpuModel}, ${m.memTotalGiB} GiB RAM, Node ${m.node}; commit ${m.commit}, roles from ${m.roles}; load average ${m.loadAtStart.load1}/${m.loadAtStart.load5}/${m.loadAtStart.load15} at start, ${r.loadAtEnd.load1}/${r.loadAtEnd.load5}/${r.loadAtEnd.load15} at end.`,
     '',
     `Registration: ${reg.ms === undefined ? `${String(reg.devices)} devices reused from ${String(reg.reused)}` : `${String(reg.devices)} devices in ${String(reg.ms)} ms (${String(reg.perSecond)}/s)`}.`,
     '',

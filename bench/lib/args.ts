@@ -9,11 +9,21 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h', default: false } } as const;
 
 /**
+ * `--roles-from dist|sources`, for a script whose roles run under `startBenchRun`: dist (the
+ * default), compiled by tsc as `npm run build` compiles Steward; sources, through tsx. Checked by
+ * {@link rolesFromOption}.
+ */
+export const ROLES_FROM_OPTION = { 'roles-from': { type: 'string', default: 'dist' } } as const;
+/** The line a help text lists for {@link ROLES_FROM_OPTION}. */
+export const ROLES_FROM_HELP = '  --roles-from dist|sources  roles compiled by tsc as npm run build does (default), or the sources through tsx';
+
+/**
  * Parses `process.argv` with `options` (and `-h, --help`, which prints `help` and exits 0).
  * Returns the values and the checks that end the run on a wrong option:
  * - `num(name, v, min = 0)`: `v` as a number at least `min`;
  * - `words(name, noun, v, allowed)`: a comma list whose every word is one of `allowed`;
- * - `fail(message)`: the message and the usage text on stderr, exit 2.
+ * - `fail(message)`: the message and the usage text on stderr, exit 2;
+ * - `rolesFrom(v)`: `--roles-from` ({@link ROLES_FROM_OPTION}) checked.
  */
 export function benchArgs<const O extends Options>(help: string, options: O) {
   const { values } = parseArgs({ options: { ...options, ...HELP_OPTION } });
@@ -35,5 +45,7 @@ export function benchArgs<const O extends Options>(help: string, options: O) {
     for (const w of set) if (!(allowed as readonly string[]).includes(w)) fail(`--${name}: unknown ${noun} "${w}"`);
     return set as Set<W>;
   };
-  return { opt: values, num, words, fail };
+  /** `--roles-from`, checked. */
+  const rolesFrom = (v: string | undefined): 'dist' | 'sources' => (v === 'dist' || v === 'sources' ? v : fail(`--roles-from: "${String(v)}" is not dist or sources`));
+  return { opt: values, num, words, fail, rolesFrom };
 }

@@ -5,12 +5,14 @@
  * dying ends the run).
  * @module
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** A message from a role. */
 export type RoleMessage = { type: string; id?: number; [key: string]: unknown };
@@ -61,6 +63,15 @@ export function liveRoles(): RoleProcess[] {
   return [...live];
 }
 
+/**
+ * `BENCH_NODE_FLAGS`, split: extra Node flags for the process under test (the pipeline's node, the
+ * rules bench's server or node), e.g. `--cpu-prof --cpu-prof-dir /tmp/p` (every thread, the whole
+ * run) or `--trace-gc`.
+ */
+export function nodeFlagsUnderTest(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
 /** Options of {@link RoleProcess.spawn}. */
 export interface SpawnRoleOptions {
   /** Role arguments (`--key value`). */
@@ -72,7 +83,29 @@ export interface SpawnRoleOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** One role in its own Node process (`node --import tsx bench/roles/<role>.ts`). */
+/**
+ * How roles run: `dist`, compiled by tsc into {@link ROLES_BUILD} as `npm run build` compiles
+ * Steward (what production runs), or `sources`, the TypeScript through tsx.
+ */
+export type RolesFrom = 'dist' | 'sources';
+/** Where {@link buildRoles} compiles the roles (and everything they import) to. */
+export const ROLES_BUILD = fileURLToPath(new URL('../../.tmp/bench-build', import.meta.url));
+let rolesFrom: RolesFrom = 'sources';
+
+/** Compiles the roles (tsconfig.bench.json) into {@link ROLES_BUILD}; roles spawned after it run from there. */
+export async function buildRoles(): Promise<void> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  rmSync(ROLES_BUILD, { recursive: true, force: true });
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.bench.json'), '--outDir', ROLES_BUILD], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string };
+    throw new Error(`tsc -p tsconfig.bench.json failed:\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
+  }
+  rolesFrom = 'dist';
+}
+
+/** One role in its own Node process (`node .tmp/bench-build/bench/roles/<role>.js`, or `node --import tsx bench/roles/<role>.ts`). */
 export class RoleProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -119,10 +152,13 @@ export class RoleProcess {
     child.once('error', (err) => log.write(`spawn error: ${err.message}\n`));
   }
 
-  /** Spawns `bench/roles/<role>.ts` with Node's `--import tsx`. */
+  /** Spawns the role compiled (after {@link buildRoles}), else `bench/roles/<role>.ts` with Node's `--import tsx`. */
   static spawn(role: string, o: SpawnRoleOptions): RoleProcess {
-    const script = fileURLToPath(new URL(`../roles/${role}.ts`, import.meta.url));
-    const child = spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', script, ...(o.args ?? [])], {
+    const run =
+      rolesFrom === 'dist'
+        ? [join(ROLES_BUILD, 'bench', 'roles', `${role}.js`)]
+        : ['--import', 'tsx', fileURLToPath(new URL(`../roles/${role}.ts`, import.meta.url))];
+    const child = spawn(process.execPath, [...(o.nodeFlags ?? []), ...run, ...(o.args ?? [])], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: o.env ?? process.env,
     });
@@ -221,6 +257,7 @@ export function machineInfo(): Record<string, unknown> {
     node: process.version,
     kernel: os.release(),
     commit,
+    roles: rolesFrom,
     loadAtStart: loadAverage(),
   };
 }
@@ -267,6 +304,8 @@ export function startBenchRun(o: {
   onCleanup?: () => Promise<void>;
   /** More to kill on a second Ctrl-C. */
   onForceExit?: () => void;
+  /** How the roles run (`--roles-from`); `dist` compiles them first, in {@link BenchRun.main}. */
+  rolesFrom: RolesFrom;
 }): BenchRun {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const outDir = join(o.out ?? join(REPO, 'bench', 'results'), `${o.name}-${stamp}`);
@@ -340,6 +379,11 @@ export function startBenchRun(o: {
     },
     async main(main) {
       try {
+        if (o.rolesFrom === 'dist') {
+          const t0 = Date.now();
+          await buildRoles();
+          log(`roles compiled by tsc into ${relative(process.cwd(), ROLES_BUILD)} in ${((Date.now() - t0) / 1000).toFixed(1)} s (--roles-from sources runs them through tsx)`);
+        }
         await main();
       } catch (err) {
         if (interrupted) process.exitCode = 130;
