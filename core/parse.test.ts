@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RejectionError } from './errors.ts';
-import { parsePayload, type ParseContext } from './parse.ts';
+import { parsePayload, simpleNative, type ParseContext } from './parse.ts';
+import { nativeReadingSchema } from './reading.ts';
 
 const now = Date.parse('2026-06-01T12:00:00Z');
 const water: ParseContext = { hub: 'demo', domain: 'water', sensor: 'well-1', now };
@@ -200,5 +201,50 @@ describe('partial acceptance (onMetricRejected)', () => {
     const rs = parsePayload(enc([{ bn: 'urn:dev:well-1:', bt: now / 1000, n: 'seq', v: 4 }, { n: 'groundwater_level', v: 12.5 }, { n: 'discharge', v: 3, u: 'parsecs' }]), ctx);
     expect(rs.map((r) => r.metrics)).toEqual([{ groundwater_level: 12.5 }]);
     expect(dropped.map((d) => d.code)).toEqual(['unit']);
+  });
+});
+
+describe('the fast path of native readings (simpleNative)', () => {
+  // Values near every edge the schema draws: ts bounds and ISO strings, seq sign and integrality,
+  // metric value shapes, species length, id patterns, extra and prototype keys.
+  // Mostly valid values, so that both sides of the fast path are exercised.
+  const often = <T,>(valid: fc.Arbitrary<T>, edge: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: edge, weight: 1 });
+  const tsArb = often(fc.integer({ min: 946684800000, max: 4102444800000 }), fc.oneof(fc.constantFrom(946684799999, 4102444800001, now + 0.5, -1, 2 ** 53, '2026-06-01T12:00:00Z', 'yesterday', null, true), fc.integer()));
+  const seqArb = often(fc.nat(), fc.constantFrom(-1, 1.5, 2 ** 53, 2 ** 60, '1', null));
+  const number = fc.double({ noNaN: true, noDefaultInfinity: true });
+  const metricValue = often(number, fc.oneof(fc.record({ value: number, unit: fc.constantFrom('cm', '', 'm') }), fc.constantFrom('7', null, [], {})));
+  const metricsArb = often(
+    fc.dictionary(fc.constantFrom('ph', 'groundwater_level', 'x', 'constructor', ''), metricValue, { minKeys: 1, maxKeys: 4 }),
+    fc.oneof(fc.constant({}), fc.constant(JSON.parse('{"__proto__": 1}')), fc.constantFrom(null, [], 'ph', 3)),
+  );
+  const idish = often(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,65}$/), fc.constantFrom('', 'Well', 'a b', 'ü', 5));
+  const speciesArb = often(fc.string({ minLength: 1, maxLength: 3 }), fc.constantFrom('', 'x'.repeat(200), 'x'.repeat(201), 5, null));
+  const docArb = fc
+    .tuple(
+      fc.record({ ts: tsArb, seq: seqArb, metrics: metricsArb }, { requiredKeys: [] }),
+      fc.record({ species: speciesArb, site: idish, kind: idish }, { requiredKeys: [] }),
+      fc.option(fc.record({ location: fc.constant({ lat: 1, lon: 2 }), extra: fc.integer(), __proto__: fc.constant(1) }, { requiredKeys: [] }), { freq: 4 }),
+    )
+    .map(([core, ids, more]) => ({ ...core, ...ids, ...(more ?? {}) }))
+    .map((d) => JSON.parse(JSON.stringify(d)) as unknown);
+
+  it('accepts only what the schema accepts, with the same values', () => {
+    fc.assert(
+      fc.property(docArb, (doc) => {
+        const fast = simpleNative(doc);
+        const slow = nativeReadingSchema.safeParse(doc);
+        if (fast === undefined) return; // the schema decides
+        expect(slow.success).toBe(true);
+        expect(fast).toEqual(slow.data);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('takes the everyday message', () => {
+    expect(simpleNative({ ts: now, seq: 3, metrics: { ph: 7, groundwater_level: 12.5 } })).toBeDefined();
+    expect(simpleNative({ ts: now, seq: 3, species: 'Erithacus rubecula', site: 'pond-2', metrics: { count: 1 } })).toBeDefined();
+    expect(simpleNative({ ts: '2026-06-01T12:00:00Z', seq: 3, metrics: { ph: 7 } })).toBeUndefined();
+    expect(simpleNative({ ts: now, seq: 3, metrics: { ph: { value: 7, unit: 'pH' } } })).toBeUndefined();
   });
 });

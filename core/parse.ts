@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { metricDef } from './catalogue.ts';
 import { RejectionError } from './errors.ts';
 import type { Domain } from './ids.ts';
+import { ID_PATTERN } from './ids.ts';
 import { type NativeReading, type Reading, nativeReadingSchema, senmlPackSchema } from './reading.ts';
 import { toCanonical } from './units.ts';
 
@@ -105,15 +106,54 @@ function metricOrDrop(domain: Domain, name: string, value: number, unit: string 
   }
 }
 
+/** The path (`a.b.0`) of the first number that is not finite (JSON's `1e999` parses as Infinity), '' for the root. */
 function findNonFinite(v: unknown, path: string): string | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : path;
+  // Paths are built only on the way back from a hit: the common case allocates nothing.
   if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x === 'number' ? Number.isFinite(x) : !x || typeof x !== 'object') continue;
       const r = findNonFinite(x, path ? `${path}.${k}` : k);
       if (r !== undefined) return r;
     }
   }
   return undefined;
+}
+
+/** Keys a native reading may have without being checked by the schema itself (see {@link simpleNative}). */
+const SIMPLE_KEYS = new Set(['ts', 'seq', 'metrics', 'species', 'site', 'kind']);
+/** The epoch-ms bounds of `timestampSchema`. */
+const MIN_TS = 946684800000;
+const MAX_TS = 4102444800000;
+
+/**
+ * The common native reading — epoch-ms `ts`, `seq`, plain numeric metrics and at most `species`,
+ * `site`, `kind` — checked without zod, returned as is (a parsed JSON document nobody else holds);
+ * undefined for anything else, which `nativeReadingSchema` then decides and, if wrong, explains.
+ * It accepts only what the schema accepts, with the same values (a property test holds the two
+ * together): it is the schema's fast path for the devices' everyday message, not a second definition.
+ */
+export function simpleNative(doc: unknown): NativeReading | undefined {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
+  const d = doc as Record<string, unknown>;
+  for (const k in d) if (!SIMPLE_KEYS.has(k)) return undefined;
+  const { ts, seq, metrics, species, site, kind } = d;
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < MIN_TS || ts > MAX_TS) return undefined;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+  if (!metrics || typeof metrics !== 'object' || Array.isArray(metrics)) return undefined;
+  let n = 0;
+  for (const k in metrics) {
+    const v = (metrics as Record<string, unknown>)[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || k === '__proto__') return undefined;
+    n++;
+  }
+  if (n === 0) return undefined;
+  if (species !== undefined && (typeof species !== 'string' || species.length < 1 || species.length > 200)) return undefined;
+  if (site !== undefined && (typeof site !== 'string' || !ID_PATTERN.test(site))) return undefined;
+  if (kind !== undefined && (typeof kind !== 'string' || !ID_PATTERN.test(kind))) return undefined;
+  return d as unknown as NativeReading;
 }
 
 function describeZod(err: z.ZodError): string {
@@ -155,18 +195,26 @@ function checkBiodiversity(r: Reading): void {
 }
 
 function fromNative(doc: unknown, ctx: ParseContext, dropped: Dropped): Reading {
-  const parsed = nativeReadingSchema.safeParse(doc);
-  if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
-  const n: NativeReading = parsed.data;
+  let n = simpleNative(doc);
+  if (!n) {
+    const parsed = nativeReadingSchema.safeParse(doc);
+    if (!parsed.success) throw new RejectionError('schema', describeZod(parsed.error));
+    n = parsed.data;
+  }
   checkRegisteredId('site', n.site, ctx);
   checkRegisteredId('kind', n.kind, ctx);
   const ids = registeredIds(ctx);
   const metrics: Record<string, number> = {};
-  for (const [name, mv] of Object.entries(n.metrics)) {
+  let kept = 0;
+  for (const name in n.metrics) {
+    const mv = n.metrics[name]!;
     const v = typeof mv === 'number' ? metricOrDrop(ctx.domain, name, mv, undefined, dropped) : metricOrDrop(ctx.domain, name, mv.value, mv.unit, dropped);
-    if (v !== undefined) metrics[name] = v;
+    if (v !== undefined) {
+      metrics[name] = v;
+      kept++;
+    }
   }
-  if (Object.keys(metrics).length === 0 && dropped?.[0]) throw dropped[0];
+  if (kept === 0 && dropped?.[0]) throw dropped[0];
   const r: Reading = {
     hub: ctx.hub,
     domain: ctx.domain,

@@ -75,3 +75,24 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   }
   return undefined;
 }
+
+/** Distinct topics {@link parseTopicCached} remembers before it starts again. */
+const TOPIC_CACHE_SIZE = 10_000;
+const topicCache = new Map<string, Readonly<ParsedTopic> | undefined>();
+
+/**
+ * {@link parseTopic}, remembered: a device publishes on one topic, so the intake parses each
+ * device's topic once instead of per message. The answer is frozen (callers share it). Once
+ * {@link TOPIC_CACHE_SIZE} topics are held the cache is emptied, so topics made up by a client
+ * cannot grow it without bound.
+ */
+export function parseTopicCached(topic: string): Readonly<ParsedTopic> | undefined {
+  let t = topicCache.get(topic);
+  if (t === undefined && !topicCache.has(topic)) {
+    if (topicCache.size >= TOPIC_CACHE_SIZE) topicCache.clear();
+    const parsed = parseTopic(topic);
+    t = parsed && Object.freeze(parsed);
+    topicCache.set(topic, t);
+  }
+  return t;
+}

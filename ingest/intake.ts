@@ -20,7 +20,7 @@ import type { Config } from '../core/config.ts';
 import { RejectionError, type RejectionCode } from '../core/errors.ts';
 import { parsePayload } from '../core/parse.ts';
 import type { Reading } from '../core/reading.ts';
-import { parseTopic, rejectedTopic } from '../core/topics.ts';
+import { parseTopicCached, rejectedTopic } from '../core/topics.ts';
 import type { Registry } from '../registry/index.ts';
 import type { DeadLetterStore } from '../storage/index.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -120,7 +120,7 @@ export function validateMessage(
 ): Reading[] | Rejection {
   const receivedAt = ctx.now;
   const refuse = (code: RejectionCode, reason: string, hub?: string, sensor?: string): Rejection => ({ topic, code, reason, hub, sensor, receivedAt, payload });
-  const t = parseTopic(topic);
+  const t = parseTopicCached(topic);
   if (!t || t.type !== 'data') return refuse('bad_topic', `topic "${topic.slice(0, 200)}" is not csm/v1/{hub}/{domain}/{sensor}/data with valid ids`);
   const reg = ctx.registry.getSensor(t.hub, t.sensor);
   if (!reg) return refuse('unregistered_sensor', `sensor "${t.sensor}" of hub "${t.hub}" is not registered`, t.hub, t.sensor);

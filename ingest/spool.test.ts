@@ -44,3 +44,22 @@ describe('spool: rows another connection forwarded (release)', () => {
     expect(spool.take(10).map((r) => r.reading.seq)).toEqual([6, 7, 8, 9]);
   });
 });
+
+describe('spool: append', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'spool-append-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps every reading of a large commit, in order, whatever its size (multi-row inserts and the rest)', () => {
+    const spool = new Spool(dir);
+    for (const n of [1, 63, 64, 65, 200]) spool.append(Array.from({ length: n }, (_, i) => reading(i)));
+    const all = spool.take(1000);
+    expect(all.map((r) => r.reading.seq)).toEqual([1, 63, 64, 65, 200].flatMap((n) => Array.from({ length: n }, (_, i) => i)));
+    expect(all.map((r) => r.id)).toEqual(all.map((_, i) => i + 1));
+    expect(all[70]!.reading).toEqual(reading(6));
+    expect(spool.depth()).toBe(393);
+    spool.close();
+  });
+});

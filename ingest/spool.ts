@@ -17,10 +17,14 @@ export interface SpooledReading {
 
 /** Ids of forwarded rows each append deletes in its own commit (see Spool.release). */
 const PURGE_PER_APPEND = 2000;
+/** Rows per multi-row INSERT. */
+const INSERT_CHUNK = 64;
 
 export class Spool {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
+  /** Inserts {@link INSERT_CHUNK} rows in one statement (fewer calls into SQLite per commit). */
+  readonly #insertChunk: Database.Statement;
   readonly #take: Database.Statement;
   readonly #delete: Database.Statement;
   readonly #appendMany: (readings: Reading[]) => void;
@@ -51,10 +55,19 @@ export class Spool {
     this.#quotaBytes = opts.maxBytes ?? 0;
     if (this.#quotaBytes > 0) this.#db.pragma(`max_page_count = ${Math.max(16, Math.floor(this.#quotaBytes / this.#pageSize))}`);
     this.#insert = this.#db.prepare('INSERT INTO spool (reading) VALUES (?)');
+    this.#insertChunk = this.#db.prepare(`INSERT INTO spool (reading) VALUES ${Array.from({ length: INSERT_CHUNK }, () => '(?)').join(',')}`);
     this.#take = this.#db.prepare('SELECT id, reading FROM spool WHERE id > ? ORDER BY id LIMIT ?');
     this.#delete = this.#db.prepare('DELETE FROM spool WHERE id <= ? AND id >= ?');
     this.#appendMany = this.#db.transaction((readings: Reading[]) => {
-      for (const r of readings) this.#insert.run(JSON.stringify(r));
+      let i = 0;
+      if (readings.length >= INSERT_CHUNK) {
+        const rows = new Array<string>(INSERT_CHUNK);
+        for (; i + INSERT_CHUNK <= readings.length; i += INSERT_CHUNK) {
+          for (let j = 0; j < INSERT_CHUNK; j++) rows[j] = JSON.stringify(readings[i + j]);
+          this.#insertChunk.run(rows);
+        }
+      }
+      for (; i < readings.length; i++) this.#insert.run(JSON.stringify(readings[i]));
       // Forwarded rows go in the same commit, a slice at a time (see release()).
       this.#purgeSome(PURGE_PER_APPEND);
     });
