@@ -250,13 +250,15 @@ interface RoleStats extends RoleMessage {
   spoolDepth?: number;
   marks: Partial<Record<MarkName, Array<[string, number]>>>;
 }
-type MarkName = 'handled' | 'published' | 'alerted';
-const MARK_ORDER: MarkName[] = ['handled', 'published', 'alerted'];
+type MarkName = 'received' | 'handled' | 'published' | 'alerted';
+const MARK_ORDER: MarkName[] = ['received', 'handled', 'published', 'alerted'];
 
 /** Words for the stage between two marks (`sent`, the marks, `arrived`). */
 function stageName(from: string, to: string): string {
   const names: Record<string, string> = {
     'sent>handled': TOPOLOGY === 'split' ? 'publish → committed, raw copy to rules, rules done' : 'publish → committed + rules done',
+    'sent>received': 'publish → in the intake',
+    'received>handled': TOPOLOGY === 'split' ? 'intake → committed, raw copy to rules, rules done' : 'intake → committed + rules done',
     'handled>published': 'rules → alert to mqtt.js',
     'handled>alerted': 'rules → alert in broker',
     'published>alerted': 'mqtt.js → alert in broker',
@@ -316,7 +318,7 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
   for (const s of samples) {
     if (s.arrivedAt === null) continue;
     const at = (m: string): number | undefined =>
-      m === 'sent' ? s.sentAt : m === 'arrived' ? (s.arrivedAt ?? undefined) : marks.get(m as MarkName)?.get(m === 'handled' ? String(s.ts) : `${s.ts}|${s.event}`);
+      m === 'sent' ? s.sentAt : m === 'arrived' ? (s.arrivedAt ?? undefined) : marks.get(m as MarkName)?.get(m === 'handled' || m === 'received' ? String(s.ts) : `${s.ts}|${s.event}`);
     const times = chain.map(at);
     if (times.some((t) => t === undefined)) continue;
     for (let i = 1; i < chain.length; i++) stage.get(stageName(chain[i - 1]!, chain[i]!))!.push(times[i]! - times[i - 1]!);

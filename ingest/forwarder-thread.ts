@@ -349,11 +349,10 @@ export function serveForwarder(port: MessagePort, data: ForwarderThreadData, par
   // This thread only reads the spool: the main thread deletes what it forwarded (Spool.release),
   // so it reads on from the last row it forwarded.
   let cursor = 0;
-  let taken: Array<{ id: number }> = [];
   const reader: SpoolReader = {
-    take: (limit, afterId = 0) => (taken = parts.spool.take(limit, Math.max(afterId, cursor))),
-    remove: (fromId, toId) => {
-      const n = taken.filter((r) => r.id >= fromId && r.id <= toId).length;
+    take: (limit, afterId = 0) => parts.spool.take(limit, Math.max(afterId, cursor)),
+    // The forwarder removes whole batches it took, and tells how many rows they held.
+    remove: (fromId, toId, n = 0) => {
       cursor = Math.max(cursor, toId);
       depth = Math.max(0, depth - n);
       send({ t: 'removed', from: fromId, to: toId, n });

@@ -119,6 +119,37 @@ describe('spool and forwarder', () => {
     expect(JSON.stringify(store.stored)).not.toMatch(/hh-/);
   });
 
+  it('reads the next batch while storage takes one; a failed write drops the batch read ahead, and nothing is lost or stored twice', async () => {
+    for (let i = 0; i < 450; i++) spool.append([reading('a', i)]);
+    // Each write waits until the test lets it go; the second fails once.
+    const gates: Array<() => void> = [];
+    const write = store.write.bind(store);
+    let n = 0;
+    store.write = async (rs) => {
+      const call = ++n;
+      await new Promise<void>((resolve) => gates.push(resolve));
+      if (call === 2) throw new RetryableStorageError('connection reset');
+      return write(rs);
+    };
+    const takes: number[] = [];
+    const take = spool.take.bind(spool);
+    spool.take = (limit, afterId) => {
+      takes.push(afterId ?? 0);
+      return take(limit, afterId);
+    };
+    fwd.start();
+    await waitFor(() => gates.length === 1 && takes.length === 2);
+    // Batch 1 is being written and batch 2 was read ahead, after batch 1's last row.
+    expect(takes).toEqual([0, 100]);
+    for (let i = 0; i < 40 && spool.depth() > 0; i++) {
+      await waitFor(() => gates.length > 0);
+      gates.shift()!();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await waitFor(() => spool.depth() === 0);
+    expect(store.stored.map((r) => r.seq)).toEqual([...Array(450).keys()]);
+  });
+
   it('flushes what it holds on stop', async () => {
     fwd.start();
     await fwd.stop(0);

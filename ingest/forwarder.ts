@@ -10,10 +10,20 @@ import type { DeadLetterStore } from '../storage/index.ts';
 import { RetryableStorageError, type ReadingStore, type StoredReading } from '../core/store.ts';
 import type { PipelineMetrics } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
-import type { Spool } from './spool.ts';
+import type { Spool, SpooledReading } from './spool.ts';
 
 /** What the forwarder needs of the spool (its thread passes its own connection with a depth it is told). */
 export type SpoolReader = Pick<Spool, 'take' | 'remove' | 'depth'>;
+
+/** A batch read from the spool and filtered, ready for storage. */
+interface Prepared {
+  rows: SpooledReading[];
+  /** What storage gets: the aggregates first, then the filtered readings. */
+  out: StoredReading[];
+  /** For each record of `out`, its index in `rows` (-1: an aggregate). */
+  origin: number[];
+  groups: StoredReading[];
+}
 
 export interface ForwarderOptions {
   spool: SpoolReader;
@@ -100,11 +110,22 @@ export class Forwarder {
   async #loop(): Promise<void> {
     let next = this.#o.flushIntervalMs;
     try {
-      // Drain while full batches are waiting; then wait for the interval.
-      let moved: number;
-      do {
-        moved = await this.#forwardOnce();
-      } while (!this.#stopped && moved >= this.#o.batchSize);
+      // Drain while full batches are waiting; then wait for the interval. While storage takes one
+      // batch, the next is read and filtered (one write in flight, so batches are stored and
+      // removed in order; if the write fails, the batch read ahead is dropped and its rows stay
+      // in the spool for the retry).
+      let batch = this.#prepare(0, true);
+      while (batch) {
+        const writing = this.#store(batch);
+        writing.catch(() => undefined); // awaited below; handled now so an early failure is not "unhandled"
+        let next: Prepared | undefined;
+        if (!this.#stopped && batch.rows.length >= this.#o.batchSize) {
+          await new Promise<void>((resolve) => setImmediate(resolve)); // let the write go out first
+          next = this.#prepare(batch.rows[batch.rows.length - 1]!.id, false);
+        }
+        await writing;
+        batch = next;
+      }
       this.#backoff.reset();
       this.#setReachable(true);
     } catch (e) {
@@ -126,14 +147,24 @@ export class Forwarder {
 
   /** Forwards one batch; returns how many spool rows it settled. Throws RetryableStorageError. */
   async #forwardOnce(): Promise<number> {
-    const { spool, store, privacy, deadLetters, metrics, logger, clock } = this.#o;
-    const batch = spool.take(this.#o.batchSize);
+    const batch = this.#prepare(0, true);
+    return batch ? this.#store(batch) : 0;
+  }
+
+  /**
+   * Reads the oldest batch after spool row `afterId` and passes it through the privacy boundary.
+   * `drain`: with the aggregates whose window closed (they have no spool row; read ahead, a
+   * batch leaves them to the next round, so that none is written twice).
+   */
+  #prepare(afterId: number, drain: boolean): Prepared | undefined {
+    const { spool, privacy, deadLetters, metrics, clock } = this.#o;
+    const rows = spool.take(this.#o.batchSize, afterId);
     // Aggregates whose window closed (household area totals): no spool row behind them.
-    const groups = privacy.drain?.(clock.now()) ?? [];
-    if (batch.length === 0 && groups.length === 0) return 0;
+    const groups = drain ? (privacy.drain?.(clock.now()) ?? []) : [];
+    if (rows.length === 0 && groups.length === 0) return undefined;
     const out: StoredReading[] = [...groups];
     const origin: number[] = groups.map(() => -1);
-    for (const [i, { reading }] of batch.entries()) {
+    for (const [i, { reading }] of rows.entries()) {
       let filtered: StoredReading | undefined;
       try {
         filtered = privacy.apply(reading);
@@ -151,6 +182,12 @@ export class Forwarder {
       out.push(filtered);
       origin.push(i);
     }
+    return { rows, out, origin, groups };
+  }
+
+  /** Writes a prepared batch, then removes its rows from the spool; returns how many it settled. Throws RetryableStorageError. */
+  async #store({ rows: batch, out, origin, groups }: Prepared): Promise<number> {
+    const { spool, store, privacy, deadLetters, metrics, logger, clock } = this.#o;
     if (out.length > 0) {
       const t0 = performance.now();
       let outcome;
@@ -188,7 +225,7 @@ export class Forwarder {
         }
       }
     }
-    if (batch.length) spool.remove(batch[0]!.id, batch[batch.length - 1]!.id);
+    if (batch.length) spool.remove(batch[0]!.id, batch[batch.length - 1]!.id, batch.length);
     metrics.spoolDepth.set(spool.depth());
     return batch.length;
   }

@@ -87,8 +87,11 @@ export class Spool {
     return rows.map((r) => ({ id: r.id, reading: JSON.parse(r.reading) as Reading }));
   }
 
-  /** Removes readings with ids in [fromId, toId] (a contiguous batch that storage took). */
-  remove(fromId: number, toId: number): void {
+  /**
+   * Removes readings with ids in [fromId, toId] (a contiguous batch that storage took). `count`,
+   * the rows of that batch, is for readers that only tell the writer (the forwarder's thread).
+   */
+  remove(fromId: number, toId: number, _count?: number): void {
     const n = this.#delete.run(toId, fromId).changes;
     this.#depth -= n;
   }

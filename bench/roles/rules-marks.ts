@@ -17,7 +17,7 @@ import type { PipelineMetrics } from '../../telemetry/metrics.ts';
 import { reply, type Command } from '../lib/role.ts';
 
 /** Mark names, in the order a probe reading passes them. */
-export type MarkName = 'handled' | 'published' | 'alerted';
+export type MarkName = 'received' | 'handled' | 'published' | 'alerted';
 
 export const wall = (): number => performance.timeOrigin + performance.now();
 

@@ -28,7 +28,7 @@ import { alertTopic } from '../../core/topics.ts';
 import type { BrokerRole } from '../../cli/roles.ts';
 import { forceNoDelay } from '../lib/mqtt.ts';
 import { emit, need, reply, roleArgs, roleLogger, serve } from '../lib/role.ts';
-import { alertKey, PhaseMarks, setAedesConcurrency } from './rules-marks.ts';
+import { alertKey, payloadTs, PhaseMarks, setAedesConcurrency } from './rules-marks.ts';
 
 const args = roleArgs();
 // Experiment knob: TCP_NODELAY on the process's own mqtt.js connections (Steward leaves Nagle on).
@@ -59,6 +59,13 @@ const unsubscribeAlerts = await broker.subscribe(`${alertTopic(hub, probeRule, p
   const key = alertKey(payload);
   if (key) marks.mark('alerted', key);
 });
+// The probe's reading as the broker hands it to the intake (validation, then the group commit).
+const probeTopicEnd = `/${probeSensor}/data`;
+const submit = pipeline.intake.submit.bind(pipeline.intake);
+pipeline.intake.submit = (topic, payload, done) => {
+  if (topic.endsWith(probeTopicEnd) && topic.startsWith(`csm/v1/${hub}/`)) marks.mark('received', payloadTs(payload));
+  submit(topic, payload, done);
+};
 // Registered after the engine's listener: called once the reading is spooled and the stream rules have run.
 const offReadings = pipeline.intake.onReadings((rs) => marks.markReadings('handled', rs, hub, probeSensor));
 
