@@ -22,10 +22,11 @@
  * (bench/roles/rules-probe.ts) is one battery device alternating 9 % (fires) and 30 % (resolves)
  * a few times per second, and a hub member (account of role `hub`) subscribed to
  * `csm/v1/demo/alerts/#` in the same process. Latency = arrival of the `firing` / `resolved` alert
- * at the member minus the publish; the instrumented roles add marks on the way (committed and
- * handled by the rules, alert in the broker) for a split by stage. Phases: `idle` (probe
- * alone), then one `load@R` per rate (probe during the background load, after a warm-up). If the
- * system under test dies, the phase fails with the end of its log and the run goes on.
+ * at the member minus the publish; the instrumented roles add marks on the way (handed to the
+ * intake, committed and handled by the rules, alert in the broker) for a split by stage.
+ * Phases: `idle` (probe alone), then one `load@R` per rate (probe during the background load,
+ * after a warm-up). If the system under test dies, the phase fails with the end of its log and
+ * the run goes on.
  *
  * Throughput (in-process, no network): bench/roles/rules-eval.ts feeds readings one at a time to
  * an engine loaded with a generated rule set, then times `evaluate()` (every windowed and deadman
