@@ -121,7 +121,12 @@ export class Forwarder {
         let next: Prepared | undefined;
         if (!this.#stopped && batch.rows.length >= this.#o.batchSize) {
           await new Promise<void>((resolve) => setImmediate(resolve)); // let the write go out first
-          next = this.#prepare(batch.rows[batch.rows.length - 1]!.id, false);
+          try {
+            next = this.#prepare(batch.rows[batch.rows.length - 1]!.id, false);
+          } catch (e) {
+            await writing; // never leave a write behind: the next round starts after it
+            throw e;
+          }
         }
         await writing;
         batch = next;
