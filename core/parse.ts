@@ -6,8 +6,7 @@
 import type { z } from 'zod';
 import { metricDef } from './catalogue.ts';
 import { RejectionError } from './errors.ts';
-import type { Domain } from './ids.ts';
-import { ID_PATTERN } from './ids.ts';
+import { type Domain, ID_PATTERN } from './ids.ts';
 import { type NativeReading, type Reading, nativeReadingSchema, senmlPackSchema } from './reading.ts';
 import { toCanonical } from './units.ts';
 
