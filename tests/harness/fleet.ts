@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Registry } from '../../registry/registry.ts';
 import { spawnSteward, writeConfig, type StewardProcess } from './steward.ts';
 import { freePort, startInfluxDB, startRedis, type InfluxHandle, type RedisHandle } from './services.ts';
@@ -58,6 +58,8 @@ export function startFleet(urls: string[], devices: FleetDevice[], opts: { every
   const acked = new Map<string, number>();
   let total = 0;
   const clients: MqttClient[] = [];
+  /** The last error each device's client saw (for a failure's message). */
+  const lastError = new Map<string, string>();
   const loops = devices.map(async (d, i) => {
     const url = urls[i % urls.length]!;
     const username = `demo.${d.sensor}`;
@@ -65,7 +67,7 @@ export function startFleet(urls: string[], devices: FleetDevice[], opts: { every
     // failover: the device knows every node (its own first) and moves to the next when one is gone.
     const servers = opts.failover ? [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)].map((u) => ({ host: new URL(u).hostname, port: Number(new URL(u).port) })) : undefined;
     const client = mqtt.connect(url, { clientId: username, username, password: d.password, protocolVersion: 4, clean: false, keepalive: 10, reconnectPeriod: 500, connectTimeout: 5000, ...(servers ? { servers } : {}) });
-    client.on('error', () => undefined);
+    client.on('error', (err) => lastError.set(d.sensor, err.message));
     clients.push(client);
     const topic = `csm/v1/demo/water/${d.sensor}/data`;
     let seq = 0;
@@ -99,7 +101,11 @@ export function startFleet(urls: string[], devices: FleetDevice[], opts: { every
       const target = total + n;
       const until = Date.now() + ms;
       while (total < target) {
-        if (Date.now() > until) throw new Error(`fleet: only ${total - (target - n)} of ${n} readings acknowledged within ${ms} ms`);
+        if (Date.now() > until) {
+          const connected = clients.filter((c) => c.connected).length;
+          const errors = [...new Set(lastError.values())].slice(0, 3).join('; ') || 'none';
+          throw new Error(`fleet: only ${total - (target - n)} of ${n} readings acknowledged within ${ms} ms (${connected} of ${clients.length} devices connected; their last errors: ${errors})`);
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
     },
@@ -213,6 +219,10 @@ export function useFaultRig(name: string, opts: { devices?: number; dataDir?: st
     rig.influx = await startInfluxDB({ database: 'steward' });
     rig.spec = await nodeSpec(rig.dir, rig.influx, opts.extra);
     rig.devices = await registerFleet(rig.dir, opts.devices ?? 20);
+  });
+  // A failed test shows what the node said (its log is otherwise only in its process).
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail' && rig.node) process.stderr.write(`\n--- ${name}: end of the node's output ---\n${rig.node.output().slice(-6000)}\n`);
   });
   afterAll(async () => {
     rig.node?.proc.kill('SIGCONT');
