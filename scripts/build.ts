@@ -82,6 +82,17 @@ export function staleReason(): string | undefined {
   return undefined;
 }
 
+/** Runs the project's tsc on `tsconfig` (a file of the package root) into `outDir`; throws with tsc's output. */
+export async function compileTs(tsconfig: string, outDir: string): Promise<void> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', packagePath(tsconfig), '--outDir', outDir], { cwd: PACKAGE_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string };
+    throw new Error(`tsc -p ${tsconfig} failed:\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
+  }
+}
+
 /** Builds dist/ (tsc, then the console), replacing the previous build once both succeeded. */
 export async function build(log: (line: string) => void = (l) => console.log(l)): Promise<BuildInfo> {
   const started = new Date();
@@ -89,13 +100,7 @@ export async function build(log: (line: string) => void = (l) => console.log(l))
   const scratch = packagePath('.tmp', `build-${process.pid}-${Date.now()}`);
   mkdirSync(scratch, { recursive: true });
   try {
-    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-    try {
-      await promisify(execFile)(process.execPath, [tsc, '-p', packagePath('tsconfig.build.json'), '--outDir', scratch], { cwd: PACKAGE_ROOT, maxBuffer: 64 * 1024 * 1024 });
-    } catch (e) {
-      const x = e as { stdout?: string; stderr?: string };
-      throw new Error(`tsc -p tsconfig.build.json failed:\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
-    }
+    await compileTs('tsconfig.build.json', scratch);
     const tscMs = Math.round(performance.now() - t0);
     const bundle = await buildConsole({ outDir: join(scratch, 'console') });
     const info: BuildInfo = { startedAt: started.toISOString(), ms: Math.round(performance.now() - t0), tscMs, consoleMs: bundle.ms };

@@ -11,7 +11,7 @@ const HELP_OPTION = { help: { type: 'boolean', short: 'h', default: false } } as
 /**
  * `--roles-from dist|sources`, for a script whose roles run under `startBenchRun`: dist (the
  * default), compiled by tsc as `npm run build` compiles Steward; sources, through tsx. Checked by
- * {@link rolesFromOption}.
+ * the `rolesFrom` that {@link benchArgs} returns.
  */
 export const ROLES_FROM_OPTION = { 'roles-from': { type: 'string', default: 'dist' } } as const;
 /** The line a help text lists for {@link ROLES_FROM_OPTION}. */

@@ -5,14 +5,13 @@
  * dying ends the run).
  * @module
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { compileTs } from '../../scripts/build.ts';
 
 /** A message from a role. */
 export type RoleMessage = { type: string; id?: number; [key: string]: unknown };
@@ -94,14 +93,8 @@ let rolesFrom: RolesFrom = 'sources';
 
 /** Compiles the roles (tsconfig.bench.json) into {@link ROLES_BUILD}; roles spawned after it run from there. */
 export async function buildRoles(): Promise<void> {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   rmSync(ROLES_BUILD, { recursive: true, force: true });
-  try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO, 'tsconfig.bench.json'), '--outDir', ROLES_BUILD], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
-  } catch (e) {
-    const x = e as { stdout?: string; stderr?: string };
-    throw new Error(`tsc -p tsconfig.bench.json failed:\n${x.stdout ?? ''}${x.stderr ?? ''}`, { cause: e });
-  }
+  await compileTs('tsconfig.bench.json', ROLES_BUILD);
   rolesFrom = 'dist';
 }
 
