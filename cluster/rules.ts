@@ -166,14 +166,7 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
   await makeStandby();
   lease.start();
 
-  const view = new Proxy({} as RulesEngine, {
-    get(_t, prop) {
-      const e = current;
-      if (!e) throw new Error('the rules engine is not loaded on this node');
-      const v = (e as unknown as Record<string | symbol, unknown>)[prop];
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(e) : v;
-    },
-  });
+  const view = forwardingView(() => current, 'the rules engine');
 
   return {
     engine: () => current,
@@ -189,4 +182,30 @@ export async function startClusterRules(o: ClusterRulesOptions): Promise<Cluster
       reader?.close();
     },
   };
+}
+
+/**
+ * An object shaped like the value `current()` returns that forwards each method call to whatever
+ * `current()` is at the time of the call, so it can be wired once (into the API) while the value
+ * behind it is replaced (standby ↔ holder). Reading a method never throws, even in the instant
+ * between two values (a lease hand-over); calling one then fails with a clear error. Properties
+ * the value does not have (fastify's `getter`/`setter` probe, `then`) read as undefined.
+ */
+export function forwardingView<T extends object>(current: () => T | undefined, what: string): T {
+  let shape: T | undefined;
+  return new Proxy({} as T, {
+    get(_t, prop) {
+      const now = current();
+      if (now) shape = now;
+      const probe = shape as Record<string | symbol, unknown> | undefined;
+      if (typeof prop !== 'string' || typeof probe?.[prop] !== 'function') {
+        return now ? (now as Record<string | symbol, unknown>)[prop] : undefined;
+      }
+      return (...args: unknown[]): unknown => {
+        const e = current() as Record<string, unknown> | undefined;
+        if (!e) throw new Error(`${what} is not loaded on this node (it is being handed over); try again`);
+        return (e[prop] as (...a: unknown[]) => unknown).apply(e, args);
+      };
+    },
+  });
 }
