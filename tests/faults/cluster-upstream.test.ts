@@ -19,7 +19,7 @@ import { writeConfig } from '../harness/steward.ts';
 /** 1 if the node says it runs the hub's upstream (its /metrics), 0 if not, undefined if it does not answer. */
 async function leading(n: NodeProcess): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`${n.opsUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const text = await (await fetch(`${n.opsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
     const m = /^steward_upstream_leading (\d+)/m.exec(text);
     return m ? Number(m[1]) : undefined;
   } catch {
@@ -63,10 +63,13 @@ describe('the regional upstream on a cluster', () => {
     const fleet = startFleet(urls, rig.devices, { everyMs: 50, failover: true });
     await fleet.progress(1500);
     // Exactly one node runs the upstream.
+    let lastFlags: (number | undefined)[] = [];
     const flags = await eventually(async () => {
-      const f = await Promise.all(nodes.map(leading));
+      const f = (lastFlags = await Promise.all(nodes.map(leading)));
       return f.filter((x) => x === 1).length === 1 && f.every((x) => x !== undefined) ? f : undefined;
-    }, 30_000);
+    }, 30_000).catch((e: unknown) => {
+      throw new Error(`not exactly one upstream holder: steward_upstream_leading per node ${JSON.stringify(lastFlags.map((x) => x ?? 'no answer'))}; ${(e as Error).message}`);
+    });
     const leader = flags.indexOf(1);
     // Devices on all three nodes reach the region through that one node.
     await eventually(() => rig.devices.every((d) => (seen.get(d.sensor)?.size ?? 0) > 0), 30_000);

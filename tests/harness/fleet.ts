@@ -266,6 +266,15 @@ export function useClusterRig(name: string, opts: { nodes: number; devices?: num
     await opts.prepare?.(rig);
     for (const s of rig.specs) rig.nodes.push(await startNode(s, opts.role, opts.args));
   });
+  // A failed test shows each node's lease lines and the end of its output.
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail') return;
+    rig.nodes.forEach((n, i) => {
+      const out = n.output();
+      const lease = out.split('\n').filter((l) => /lease|lost|degraded|error/i.test(l)).slice(-40).join('\n');
+      process.stderr.write(`\n--- ${name}: node-${i + 1}'s lease lines ---\n${lease}\n--- node-${i + 1}: end of its output ---\n${out.slice(-3000)}\n`);
+    });
+  });
   afterAll(async () => {
     await Promise.all(rig.nodes.map((n) => n.stop('SIGKILL')));
     await Promise.all([rig.redis?.stop(), rig.influx?.stop()]);
