@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../telemetry/log.ts';
 import { parseConfig } from '../core/config.ts';
@@ -50,6 +51,24 @@ describe('runUntilSignal', () => {
     expect(exits).toEqual([1]);
     release();
     await done;
+  });
+
+  it('exits 1 when a role does not stop within the deadline, naming that role', async () => {
+    const lines: Array<{ msg: string; role?: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string; role?: string }) });
+    const stopped: string[] = [];
+    const handles: RoleHandle[] = [
+      { name: 'storage', stop: async () => void stopped.push('storage') },
+      { name: 'ingest', stop: () => new Promise<void>(() => undefined) },
+    ];
+    const exits: number[] = [];
+    const done = runUntilSignal(handles, logger, { signals: [SIG], exit: (c) => void exits.push(c), deadlineMs: 50 });
+    process.emit(SIG, SIG);
+    expect(await done).toBe(1);
+    expect(exits).toEqual([1]);
+    expect(stopped).toEqual([]);
+    expect(lines.find((l) => l.msg.startsWith('shutdown did not finish within 50 ms'))?.role).toBe('ingest');
+    expect(process.listenerCount(SIG)).toBe(0);
   });
 });
 

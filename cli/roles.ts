@@ -731,29 +731,54 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
 }
 
 /**
+ * How long a graceful stop may take before the process exits anyway (1). Stopping finishes the
+ * commit in flight and hands what the forwarder holds back to the spool; it never waits on
+ * storage, so a stop that takes longer than this is stuck (an operator's service manager would
+ * kill it later, without a word).
+ */
+export const SHUTDOWN_DEADLINE_MS = 30_000;
+
+/**
  * Waits for SIGINT or SIGTERM, then stops the roles in reverse order of start, logs, and exits 0
- * (1 if a role failed to stop). A second signal exits 1 at once.
+ * (1 if a role failed to stop). A second signal exits 1 at once; so does a stop still running
+ * after `deadlineMs` (default {@link SHUTDOWN_DEADLINE_MS}), naming the role it waits for.
  */
 export function runUntilSignal(
   handles: RoleHandle[],
   logger: Logger,
-  opts: { exit?: (code: number) => void; signals?: NodeJS.Signals[] } = {},
+  opts: { exit?: (code: number) => void; signals?: NodeJS.Signals[]; deadlineMs?: number } = {},
 ): Promise<number> {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const signals = opts.signals ?? ['SIGINT', 'SIGTERM'];
+  const deadlineMs = opts.deadlineMs ?? SHUTDOWN_DEADLINE_MS;
   return new Promise((resolvePromise) => {
     let stopping = false;
+    let exited = false;
+    let waitingFor: string | undefined;
+    const finish = (code: number): void => {
+      if (exited) return;
+      exited = true;
+      for (const s of signals) process.off(s, onSignal);
+      resolvePromise(code);
+      exit(code);
+    };
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting without waiting');
-        exit(1);
+        finish(1);
         return;
       }
       stopping = true;
       logger.info({ signal }, 'stopping');
+      const deadline = setTimeout(() => {
+        logger.error({ role: waitingFor, deadlineMs }, `shutdown did not finish within ${deadlineMs} ms (still stopping ${waitingFor ?? 'the roles'}); exiting. Acknowledged readings are in the spool and are forwarded at the next start`);
+        finish(1);
+      }, deadlineMs);
+      deadline.unref();
       void (async () => {
         let code = 0;
         for (const h of [...handles].reverse()) {
+          waitingFor = h.name;
           try {
             await h.stop();
             logger.info({ role: h.name }, 'stopped');
@@ -761,11 +786,11 @@ export function runUntilSignal(
             code = 1;
             logger.error({ err, role: h.name }, 'could not stop cleanly');
           }
+          if (exited) return;
         }
-        for (const s of signals) process.off(s, onSignal);
+        clearTimeout(deadline);
         logger.info({ code }, 'all roles stopped');
-        resolvePromise(code);
-        exit(code);
+        finish(code);
       })();
     };
     for (const s of signals) process.on(s, onSignal);
