@@ -38,6 +38,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, relative } from 'node:path';
 import { Registry } from '../registry/registry.ts';
 import { DEFAULT_RULES_DIR } from '../rules/check.ts';
@@ -68,6 +69,9 @@ const HELP = `Usage: node --import tsx bench/rules.ts [options]
   --log-level L        server log level (default info, as \`steward start\`)
   --forwarder-nice N   the server's ingest.forwarderNice (default 0: the forwarder thread at
                        the main thread's priority)
+  --load-nice N        the background load generator's nice value (default 0). It stands in
+                       for 100 devices that live on other machines; 10 keeps it from taking
+                       the cores from the server and the probe on a small host
   --aedes-concurrency N  experiment: Aedes's emitter concurrency in the server (default:
                        Steward's, 0: no emitter queue, flow control per publisher)
   Throughput:
@@ -99,6 +103,7 @@ const { opt, num, words, fail, rolesFrom } = benchArgs(HELP, {
   'log-level': { type: 'string', default: 'info' },
   'aedes-concurrency': { type: 'string' },
   'forwarder-nice': { type: 'string', default: '0' },
+  'load-nice': { type: 'string', default: '0' },
   rules: { type: 'string', default: '1000' },
   'eval-sensors': { type: 'string', default: '400' },
   readings: { type: 'string', default: '200000' },
@@ -238,6 +243,8 @@ function cpuDelta(a: Record<string, ProcStats>, b: Record<string, ProcStats>, wa
 // Latency phases
 
 type Eld = { p50: number; p99: number; max: number; mean: number };
+/** The main thread's event-loop turns over `overMs`: how many, their total length, and of that the time on a CPU and waiting for one (null off Linux). */
+type LongTurns = { overMs: number; turns: number; ms: number; onCpuMs: number | null; waitingForCpuMs: number | null };
 
 /** What an instrumented role (./roles/rules-marks.ts) answers to `stats`. */
 interface RoleStats extends RoleMessage {
@@ -245,6 +252,7 @@ interface RoleStats extends RoleMessage {
   accepted: number | null;
   cpuS: number;
   eventLoopDelayMs: Eld;
+  longTurns: LongTurns;
   streamEvaluation: { calls: number; meanUs: number | null };
   scheduledEvaluation: { runs: number; msPerS: number };
   storageWrites: { writes: number; meanMs: number | null };
@@ -282,7 +290,7 @@ interface LatencyPhase {
   resolved: Summary;
   stages: Record<string, Summary>;
   probePuback: Summary;
-  roles: Record<string, { cores: number; eventLoopDelayMs: Eld; streamEvaluationUs: number | null; scheduledEvaluation: RoleStats['scheduledEvaluation']; storageWrites: RoleStats['storageWrites']; spoolDepth?: number }>;
+  roles: Record<string, { cores: number; eventLoopDelayMs: Eld; longTurns: LongTurns; streamEvaluationUs: number | null; scheduledEvaluation: RoleStats['scheduledEvaluation']; storageWrites: RoleStats['storageWrites']; spoolDepth?: number }>;
   otherAlerts: Record<string, number>;
   cpu: ReturnType<typeof cpuDelta>;
   load1: number;
@@ -350,6 +358,7 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
           {
             cores: Math.round((st.cpuS / (st.wallMs / 1000)) * 100) / 100,
             eventLoopDelayMs: st.eventLoopDelayMs,
+            longTurns: st.longTurns,
             streamEvaluationUs: st.streamEvaluation.meanUs,
             scheduledEvaluation: st.scheduledEvaluation,
             storageWrites: st.storageWrites,
@@ -368,7 +377,7 @@ async function latencyPhase(name: string, rate: number, instrumented: RoleProces
     const acked = Number(loadResult.acked);
     result.load = { acked, skipped: Number(loadResult.skipped), errors: Number(loadResult.errors), ackedPerS: Math.round(acked / (Number(loadResult.publishMs) / 1000)), puback: loadResult.puback as Record<string, number> };
   }
-  const worst = Object.entries(result.roles).map(([k, v]) => `${k} ${v.cores} cores, event-loop delay p99 ${v.eventLoopDelayMs.p99} ms`);
+  const worst = Object.entries(result.roles).map(([k, v]) => `${k} ${v.cores} cores, event-loop delay p99 ${v.eventLoopDelayMs.p99} ms, ${v.longTurns.turns} turns over ${v.longTurns.overMs} ms`);
   log(`  ${name}: ${result.probes - result.missing}/${result.probes} alerts; latency p50 ${fmtMs(result.latency.p50)}, p99 ${fmtMs(result.latency.p99)}, max ${fmtMs(result.latency.max)} ms; accepted ${result.acceptedPerS}/s; ${worst.join('; ')}`);
   return result;
 }
@@ -459,11 +468,13 @@ async function main(): Promise<void> {
     let load: RoleProcess | undefined;
     if (PHASES.has('load')) {
       load = watch(RoleProcess.spawn('load', { args: ['--broker-url', brokerUrl, '--credentials', credFile, '--max-inflight', String(MAX_INFLIGHT)], nodeFlags: profileFlags('load'), logFile: logFile('load') }));
+      const loadNice = Math.min(19, num('load-nice', opt['load-nice']));
+      if (loadNice) setPriority(load.pid, loadNice);
       const lr = await load.waitFor((m) => m.type === 'ready', DEVICES * 200 + 120_000, 'ready');
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), loadNice: Number(opt['load-nice']), rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {
@@ -539,7 +550,7 @@ function markdown(r: {
   const st = r.setup;
   if (st) {
     lines.push(
-      `Setup: topology ${String(st.topology)}; ${String(st.devices)} background devices; probe ${String(st.probeHz)}/s (TCP_NODELAY ${st.probeNoDelay ? 'on' : 'off'}); service connections TCP_NODELAY ${st.serviceNoDelay ? 'on (experiment)' : 'off (as Steward)'}; Aedes concurrency ${String(st.aedesConcurrency)}; log level ${String(st.logLevel)}.`,
+      `Setup: topology ${String(st.topology)}; ${String(st.devices)} background devices; probe ${String(st.probeHz)}/s (TCP_NODELAY ${st.probeNoDelay ? 'on' : 'off'}); service connections TCP_NODELAY ${st.serviceNoDelay ? 'on (experiment)' : 'off (as Steward)'}; Aedes concurrency ${String(st.aedesConcurrency)}; log level ${String(st.logLevel)}; load generator nice ${String(st.loadNice ?? 0)}.`,
       '',
     );
   }
@@ -566,6 +577,14 @@ function markdown(r: {
         return v ? `${v.cores}, ${v.eventLoopDelayMs.p50} / ${v.eventLoopDelayMs.p99} / ${v.eventLoopDelayMs.max}` : '–';
       });
       lines.push(`| ${p.phase} | ${cells.join(' | ')} | ${p.cpu.load?.cores ?? '–'} | ${p.load ? `${String(p.load.puback.p50)} / ${String(p.load.puback.p99)}` : '–'} | ${p.load?.skipped ?? '–'} |`);
+    }
+    const over = Object.values(r.latency[0]?.roles ?? {})[0]?.longTurns.overMs ?? '–';
+    lines.push('', `| phase | process | main-thread turns over ${over} ms | their total ms | of which on a CPU / waiting for a CPU ms |`, '|---|---|---|---|---|');
+    for (const p of r.latency) {
+      for (const [x, v] of Object.entries(p.roles)) {
+        const t = v.longTurns;
+        lines.push(`| ${p.phase} | ${x} | ${t.turns} | ${t.ms} | ${t.onCpuMs ?? '–'} / ${t.waitingForCpuMs ?? '–'} |`);
+      }
     }
     lines.push('', '| phase | process | stream evaluation µs per call | scheduled evaluations (runs, ms per s) | storage writes (n, mean ms) | spool at end |', '|---|---|---|---|---|---|');
     for (const p of r.latency) {

@@ -7,8 +7,14 @@
  * resolution, comparable across the bench's processes (one machine, one clock) to well under a
  * millisecond. Marks are keyed by the probe reading's sensor timestamp (for an alert: its
  * `firedAt` or `resolvedAt`, which is that timestamp).
+ *
+ * Long turns: every event-loop turn of the main thread longer than {@link LONG_TURN_MS}, with how
+ * much of it the thread was on a CPU and how much it waited for one (the kernel's schedstat of the
+ * thread, Linux only). It says whether an alert's tail is the process's own work or the machine's
+ * other threads and processes.
  * @module
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Aedes } from 'aedes';
 import type { Histogram, Registry } from 'prom-client';
@@ -32,10 +38,78 @@ export function alertKey(payload: Buffer | string): string | undefined {
   return iso && (a.event === 'firing' || a.event === 'resolved') ? `${Date.parse(iso)}|${a.event}` : undefined;
 }
 
+/** Event-loop turns longer than this count as long (the alert aim is 10 ms end to end). */
+export const LONG_TURN_MS = 9;
+
+/**
+ * Counts the main thread's long event-loop turns with a 1 ms timer, and splits their time with
+ * `/proc/self/task/<pid>/schedstat` (ns on a CPU, ns runnable but waiting for a CPU), read at every
+ * tick with one pread (a few µs). Without that file (not Linux) only turns and their length.
+ */
+class LongTurns {
+  readonly #fd: number | undefined;
+  readonly #buf = Buffer.alloc(96);
+  readonly #timer: NodeJS.Timeout;
+  #last = performance.now();
+  #s0: [number, number] = [0, 0];
+  turns = 0;
+  ms = 0;
+  onCpuMs = 0;
+  waitingMs = 0;
+
+  constructor() {
+    try {
+      this.#fd = openSync(`/proc/self/task/${process.pid}/schedstat`, 'r');
+    } catch {
+      this.#fd = undefined;
+    }
+    this.#s0 = this.#sched();
+    this.#timer = setInterval(() => this.#tick(), 1);
+    this.#timer.unref();
+  }
+
+  reset(): void {
+    this.turns = this.ms = this.onCpuMs = this.waitingMs = 0;
+  }
+
+  stats(): { overMs: number; turns: number; ms: number; onCpuMs: number | null; waitingForCpuMs: number | null } {
+    const r = (x: number): number => Math.round(x * 10) / 10;
+    const sched = this.#fd !== undefined;
+    return { overMs: LONG_TURN_MS, turns: this.turns, ms: r(this.ms), onCpuMs: sched ? r(this.onCpuMs) : null, waitingForCpuMs: sched ? r(this.waitingMs) : null };
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    if (this.#fd !== undefined) closeSync(this.#fd);
+  }
+
+  #sched(): [number, number] {
+    if (this.#fd === undefined) return [0, 0];
+    const n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0);
+    const [run, wait] = this.#buf.toString('latin1', 0, n).split(' ');
+    return [Number(run), Number(wait)];
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    const s1 = this.#sched();
+    const turn = now - this.#last;
+    if (turn > LONG_TURN_MS) {
+      this.turns++;
+      this.ms += turn;
+      this.onCpuMs += (s1[0] - this.#s0[0]) / 1e6;
+      this.waitingMs += (s1[1] - this.#s0[1]) / 1e6;
+    }
+    this.#last = now;
+    this.#s0 = s1;
+  }
+}
+
 /** Marks and figures of one process over a phase. */
 export class PhaseMarks {
   readonly #marks = new Map<MarkName, Map<string, number>>();
   readonly #eld = monitorEventLoopDelay({ resolution: 1 });
+  readonly #long = new LongTurns();
   readonly #metrics: PipelineMetrics | undefined;
   #accepted0 = 0;
   #eval0: Record<string, { sum: number; count: number }> = {};
@@ -63,6 +137,7 @@ export class PhaseMarks {
   async reset(): Promise<void> {
     this.#marks.clear();
     this.#eld.reset();
+    this.#long.reset();
     this.#accepted0 = await this.#accepted();
     this.#eval0 = await this.#histograms();
     this.#cpu0 = process.cpuUsage();
@@ -84,6 +159,7 @@ export class PhaseMarks {
       accepted: this.#metrics ? (await this.#accepted()) - this.#accepted0 : null,
       cpuS: Math.round((cpu.user + cpu.system) / 1e4) / 100,
       eventLoopDelayMs: { p50: ms(this.#eld.percentile(50)), p99: ms(this.#eld.percentile(99)), max: ms(this.#eld.max), mean: ms(this.#eld.mean) },
+      longTurns: this.#long.stats(),
       streamEvaluation: { calls: stream.count, meanUs: stream.count > 0 ? Math.round((stream.sum / stream.count) * 1e7) / 10 : null },
       /** Scheduled evaluations (window and deadman rules): runs, and milliseconds spent per second of the phase. */
       scheduledEvaluation: { runs: windowed.count + deadman.count, msPerS: Math.round(((windowed.sum + deadman.sum) * 1e3 * 1e3) / wallMs) / 1e3 },
@@ -108,6 +184,7 @@ export class PhaseMarks {
 
   stop(): void {
     this.#eld.disable();
+    this.#long.stop();
   }
 
   async #accepted(): Promise<number> {
