@@ -177,7 +177,7 @@ export function createRulesEngine(o: RulesEngineOptions): RulesEngine {
     async init() {
       const loaded = loadRules(paths);
       if (!loaded.ok) throw new RulesError('RULES_ERR_INVALID', `invalid rules:\n${loaded.errors.map(formatIssue).join('\n')}`);
-      const state = (ctx.state = AlertStateStore.open(o.stateDir));
+      const state = (ctx.state = AlertStateStore.open(o.stateDir, { onCheckpointError: (message) => log.warn({ err: message }, 'rules.db checkpoint failed; the engine checkpoints the file itself past a bound') }));
       startedAt = ctx.clock.now();
       book.load(state.loadAlerts());
       silencer.load(state.loadSilences());
@@ -214,7 +214,7 @@ export function createRulesEngine(o: RulesEngineOptions): RulesEngine {
       await dispatcher.stop();
       flush();
       await book.settled();
-      ctx.state?.close();
+      await ctx.state?.close();
       ctx.state = undefined;
       initialized = false;
     },

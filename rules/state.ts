@@ -5,7 +5,9 @@
  * back species, so they are kept here). A restart reads it back: firing alerts stay firing and
  * are not notified again.
  */
+import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { startCheckpointer, type Checkpointer } from '../core/checkpointer.ts';
 import type { Domain } from '../core/ids.ts';
 import { openSqlite } from '../core/sqlite.ts';
 import { RulesError } from './errors.ts';
@@ -59,9 +61,11 @@ const SCHEMA = `
 export class AlertStateStore {
   readonly #db: Database.Database;
   readonly #stmts;
+  readonly #checkpointer: Checkpointer | undefined;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, checkpointer?: Checkpointer) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.#stmts = {
       upsertAlert: db.prepare(
         `INSERT INTO alerts (id, hub, rule, subject, state, severity, updated_at, data) VALUES (@id, @hub, @rule, @subject, @state, @severity, @updatedAt, @data)
@@ -84,10 +88,21 @@ export class AlertStateStore {
     };
   }
 
-  /** Opens (creating) `rules.db` in `dir`. Throws RulesError RULES_ERR_STATE. */
-  static open(dir: string): AlertStateStore {
+  /**
+   * Opens (creating) `rules.db` in `dir`. Throws RulesError RULES_ERR_STATE. Its WAL checkpoints
+   * run in a worker thread (core/checkpointer.ts): a transition's commit, on the thread that
+   * delivers the alert, never waits for an fsync of the whole file. `onCheckpointError` hears
+   * about a checkpoint that failed there.
+   */
+  static open(dir: string, opts: { onCheckpointError?: (message: string) => void } = {}): AlertStateStore {
     try {
-      return new AlertStateStore(openSqlite(dir, 'rules.db', { synchronous: 'NORMAL', migrations: [SCHEMA] }));
+      const db = openSqlite(dir, 'rules.db', { synchronous: 'NORMAL', migrations: [SCHEMA] });
+      try {
+        return new AlertStateStore(db, startCheckpointer(db, join(dir, 'rules.db'), opts.onCheckpointError ? { onError: opts.onCheckpointError } : {}));
+      } catch (e) {
+        db.close();
+        throw e;
+      }
     } catch (e) {
       throw new RulesError('RULES_ERR_STATE', `cannot open the alert state in ${dir}: ${(e as Error).message}`, { cause: e });
     }
@@ -160,7 +175,9 @@ export class AlertStateStore {
     this.#stmts.pruneSilences.run(silencesBefore);
   }
 
-  close(): void {
+  /** Stops the checkpoints and closes the file. */
+  async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     if (this.#db.open) this.#db.close();
   }
 }
