@@ -24,6 +24,9 @@ import type { MetricsPeer, PipelineMetrics } from '../telemetry/metrics.ts';
 import { Forwarder, type ForwarderOptions, type SpoolReader } from './forwarder.ts';
 import type { Spool } from './spool.ts';
 
+/** Released ids past which the main thread deletes forwarded rows in its own slices, appends or not. */
+const RELEASED_CATCH_UP = 20_000;
+
 /**
  * Which stored records the thread hands back to the main thread (public MQTT, upstream, the
  * console's live feed): every one, only the newest of each sensor per batch (enough to keep
@@ -134,8 +137,10 @@ export class ForwarderThread {
     if (this.#worker) this.#post({ t: 'go' });
     else this.#spawn();
     this.#modeTimer = setInterval(() => {
-      // What the thread forwarded is deleted with the intake's appends; when none come, here.
-      if (this.#o.spool.hasReleased() && Date.now() - this.#o.spool.lastAppendAt() > 200) this.#purge();
+      // What the thread forwarded is deleted with the intake's appends; when none come, or when a
+      // backlog drains faster than the appends delete (few devices, a long outage behind), here.
+      const spool = this.#o.spool;
+      if (spool.hasReleased() && (Date.now() - spool.lastAppendAt() > 200 || spool.releasedIds() > RELEASED_CATCH_UP)) this.#purge();
       const mode = this.#wanted();
       if (mode !== this.#mode) {
         this.#mode = mode;

@@ -25,13 +25,19 @@ describe('spool: rows another connection forwarded (release)', () => {
     spool.release(rows[0]!.id, rows.at(-1)!.id, rows.length);
     expect(spool.depth()).toBe(0);
     expect(spool.hasReleased()).toBe(true);
+    expect(spool.releasedIds()).toBe(5000);
     spool.append([reading(5000)]);
-    // One append deleted the first 2,000 of them with its own rows.
-    expect(spool.take(10_000)).toHaveLength(3001);
+    // A small append deletes 256 of them with its own row; a larger one twice the rows it adds.
+    expect(spool.take(10_000)).toHaveLength(4745);
+    expect(spool.releasedIds()).toBe(4744);
+    spool.append(Array.from({ length: 1000 }, (_, i) => reading(5001 + i)));
+    expect(spool.releasedIds()).toBe(2744);
+    expect(spool.take(10_000)).toHaveLength(2744 + 1001);
     spool.purge();
+    expect(spool.releasedIds()).toBe(0);
     expect(spool.hasReleased()).toBe(false);
-    expect(spool.take(10_000).map((r) => r.reading.seq)).toEqual([5000]);
-    expect(spool.depth()).toBe(1);
+    expect(spool.take(10_000).map((r) => r.reading.seq)).toEqual(Array.from({ length: 1001 }, (_, i) => 5000 + i));
+    expect(spool.depth()).toBe(1001);
   });
 
   it('are deleted when the spool closes; a reopened spool holds only what was not forwarded', () => {
