@@ -105,6 +105,24 @@ describe('the forwarder thread', () => {
     expect(all.map((r) => `${r.sensor}:${r.seq}`).sort()).toEqual(['w0:48', 'w1:49']);
   });
 
+  it("hands back species detections only, or with each sensor's newest, when that is what is wanted (the console's species tally)", async () => {
+    const bird = (seq: number, species?: string): Reading => ({ hub: 'demo', domain: 'biodiversity', sensor: 'cam-1', site: 'meadow', kind: 'camera-trap', ts: T0 + seq, seq, metrics: { count: 1 }, ...(species ? { species } : {}) });
+    const batch = [reading('w0', 0), bird(1, 'Turdus merula'), reading('w0', 2), bird(3), bird(4, 'Erithacus rubecula'), reading('w1', 5)];
+    for (const [mode, expected] of [
+      ['detections', ['cam-1:1', 'cam-1:4']],
+      ['latest+detections', ['cam-1:1', 'w0:2', 'cam-1:4', 'w1:5']],
+    ] as const) {
+      const stored: StoredReading[][] = [];
+      const t = start({ mode, onStored: (rs) => stored.push(rs) });
+      spool.append(batch.map((r) => ({ ...r, ts: r.ts + (mode === 'detections' ? 0 : 100) })));
+      t.poke();
+      await waitFor(() => spool.depth() === 0 && stored.length > 0);
+      expect(stored.flat().map((r) => `${r.sensor}:${r.seq}`), mode).toEqual(expected);
+      await t.stop(2000);
+      thread = undefined;
+    }
+  });
+
   it("hands back nothing when nobody wants stored records ('none'), and still stores them", async () => {
     const stored: StoredReading[] = [];
     start({ mode: 'none', onStored: (rs) => stored.push(...rs) });

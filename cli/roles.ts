@@ -123,8 +123,8 @@ function createEgress(
     /** Does anyone subscribe under `public/v1` (asked every 250 ms)? Without it: assume so. */
     anyPublicSubscriber?: () => boolean;
     onStored?: (records: StoredReading[]) => void;
-    /** Does `onStored`'s consumer want records now? Without it: always. */
-    storedWanted?: () => boolean;
+    /** Which records `onStored`'s consumer wants now (console/live.ts `wants()`). Without it: all. */
+    storedWanted?: () => 'all' | 'detections' | 'none';
     handover?: UpstreamHandover;
   } = {},
 ): Egress {
@@ -140,10 +140,11 @@ function createEgress(
       o.onStored?.(records);
     },
     storedMode() {
-      if (upstream || (o.onStored && (o.storedWanted?.() ?? true))) return 'all';
-      if (!publicPublisher) return 'none';
-      if (!o.liveSubscribers || (o.anyPublicSubscriber?.() ?? true)) return 'all';
-      return config.privacy.public.retain ? 'latest' : 'none';
+      const consumer = o.onStored ? (o.storedWanted?.() ?? 'all') : 'none';
+      if (upstream || consumer === 'all') return 'all';
+      const published: StoredMode = !publicPublisher ? 'none' : !o.liveSubscribers || (o.anyPublicSubscriber?.() ?? true) ? 'all' : config.privacy.public.retain ? 'latest' : 'none';
+      if (consumer === 'none' || published === 'all') return published;
+      return published === 'latest' ? 'latest+detections' : 'detections';
     },
     ...(upstream ? { upstream } : {}),
     start: async () => upstream?.start(),
@@ -190,8 +191,8 @@ export async function startBrokerRole(
     shared?: SharedResources;
     privacy?: Privacy;
     onStored?: (records: StoredReading[]) => void;
-    /** Does `onStored`'s consumer want records now (e.g. the console has live viewers)? Default: always. */
-    storedWanted?: () => boolean;
+    /** Which records `onStored`'s consumer wants now (the console: all with live viewers, species detections for its tally). Default: all. */
+    storedWanted?: () => 'all' | 'detections' | 'none';
     /** Each batch the forwarder's thread stored (benchmarks: publish-to-stored latency). */
     onForwarded?: (report: BatchReport) => void;
     intake?: boolean;
@@ -657,7 +658,7 @@ export async function startAll(config: Config, logger: Logger, opts: SimOptions 
     }
     // The node: broker with the durable intake in its publish path, and the forwarder to storage.
     // On a cluster the node also serves its own /ready (with the cluster check) on http.rolePorts.broker.
-    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), storedWanted: () => live.listenerCount().readings > 0, ops: Boolean(config.cluster.redis) });
+    const node = await startBrokerRole(config, logger, { shared, privacy, onStored: (records) => live.publishReadings(records), storedWanted: () => live.wants(), ops: Boolean(config.cluster.redis) });
     brokerRef.current = node.broker;
     handles.push(node);
     // On a cluster the hub's rules run on the node holding its lease, fed from every node (cluster/rules.ts).

@@ -16,12 +16,21 @@ export type AlertsListener = (events: readonly AlertEvent[]) => void;
 /** Subscribes a listener; returns the function that unsubscribes it. */
 export type Subscribe<L> = (listener: L) => () => void;
 
+/**
+ * What a readings listener needs: every stored record (a console stream), or only species
+ * detections (the species tally). The pipeline hands back no more than its listeners need
+ * (`wants()`); a detections listener may still be given other records, and skips them.
+ */
+export interface ReadingsInterest {
+  only?: 'detections';
+}
+
 export interface LiveFeed {
   /** Hands stored (privacy-filtered) records to every subscriber: wire to ingest's `onStored`. */
   publishReadings(readings: readonly LiveReadingInput[]): void;
   /** Hands alert transitions and acknowledgements to every subscriber. */
   publishAlerts(events: readonly AlertEvent[]): void;
-  subscribeReadings: Subscribe<ReadingsListener>;
+  subscribeReadings(listener: ReadingsListener, interest?: ReadingsInterest): () => void;
   subscribeAlerts: Subscribe<AlertsListener>;
   /**
    * An AlertSink for the rules engine (`createRulesEngine({ sink })`) that publishes here and then
@@ -30,6 +39,8 @@ export interface LiveFeed {
   alertSink(next?: AlertSink): AlertSink;
   /** Current subscribers (readings, alerts). */
   listenerCount(): { readings: number; alerts: number };
+  /** Which stored records the readings listeners need now: all, only species detections, or none. */
+  wants(): 'all' | 'detections' | 'none';
 }
 
 export interface LiveFeedOptions {
@@ -41,6 +52,8 @@ export interface LiveFeedOptions {
 export function createLiveFeed(opts: LiveFeedOptions = {}): LiveFeed {
   const readings = new Set<ReadingsListener>();
   const alerts = new Set<AlertsListener>();
+  /** Readings listeners that want species detections only. */
+  const detectionsOnly = new Set<ReadingsListener>();
   const call = <T>(set: Set<(x: T) => void>, x: T): void => {
     for (const l of [...set]) {
       try {
@@ -50,16 +63,12 @@ export function createLiveFeed(opts: LiveFeedOptions = {}): LiveFeed {
       }
     }
   };
-  const subscribe =
-    <L>(set: Set<L>): Subscribe<L> =>
-    (l) => {
-      // A wrapper per subscription: the same function subscribed twice is two subscriptions.
-      const w = ((x: unknown) => (l as (x: unknown) => void)(x)) as L;
-      set.add(w);
-      return () => {
-        set.delete(w);
-      };
-    };
+  // A wrapper per subscription: the same function subscribed twice is two subscriptions.
+  const add = <L>(set: Set<L>, l: L): L => {
+    const w = ((x: unknown) => (l as (x: unknown) => void)(x)) as L;
+    set.add(w);
+    return w;
+  };
   const feed: LiveFeed = {
     publishReadings(r) {
       if (r.length) call(readings, r);
@@ -67,8 +76,20 @@ export function createLiveFeed(opts: LiveFeedOptions = {}): LiveFeed {
     publishAlerts(e) {
       if (e.length) call(alerts, e);
     },
-    subscribeReadings: subscribe(readings),
-    subscribeAlerts: subscribe(alerts),
+    subscribeReadings(listener, interest) {
+      const w = add(readings, listener);
+      if (interest?.only === 'detections') detectionsOnly.add(w);
+      return () => {
+        readings.delete(w);
+        detectionsOnly.delete(w);
+      };
+    },
+    subscribeAlerts(listener) {
+      const w = add(alerts, listener);
+      return () => {
+        alerts.delete(w);
+      };
+    },
     alertSink(next) {
       return {
         async write(events) {
@@ -78,6 +99,7 @@ export function createLiveFeed(opts: LiveFeedOptions = {}): LiveFeed {
       };
     },
     listenerCount: () => ({ readings: readings.size, alerts: alerts.size }),
+    wants: () => (readings.size > detectionsOnly.size ? 'all' : readings.size > 0 ? 'detections' : 'none'),
   };
   return feed;
 }

@@ -62,7 +62,7 @@ export function createConsoleService(opts: ConsoleServiceOptions = {}): Console 
     subscribeAlerts: feed ? (listener) => feed.subscribeAlerts(listener) : NONE,
     richness() {
       const tally = new SpeciesTally();
-      const off = feed ? feed.subscribeReadings((records) => tally.add(records)) : () => undefined;
+      const off = feed ? feed.subscribeReadings((records) => tally.add(records), { only: 'detections' }) : () => undefined;
       return { since: tally.since, summary: (hub) => tally.summary(hub), close: off };
     },
     distDir,
