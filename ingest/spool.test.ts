@@ -40,6 +40,18 @@ describe('spool: rows another connection forwarded (release)', () => {
     expect(spool.depth()).toBe(1001);
   });
 
+  it('are deleted 2,000 per append while more than 5,000 wait', () => {
+    spool.append(Array.from({ length: 8000 }, (_, i) => reading(i)));
+    const rows = spool.take(8000);
+    spool.release(rows[0]!.id, rows.at(-1)!.id, rows.length);
+    spool.append([reading(8000)]);
+    expect(spool.releasedIds()).toBe(6000);
+    spool.append([reading(8001)]);
+    expect(spool.releasedIds()).toBe(4000);
+    spool.append([reading(8002)]);
+    expect(spool.releasedIds()).toBe(3744);
+  });
+
   it('are deleted when the spool closes; a reopened spool holds only what was not forwarded', () => {
     spool.append(Array.from({ length: 10 }, (_, i) => reading(i)));
     const rows = spool.take(6);
