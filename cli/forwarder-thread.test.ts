@@ -107,10 +107,12 @@ describe('the forwarder thread', () => {
 
   it("hands back species detections only, or with each sensor's newest, when that is what is wanted (the console's species tally)", async () => {
     const bird = (seq: number, species?: string): Reading => ({ hub: 'demo', domain: 'biodiversity', sensor: 'cam-1', site: 'meadow', kind: 'camera-trap', ts: T0 + seq, seq, metrics: { count: 1 }, ...(species ? { species } : {}) });
-    const batch = [reading('w0', 0), bird(1, 'Turdus merula'), reading('w0', 2), bird(3), bird(4, 'Erithacus rubecula'), reading('w1', 5)];
+    // cam-1's seq 6 arrived late: older than seq 4, its newest, which must be handed back last.
+    const late = { ...bird(6, 'Sitta europaea'), ts: T0 + 2 };
+    const batch = [reading('w0', 0), bird(1, 'Turdus merula'), reading('w0', 2), bird(3), bird(4, 'Erithacus rubecula'), reading('w1', 5), late];
     for (const [mode, expected] of [
-      ['detections', ['cam-1:1', 'cam-1:4']],
-      ['latest+detections', ['cam-1:1', 'w0:2', 'cam-1:4', 'w1:5']],
+      ['detections', ['cam-1:1', 'cam-1:4', 'cam-1:6']],
+      ['latest+detections', ['cam-1:1', 'cam-1:6', 'w0:2', 'cam-1:4', 'w1:5']],
     ] as const) {
       const stored: StoredReading[][] = [];
       const t = start({ mode, onStored: (rs) => stored.push(rs) });

@@ -459,8 +459,11 @@ function tsxLoaderUrl(): string {
 const isDetection = (r: StoredReading): boolean => r.domain === 'biodiversity' && typeof r.species === 'string' && r.species !== '';
 
 /**
- * What a mode other than `all` and `none` hands back from a batch, in the batch's order: the
- * newest record of each sensor (`latest`), the species detections (`detections`), or both.
+ * What a mode other than `all` and `none` hands back from a batch: the newest record of each sensor
+ * (`latest`), the species detections (`detections`), or both. In the batch's order, except that
+ * with both the detections that are not a sensor's newest come first: each sensor's newest record
+ * is the last one handed back for it (it is what a retained public message keeps), even when a
+ * device sent older readings late.
  */
 export function storedSubset(records: readonly StoredReading[], mode: Exclude<StoredMode, 'all' | 'none'>): StoredReading[] {
   const latest = mode !== 'detections';
@@ -473,8 +476,10 @@ export function storedSubset(records: readonly StoredReading[], mode: Exclude<St
       if (!prev || r.ts >= prev.ts) newest.set(key, r);
     }
   }
+  if (!detections) return records.filter((r) => newest.get(`${r.hub}/${r.domain}/${r.sensor}`) === r);
+  if (!latest) return records.filter(isDetection);
   const keep = new Set(newest.values());
-  return records.filter((r) => keep.has(r) || (detections && isDetection(r)));
+  return [...records.filter((r) => !keep.has(r) && isDetection(r)), ...records.filter((r) => keep.has(r))];
 }
 
 /** The store, with each batch write reported (time spent, sensor timestamps of what it took). */
