@@ -93,6 +93,9 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
       known.set(field, json);
       return;
     }
+    // The row as we last exchanged it, gone here since: removed on this node, its tombstone not
+    // pushed yet. A late copy (our own announcement coming back) must not bring it back.
+    if (!mine && known.get(field) === json) return;
     if (mine && timeOf(mine) > timeOf(e.row)) return; // ours is newer: pushed by the next sync
     const cols = Object.keys(e.row).filter((c) => columns.get(t)!.has(c));
     db.prepare(`INSERT OR REPLACE INTO ${t} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => e.row![c] as string | number | null));
@@ -186,9 +189,9 @@ export function startRegistryMirror(o: { dataDir: string; redis: Redis; subscrib
       .hget(REGISTRY_KEY, field)
       .then((v) => {
         if (v === null) return;
-        const local = readLocal();
-        applyEntry(field, JSON.parse(v) as Entry, local);
-        version = db.pragma('data_version', { simple: true }) as number;
+        // (Not touching `version`: what this connection writes does not change data_version, and
+        // a change another connection made since the last tick must still be pushed.)
+        applyEntry(field, JSON.parse(v) as Entry, readLocal());
       })
       .catch((err: unknown) => log.debug({ err: (err as Error).message }, 'registry change not applied; the next full sync will'));
   });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRegistryMirror, type RegistryMirror } from '../../registry/cluster.ts';
+import { REGISTRY_KEY, startRegistryMirror, type RegistryMirror } from '../../registry/cluster.ts';
 import { Registry } from '../../registry/registry.ts';
 import { createLogger } from '../../telemetry/log.ts';
 import { startRedis, type RedisHandle } from '../harness/services.ts';
@@ -59,6 +59,19 @@ describe('registry mirror through Redis', () => {
     expect(b.euiOf('demo', 'probe-1')).toBe('70b3d57ed0000001');
     a.removeSensor('demo', 'probe-1');
     await until('node b no longer finds it', () => b.sensorByEui('70b3d57ed0000001') === undefined && b.euiOf('demo', 'probe-1') === undefined);
+  });
+
+  it("a removal is not undone by the node's own announcement of the row arriving late", async () => {
+    await a.addSensor({ hub: 'demo', domain: 'soil', sensor: 'probe-2', password: 'pw-probe-2-0123456789' });
+    await until('node b has the device', () => b.getSensor('demo', 'probe-2') !== undefined);
+    // Under load a node's subscriber can hand it its own announcement after the device is gone
+    // again: simulated by announcing the row once more right after the removal.
+    a.removeSensor('demo', 'probe-2');
+    await conns[0]!.publish(REGISTRY_KEY, 'sensors|demo|probe-2');
+    await until('both nodes no longer have it', () => a.getSensor('demo', 'probe-2') === undefined && b.getSensor('demo', 'probe-2') === undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.getSensor('demo', 'probe-2')).toBeUndefined();
+    expect(b.getSensor('demo', 'probe-2')).toBeUndefined();
   });
 
   it('an API token made on one node is accepted on the other, and refused there once revoked', async () => {
