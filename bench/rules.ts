@@ -122,6 +122,7 @@ const DURATION = num('duration', opt.duration, 1);
 const IDLE_S = num('idle-duration', opt['idle-duration'], 1);
 const WARMUP = num('warmup', opt.warmup);
 const HZ = num('hz', opt.hz, 0.1);
+const LOAD_NICE = Math.min(19, num('load-nice', opt['load-nice']));
 const SETS = (opt.sets ?? '').split(',').filter(Boolean);
 const PROFILE = new Set((opt.profile ?? '').split(',').filter(Boolean));
 /** Per-device PUBACKs outstanding before the load generator skips a due reading: 2 s of readings. */
@@ -468,13 +469,12 @@ async function main(): Promise<void> {
     let load: RoleProcess | undefined;
     if (PHASES.has('load')) {
       load = watch(RoleProcess.spawn('load', { args: ['--broker-url', brokerUrl, '--credentials', credFile, '--max-inflight', String(MAX_INFLIGHT)], nodeFlags: profileFlags('load'), logFile: logFile('load') }));
-      const loadNice = Math.min(19, num('load-nice', opt['load-nice']));
-      if (loadNice) setPriority(load.pid, loadNice);
+      if (LOAD_NICE) setPriority(load.pid, LOAD_NICE);
       const lr = await load.waitFor((m) => m.type === 'ready', DEVICES * 200 + 120_000, 'ready');
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), loadNice: Number(opt['load-nice']), rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), loadNice: LOAD_NICE, rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {

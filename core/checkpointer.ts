@@ -15,7 +15,10 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { SqliteDatabase } from './sqlite.ts';
 
-/** The writer's automatic checkpoint while a checkpointer runs: a bound on the `-wal` file (about 40 MB), not the usual path. */
+/**
+ * The writer's automatic checkpoint while another thread checkpoints its file (this checkpointer,
+ * or the forwarder thread for the spool): a bound on the `-wal` file (about 40 MB), not the usual path.
+ */
 export const BOUND_PAGES = 10_000;
 
 export interface Checkpointer {

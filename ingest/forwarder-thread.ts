@@ -466,20 +466,16 @@ const isDetection = (r: StoredReading): boolean => r.domain === 'biodiversity' &
  * device sent older readings late.
  */
 export function storedSubset(records: readonly StoredReading[], mode: Exclude<StoredMode, 'all' | 'none'>): StoredReading[] {
-  const latest = mode !== 'detections';
-  const detections = mode !== 'latest';
+  if (mode === 'detections') return records.filter(isDetection);
   const newest = new Map<string, StoredReading>();
-  if (latest) {
-    for (const r of records) {
-      const key = `${r.hub}/${r.domain}/${r.sensor}`;
-      const prev = newest.get(key);
-      if (!prev || r.ts >= prev.ts) newest.set(key, r);
-    }
+  for (const r of records) {
+    const key = `${r.hub}/${r.domain}/${r.sensor}`;
+    const prev = newest.get(key);
+    if (!prev || r.ts >= prev.ts) newest.set(key, r);
   }
-  if (!detections) return records.filter((r) => newest.get(`${r.hub}/${r.domain}/${r.sensor}`) === r);
-  if (!latest) return records.filter(isDetection);
   const keep = new Set(newest.values());
-  return [...records.filter((r) => !keep.has(r) && isDetection(r)), ...records.filter((r) => keep.has(r))];
+  const kept = records.filter((r) => keep.has(r));
+  return mode === 'latest' ? kept : [...records.filter((r) => !keep.has(r) && isDetection(r)), ...kept];
 }
 
 /** The store, with each batch write reported (time spent, sensor timestamps of what it took). */

@@ -6,6 +6,7 @@
  * acknowledged only once the intake has made it durable.
  * @module
  */
+import { BOUND_PAGES } from '../core/checkpointer.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { PrivacyFilter } from '../core/privacy-filter.ts';
@@ -73,7 +74,7 @@ export function createPipeline(o: PipelineOptions): Pipeline {
   const log = o.logger.child({ role: 'ingest' });
   // With the forwarder in its thread, that thread checkpoints the spool's log; the intake's
   // commits only do when it grows past ~40 MB (the thread is down).
-  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes, ...(o.thread ? { autoCheckpointPages: 10_000 } : {}) });
+  const spool = new Spool(o.config.dataDir, { sync: cfg.spoolSync, maxBytes: cfg.spoolMaxBytes, ...(o.thread ? { autoCheckpointPages: BOUND_PAGES } : {}) });
   const forwarder = o.thread
     ? new ForwarderThread({
         entry: o.thread.entry,

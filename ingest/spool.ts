@@ -134,7 +134,7 @@ export class Spool {
 
   /** Are released rows waiting to be deleted? */
   hasReleased(): boolean {
-    return this.#released.length > 0;
+    return this.#releasedIds > 0;
   }
 
   /** Ids of released rows not yet deleted (a bound on their number). */

@@ -61,9 +61,9 @@ const SCHEMA = `
 export class AlertStateStore {
   readonly #db: Database.Database;
   readonly #stmts;
-  readonly #checkpointer: Checkpointer | undefined;
+  readonly #checkpointer: Checkpointer;
 
-  private constructor(db: Database.Database, checkpointer?: Checkpointer) {
+  private constructor(db: Database.Database, checkpointer: Checkpointer) {
     this.#db = db;
     this.#checkpointer = checkpointer;
     this.#stmts = {
@@ -177,7 +177,7 @@ export class AlertStateStore {
 
   /** Stops the checkpoints and closes the file. */
   async close(): Promise<void> {
-    await this.#checkpointer?.stop();
+    await this.#checkpointer.stop();
     if (this.#db.open) this.#db.close();
   }
 }

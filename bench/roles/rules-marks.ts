@@ -51,7 +51,7 @@ class LongTurns {
   readonly #buf = Buffer.alloc(96);
   readonly #timer: NodeJS.Timeout;
   #last = performance.now();
-  #s0: [number, number] = [0, 0];
+  #s0: [number, number];
   turns = 0;
   ms = 0;
   onCpuMs = 0;
