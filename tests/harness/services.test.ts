@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import {
   type InfluxHandle,
   type MosquittoHandle,
@@ -20,11 +21,14 @@ afterAll(async () => {
 });
 
 describe('harness: freePort', () => {
-  it('returns distinct usable ports', async () => {
-    const a = await freePort();
-    const b = await freePort();
-    expect(a).toBeGreaterThan(0);
-    expect(b).toBeGreaterThan(0);
+  it('returns distinct ports below the ephemeral range, claimed for this process', async () => {
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    expect(new Set(ports).size).toBe(20);
+    const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    for (const p of ports) {
+      expect(p).toBeLessThan(ephemeralLow);
+      expect(readFileSync(join(tmpdir(), 'steward-test-ports', String(p)), 'utf8')).toBe(String(process.pid));
+    }
   });
 });
 

@@ -101,27 +101,90 @@ function requireBinary(name: string): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Where test processes claim the ports they hand out (one file per port, holding the claimer's pid). */
+const PORT_CLAIMS = join(tmpdir(), 'steward-test-ports');
+/** Ports this process claimed; their claim files are removed when it exits. */
+const myClaims = new Set<number>();
+let claimsDirReady = false;
+
 /**
- * Reserve a free TCP port on 127.0.0.1 by binding port 0, reading the port and closing.
- * (Another process may grab it before we use it; the start functions retry on "address in use".)
- *
- * @returns a port number that was free a moment ago
+ * The range {@link freePort} picks from: below the kernel's ephemeral range, which bind(0) and every
+ * outgoing connection draw from. A port picked there can be taken by a node's own connection to
+ * Redis or InfluxDB between the pick and the bind (CI saw `listen EADDRINUSE` on a cluster node's port).
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function portRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: keep the usual default
+  }
+  return ephemeralLow > 12_000 ? [10_000, ephemeralLow - 1] : [ephemeralLow - 2000, ephemeralLow - 1];
+}
+
+/** Claims `port` for this process across test workers; false if a live process holds it. */
+function claimPort(port: number): boolean {
+  const file = join(PORT_CLAIMS, String(port));
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(readFileSync(file, 'utf8'));
+    if (owner === process.pid || alive(owner)) return false;
+    try {
+      unlinkSync(file); // left by a dead run
+    } catch {
+      // another process cleared it first
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('freePort: unexpected server address'));
-        return;
-      }
-      srv.close((err) => (err ? reject(err) : resolve(addr.port)));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that is free now and stays out of other hands: it lies below the kernel's
+ * ephemeral range (so no outgoing connection or bind(0) takes it), and it is claimed in a shared
+ * directory so no other test worker picks it while this process lives.
+ *
+ * @returns a port number nobody else in the test run will be handed
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = portRange();
+  if (!claimsDirReady) {
+    claimsDirReady = true;
+    mkdirSync(PORT_CLAIMS, { recursive: true });
+    process.once('exit', () => {
+      for (const p of myClaims) rmSync(join(PORT_CLAIMS, String(p)), { force: true });
+    });
+  }
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (myClaims.has(port) || !claimPort(port)) continue;
+    myClaims.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`freePort: no free port found in ${low}-${high}`);
 }
 
 /** True when a TCP connection to 127.0.0.1:port succeeds within `timeoutMs`. */
