@@ -2,13 +2,14 @@
  * Vitest globalSetup for the `integration` and `faults` projects: build dist/ when it is missing
  * or older than the sources (the tests run `bin/steward.js`, i.e. the compiled code, as
  * production does), fail fast, with the Debian package to install, when a service binary is
- * missing, and kill service processes orphaned by test workers that died without cleaning up.
+ * missing, kill service processes orphaned by test workers that died without cleaning up, and drop the
+ * port claims such workers left.
  * The services themselves are started by the tests via ./services.ts.
  *
  * @module
  */
 import { ensureBuilt } from '../../scripts/build.ts';
-import { missingBinaries, sweepOrphans } from './services.ts';
+import { missingBinaries, sweepOrphans, sweepPortClaims } from './services.ts';
 
 /** Build dist/ if stale; check that influxd, mosquitto, mosquitto_pub/sub and victoria-metrics are installed. */
 export async function setup(): Promise<void> {
@@ -22,9 +23,11 @@ export async function setup(): Promise<void> {
     );
   }
   await sweepOrphans();
+  sweepPortClaims();
 }
 
 /** Kill services left behind by crashed workers (cheap: reads one small pid directory). */
 export async function teardown(): Promise<void> {
   await sweepOrphans({ includeOwnProcess: true });
+  sweepPortClaims();
 }

@@ -28,7 +28,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -160,6 +160,28 @@ function canBind(port: number): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** Removes the port claims of test processes that are gone (forks ended by a signal run no exit hook). */
+export function sweepPortClaims(): number {
+  let removed = 0;
+  let files: string[];
+  try {
+    files = readdirSync(PORT_CLAIMS);
+  } catch {
+    return 0;
+  }
+  for (const f of files) {
+    const file = join(PORT_CLAIMS, f);
+    try {
+      if (alive(Number(readFileSync(file, 'utf8')))) continue;
+      unlinkSync(file);
+      removed++;
+    } catch {
+      // cleared by another process meanwhile
+    }
+  }
+  return removed;
 }
 
 /**
