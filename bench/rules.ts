@@ -123,6 +123,12 @@ const IDLE_S = num('idle-duration', opt['idle-duration'], 1);
 const WARMUP = num('warmup', opt.warmup);
 const HZ = num('hz', opt.hz, 0.1);
 const LOAD_NICE = Math.min(19, num('load-nice', opt['load-nice']));
+/**
+ * The probe is the instrument: it stands in for a hub member's phone on another machine. Without
+ * this flag its own V8 "memory reducer" ran a 15–20 ms mark-compact about 8.5 s after it started,
+ * and an alert arriving then was counted that much later (docs/benchmarks.md).
+ */
+const PROBE_NODE_FLAGS = ['--no-memory-reducer'];
 const SETS = (opt.sets ?? '').split(',').filter(Boolean);
 const PROFILE = new Set((opt.profile ?? '').split(',').filter(Boolean));
 /** Per-device PUBACKs outstanding before the load generator skips a due reading: 2 s of readings. */
@@ -433,7 +439,7 @@ async function main(): Promise<void> {
 
     const spawn = (role: string, args: string[], env: NodeJS.ProcessEnv = process.env): RoleProcess => {
       // The system under test may die under load: that fails the phase, not the run.
-      const underTest = role === 'rules-server' || role === 'rules-broker' ? nodeFlagsUnderTest() : [];
+      const underTest = role === 'rules-server' || role === 'rules-broker' ? nodeFlagsUnderTest() : role === 'rules-probe' ? PROBE_NODE_FLAGS : [];
       return watch(RoleProcess.spawn(role, { args, nodeFlags: [...profileFlags(role.replace(/^rules-/, '')), ...underTest], logFile: logFile(role.replace(/^rules-/, '')), env }), role === 'rules-probe');
     };
     const instrumented: RoleProcess[] = [];
@@ -474,7 +480,7 @@ async function main(): Promise<void> {
       tracked.push({ role: 'load', pid: load.pid });
       log(`connected ${DEVICES - Number(lr.failed)}/${DEVICES} background devices in ${String(lr.connectMs)} ms`);
     }
-    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), loadNice: LOAD_NICE, rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
+    setup = { topology: TOPOLOGY, devices: DEVICES, rates: RATES, maxInflight: MAX_INFLIGHT, probeHz: HZ, probeNoDelay: opt.nodelay, probeNodeFlags: PROBE_NODE_FLAGS, serviceNoDelay: opt['service-nodelay'], logLevel: opt['log-level'], aedesConcurrency: opt['aedes-concurrency'] ?? "Steward's (0: no emitter queue)", forwarderNice: Number(opt['forwarder-nice']), loadNice: LOAD_NICE, rules: [relative(repo, demoRules), 'probe.yaml'], probeRules: PROBE_RULES };
 
     const plan: Array<[string, number]> = [...(PHASES.has('idle') ? [['idle', 0] as [string, number]] : []), ...(PHASES.has('load') ? RATES.map((r): [string, number] => [`load@${r}`, r]) : [])];
     for (const [name, rate] of plan) {
@@ -550,7 +556,7 @@ function markdown(r: {
   const st = r.setup;
   if (st) {
     lines.push(
-      `Setup: topology ${String(st.topology)}; ${String(st.devices)} background devices; probe ${String(st.probeHz)}/s (TCP_NODELAY ${st.probeNoDelay ? 'on' : 'off'}); service connections TCP_NODELAY ${st.serviceNoDelay ? 'on (experiment)' : 'off (as Steward)'}; Aedes concurrency ${String(st.aedesConcurrency)}; log level ${String(st.logLevel)}; load generator nice ${String(st.loadNice ?? 0)}.`,
+      `Setup: topology ${String(st.topology)}; ${String(st.devices)} background devices; probe ${String(st.probeHz)}/s (TCP_NODELAY ${st.probeNoDelay ? 'on' : 'off'}, Node flags ${(st.probeNodeFlags as string[] | undefined)?.join(' ') || 'none'}); service connections TCP_NODELAY ${st.serviceNoDelay ? 'on (experiment)' : 'off (as Steward)'}; Aedes concurrency ${String(st.aedesConcurrency)}; log level ${String(st.logLevel)}; load generator nice ${String(st.loadNice ?? 0)}.`,
       '',
     );
   }
