@@ -110,7 +110,8 @@ let claimsDirReady = false;
 /**
  * The range {@link freePort} picks from: below the kernel's ephemeral range, which bind(0) and every
  * outgoing connection draw from. A port picked there can be taken by a node's own connection to
- * Redis or InfluxDB between the pick and the bind (CI saw `listen EADDRINUSE` on a cluster node's port).
+ * Redis or InfluxDB between the pick and the bind (a clean-clone run of the suite saw `listen EADDRINUSE`
+ * on a cluster node's port).
  */
 function portRange(): [number, number] {
   let ephemeralLow = 32768;
@@ -132,8 +133,9 @@ function claimPort(port: number): boolean {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+    // Empty: its claimer is between creating and writing it, so it is taken.
     const owner = Number(readFileSync(file, 'utf8'));
-    if (owner === process.pid || alive(owner)) return false;
+    if (!(owner > 0) || owner === process.pid || alive(owner)) return false;
     try {
       unlinkSync(file); // left by a dead run
     } catch {
@@ -174,7 +176,8 @@ export function sweepPortClaims(): number {
   for (const f of files) {
     const file = join(PORT_CLAIMS, f);
     try {
-      if (alive(Number(readFileSync(file, 'utf8')))) continue;
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (!(owner > 0) || alive(owner)) continue;
       unlinkSync(file);
       removed++;
     } catch {
