@@ -5,6 +5,7 @@
  * to the API as `services.console`.
  */
 import { metricDef } from '../core/catalogue.ts';
+import { isSpeciesDetection } from '../core/reading.ts';
 import type { AlertEvent } from '../core/alert.ts';
 import type { ConsoleThreshold, LatestReading, SiteRichness } from '../core/views.ts';
 import type { HubClock } from '../core/clock.ts';
@@ -78,7 +79,7 @@ export function toLiveReadings(records: readonly LiveReadingInput[]): LatestRead
       const def = metricDef(metric);
       if (!def || def.personal || typeof value !== 'number' || !Number.isFinite(value)) continue;
       const e: LatestReading = { hub: r.hub, domain: r.domain, sensor: r.sensor, site: r.site, kind: r.kind, metric, value, unit: def.unit, ts: r.ts, time: new Date(r.ts).toISOString() };
-      if (r.domain === 'biodiversity' && r.species) e.species = r.species;
+      if (isSpeciesDetection(r)) e.species = r.species;
       out.push(e);
     }
   }
@@ -110,7 +111,7 @@ export class SpeciesTally {
 
   add(records: readonly LiveReadingInput[]): void {
     for (const r of records) {
-      if (r.domain !== 'biodiversity' || !r.species) continue;
+      if (!isSpeciesDetection(r)) continue;
       const count = r.metrics.count ?? 1;
       if (!(count > 0)) continue;
       const key = `${r.hub}/${r.site}`;

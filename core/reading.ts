@@ -94,6 +94,14 @@ export interface Reading {
   attributes?: Record<string, string | number | boolean>;
 }
 
+/**
+ * A species detection: a biodiversity record naming its species. What the console's species tally
+ * counts, and so what the forwarder's thread hands back for it.
+ */
+export function isSpeciesDetection<T extends { domain: string; species?: string | undefined }>(r: T): r is T & { species: string } {
+  return r.domain === 'biodiversity' && typeof r.species === 'string' && r.species !== '';
+}
+
 /** Zod schema of the normalised reading (used where readings cross a process boundary). */
 export const readingSchema = z.strictObject({
   hub: idSchema,

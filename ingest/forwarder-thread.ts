@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { Domain } from '../core/ids.ts';
+import { isSpeciesDetection } from '../core/reading.ts';
 import { type ReadingStore, RetryableStorageError, runSideWrite, type SideWrite, type StoredReading, type WriteOutcome } from '../core/store.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { MetricsPeer, PipelineMetrics } from '../telemetry/metrics.ts';
@@ -455,9 +456,6 @@ function tsxLoaderUrl(): string {
   return pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
 }
 
-/** A species detection: what the console's species tally counts. */
-const isDetection = (r: StoredReading): boolean => r.domain === 'biodiversity' && typeof r.species === 'string' && r.species !== '';
-
 /**
  * What a mode other than `all` and `none` hands back from a batch: the newest record of each sensor
  * (`latest`), the species detections (`detections`), or both. In the batch's order, except that
@@ -466,7 +464,7 @@ const isDetection = (r: StoredReading): boolean => r.domain === 'biodiversity' &
  * device sent older readings late.
  */
 export function storedSubset(records: readonly StoredReading[], mode: Exclude<StoredMode, 'all' | 'none'>): StoredReading[] {
-  if (mode === 'detections') return records.filter(isDetection);
+  if (mode === 'detections') return records.filter(isSpeciesDetection);
   const newest = new Map<string, StoredReading>();
   for (const r of records) {
     const key = `${r.hub}/${r.domain}/${r.sensor}`;
@@ -475,7 +473,7 @@ export function storedSubset(records: readonly StoredReading[], mode: Exclude<St
   }
   const keep = new Set(newest.values());
   const kept = records.filter((r) => keep.has(r));
-  return mode === 'latest' ? kept : [...records.filter((r) => !keep.has(r) && isDetection(r)), ...kept];
+  return mode === 'latest' ? kept : [...records.filter((r) => !keep.has(r) && isSpeciesDetection(r)), ...kept];
 }
 
 /** The store, with each batch write reported (time spent, sensor timestamps of what it took). */
